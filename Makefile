@@ -1,0 +1,44 @@
+# Darvaza: the two commands are `make run` and `make test`.
+# Both install what they need: uv (into .tools/ when it is not already on PATH),
+# then the locked dependencies (uv.lock) into .venv/.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/$(TOOLS)/bin/uv)
+VENV_STAMP := .venv/.darvaza-synced
+
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: run test lint typecheck pytest install clean bench
+
+run: install
+	.venv/bin/darvaza serve
+
+test: install lint typecheck pytest
+
+install: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
+	@touch $@
+
+$(CURDIR)/$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+lint: install
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+
+typecheck: install
+	.venv/bin/mypy
+
+pytest: install
+	.venv/bin/pytest -n 2
+
+bench: install
+	.venv/bin/python -m bench
+
+clean:
+	rm -rf .venv $(TOOLS) .mypy_cache .pytest_cache .ruff_cache

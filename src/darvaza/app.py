@@ -1,0 +1,128 @@
+"""The FastAPI application factory: middleware, routers and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request, params
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from darvaza import __version__
+from darvaza.config import Settings, load_settings, require_safe
+from darvaza.context import current_request_id
+from darvaza.db import Database
+from darvaza.errors import DarvazaError, code_for_status, error_body
+from darvaza.logs import configure_logging
+from darvaza.middleware import RequestContextMiddleware
+from darvaza.ops.metrics import Metrics
+from darvaza.ops.routes import router as ops_router
+from darvaza.runtime import Runtime
+from darvaza.security.headers import security_headers
+
+API_PREFIX = "/api/v1"
+_FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    """Build the app. Unsafe settings for the profile stop it here, whatever starts it."""
+    settings = settings if settings is not None else load_settings()
+    require_safe(settings)
+    configure_logging(settings.log_level)
+    owns_db = db is None
+    database = db if db is not None else Database.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_db:
+            database.dispose()
+
+    app = FastAPI(
+        title="Darvaza",
+        version=__version__,
+        docs_url=None,  # Swagger UI loads from a CDN; the JSON contract is enough
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        lifespan=lifespan,
+    )
+    metrics = Metrics()
+    app.state.runtime = Runtime(settings=settings, db=database, metrics=metrics)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        response_headers=security_headers(settings),
+        max_body_bytes=settings.max_request_body_bytes,
+    )
+    _install_error_handlers(app)
+    app.include_router(ops_router)
+    return app
+
+
+def _error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(code, message, current_request_id(), details),
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DarvazaError)
+    async def _darvaza_error(_request: Request, exc: DarvazaError) -> JSONResponse:
+        return _error_response(
+            exc.status_code, exc.code, exc.message, headers=exc.headers, details=exc.details
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        phrase = HTTPStatus(exc.status_code).phrase
+        message = exc.detail if exc.detail and exc.detail != phrase else f"{phrase}."
+        headers = dict(exc.headers) if exc.headers else None
+        return _error_response(
+            exc.status_code, code_for_status(exc.status_code), message, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if _body_has_wrong_media_type(request, exc):
+            return _error_response(
+                415, "unsupported_media_type", "Send the request body as application/json."
+            )
+        details = [
+            {
+                "field": ".".join(str(part) for part in err.get("loc", ())),
+                "message": err.get("msg", "invalid"),
+                "type": err.get("type", "invalid"),
+            }
+            for err in exc.errors()  # the offending input is left out: it may be a password
+        ]
+        return _error_response(
+            422, "validation_error", "The request is not valid.", details=details
+        )
+
+
+def _body_has_wrong_media_type(request: Request, exc: RequestValidationError) -> bool:
+    """A body failed validation because it was not sent in the media type the route reads."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    if body_field is None or not any(err.get("loc", ("",))[0] == "body" for err in exc.errors()):
+        return False
+    if request.headers.get("content-length", "0") == "0" and not request.headers.get(
+        "transfer-encoding"
+    ):
+        return False  # no body at all: that is a missing body (422), not a wrong type
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if isinstance(body_field.field_info, params.Form):  # File is a kind of Form
+        return media_type not in _FORM_MEDIA_TYPES
+    return not (media_type == "application/json" or media_type.endswith("+json"))

@@ -1,0 +1,177 @@
+"""Settings: one object read from `DARVAZA_*` environment variables and an optional `.env`.
+
+Profiles: `local` works with nothing set; `staging` and `production` refuse to start when a
+setting is unsafe, and list every problem at once so an operator fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+ENV_PREFIX = "DARVAZA_"
+
+# The key every fresh checkout shares. Fine for `local`; refused everywhere else.
+DEFAULT_SECRET_KEY = "darvaza-local-development-secret-do-not-use-in-production"  # noqa: S105
+MIN_SECRET_KEY_BYTES = 32
+
+
+class Profile(StrEnum):
+    LOCAL = "local"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Settings(BaseSettings):
+    """Every setting Darvaza reads. `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    profile: Profile = Profile.LOCAL
+    secret_key: SecretStr | None = None
+    debug: bool = False
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=4000, ge=1, le=65535)
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto headers are trusted (a reverse proxy).
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    database_url: str = "sqlite:///./var/darvaza.db"
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+    database_connect_timeout_seconds: int = Field(default=5, ge=1, le=60)
+    # SQLite waits this long for the write lock before giving up.
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
+
+    # None means: Secure everywhere except the `local` profile.
+    cookie_secure: bool | None = None
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
+    # When set, GET /metrics requires `Authorization: Bearer <metrics_token>`.
+    metrics_token: SecretStr | None = None
+    readiness_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+
+    log_level: LogLevel = LogLevel.INFO
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_supported(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except Exception as exc:  # sqlalchemy raises ArgumentError with the raw value
+            raise ValueError("is not a database URL") from exc
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        return self.profile is Profile.LOCAL
+
+    @property
+    def database_backend(self) -> str:
+        return make_url(self.database_url).get_backend_name()
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return not self.is_local
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The key in force: the configured one, or the development default in `local`."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return DEFAULT_SECRET_KEY
+
+    def problems(self) -> list[str]:
+        """Every reason these settings are unsafe for their profile (empty when safe)."""
+        if self.is_local:
+            return []
+        found: list[str] = []
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if not key:
+            found.append("DARVAZA_SECRET_KEY is not set")
+        elif key == DEFAULT_SECRET_KEY:
+            found.append("DARVAZA_SECRET_KEY is the shared development default")
+        elif len(key.encode()) < MIN_SECRET_KEY_BYTES:
+            found.append(f"DARVAZA_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes")
+        if self.profile is Profile.PRODUCTION and self.database_backend == "sqlite":
+            found.append("DARVAZA_DATABASE_URL points at SQLite; production needs PostgreSQL")
+        if not self.cookies_secure:
+            found.append("DARVAZA_COOKIE_SECURE is false; cookies must be Secure")
+        if self.debug:
+            found.append("DARVAZA_DEBUG is on")
+        return found
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with every secret masked, for printing."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********"
+            elif name.endswith("_url") and isinstance(value, str):
+                value = make_url(value).render_as_string(hide_password=True)
+            elif isinstance(value, StrEnum):
+                value = value.value
+            shown[name] = value
+        shown["cookies_secure (effective)"] = self.cookies_secure
+        return shown
+
+
+def unknown_environment_names(environ: dict[str, str] | None = None) -> list[str]:
+    """`DARVAZA_*` variables that match no setting: usually a typo worth reporting."""
+    environ = dict(os.environ) if environ is None else environ
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known
+    )
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning pydantic's validation error into a readable list of problems."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(
+            [
+                f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+                for err in exc.errors()
+            ]
+        ) from None
+
+
+def require_safe(settings: Settings) -> None:
+    """Refuse unsafe settings for the profile, naming every problem at once."""
+    problems = settings.problems()
+    if problems:
+        raise SettingsError(problems)

@@ -1,0 +1,167 @@
+"""Database access: the engine, sessions, and the transaction helper every service uses.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout. Its write transactions
+begin with `BEGIN IMMEDIATE`, so a transaction that reads and then writes holds the write
+lock from its first statement: two writers queue instead of one failing half-way. That is
+SQLite's equivalent of PostgreSQL's row lock, and it keeps read-check-write sequences
+(pretix's pattern) correct on both engines. Read-only work uses `Database.read()`, which
+begins a deferred transaction and never takes the write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.types import TypeDecorator
+
+from darvaza.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_SQLITE_BEGIN_OPTION = "darvaza_sqlite_begin"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on both engines.
+
+    SQLite has no time zones, so the value is stored as naive UTC there; PostgreSQL keeps
+    `timestamptz`. Naive datetimes are refused: they are a bug waiting to happen.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002 (part of the TypeDecorator interface)
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads this class attribute)
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Accept `postgresql://` as shorthand for the psycopg 3 driver Darvaza ships with."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+class Database:
+    """One engine and the ways to open a session on it."""
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int = 5,
+        connect_timeout_seconds: int = 5,
+        sqlite_busy_timeout_ms: int = 5000,
+    ) -> None:
+        self.url = normalise_url(url)
+        self.backend = self.url.get_backend_name()
+        if self.backend == "sqlite":
+            self.engine = _sqlite_engine(self.url, sqlite_busy_timeout_ms)
+        else:
+            self.engine = create_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,  # a restarted database costs one failed ping, not an error
+                pool_timeout=connect_timeout_seconds,
+                connect_args={
+                    "connect_timeout": connect_timeout_seconds,
+                    "application_name": "darvaza",
+                },
+            )
+        self._read_engine = self.engine.execution_options(**{_SQLITE_BEGIN_OPTION: "DEFERRED"})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            connect_timeout_seconds=settings.database_connect_timeout_seconds,
+            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one write transaction: committed on success, rolled back on error."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only; on SQLite it never takes the write lock."""
+        with Session(self._read_engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self._read_engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine

@@ -1,0 +1,123 @@
+"""The one error type and its JSON shape.
+
+Every 4xx and 5xx answer has the body
+`{"error": {"code": "...", "message": "...", "request_id": "..."}}`, with `details` added
+only for input validation. Services raise `DarvazaError` subclasses; they know nothing of
+HTTP beyond the status each one maps to.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+# The code clients see for a bare HTTP status (a Starlette 404 or 405, for example).
+CODE_FOR_STATUS: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    416: "range_not_satisfiable",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def code_for_status(status_code: int) -> str:
+    if status_code in CODE_FOR_STATUS:
+        return CODE_FOR_STATUS[status_code]
+    return "server_error" if status_code >= 500 else "bad_request"
+
+
+def message_for_status(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase + "."
+    except ValueError:
+        return "Error."
+
+
+def error_body(
+    code: str,
+    message: str,
+    request_id: str | None,
+    details: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+class DarvazaError(Exception):
+    """A refusal the caller can act on. Subclasses fix the status; `code` may be narrowed."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.headers = headers or {}
+        self.details = details
+
+
+class Unauthenticated(DarvazaError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(DarvazaError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(DarvazaError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(DarvazaError):
+    status_code = 409
+    code = "conflict"
+
+
+class Gone(DarvazaError):
+    status_code = 410
+    code = "gone"
+
+
+class PayloadTooLarge(DarvazaError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(DarvazaError):
+    status_code = 422
+    code = "validation_error"
+
+
+class RateLimited(DarvazaError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class Unavailable(DarvazaError):
+    status_code = 503
+    code = "unavailable"

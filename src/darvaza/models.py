@@ -1,0 +1,12 @@
+"""Every domain's tables, imported in one place so the metadata is complete.
+
+Alembic's autogenerate and `darvaza migrate --check` compare against this metadata; a
+domain whose models are not imported here would look like a table to drop.
+"""
+
+from darvaza.audit import models as audit_models
+from darvaza.db import Base
+
+metadata = Base.metadata
+
+__all__ = ["audit_models", "metadata"]

@@ -1,0 +1,60 @@
+"""Probes: liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from darvaza import __version__
+from darvaza.context import current_request_id
+from darvaza.errors import Unauthenticated, error_body
+from darvaza.ops.schemas import CheckOut, HealthOut, ReadinessOut
+from darvaza.ops.service import check_readiness
+from darvaza.runtime import RuntimeDep
+
+router = APIRouter(tags=["ops"])
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@router.api_route("/health", methods=["GET", "HEAD"], response_model=HealthOut)
+def health() -> HealthOut:
+    """Liveness: the process answers. Touches no database, so a database outage never
+    makes an orchestrator restart a healthy process."""
+    return HealthOut(status="ok", version=__version__)
+
+
+@router.get(
+    "/ready",
+    response_model=ReadinessOut,
+    responses={503: {"description": "Not ready: the error shape plus every check's result"}},
+)
+async def ready(runtime: RuntimeDep) -> JSONResponse:
+    """Readiness: the database answers and no migration is pending."""
+    report = await check_readiness(runtime.db, runtime.settings.readiness_timeout_seconds)
+    body = ReadinessOut(
+        status="ready" if report.ready else "not_ready",
+        checks={name: CheckOut(**vars(result)) for name, result in report.checks.items()},
+    ).model_dump()
+    if report.ready:
+        return JSONResponse(body)
+    message = "Not ready: " + ", ".join(report.failing()) + " failing."
+    return JSONResponse(
+        {**error_body("not_ready", message, current_request_id()), **body}, status_code=503
+    )
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request, runtime: RuntimeDep) -> Response:
+    """Prometheus text format. Open unless `DARVAZA_METRICS_TOKEN` is set."""
+    token = runtime.settings.metrics_token
+    if token is not None:
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthenticated(
+                "Metrics need the metrics token.", headers={"WWW-Authenticate": "Bearer"}
+            )
+    return Response(runtime.metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)

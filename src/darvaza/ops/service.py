@@ -1,0 +1,81 @@
+"""Readiness: may this process take traffic? Each check answers on its own, with a deadline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+
+from darvaza.db import Database
+from darvaza.logs import get_logger
+from darvaza.migrate import migration_status
+
+log = get_logger("darvaza.ops")
+
+
+class CheckFailed(Exception):
+    """A check's own verdict, safe to show in the public probe body."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    detail: str
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class ReadinessReport:
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return all(check.ok for check in self.checks.values())
+
+    def failing(self) -> list[str]:
+        return [name for name, check in self.checks.items() if not check.ok]
+
+
+def _database_answers(db: Database) -> str:
+    db.ping()
+    return "answers"
+
+
+def _migrations_current(db: Database) -> str:
+    status = migration_status(db)
+    if status.pending:
+        raise CheckFailed(status.describe())
+    return status.describe()
+
+
+def readiness_checks(db: Database) -> dict[str, Callable[[], str]]:
+    """Name -> check. A check returns a detail line, or raises to say what is wrong."""
+    return {
+        "database": lambda: _database_answers(db),
+        "migrations": lambda: _migrations_current(db),
+    }
+
+
+async def check_readiness(db: Database, timeout_seconds: float) -> ReadinessReport:
+    """Run every check in a worker thread; one that overruns its deadline counts as failed.
+
+    A database that hangs instead of refusing would otherwise hang the probe too.
+    """
+    results: dict[str, CheckResult] = {}
+    for name, check in readiness_checks(db).items():
+        started = time.perf_counter()
+        ok, detail = False, f"no answer within {timeout_seconds:g}s"
+        with anyio.move_on_after(timeout_seconds):
+            try:
+                detail = await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
+                ok = True
+            except CheckFailed as exc:
+                detail = str(exc)
+            except Exception:
+                # The probe's body is public: the reason (hosts, SQL) goes to the log only.
+                log.warning("readiness_check_failed", check=name, exc_info=True)
+                detail = "failed; the reason is in the server log"
+        results[name] = CheckResult(ok, detail, round((time.perf_counter() - started) * 1000, 2))
+    return ReadinessReport(results)

@@ -1,0 +1,1 @@
+"""Security mechanisms every domain shares (headers now; more as the platform grows)."""
