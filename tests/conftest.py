@@ -1,0 +1,227 @@
+"""Test fixtures: real databases, a clean one for every test, and a real HTTP server.
+
+Every database test runs twice: on SQLite and on PostgreSQL. PostgreSQL is found by
+itself (TEST_POSTGRES_URL, default the local trust-auth server). When nothing listens
+there, the PostgreSQL half is skipped, except under CI or TEST_REQUIRE_POSTGRES=1, where
+that is a failure. When something listens but refuses us, that is always a failure: a
+suite that quietly skips PostgreSQL proves nothing about it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+from starlette.types import ASGIApp
+
+from darvaza.config import Settings
+from darvaza.db import Database
+from darvaza.migrate import upgrade_to_head
+from tests.support.live_server import LiveServer
+
+POSTGRES_URL = make_url(
+    os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+)
+REQUIRE_POSTGRES = bool(os.environ.get("CI")) or os.environ.get("TEST_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_listens() -> bool:
+    try:
+        with socket.create_connection((POSTGRES_URL.host, POSTGRES_URL.port or 5432), 2):
+            return True
+    except OSError:
+        return False
+
+
+POSTGRES_LISTENS = _postgres_listens()
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not POSTGRES_LISTENS and not REQUIRE_POSTGRES,
+            reason=f"nothing listens at {POSTGRES_URL.host}:{POSTGRES_URL.port}",
+        ),
+    ),
+]
+
+
+_postgres_outcomes: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "[postgresql" in report.nodeid and (report.when == "call" or report.skipped):
+        _postgres_outcomes[report.outcome] += 1
+
+
+def _postgres_skipped_where_it_answers() -> bool:
+    return (POSTGRES_LISTENS or REQUIRE_POSTGRES) and _postgres_outcomes["skipped"] > 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Where PostgreSQL answers, a skipped PostgreSQL test fails the whole run."""
+    if (
+        getattr(session.config, "workerinput", None) is None
+        and _postgres_skipped_where_it_answers()
+    ):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    outcomes = ", ".join(f"{n} {kind}" for kind, n in _postgres_outcomes.items())
+    terminalreporter.write_line(f"PostgreSQL half: {outcomes}")
+    if _postgres_skipped_where_it_answers():
+        terminalreporter.write_line(
+            "FAIL: PostgreSQL answers here, yet PostgreSQL tests were skipped", red=True
+        )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No DARVAZA_* variable or .env file from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.upper().startswith("DARVAZA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def make_settings(**overrides: object) -> Settings:
+    """Settings from arguments only (no environment, no .env)."""
+    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+# --- PostgreSQL: one migrated template per worker, one clone per test ---------------------
+
+
+class PostgresServer:
+    def __init__(self, admin_url: URL, prefix: str) -> None:
+        self.admin = create_engine(
+            admin_url,
+            isolation_level="AUTOCOMMIT",
+            pool_size=1,
+            connect_args={"connect_timeout": 5},
+        )
+        self.admin_url = admin_url
+        self.prefix = prefix
+        self.template = f"{prefix}_template"
+        self.created: list[str] = []
+
+    def url_for(self, name: str) -> URL:
+        return self.admin_url.set(database=name)
+
+    def create(self, *, from_template: bool) -> URL:
+        name = f"{self.prefix}_{uuid.uuid4().hex[:12]}"
+        template = f" TEMPLATE {self.template}" if from_template else ""
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
+        self.created.append(name)
+        return self.url_for(name)
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def build_template(self) -> None:
+        self.drop(self.template)
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{self.template}"'))
+        db = Database(self.url_for(self.template))
+        try:
+            upgrade_to_head(db)
+        finally:
+            db.dispose()  # a template must have no connections to be cloned
+
+
+@pytest.fixture(scope="session")
+def postgres(worker_id: str, testrun_uid: str) -> Iterator[PostgresServer]:
+    if not POSTGRES_LISTENS:
+        pytest.fail(
+            f"PostgreSQL is required here (CI or TEST_REQUIRE_POSTGRES) but nothing listens at "
+            f"{POSTGRES_URL.host}:{POSTGRES_URL.port}"
+        )
+    server = PostgresServer(POSTGRES_URL, f"dz_{testrun_uid[:8]}_{worker_id}")
+    try:
+        server.build_template()
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL listens at {POSTGRES_URL.host} but refused us: {exc}")
+    yield server
+    for name in [*server.created, server.template]:
+        server.drop(name)
+    server.admin.dispose()
+
+
+# --- SQLite: one migrated template file per worker, one copy per test --------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        upgrade_to_head(db)
+    finally:
+        db.dispose()  # the last connection to close folds the WAL into the file
+    assert not path.with_name("template.db-wal").exists()
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of its own for this test."""
+    if backend == "sqlite":
+        path = tmp_path / "darvaza.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.create(from_template=True)
+    yield url.render_as_string(hide_password=False)
+    server.drop(url.database or "")
+
+
+@pytest.fixture
+def empty_database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """A database of its own with nothing in it: not even migrations."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.create(from_template=False)
+    yield url.render_as_string(hide_password=False)
+    server.drop(url.database or "")
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[ASGIApp], str]]:
+    """`serve(app)` runs the app in a real uvicorn server and returns its base URL."""
+    servers: list[LiveServer] = []
+
+    def start(app: ASGIApp) -> str:
+        server = LiveServer(app)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()

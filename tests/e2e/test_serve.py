@@ -1,0 +1,67 @@
+"""`darvaza serve` as an operator runs it (what `make run` does): its own process, the
+embedded default database under ./var/, JSON log lines, a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_with_nothing_configured(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "darvaza.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(base + "/health")
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.communicate()[1]
+                assert time.monotonic() < deadline, "darvaza serve did not start"
+                time.sleep(0.1)
+        assert health.status_code == 200
+        ready = httpx.get(base + "/ready")
+        assert ready.status_code == 200, ready.text  # local migrated by itself
+        missing = httpx.get(base + "/nope", headers={"X-Request-ID": "e2e-request-0001"})
+        assert missing.status_code == 404
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
+    assert process.returncode in (0, -signal.SIGTERM), stderr
+    assert "Application shutdown complete." in stderr
+    assert (tmp_path / "var" / "darvaza.db").exists()
+
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    requests = [line for line in lines if line["event"] == "request"]
+    assert [r["route"] for r in requests] == ["/health", "/ready", "<unmatched>"]
+    last = requests[-1]
+    assert last["request_id"] == "e2e-request-0001"
+    assert (last["method"], last["status"]) == ("GET", 404)
+    assert isinstance(last["duration_ms"], float | int)
+    assert all(r["request_id"] for r in requests)
+    assert all({"timestamp", "level", "logger"} <= set(line) for line in lines)

@@ -1,0 +1,84 @@
+"""Liveness and readiness, including a database that goes away and comes back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+from starlette.types import ASGIApp
+
+from darvaza.app import create_app
+from tests.conftest import make_settings
+from tests.support.tcp_proxy import TcpProxy
+
+
+def test_ready_when_database_answers_and_schema_is_current(
+    database_url: str, serve: Callable[[ASGIApp], str]
+) -> None:
+    base = serve(create_app(make_settings(database_url=database_url)))
+    response = httpx.get(base + "/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert set(body["checks"]) == {"database", "migrations"}
+    assert all(check["ok"] for check in body["checks"].values())
+    assert "error" not in body
+
+
+def test_not_ready_while_a_migration_is_pending(
+    empty_database_url: str, serve: Callable[[ASGIApp], str]
+) -> None:
+    base = serve(create_app(make_settings(database_url=empty_database_url)))
+    response = httpx.get(base + "/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["error"]["code"] == "not_ready"
+    assert body["error"]["request_id"] == response.headers["x-request-id"]
+    assert "migrations" in body["error"]["message"]
+    assert body["status"] == "not_ready"
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["migrations"]["ok"] is False
+    assert "migration pending" in body["checks"]["migrations"]["detail"]
+    assert httpx.get(base + "/health").status_code == 200
+
+
+def test_database_outage_is_reported_and_recovered_from(
+    backend: str, database_url: str, serve: Callable[[ASGIApp], str]
+) -> None:
+    """PostgreSQL behind a proxy the test cuts: /ready says 503 quickly and keeps no
+    internals in its body, /health stays 200, and readiness returns once it is back."""
+    if backend != "postgresql":
+        pytest.skip("an outage needs a database on the network")
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    try:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        settings = make_settings(
+            database_url=proxied, database_connect_timeout_seconds=2, readiness_timeout_seconds=3
+        )
+        base = serve(create_app(settings))
+        assert httpx.get(base + "/ready").status_code == 200
+
+        proxy.cut()
+        started = time.monotonic()
+        down = httpx.get(base + "/ready", timeout=30)
+        assert down.status_code == 503
+        assert time.monotonic() - started < 15
+        body = down.json()
+        assert body["error"]["code"] == "not_ready"
+        assert body["checks"]["database"]["ok"] is False
+        assert "127.0.0.1" not in down.text
+        assert str(proxy.port) not in down.text
+        assert httpx.get(base + "/health").status_code == 200
+
+        proxy.restore()
+        deadline = time.monotonic() + 20
+        while (status := httpx.get(base + "/ready", timeout=30).status_code) != 200:
+            assert time.monotonic() < deadline, "readiness did not come back"
+            time.sleep(0.2)
+        assert status == 200
+    finally:
+        proxy.close()

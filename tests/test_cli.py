@@ -1,0 +1,96 @@
+"""The `darvaza` command: every subcommand answers --help, and the docs name only real ones."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from darvaza import __version__
+from darvaza.cli import app as cli
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def _command_paths() -> set[tuple[str, ...]]:
+    """Every command and group, as the words that reach it."""
+    root = typer.main.get_command(cli)
+    found: set[tuple[str, ...]] = set()
+
+    def walk(command: object, path: tuple[str, ...]) -> None:
+        found.add(path)
+        for name, sub in getattr(command, "commands", {}).items():  # a group has commands
+            walk(sub, (*path, name))
+
+    walk(root, ())
+    return found
+
+
+COMMANDS = sorted(_command_paths())
+
+
+def test_the_promised_commands_exist() -> None:
+    for path in [("serve",), ("migrate",), ("config", "check"), ("audit", "verify"), ("version",)]:
+        assert path in COMMANDS
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "darvaza")
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = runner.invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_serve_takes_host_and_port() -> None:
+    output = runner.invoke(cli, ["serve", "--help"]).output
+    assert "--host" in output
+    assert "--port" in output
+
+
+def test_version() -> None:
+    result = runner.invoke(cli, ["version"])
+    assert result.exit_code == 0
+    assert result.output.startswith(f"darvaza {__version__}")
+
+
+def _documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def _named_commands(text: str) -> list[tuple[str, ...]]:
+    """`darvaza word word ...` as written in the docs, up to the first option or argument."""
+    found = []
+    for match in re.finditer(r"\bdarvaza((?: [a-z][a-z-]*)+)", text):
+        words = tuple(match.group(1).split())
+        found.append(words)
+    return found
+
+
+def test_docs_name_only_real_commands() -> None:
+    real = set(COMMANDS)
+    unknown = []
+    for document in _documents():
+        for words in _named_commands(document.read_text(encoding="utf-8")):
+            # The longest prefix that is a command must be the whole phrase, unless what
+            # follows is an argument of a leaf command (lower-case prose is not allowed).
+            prefix = max((words[:n] for n in range(len(words) + 1) if words[:n] in real), key=len)
+            if prefix != words and not _is_leaf(prefix):
+                unknown.append(f"{document.relative_to(ROOT)}: darvaza {' '.join(words)}")
+    assert unknown == []
+
+
+def _is_leaf(path: tuple[str, ...]) -> bool:
+    return path != () and not any(
+        other[: len(path)] == path and other != path for other in COMMANDS
+    )
+
+
+def test_the_docs_check_catches_a_made_up_command() -> None:
+    words = _named_commands("Run `darvaza backup explode` now.")[0]
+    assert words not in set(COMMANDS)
+    prefix = max((words[:n] for n in range(len(words) + 1) if words[:n] in COMMANDS), key=len)
+    assert prefix == ()

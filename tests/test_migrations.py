@@ -1,0 +1,115 @@
+"""Migrations: `darvaza migrate`, `migrate --check`, and `serve` refusing a pending one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from darvaza.cli import app as cli
+from darvaza.db import Database
+from darvaza.migrate import (
+    alembic_config,
+    head_revisions,
+    migration_status,
+    model_differences,
+    upgrade_to_head,
+)
+
+runner = CliRunner()
+
+
+def _check(url: str) -> tuple[int, str]:
+    result = runner.invoke(cli, ["migrate", "--check"], env={"DARVAZA_DATABASE_URL": url})
+    return result.exit_code, result.output
+
+
+def test_check_fails_before_migrating_and_passes_after(empty_database_url: str) -> None:
+    code, output = _check(empty_database_url)
+    assert code == 1
+    assert "migration pending" in output
+    assert "empty database" in output
+
+    result = runner.invoke(cli, ["migrate"], env={"DARVAZA_DATABASE_URL": empty_database_url})
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+
+    code, output = _check(empty_database_url)
+    assert code == 0, output
+    assert "models match the migrations" in output
+
+
+def test_migrate_twice_is_harmless(empty_database_url: str) -> None:
+    for _ in range(2):
+        result = runner.invoke(cli, ["migrate"], env={"DARVAZA_DATABASE_URL": empty_database_url})
+        assert result.exit_code == 0, result.output
+
+
+def test_check_fails_when_models_and_database_differ(db: Database) -> None:
+    assert model_differences(db) == []
+    with db.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE audit_chain_head ADD COLUMN stray INTEGER"))
+    assert model_differences(db) != []
+    code, output = _check(db.url.render_as_string(hide_password=False))
+    assert code == 1
+    assert "models differ from the migrations" in output
+    assert "stray" in output
+
+
+def test_a_database_behind_the_code_is_pending(db: Database) -> None:
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    status = migration_status(db)
+    assert status.pending
+    assert "database at older" in status.describe()
+
+
+def test_migrations_have_one_head_and_downgrade_cleanly(empty_database_url: str) -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    assert len(script.get_heads()) == 1
+    db = Database(empty_database_url)
+    try:
+        upgrade_to_head(db)
+        with db.engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "base")
+        assert migration_status(db).current == frozenset()
+        upgrade_to_head(db)
+        assert migration_status(db).current == head_revisions()
+        assert model_differences(db) == []
+    finally:
+        db.dispose()
+
+
+def test_serve_in_staging_refuses_a_pending_migration(empty_database_url: str) -> None:
+    """Outside `local`, serve never migrates by itself: it stops and says what to run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
+    env.update(
+        {
+            "DARVAZA_PROFILE": "staging",
+            "DARVAZA_SECRET_KEY": "s" * 40,
+            "DARVAZA_DATABASE_URL": empty_database_url,
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "darvaza.cli", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Refusing to start: migration pending" in result.stderr
+    assert "darvaza migrate" in result.stderr
+    db = Database(empty_database_url)
+    try:
+        assert migration_status(db).current == frozenset()  # it did not migrate
+    finally:
+        db.dispose()
