@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from darvaza import __version__
@@ -17,7 +18,7 @@ from darvaza.config import Settings, load_settings, require_safe
 from darvaza.context import current_request_id
 from darvaza.db import Database
 from darvaza.errors import DarvazaError, code_for_status, error_body
-from darvaza.logs import configure_logging
+from darvaza.logs import configure_logging, get_logger
 from darvaza.middleware import RequestContextMiddleware
 from darvaza.ops.metrics import Metrics
 from darvaza.ops.routes import router as ops_router
@@ -25,6 +26,7 @@ from darvaza.runtime import Runtime
 from darvaza.security.headers import security_headers
 
 API_PREFIX = "/api/v1"
+DATABASE_RETRY_AFTER_SECONDS = 5
 _FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
@@ -92,6 +94,18 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return _error_response(
             exc.status_code, code_for_status(exc.status_code), message, headers=headers
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        # Lost connections and lock timeouts pass: say "try again", not "we have a bug".
+        get_logger("darvaza.http").error("database_unavailable", exc_info=exc)
+        return _error_response(
+            503,
+            "unavailable",
+            "The database is unavailable; try again shortly.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
 
     @app.exception_handler(RequestValidationError)

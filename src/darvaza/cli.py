@@ -81,8 +81,8 @@ def serve(
                 _fail(f"Refusing to start: {status.describe()}. Run `darvaza migrate` first.")
     finally:
         db.dispose()
-    host = host or settings.host
-    port = port or settings.port
+    host = settings.host if host is None else host
+    port = settings.port if port is None else port
     log.info("starting", profile=settings.profile.value, host=host, port=port, version=__version__)
     uvicorn.run(
         create_app(settings),

@@ -7,10 +7,12 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from fastapi import APIRouter
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp
 
 from darvaza.app import create_app
+from darvaza.runtime import RuntimeDep
 from tests.conftest import make_settings
 from tests.support.tcp_proxy import TcpProxy
 
@@ -49,7 +51,8 @@ def test_database_outage_is_reported_and_recovered_from(
     backend: str, database_url: str, serve: Callable[[ASGIApp], str]
 ) -> None:
     """PostgreSQL behind a proxy the test cuts: /ready says 503 quickly and keeps no
-    internals in its body, /health stays 200, and readiness returns once it is back."""
+    internals in its body, a route that needs the database answers 503 (not a 500),
+    /health stays 200, and all recover once it is back."""
     if backend != "postgresql":
         pytest.skip("an outage needs a database on the network")
     url = make_url(database_url)
@@ -59,8 +62,18 @@ def test_database_outage_is_reported_and_recovered_from(
         settings = make_settings(
             database_url=proxied, database_connect_timeout_seconds=2, readiness_timeout_seconds=3
         )
-        base = serve(create_app(settings))
+        app = create_app(settings)
+        probe = APIRouter()
+
+        @probe.get("/probe/db")
+        def uses_database(runtime: RuntimeDep) -> dict[str, bool]:
+            runtime.db.ping()
+            return {"ok": True}
+
+        app.include_router(probe)
+        base = serve(app)
         assert httpx.get(base + "/ready").status_code == 200
+        assert httpx.get(base + "/probe/db").status_code == 200
 
         proxy.cut()
         started = time.monotonic()
@@ -73,6 +86,11 @@ def test_database_outage_is_reported_and_recovered_from(
         assert "127.0.0.1" not in down.text
         assert str(proxy.port) not in down.text
         assert httpx.get(base + "/health").status_code == 200
+        unavailable = httpx.get(base + "/probe/db", timeout=30)
+        assert unavailable.status_code == 503
+        assert unavailable.json()["error"]["code"] == "unavailable"
+        assert unavailable.headers["retry-after"] == "5"
+        assert "127.0.0.1" not in unavailable.text
 
         proxy.restore()
         deadline = time.monotonic() + 20
@@ -80,5 +98,6 @@ def test_database_outage_is_reported_and_recovered_from(
             assert time.monotonic() < deadline, "readiness did not come back"
             time.sleep(0.2)
         assert status == 200
+        assert httpx.get(base + "/probe/db").status_code == 200
     finally:
         proxy.close()
