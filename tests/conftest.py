@@ -177,18 +177,26 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database of its own for this test."""
+def _own_database(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, *, migrated: bool
+) -> Iterator[str]:
+    """A database for this test alone: a copy of the migrated template, or empty."""
     if backend == "sqlite":
-        path = tmp_path / "darvaza.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        path = tmp_path / ("darvaza.db" if migrated else "empty.db")
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
     server: PostgresServer = request.getfixturevalue("postgres")
-    url = server.create(from_template=True)
+    url = server.create(from_template=migrated)
     yield url.render_as_string(hide_password=False)
     server.drop(url.database or "")
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of its own for this test."""
+    yield from _own_database(backend, request, tmp_path, migrated=True)
 
 
 @pytest.fixture
@@ -196,13 +204,7 @@ def empty_database_url(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[str]:
     """A database of its own with nothing in it: not even migrations."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    url = server.create(from_template=False)
-    yield url.render_as_string(hide_password=False)
-    server.drop(url.database or "")
+    yield from _own_database(backend, request, tmp_path, migrated=False)
 
 
 @pytest.fixture
