@@ -14,16 +14,23 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from darvaza import __version__
+from darvaza.audit.routes import router as audit_router
 from darvaza.config import Settings, load_settings, require_safe
 from darvaza.context import current_request_id
 from darvaza.db import Database
 from darvaza.errors import DarvazaError, code_for_status, error_body
+from darvaza.identity.routes import admin_router as identity_admin_router
+from darvaza.identity.routes import router as identity_router
 from darvaza.logs import configure_logging, get_logger
 from darvaza.middleware import RequestContextMiddleware
 from darvaza.ops.metrics import Metrics
 from darvaza.ops.routes import router as ops_router
 from darvaza.runtime import Runtime
 from darvaza.security.headers import security_headers
+from darvaza.security.policy import annotate_openapi
+from darvaza.security.ratelimit import RateLimiter, RateRules
+from darvaza.tenants.routes import admin_router as tenants_admin_router
+from darvaza.tenants.routes import router as tenants_router
 
 API_PREFIX = "/api/v1"
 DATABASE_RETRY_AFTER_SECONDS = 5
@@ -53,7 +60,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         lifespan=lifespan,
     )
     metrics = Metrics()
-    app.state.runtime = Runtime(settings=settings, db=database, metrics=metrics)
+    app.state.runtime = Runtime(
+        settings=settings,
+        db=database,
+        metrics=metrics,
+        limiter=RateLimiter.from_settings(settings),
+        rate_rules=RateRules.from_settings(settings),
+    )
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
@@ -61,7 +74,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         max_body_bytes=settings.max_request_body_bytes,
     )
     _install_error_handlers(app)
-    app.include_router(ops_router)
+    for router in (
+        ops_router,
+        identity_router,
+        identity_admin_router,
+        tenants_router,
+        tenants_admin_router,
+        audit_router,
+    ):
+        app.include_router(router)
+    app.openapi = annotate_openapi(app)  # type: ignore[method-assign]
     return app
 
 

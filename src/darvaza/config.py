@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -69,6 +71,34 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 
     log_level: LogLevel = LogLevel.INFO
+
+    # Identity.
+    password_min_length: int = Field(default=10, ge=8, le=128)
+    session_absolute_hours: int = Field(default=168, ge=1, le=24 * 90)
+    session_idle_minutes: int = Field(default=720, ge=5, le=24 * 60 * 30)
+
+    # Rate limits (the `limits` library's notation, e.g. "30/minute" or "5 per 10 minutes").
+    # Counters live in memory, or in Redis when DARVAZA_REDIS_URL is set so that several
+    # API processes share them.
+    redis_url: str | None = None
+    rate_limit_login_per_ip: str = "30/minute"
+    rate_limit_login_per_email: str = "10/minute"
+    rate_limit_register_per_ip: str = "20/hour"
+    rate_limit_token_create_per_user: str = "20/hour"  # noqa: S105 (a rate, not a secret)
+
+    @field_validator(
+        "rate_limit_login_per_ip",
+        "rate_limit_login_per_email",
+        "rate_limit_register_per_ip",
+        "rate_limit_token_create_per_user",
+    )
+    @classmethod
+    def _rate_limit_is_readable(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"is not a rate limit like '30/minute': {exc}") from None
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -130,7 +160,7 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 value = "********"
             elif name.endswith("_url") and isinstance(value, str):
-                value = make_url(value).render_as_string(hide_password=True)
+                value = _mask_url_password(value)
             elif isinstance(value, StrEnum):
                 value = value.value
             shown[name] = value
@@ -138,10 +168,23 @@ class Settings(BaseSettings):
         return shown
 
 
+def _mask_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# Variables Darvaza reads that are not settings: the bootstrap password for `darvaza users
+# create`, read once and never stored.
+NON_SETTING_NAMES = frozenset({ENV_PREFIX + "PASSWORD"})
+
+
 def unknown_environment_names(environ: dict[str, str] | None = None) -> list[str]:
     """`DARVAZA_*` variables that match no setting: usually a typo worth reporting."""
     environ = dict(os.environ) if environ is None else environ
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | NON_SETTING_NAMES
     return sorted(
         name
         for name in environ

@@ -1,15 +1,19 @@
-"""What a running app holds: its settings, database and metrics, reachable from any route."""
+"""What a running app holds: settings, database, metrics and rate limits, reachable from
+any route."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from darvaza.config import Settings
 from darvaza.db import Database
+from darvaza.identity.sessions import SessionPolicy
 from darvaza.ops.metrics import Metrics
+from darvaza.security.ratelimit import RateLimiter, RateRules
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,15 @@ class Runtime:
     settings: Settings
     db: Database
     metrics: Metrics
+    limiter: RateLimiter
+    rate_rules: RateRules
+
+    @property
+    def session_policy(self) -> SessionPolicy:
+        return SessionPolicy(
+            absolute=timedelta(hours=self.settings.session_absolute_hours),
+            idle=timedelta(minutes=self.settings.session_idle_minutes),
+        )
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -47,9 +47,10 @@ class AuditLogError(Exception):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who caused an event: a user (with the role they acted in) or the system itself."""
+    """Who caused an event: a user (with the role they acted in), someone not signed in,
+    or the system itself (the CLI, the worker)."""
 
-    type: Literal["user", "system"]
+    type: Literal["user", "anonymous", "system"]
     id: str | None = None
     role: str | None = None
 
@@ -60,6 +61,10 @@ class Actor:
     @classmethod
     def system(cls, component: str = "system") -> Actor:
         return cls("system", component, None)
+
+    @classmethod
+    def anonymous(cls) -> Actor:
+        return cls("anonymous")
 
 
 def append_event(
@@ -253,3 +258,39 @@ def _refuse_bulk_audit_changes(state: ORMExecuteState) -> None:
     mapper = state.bind_mapper
     if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ is AuditEvent:
         raise AuditLogError("audit events are never changed or deleted")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor_id: str | None = None
+    tenant_id: str | None = None
+    action: str | None = None  # exact, or a prefix when it ends with "." ("auth.")
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_events(
+    db: Database, where: AuditFilter, *, limit: int, before_seq: int | None
+) -> tuple[list[AuditEvent], int | None]:
+    """Newest first; returns the page and the sequence number to continue before."""
+    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit + 1)
+    if before_seq is not None:
+        query = query.where(AuditEvent.seq < before_seq)
+    if where.actor_id is not None:
+        query = query.where(AuditEvent.actor_id == where.actor_id)
+    if where.tenant_id is not None:
+        query = query.where(AuditEvent.tenant_id == where.tenant_id)
+    if where.action is not None:
+        if where.action.endswith("."):
+            query = query.where(AuditEvent.action.startswith(where.action, autoescape=True))
+        else:
+            query = query.where(AuditEvent.action == where.action)
+    if where.since is not None:
+        query = query.where(AuditEvent.occurred_at >= where.since)
+    if where.until is not None:
+        query = query.where(AuditEvent.occurred_at < where.until)
+    with db.read() as session:
+        events = list(session.scalars(query).all())
+    more = len(events) > limit
+    events = events[:limit]
+    return events, (events[-1].seq if more and events else None)

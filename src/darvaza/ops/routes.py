@@ -13,13 +13,16 @@ from darvaza.errors import Unauthenticated, error_body
 from darvaza.ops.schemas import CheckOut, HealthOut, ReadinessOut
 from darvaza.ops.service import check_readiness
 from darvaza.runtime import RuntimeDep
+from darvaza.security.policy import PUBLIC, Requires
 
 router = APIRouter(tags=["ops"])
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@router.api_route("/health", methods=["GET", "HEAD"], response_model=HealthOut)
+@router.api_route(
+    "/health", methods=["GET", "HEAD"], response_model=HealthOut, dependencies=[Requires(PUBLIC)]
+)
 def health() -> HealthOut:
     """Liveness: the process answers. Touches no database, so a database outage never
     makes an orchestrator restart a healthy process."""
@@ -30,10 +33,14 @@ def health() -> HealthOut:
     "/ready",
     response_model=ReadinessOut,
     responses={503: {"description": "Not ready: the error shape plus every check's result"}},
+    dependencies=[Requires(PUBLIC)],
 )
 async def ready(runtime: RuntimeDep) -> JSONResponse:
     """Readiness: the database answers and no migration is pending."""
-    report = await check_readiness(runtime.db, runtime.settings.readiness_timeout_seconds)
+    extra = {"rate_limit_store": runtime.limiter.ping} if runtime.limiter.backend == "redis" else {}
+    report = await check_readiness(
+        runtime.db, runtime.settings.readiness_timeout_seconds, extra_checks=extra
+    )
     body = ReadinessOut(
         status="ready" if report.ready else "not_ready",
         checks={name: CheckOut(**vars(result)) for name, result in report.checks.items()},
@@ -46,7 +53,7 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, dependencies=[Requires(PUBLIC)])
 def metrics(request: Request, runtime: RuntimeDep) -> Response:
     """Prometheus text format. Open unless `DARVAZA_METRICS_TOKEN` is set."""
     token = runtime.settings.metrics_token

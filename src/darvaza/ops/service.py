@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import anyio
@@ -58,18 +58,27 @@ def readiness_checks(db: Database) -> dict[str, Callable[[], str]]:
     }
 
 
-async def check_readiness(db: Database, timeout_seconds: float) -> ReadinessReport:
+async def check_readiness(
+    db: Database,
+    timeout_seconds: float,
+    *,
+    extra_checks: Mapping[str, Callable[[], object]] | None = None,
+) -> ReadinessReport:
     """Run every check in a worker thread; one that overruns its deadline counts as failed.
 
     A database that hangs instead of refusing would otherwise hang the probe too.
     """
     results: dict[str, CheckResult] = {}
-    for name, check in readiness_checks(db).items():
+    checks: dict[str, Callable[[], object]] = {**readiness_checks(db), **(extra_checks or {})}
+    for name, check in checks.items():
         started = time.perf_counter()
         ok, detail = False, f"no answer within {timeout_seconds:g}s"
         with anyio.move_on_after(timeout_seconds):
             try:
-                detail = await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
+                answer = await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
+                if answer is False:
+                    raise CheckFailed("does not answer")
+                detail = answer if isinstance(answer, str) else "answers"
                 ok = True
             except CheckFailed as exc:
                 detail = str(exc)

@@ -1,0 +1,1 @@
+"""Users, sessions and staff API tokens: who is calling."""

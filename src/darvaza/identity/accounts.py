@@ -1,0 +1,224 @@
+"""Accounts: registering, creating users, passwords and platform roles."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from darvaza.audit.service import Actor, append_event
+from darvaza.clock import utcnow
+from darvaza.db import Database
+from darvaza.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from darvaza.identity.credentials import revoke_credentials
+from darvaza.identity.models import API_TOKEN, SESSION, User
+from darvaza.security.passwords import (
+    PasswordRejected,
+    check_new_password,
+    hash_password,
+    verify_password,
+)
+from darvaza.security.roles import PlatformRole
+
+MAX_EMAIL_LENGTH = 254
+
+
+def normalise_email(email: str) -> str:
+    """The one spelling an address is stored and looked up by (lower case, IDNA domain)."""
+    try:
+        checked = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(
+            f"That is not a valid email address: {exc}", code="invalid_email"
+        ) from None
+    normalised = checked.normalized.lower()
+    if len(normalised) > MAX_EMAIL_LENGTH:
+        raise InvalidInput("That email address is too long.", code="invalid_email")
+    return normalised
+
+
+def _checked_password(password: str, *, min_length: int, email: str) -> str:
+    try:
+        check_new_password(password, min_length=min_length, email=email)
+    except PasswordRejected as exc:
+        raise InvalidInput(str(exc), code="weak_password") from None
+    return hash_password(password)
+
+
+def _insert_user(session: Session, user: User) -> User:
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("An account with that email already exists.", code="email_taken") from None
+    return user
+
+
+def register(db: Database, *, email: str, password: str, min_length: int) -> User:
+    """A customer signs up. The new account has no role."""
+    email = normalise_email(email)
+    password_hash = _checked_password(password, min_length=min_length, email=email)
+    now = utcnow()
+    with db.transaction() as session:
+        user = _insert_user(
+            session,
+            User(email=email, password_hash=password_hash, created_at=now, password_changed_at=now),
+        )
+        append_event(
+            session,
+            action="user.registered",
+            actor=Actor.user(user.id, None),
+            target_type="user",
+            target_id=user.id,
+            data={"email": email},
+        )
+    return user
+
+
+def create_user(
+    db: Database,
+    actor: Actor,
+    *,
+    email: str,
+    password: str,
+    min_length: int,
+    platform_role: PlatformRole | None = None,
+) -> User:
+    """Staff (or the CLI, bootstrapping the first admin) create an account directly."""
+    email = normalise_email(email)
+    password_hash = _checked_password(password, min_length=min_length, email=email)
+    now = utcnow()
+    with db.transaction() as session:
+        user = _insert_user(
+            session,
+            User(
+                email=email,
+                password_hash=password_hash,
+                platform_role=platform_role.value if platform_role else None,
+                created_at=now,
+                password_changed_at=now,
+            ),
+        )
+        append_event(
+            session,
+            action="user.created",
+            actor=actor,
+            target_type="user",
+            target_id=user.id,
+            data={"email": email, "platform_role": user.platform_role},
+        )
+    return user
+
+
+def get_user(session: Session, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == email)).one_or_none()
+
+
+def require_user_by_email(session: Session, email: str) -> User:
+    user = find_user_by_email(session, normalise_email(email))
+    if user is None:
+        raise InvalidInput("No account has that email address.", code="unknown_user")
+    return user
+
+
+def list_users(db: Database, *, email: str | None, limit: int) -> Sequence[User]:
+    with db.read() as session:
+        query = select(User).order_by(User.created_at, User.id).limit(limit)
+        if email:
+            query = query.where(User.email == email.strip().lower())
+        return session.scalars(query).all()
+
+
+def change_password(
+    db: Database,
+    *,
+    user_id: uuid.UUID,
+    credential_id: uuid.UUID,
+    current_password: str,
+    new_password: str,
+    min_length: int,
+) -> int:
+    """Change one's own password; every other session and API token of the user ends.
+
+    Returns how many credentials were revoked.
+    """
+    with db.transaction() as session:
+        user = get_user(session, user_id)
+        if not verify_password(user.password_hash, current_password):
+            raise Unauthenticated("The current password is wrong.", code="invalid_credentials")
+        user.password_hash = _checked_password(
+            new_password, min_length=min_length, email=user.email
+        )
+        now = utcnow()
+        user.password_changed_at = now
+        revoked = revoke_credentials(
+            session,
+            user.id,
+            now=now,
+            reason="password_changed",
+            kinds=(SESSION, API_TOKEN),
+            keep=credential_id,
+        )
+        append_event(
+            session,
+            action="user.password_changed",
+            actor=Actor.user(user.id, user.platform_role),
+            target_type="user",
+            target_id=user.id,
+            data={"credentials_revoked": revoked},
+        )
+    return revoked
+
+
+def set_platform_role(
+    db: Database, actor: Actor, *, user_id: uuid.UUID, role: PlatformRole | None
+) -> User:
+    """Give or take a platform role. The user's sessions end (they sign in again under the
+    new role); losing every platform role also ends their API tokens. The last platform
+    admin cannot be demoted, so the platform is never left without one."""
+    with db.transaction() as session:
+        user = session.scalars(
+            select(User).where(User.id == user_id).with_for_update()
+        ).one_or_none()
+        if user is None:
+            raise NotFound("No such user.")
+        before = user.platform_role
+        after = role.value if role else None
+        if before == after:
+            return user
+        if before == PlatformRole.PLATFORM_ADMIN:
+            admins = session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.platform_role == PlatformRole.PLATFORM_ADMIN.value)
+            )
+            if admins == 1:
+                raise Conflict(
+                    "This is the last platform admin; make another one first.",
+                    code="last_platform_admin",
+                )
+        user.platform_role = after
+        now = utcnow()
+        kinds = (SESSION,) if after else (SESSION, API_TOKEN)
+        revoked = revoke_credentials(session, user.id, now=now, reason="role_changed", kinds=kinds)
+        append_event(
+            session,
+            action="user.platform_role_changed",
+            actor=actor,
+            target_type="user",
+            target_id=user.id,
+            data={"from": before, "to": after, "credentials_revoked": revoked},
+        )
+    return user

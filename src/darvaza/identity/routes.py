@@ -1,0 +1,224 @@
+"""The identity API: accounts, sessions, and (for platform admins) users and API tokens."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from darvaza.identity import accounts, api_tokens, sessions
+from darvaza.identity.models import Credential
+from darvaza.identity.schemas import (
+    ApiTokenCreatedOut,
+    ApiTokenCreateIn,
+    ApiTokenOut,
+    CreateUserIn,
+    CredentialOut,
+    LoginIn,
+    LoginOut,
+    PasswordChangeIn,
+    PlatformRoleIn,
+    RegisterIn,
+    RevokedOut,
+    SessionOut,
+    TenantRoleOut,
+    UserOut,
+    WhoAmIOut,
+)
+from darvaza.runtime import RuntimeDep
+from darvaza.security.policy import PLATFORM_ADMIN, PUBLIC, SIGNED_IN, Access, Requires
+from darvaza.tenants.service import tenants_by_id
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+SignedIn = Annotated[Access, Requires(SIGNED_IN)]
+PlatformAdmin = Annotated[Access, Requires(PLATFORM_ADMIN)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    dependencies=[Requires(PUBLIC)],
+)
+def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> UserOut:
+    runtime.limiter.hit(runtime.rate_rules.register_per_ip, client_ip(request))
+    user = accounts.register(
+        runtime.db,
+        email=body.email,
+        password=body.password,
+        min_length=runtime.settings.password_min_length,
+    )
+    return UserOut.model_validate(user)
+
+
+@router.post("/login", response_model=LoginOut, dependencies=[Requires(PUBLIC)])
+def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> LoginOut:
+    ip = client_ip(request)
+    runtime.limiter.hit(runtime.rate_rules.login_per_ip, ip)
+    runtime.limiter.hit(runtime.rate_rules.login_per_email, body.email.strip().lower())
+    new = sessions.login(
+        runtime.db,
+        email=body.email,
+        password=body.password,
+        policy=runtime.session_policy,
+        ip=ip,
+        user_agent=request.headers.get("user-agent"),
+    )
+    expires_at = new.credential.expires_at
+    assert expires_at is not None  # noqa: S101 (sessions always expire)
+    return LoginOut(token=new.token, session_id=new.credential.id, expires_at=expires_at)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(access: SignedIn, runtime: RuntimeDep) -> Response:
+    sessions.logout(runtime.db, access.user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/session", response_model=WhoAmIOut)
+def who_am_i(access: SignedIn, runtime: RuntimeDep) -> WhoAmIOut:
+    caller = access.user
+    with runtime.db.read() as session:
+        user = accounts.get_user(session, caller.user_id)
+    tenants = tenants_by_id(runtime.db, list(caller.tenant_roles))
+    return WhoAmIOut(
+        user=UserOut.model_validate(user),
+        platform_role=caller.platform_role,
+        tenant_roles=[
+            TenantRoleOut(tenant_id=tenant.id, slug=tenant.slug, name=tenant.name, role=role)
+            for tenant_id, role in sorted(
+                caller.tenant_roles.items(), key=lambda item: str(item[0])
+            )
+            if (tenant := tenants.get(tenant_id)) is not None
+        ],
+        credential=CredentialOut(
+            id=caller.credential_id,
+            kind="api_token" if caller.credential_kind == "api_token" else "session",
+            via_cookie=caller.via_cookie,
+        ),
+    )
+
+
+@router.get("/sessions", response_model=list[SessionOut])
+def list_sessions(access: SignedIn, runtime: RuntimeDep) -> list[SessionOut]:
+    found = sessions.list_sessions(runtime.db, access.user, runtime.session_policy)
+    return [
+        SessionOut.model_validate(credential).model_copy(
+            update={"current": credential.id == access.user.credential_id}
+        )
+        for credential in found
+    ]
+
+
+@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_session(session_id: uuid.UUID, access: SignedIn, runtime: RuntimeDep) -> Response:
+    sessions.revoke_session(runtime.db, access.user, session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/sessions/revoke-others", response_model=RevokedOut)
+def revoke_other_sessions(access: SignedIn, runtime: RuntimeDep) -> RevokedOut:
+    return RevokedOut(revoked=sessions.revoke_other_sessions(runtime.db, access.user))
+
+
+@router.post("/password", response_model=RevokedOut)
+def change_password(body: PasswordChangeIn, access: SignedIn, runtime: RuntimeDep) -> RevokedOut:
+    revoked = accounts.change_password(
+        runtime.db,
+        user_id=access.user.user_id,
+        credential_id=access.user.credential_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        min_length=runtime.settings.password_min_length,
+    )
+    return RevokedOut(revoked=revoked)
+
+
+# --- Platform admin: users and API tokens ---------------------------------------------
+
+
+@admin_router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+def create_user(body: CreateUserIn, access: PlatformAdmin, runtime: RuntimeDep) -> UserOut:
+    user = accounts.create_user(
+        runtime.db,
+        access.user.actor(),
+        email=body.email,
+        password=body.password,
+        min_length=runtime.settings.password_min_length,
+        platform_role=body.platform_role,
+    )
+    return UserOut.model_validate(user)
+
+
+@admin_router.get("/users", response_model=list[UserOut], dependencies=[Requires(PLATFORM_ADMIN)])
+def list_users(
+    runtime: RuntimeDep,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[UserOut]:
+    return [
+        UserOut.model_validate(u) for u in accounts.list_users(runtime.db, email=email, limit=limit)
+    ]
+
+
+@admin_router.put("/users/{user_id}/platform-role", response_model=UserOut)
+def set_platform_role(
+    user_id: uuid.UUID, body: PlatformRoleIn, access: PlatformAdmin, runtime: RuntimeDep
+) -> UserOut:
+    user = accounts.set_platform_role(
+        runtime.db, access.user.actor(), user_id=user_id, role=body.role
+    )
+    return UserOut.model_validate(user)
+
+
+def _token_out(credential: Credential) -> ApiTokenOut:
+    return ApiTokenOut(
+        id=credential.id,
+        name=credential.name,
+        user_email=credential.user.email,
+        created_at=credential.created_at,
+        last_used_at=credential.last_used_at,
+        expires_at=credential.expires_at,
+        revoked_at=credential.revoked_at,
+    )
+
+
+@admin_router.post(
+    "/api-tokens", status_code=status.HTTP_201_CREATED, response_model=ApiTokenCreatedOut
+)
+def create_api_token(
+    body: ApiTokenCreateIn, access: PlatformAdmin, runtime: RuntimeDep
+) -> ApiTokenCreatedOut:
+    runtime.limiter.hit(runtime.rate_rules.token_create_per_user, str(access.user.user_id))
+    new = api_tokens.create_api_token(
+        runtime.db,
+        access.user.actor(),
+        email=body.email,
+        name=body.name,
+        expires_in_days=body.expires_in_days,
+        created_by=access.user.user_id,
+    )
+    return ApiTokenCreatedOut(**_token_out(new.credential).model_dump(), token=new.token)
+
+
+@admin_router.get(
+    "/api-tokens", response_model=list[ApiTokenOut], dependencies=[Requires(PLATFORM_ADMIN)]
+)
+def list_api_tokens(runtime: RuntimeDep, include_revoked: bool = False) -> list[ApiTokenOut]:
+    return [
+        _token_out(c)
+        for c in api_tokens.list_api_tokens(runtime.db, include_revoked=include_revoked)
+    ]
+
+
+@admin_router.delete("/api-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_api_token(token_id: uuid.UUID, access: PlatformAdmin, runtime: RuntimeDep) -> Response:
+    api_tokens.revoke_api_token(runtime.db, access.user.actor(), token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

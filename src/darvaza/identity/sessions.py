@@ -1,0 +1,231 @@
+"""Signing in and out, and recognising a bearer token on every request."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from darvaza.audit.service import Actor, append_event
+from darvaza.clock import utcnow
+from darvaza.db import Database
+from darvaza.errors import InvalidInput, NotFound, Unauthenticated
+from darvaza.identity.accounts import find_user_by_email, normalise_email
+from darvaza.identity.caller import Caller
+from darvaza.identity.credentials import revoke_credentials
+from darvaza.identity.models import API_TOKEN, SESSION, Credential, User
+from darvaza.security.passwords import hash_password, needs_rehash, verify_password
+from darvaza.security.roles import PlatformRole, TenantRole
+from darvaza.security.tokens import SESSION_PREFIX, hash_token, looks_like_token, new_token
+from darvaza.tenants.models import TenantMembership
+
+# Using a session moves its idle deadline; writing that down at most once a minute keeps
+# authentication a read on almost every request.
+LAST_USED_WRITE_INTERVAL = timedelta(minutes=1)
+USER_AGENT_MAX = 255
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    absolute: timedelta
+    idle: timedelta
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    credential: Credential
+
+
+WRONG_LOGIN = "The email or password is wrong."
+
+
+def login(
+    db: Database,
+    *,
+    email: str,
+    password: str,
+    policy: SessionPolicy,
+    ip: str | None,
+    user_agent: str | None,
+) -> NewSession:
+    """Check the password and open a session. A wrong email and a wrong password get the
+    same answer after the same work (a hash is verified either way)."""
+    try:
+        email = normalise_email(email)
+    except InvalidInput:
+        email = email.strip().lower()[:254]  # still spend the hashing time below
+    with db.read() as session:
+        user = find_user_by_email(session, email)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        with db.transaction() as session:
+            append_event(
+                session,
+                action="auth.login.failed",
+                actor=Actor.anonymous(),
+                target_type="user" if user else None,
+                target_id=user.id if user else None,
+                data={"email": email},
+            )
+        raise Unauthenticated(WRONG_LOGIN, code="invalid_credentials")
+    now = utcnow()
+    token, token_hash = new_token(SESSION_PREFIX)
+    with db.transaction() as session:
+        if needs_rehash(user.password_hash):
+            fresh = session.get(User, user.id)
+            if fresh is not None:
+                fresh.password_hash = hash_password(password)
+        credential = Credential(
+            user_id=user.id,
+            kind=SESSION,
+            token_hash=token_hash,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + policy.absolute,
+            created_ip=ip,
+            user_agent=(user_agent or "")[:USER_AGENT_MAX] or None,
+        )
+        session.add(credential)
+        session.flush()
+        append_event(
+            session,
+            action="auth.login.succeeded",
+            actor=Actor.user(user.id, user.platform_role),
+            target_type="session",
+            target_id=credential.id,
+        )
+    return NewSession(token, credential)
+
+
+def authenticate(db: Database, token: str, policy: SessionPolicy) -> Caller | None:
+    """The caller a bearer token stands for, or None when it is unknown, malformed,
+    revoked, expired or idle too long. Roles are read fresh on every request."""
+    if not looks_like_token(token):
+        return None
+    now = utcnow()
+    with db.read() as session:
+        credential = session.scalars(
+            select(Credential).where(Credential.token_hash == hash_token(token))
+        ).one_or_none()
+        if credential is None or not _is_live(credential, policy, now):
+            return None
+        user = credential.user
+        if credential.kind == API_TOKEN and user.platform_role is None:
+            return None  # API tokens are for platform staff only
+        memberships = session.scalars(
+            select(TenantMembership).where(TenantMembership.user_id == user.id)
+        ).all()
+        caller = Caller(
+            user_id=user.id,
+            email=user.email,
+            platform_role=PlatformRole(user.platform_role) if user.platform_role else None,
+            credential_id=credential.id,
+            credential_kind=credential.kind,
+            tenant_roles={m.tenant_id: TenantRole(m.role) for m in memberships},
+        )
+        stale = now - credential.last_used_at >= LAST_USED_WRITE_INTERVAL
+    if stale:
+        _touch(db, credential.id, now)
+    return caller
+
+
+def _is_live(credential: Credential, policy: SessionPolicy, now: datetime) -> bool:
+    if credential.revoked_at is not None:
+        return False
+    if credential.expires_at is not None and credential.expires_at <= now:
+        return False
+    return not (credential.kind == SESSION and credential.last_used_at + policy.idle <= now)
+
+
+def _touch(db: Database, credential_id: uuid.UUID, now: datetime) -> None:
+    with db.transaction() as session:
+        credential = session.get(Credential, credential_id)
+        if credential is not None and credential.last_used_at < now:
+            credential.last_used_at = now
+
+
+def logout(db: Database, caller: Caller) -> None:
+    """End the credential the caller used."""
+    with db.transaction() as session:
+        credential = session.get(Credential, caller.credential_id)
+        if credential is None or credential.revoked_at is not None:
+            return
+        credential.revoked_at = utcnow()
+        credential.revoked_reason = "logout"
+        append_event(
+            session,
+            action="auth.logout",
+            actor=caller.actor(),
+            target_type=credential.kind,
+            target_id=credential.id,
+        )
+
+
+def _live_sessions_query(user_id: uuid.UUID, now: datetime):  # type: ignore[no-untyped-def]
+    return select(Credential).where(
+        Credential.user_id == user_id,
+        Credential.kind == SESSION,
+        Credential.revoked_at.is_(None),
+        or_(Credential.expires_at.is_(None), Credential.expires_at > now),
+    )
+
+
+def list_sessions(db: Database, caller: Caller, policy: SessionPolicy) -> Sequence[Credential]:
+    now = utcnow()
+    with db.read() as session:
+        found = session.scalars(
+            _live_sessions_query(caller.user_id, now).order_by(Credential.created_at.desc())
+        ).all()
+    return [credential for credential in found if _is_live(credential, policy, now)]
+
+
+def revoke_session(db: Database, caller: Caller, session_id: uuid.UUID) -> None:
+    """End one of the caller's own sessions. Anyone else's id is an unknown id."""
+    now = utcnow()
+    with db.transaction() as session:
+        credential = session.scalars(
+            _live_sessions_query(caller.user_id, now).where(Credential.id == session_id)
+        ).one_or_none()
+        if credential is None:
+            raise NotFound("No such session.")
+        credential.revoked_at = now
+        credential.revoked_reason = "revoked_by_user"
+        append_event(
+            session,
+            action="auth.session_revoked",
+            actor=caller.actor(),
+            target_type="session",
+            target_id=credential.id,
+        )
+
+
+def revoke_other_sessions(db: Database, caller: Caller) -> int:
+    """End every session of the caller except the one making this request."""
+    with db.transaction() as session:
+        revoked = revoke_credentials(
+            session,
+            caller.user_id,
+            now=utcnow(),
+            reason="revoked_by_user",
+            keep=caller.credential_id,
+        )
+        append_event(
+            session,
+            action="auth.sessions_revoked",
+            actor=caller.actor(),
+            target_type="user",
+            target_id=caller.user_id,
+            data={"revoked": revoked},
+        )
+    return revoked
+
+
+def session_user(session: Session, caller: Caller) -> User:
+    user = session.get(User, caller.user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user

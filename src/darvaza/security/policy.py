@@ -1,0 +1,296 @@
+"""Who may call what: the policies, and the one dependency every route declares.
+
+Every route names its policy in its signature, Polar-style:
+
+    def add_manager(..., access: Annotated[Access, Requires(TENANT_OWNER)]) -> ...
+
+`route_policies(app)` reads them back into one table (the README prints it, the OpenAPI
+document carries it as `x-darvaza-policy`, and the RBAC matrix tests every row). A route
+without a policy fails the test suite.
+
+The answers: 401 when no or bad credentials are presented to a route that needs them;
+404 for a tenant (or, in services, an object) that does not exist or belongs to another
+tenant; 403 for a known caller whom the policy does not admit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from darvaza.errors import DarvazaError, Forbidden, Unauthenticated
+from darvaza.identity.caller import Caller
+from darvaza.identity.sessions import authenticate
+from darvaza.runtime import Runtime, get_runtime
+from darvaza.security.roles import PlatformRole, TenantRole
+from darvaza.tenants.models import Tenant
+from darvaza.tenants.service import find_tenant
+
+SESSION_COOKIE = "darvaza_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_POLICY_ATTRIBUTE = "__darvaza_policy__"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who a route admits. A caller passes if any clause admits them."""
+
+    name: str
+    summary: str
+    anonymous: bool = False  # no credentials needed
+    any_user: bool = False  # anyone signed in
+    platform_roles: frozenset[PlatformRole] = field(default_factory=frozenset)
+    tenant_roles: frozenset[TenantRole] = field(default_factory=frozenset)
+    # The route's path has `{tenant}` (a slug): it must name an existing tenant, and
+    # `tenant_roles` are the caller's roles in that tenant.
+    tenant_scoped: bool = False
+    # For pages: send someone who is not signed in here instead of answering 401.
+    login_redirect: str | None = None
+
+    def admits(self, caller: Caller | None, tenant_id: uuid.UUID | None) -> bool:
+        if self.anonymous:
+            return True
+        if caller is None:
+            return False
+        if self.any_user or caller.platform_role in self.platform_roles:
+            return True
+        return tenant_id is not None and caller.role_in(tenant_id) in self.tenant_roles
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "anonymous": self.anonymous,
+            "any_user": self.any_user,
+            "platform_roles": sorted(role.value for role in self.platform_roles),
+            "tenant_roles": sorted(role.value for role in self.tenant_roles),
+            "tenant_scoped": self.tenant_scoped,
+        }
+
+
+_ADMIN = frozenset({PlatformRole.PLATFORM_ADMIN})
+
+PUBLIC = Policy("public", "anyone, signed in or not", anonymous=True)
+PUBLIC_TENANT = Policy(
+    "public_tenant", "anyone; the tenant must exist", anonymous=True, tenant_scoped=True
+)
+SIGNED_IN = Policy("signed_in", "anyone signed in (acting on their own account)", any_user=True)
+PLATFORM_ADMIN = Policy("platform_admin", "platform admins", platform_roles=_ADMIN)
+AUDIT_READER = Policy(
+    "audit_reader",
+    "platform admins and auditors (read only)",
+    platform_roles=frozenset({PlatformRole.PLATFORM_ADMIN, PlatformRole.AUDITOR}),
+)
+TENANT_DIRECTORY = Policy(
+    "tenant_directory",
+    "platform admins and support admins",
+    platform_roles=frozenset({PlatformRole.PLATFORM_ADMIN, PlatformRole.SUPPORT_ADMIN}),
+)
+TENANT_ADMIN = Policy(
+    "tenant_admin", "platform admins, for one tenant", platform_roles=_ADMIN, tenant_scoped=True
+)
+TENANT_STAFF = Policy(
+    "tenant_staff",
+    "the tenant's owners and managers, and platform admins",
+    platform_roles=_ADMIN,
+    tenant_roles=frozenset({TenantRole.OWNER, TenantRole.MANAGER}),
+    tenant_scoped=True,
+)
+TENANT_OWNER = Policy(
+    "tenant_owner",
+    "the tenant's owners, and platform admins",
+    platform_roles=_ADMIN,
+    tenant_roles=frozenset({TenantRole.OWNER}),
+    tenant_scoped=True,
+)
+CONSOLE_SIGNED_IN = Policy(
+    "console_signed_in",
+    "anyone signed in; others are sent to the sign-in page",
+    any_user=True,
+    login_redirect="/console/login",
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a route learns from its policy: who is calling, and for which tenant."""
+
+    policy: Policy
+    caller: Caller | None
+    tenant: Tenant | None
+
+    @property
+    def user(self) -> Caller:
+        if self.caller is None:  # the policy admitted nobody anonymous; this cannot happen
+            raise Unauthenticated("Sign in first.")
+        return self.caller
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        if self.tenant is None:
+            raise RuntimeError(f"policy {self.policy.name} is not tenant-scoped")
+        return self.tenant.id
+
+
+class LoginRequired(DarvazaError):
+    """A page's visitor is not signed in: the app answers with a redirect to `location`."""
+
+    status_code = 303
+    code = "login_required"
+
+    def __init__(self, location: str) -> None:
+        super().__init__("Sign in first.", headers={"Location": location})
+
+
+def Requires(policy: Policy) -> Any:
+    """The dependency that enforces `policy` and hands the route its `Access`."""
+
+    async def enforce(request: Request) -> Access:
+        runtime = get_runtime(request)
+        caller = await _authenticate(request, runtime, required=not policy.anonymous)
+        if caller is None and not policy.anonymous:
+            if policy.login_redirect:
+                raise LoginRequired(policy.login_redirect)
+            raise Unauthenticated(
+                "Sign in first: send Authorization: Bearer <token>.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        tenant = None
+        if policy.tenant_scoped:
+            tenant = await run_in_threadpool(find_tenant, runtime.db, request.path_params["tenant"])
+        if not policy.admits(caller, tenant.id if tenant else None):
+            raise Forbidden("You are not allowed to do this.")
+        if caller is not None and caller.via_cookie and request.method not in SAFE_METHODS:
+            await _check_csrf(request, runtime, caller)
+        return Access(policy, caller, tenant)
+
+    setattr(enforce, _POLICY_ATTRIBUTE, policy)
+    return Depends(enforce)
+
+
+async def _authenticate(request: Request, runtime: Runtime, *, required: bool) -> Caller | None:
+    """The caller behind the bearer token (or, failing that, the session cookie).
+
+    On a route that needs a caller, credentials that are malformed or no longer valid are
+    refused with 401; on a public route they are ignored.
+    """
+    header = request.headers.get("authorization")
+    via_cookie = False
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token or " " in token:
+            if not required:
+                return None
+            raise Unauthenticated(
+                "Send credentials as Authorization: Bearer <token>.",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
+            )
+    elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
+        token, via_cookie = cookie, True
+    else:
+        return None
+    caller = await run_in_threadpool(authenticate, runtime.db, token, runtime.session_policy)
+    if caller is None:
+        if not required:
+            return None
+        raise Unauthenticated(
+            "The token is not valid: unknown, expired or revoked.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    if via_cookie:
+        caller = Caller(**{**caller.__dict__, "via_cookie": True})
+    return caller
+
+
+def csrf_token_for(secret_key: str, credential_id: uuid.UUID) -> str:
+    """The CSRF token of one cookie session: derived, so nothing more is stored."""
+    return hmac.new(secret_key.encode(), b"csrf:" + credential_id.bytes, hashlib.sha256).hexdigest()
+
+
+async def _check_csrf(request: Request, runtime: Runtime, caller: Caller) -> None:
+    """A state change made with the session cookie must carry the session's CSRF token
+    (in the X-CSRF-Token header or a `csrf_token` form field). Bearer calls need none:
+    a browser never adds an Authorization header by itself."""
+    offered = request.headers.get(CSRF_HEADER)
+    content_type = request.headers.get("content-type", "")
+    if offered is None and content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        offered = value if isinstance(value, str) else None
+    expected = csrf_token_for(runtime.settings.effective_secret_key, caller.credential_id)
+    if offered is None or not hmac.compare_digest(offered, expected):
+        raise Forbidden("The form has expired or did not come from Darvaza.", code="csrf_failed")
+
+
+# --- The table ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoutePolicy:
+    method: str
+    path: str
+    policy: Policy | None
+
+
+# Routes FastAPI adds by itself.
+FRAMEWORK_ROUTES: dict[str, Policy] = {"/api/v1/openapi.json": PUBLIC}
+
+
+def policy_of(route: APIRoute) -> Policy | None:
+    """The one policy a route declares, or None. Two policies on one route is a bug."""
+    found = [
+        getattr(dependency.call, _POLICY_ATTRIBUTE)
+        for dependency in _walk(route.dependant)
+        if hasattr(dependency.call, _POLICY_ATTRIBUTE)
+    ]
+    if len(found) > 1:
+        raise RuntimeError(f"{route.path} declares {len(found)} policies")
+    return found[0] if found else None
+
+
+def _walk(dependant: Any) -> list[Any]:
+    found = []
+    for sub in dependant.dependencies:
+        found.append(sub)
+        found.extend(_walk(sub))
+    return found
+
+
+def route_policies(app: FastAPI) -> list[RoutePolicy]:
+    """Every (method, path) the app serves, with its policy (None where none is declared)."""
+    table: list[RoutePolicy] = []
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        methods = sorted(getattr(route, "methods", None) or {"GET"})
+        policy = policy_of(route) if isinstance(route, APIRoute) else FRAMEWORK_ROUTES.get(path)
+        table.extend(RoutePolicy(method, path, policy) for method in methods)
+    return table
+
+
+def annotate_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """An `openapi()` that adds each operation's policy as `x-darvaza-policy`, so clients
+    (and `darvaza smoke rbac-admin`) read who may call what from the running server."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        for row in route_policies(app):
+            operation = schema.get("paths", {}).get(row.path, {}).get(row.method.lower())
+            if operation is not None and row.policy is not None:
+                operation["x-darvaza-policy"] = row.policy.describe()
+        app.openapi_schema = schema
+        return schema
+
+    return openapi

@@ -1,0 +1,83 @@
+"""Rate limits, counted in memory or, when DARVAZA_REDIS_URL is set, in Redis so that
+every API process shares one counter."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+from darvaza.config import Settings
+from darvaza.errors import RateLimited
+from darvaza.logs import get_logger
+
+log = get_logger("darvaza.ratelimit")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named limit: `name` keeps counters of different rules apart."""
+
+    name: str
+    limit: RateLimitItem
+
+
+class RateLimiter:
+    def __init__(self, redis_url: str | None = None) -> None:
+        self.storage: Storage = RedisStorage(redis_url) if redis_url else MemoryStorage()
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.backend = "redis" if redis_url else "memory"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimiter:
+        return cls(settings.redis_url)
+
+    def hit(self, rule: Rule, key: str) -> None:
+        """Count one attempt; raise `RateLimited` (429, with Retry-After) past the limit.
+
+        If the shared store is down the attempt is let through and logged: a Redis outage
+        must not lock every customer out.
+        """
+        try:
+            allowed = self.limiter.hit(rule.limit, rule.name, key)
+            if allowed:
+                return
+            reset_at = self.limiter.get_window_stats(rule.limit, rule.name, key).reset_time
+        except Exception:
+            log.error("rate_limit_store_unavailable", rule=rule.name, exc_info=True)
+            return
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise RateLimited(
+            "Too many attempts; try again later.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    def ping(self) -> bool:
+        return bool(self.storage.check())
+
+
+def rule(name: str, notation: str) -> Rule:
+    return Rule(name, parse(notation))
+
+
+@dataclass(frozen=True)
+class RateRules:
+    """The limits Darvaza enforces, read from the settings."""
+
+    login_per_ip: Rule
+    login_per_email: Rule
+    register_per_ip: Rule
+    token_create_per_user: Rule
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateRules:
+        return cls(
+            login_per_ip=rule("login_ip", settings.rate_limit_login_per_ip),
+            login_per_email=rule("login_email", settings.rate_limit_login_per_email),
+            register_per_ip=rule("register_ip", settings.rate_limit_register_per_ip),
+            token_create_per_user=rule("token_create", settings.rate_limit_token_create_per_user),
+        )

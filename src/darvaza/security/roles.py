@@ -1,0 +1,20 @@
+"""The roles Darvaza knows. Platform roles are held by staff; tenant roles by a tenant's
+people. A customer holds neither."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PlatformRole(StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    SUPPORT_ADMIN = "support_admin"
+    AUDITOR = "auditor"
+
+
+class TenantRole(StrEnum):
+    OWNER = "owner"
+    MANAGER = "manager"
+
+
+CUSTOMER = "customer"

@@ -1,0 +1,123 @@
+"""The tenants API: platform admins create tenants and assign owners; owners manage
+managers; anyone may read a tenant's public face."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from darvaza.runtime import RuntimeDep
+from darvaza.security.policy import (
+    PLATFORM_ADMIN,
+    PUBLIC_TENANT,
+    TENANT_ADMIN,
+    TENANT_DIRECTORY,
+    TENANT_OWNER,
+    TENANT_STAFF,
+    Access,
+    Requires,
+)
+from darvaza.security.roles import TenantRole
+from darvaza.tenants import service
+from darvaza.tenants.models import TenantMembership
+from darvaza.tenants.schemas import (
+    MemberIn,
+    MemberOut,
+    PublicTenantOut,
+    TenantCreateIn,
+    TenantOut,
+)
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["tenants"])
+admin_router = APIRouter(prefix="/api/v1/admin/tenants", tags=["admin"])
+
+
+def _member_out(membership: TenantMembership) -> MemberOut:
+    return MemberOut(
+        user_id=membership.user_id,
+        email=membership.user.email,
+        role=TenantRole(membership.role),
+        since=membership.created_at,
+    )
+
+
+@admin_router.post("", status_code=status.HTTP_201_CREATED, response_model=TenantOut)
+def create_tenant(
+    body: TenantCreateIn, access: Annotated[Access, Requires(PLATFORM_ADMIN)], runtime: RuntimeDep
+) -> TenantOut:
+    tenant = service.create_tenant(
+        runtime.db,
+        access.user.actor(),
+        slug=body.slug,
+        name=body.name,
+        owner_email=body.owner_email,
+    )
+    return TenantOut.model_validate(tenant)
+
+
+@admin_router.get("", response_model=list[TenantOut], dependencies=[Requires(TENANT_DIRECTORY)])
+def list_tenants(
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: Annotated[str | None, Query(max_length=63, description="slug to continue after")] = None,
+) -> list[TenantOut]:
+    return [
+        TenantOut.model_validate(t)
+        for t in service.list_tenants(runtime.db, limit=limit, after=after)
+    ]
+
+
+@admin_router.post(
+    "/{tenant}/owners", status_code=status.HTTP_201_CREATED, response_model=MemberOut
+)
+def add_owner(
+    body: MemberIn,
+    access: Annotated[Access, Requires(TENANT_ADMIN)],
+    runtime: RuntimeDep,
+) -> MemberOut:
+    membership = service.add_member(
+        runtime.db,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        email=body.email,
+        role=TenantRole.OWNER,
+    )
+    return _member_out(membership)
+
+
+@router.get("", response_model=PublicTenantOut)
+def get_tenant(access: Annotated[Access, Requires(PUBLIC_TENANT)]) -> PublicTenantOut:
+    return PublicTenantOut.model_validate(access.tenant)
+
+
+@router.get("/members", response_model=list[MemberOut])
+def list_members(
+    access: Annotated[Access, Requires(TENANT_STAFF)], runtime: RuntimeDep
+) -> list[MemberOut]:
+    return [_member_out(m) for m in service.list_members(runtime.db, access.tenant_id)]
+
+
+@router.post("/managers", status_code=status.HTTP_201_CREATED, response_model=MemberOut)
+def add_manager(
+    body: MemberIn, access: Annotated[Access, Requires(TENANT_OWNER)], runtime: RuntimeDep
+) -> MemberOut:
+    membership = service.add_member(
+        runtime.db,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        email=body.email,
+        role=TenantRole.MANAGER,
+    )
+    return _member_out(membership)
+
+
+@router.delete("/managers/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_manager(
+    user_id: uuid.UUID, access: Annotated[Access, Requires(TENANT_OWNER)], runtime: RuntimeDep
+) -> Response:
+    service.remove_manager(
+        runtime.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, user_id=user_id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,43 @@
+"""Shapes of the tenants API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from darvaza.security.roles import TenantRole
+
+
+class TenantCreateIn(BaseModel):
+    slug: str = Field(min_length=1, max_length=63)
+    name: str = Field(min_length=1, max_length=200)
+    owner_email: str = Field(min_length=1, max_length=320)
+
+
+class TenantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    created_at: datetime
+
+
+class PublicTenantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    slug: str
+    name: str
+
+
+class MemberIn(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+
+
+class MemberOut(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    role: TenantRole
+    since: datetime

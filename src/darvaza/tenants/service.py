@@ -1,0 +1,180 @@
+"""Tenants and their people. Every query about a tenant's members is filtered by tenant
+here, so an id from another tenant behaves as an unknown id whoever calls."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from darvaza.audit.service import Actor, append_event
+from darvaza.clock import utcnow
+from darvaza.db import Database
+from darvaza.errors import Conflict, InvalidInput, NotFound
+from darvaza.identity.accounts import require_user_by_email
+from darvaza.identity.credentials import revoke_credentials
+from darvaza.security.roles import TenantRole
+from darvaza.tenants.models import Tenant, TenantMembership
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Slugs that would read as something other than a tenant in a URL.
+RESERVED_SLUGS = frozenset({"admin", "api", "console", "static", "me", "new", "www"})
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG_PATTERN.match(slug) or "--" in slug:
+        raise InvalidInput(
+            "A slug is 1 to 63 lower-case letters, digits and single hyphens, "
+            "starting and ending with a letter or digit.",
+            code="invalid_slug",
+        )
+    if slug in RESERVED_SLUGS:
+        raise InvalidInput("That slug is reserved.", code="invalid_slug")
+    return slug
+
+
+def get_tenant(session: Session, slug: str) -> Tenant:
+    tenant = session.scalars(select(Tenant).where(Tenant.slug == slug)).one_or_none()
+    if tenant is None:
+        raise NotFound("No such tenant.")
+    return tenant
+
+
+def find_tenant(db: Database, slug: str) -> Tenant:
+    with db.read() as session:
+        return get_tenant(session, slug)
+
+
+def create_tenant(db: Database, actor: Actor, *, slug: str, name: str, owner_email: str) -> Tenant:
+    slug = check_slug(slug)
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A tenant needs a name.", code="invalid_name")
+    now = utcnow()
+    with db.transaction() as session:
+        owner = require_user_by_email(session, owner_email)
+        tenant = Tenant(slug=slug, name=name, created_at=now)
+        session.add(tenant)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            raise Conflict("That slug is taken.", code="slug_taken") from None
+        session.add(
+            TenantMembership(
+                tenant_id=tenant.id, user_id=owner.id, role=TenantRole.OWNER.value, created_at=now
+            )
+        )
+        session.flush()
+        append_event(
+            session,
+            action="tenant.created",
+            actor=actor,
+            tenant_id=tenant.id,
+            target_type="tenant",
+            target_id=tenant.id,
+            data={"slug": slug, "name": name, "owner": owner.email},
+        )
+    return tenant
+
+
+def list_tenants(db: Database, *, limit: int, after: str | None) -> Sequence[Tenant]:
+    with db.read() as session:
+        query = select(Tenant).order_by(Tenant.slug).limit(limit)
+        if after:
+            query = query.where(Tenant.slug > after)
+        return session.scalars(query).all()
+
+
+def list_members(db: Database, tenant_id: uuid.UUID) -> Sequence[TenantMembership]:
+    with db.read() as session:
+        return session.scalars(
+            select(TenantMembership)
+            .where(TenantMembership.tenant_id == tenant_id)
+            .order_by(TenantMembership.role.desc(), TenantMembership.created_at)
+        ).all()
+
+
+def add_member(
+    db: Database, actor: Actor, *, tenant_id: uuid.UUID, email: str, role: TenantRole
+) -> TenantMembership:
+    """Make someone an owner or a manager of this tenant.
+
+    Promoting a manager to owner is a role change: their sessions end. Anything else that
+    is already so (an owner made manager, a member added twice) is a conflict; demoting an
+    owner is done by removing them.
+    """
+    now = utcnow()
+    with db.transaction() as session:
+        user = require_user_by_email(session, email)
+        membership = session.scalars(
+            select(TenantMembership)
+            .where(TenantMembership.tenant_id == tenant_id, TenantMembership.user_id == user.id)
+            .with_for_update()
+        ).one_or_none()
+        if membership is not None:
+            if not (membership.role == TenantRole.MANAGER and role is TenantRole.OWNER):
+                raise Conflict(
+                    f"That person is already a {membership.role} of this tenant.",
+                    code="already_member",
+                )
+            membership.role = role.value
+            revoked = revoke_credentials(session, user.id, now=now, reason="role_changed")
+            action, data = "tenant.member_role_changed", {"from": "manager", "to": "owner"}
+            data["credentials_revoked"] = revoked  # type: ignore[assignment]
+        else:
+            membership = TenantMembership(
+                tenant_id=tenant_id, user=user, role=role.value, created_at=now
+            )
+            session.add(membership)
+            action, data = "tenant.member_added", {"role": role.value}
+        session.flush()
+        append_event(
+            session,
+            action=action,
+            actor=actor,
+            tenant_id=tenant_id,
+            target_type="user",
+            target_id=user.id,
+            data={"email": user.email, **data},
+        )
+    return membership
+
+
+def remove_manager(db: Database, actor: Actor, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Remove a manager of this tenant; their sessions end."""
+    with db.transaction() as session:
+        membership = session.scalars(
+            select(TenantMembership)
+            .where(
+                TenantMembership.tenant_id == tenant_id,
+                TenantMembership.user_id == user_id,
+                TenantMembership.role == TenantRole.MANAGER.value,
+            )
+            .with_for_update()
+        ).one_or_none()
+        if membership is None:
+            raise NotFound("No such manager in this tenant.")
+        session.delete(membership)
+        revoked = revoke_credentials(session, user_id, now=utcnow(), reason="role_changed")
+        append_event(
+            session,
+            action="tenant.member_removed",
+            actor=actor,
+            tenant_id=tenant_id,
+            target_type="user",
+            target_id=user_id,
+            data={"role": TenantRole.MANAGER.value, "credentials_revoked": revoked},
+        )
+
+
+def tenants_by_id(db: Database, tenant_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Tenant]:
+    if not tenant_ids:
+        return {}
+    with db.read() as session:
+        found = session.scalars(select(Tenant).where(Tenant.id.in_(list(tenant_ids)))).all()
+    return {tenant.id: tenant for tenant in found}
