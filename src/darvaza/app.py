@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from darvaza import __version__
 from darvaza.audit.routes import router as audit_router
 from darvaza.config import Settings, load_settings, require_safe
+from darvaza.console.routes import router as console_router
 from darvaza.context import current_request_id
 from darvaza.db import Database
 from darvaza.errors import DarvazaError, code_for_status, error_body
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         tenants_router,
         tenants_admin_router,
         audit_router,
+        console_router,
     ):
         app.include_router(router)
     app.openapi = annotate_openapi(app)  # type: ignore[method-assign]

@@ -6,13 +6,25 @@ Exit codes: 0 success, 1 a check found a problem (or the server refused to start
 
 from __future__ import annotations
 
+import os
 import platform
-from typing import Annotated, NoReturn
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from darvaza import __version__
 from darvaza.config import Settings, SettingsError, load_settings, unknown_environment_names
+from darvaza.errors import DarvazaError
+from darvaza.security.roles import PlatformRole
+
+if TYPE_CHECKING:
+    from darvaza.db import Database
+    from darvaza.operations.smoke.client import Report
 
 app = typer.Typer(
     name="darvaza",
@@ -23,8 +35,20 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the settings in force.", no_args_is_help=True)
 audit_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts, and bootstrapping the first admin.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Staff API tokens for automation.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+smoke_app = typer.Typer(
+    help="Black-box checks against a running instance; exit 1 naming every deviation.",
+    no_args_is_help=True,
+)
+app.add_typer(smoke_app, name="smoke")
+
+CLI_ACTOR = "cli"
+PASSWORD_VARIABLE = "DARVAZA_PASSWORD"
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -173,6 +197,172 @@ def audit_verify() -> None:
         f"Audit chain intact: {report.events_checked} events, "
         f"head {report.head_seq} {report.head_hash}"
     )
+
+
+class RoleChoice(StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    SUPPORT_ADMIN = "support_admin"
+    AUDITOR = "auditor"
+    CUSTOMER = "customer"
+
+    def platform_role(self) -> PlatformRole | None:
+        return None if self is RoleChoice.CUSTOMER else PlatformRole(self.value)
+
+
+@contextmanager
+def _database() -> Iterator[tuple[Settings, Database]]:
+    from darvaza.db import Database
+    from darvaza.migrate import migration_status
+
+    settings = _settings()
+    db = Database.from_settings(settings)
+    try:
+        status = migration_status(db)
+        if status.pending:
+            _fail(f"{status.describe()}. Run `darvaza migrate` first.")
+        yield settings, db
+    except DarvazaError as exc:
+        _fail(f"Refused: {exc.message}")
+    finally:
+        db.dispose()
+
+
+def _new_password() -> str:
+    """From DARVAZA_PASSWORD, or typed at a prompt: never a command-line argument, which
+    would land in shell history and the process list."""
+    password = os.environ.get(PASSWORD_VARIABLE)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        _fail(f"Set {PASSWORD_VARIABLE} or run this in a terminal to type the password.")
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return str(password)
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="The account's email address.")],
+    role: Annotated[
+        RoleChoice, typer.Option(help="Platform role, or customer.")
+    ] = RoleChoice.CUSTOMER,
+) -> None:
+    """Create an account; the password comes from DARVAZA_PASSWORD or a prompt."""
+    from darvaza.audit.service import Actor
+    from darvaza.identity.accounts import create_user
+
+    password = _new_password()
+    with _database() as (settings, db):
+        user = create_user(
+            db,
+            Actor.system(CLI_ACTOR),
+            email=email,
+            password=password,
+            min_length=settings.password_min_length,
+            platform_role=role.platform_role(),
+        )
+    typer.echo(f"Created {user.email} ({role.value}), id {user.id}")
+
+
+@users_app.command("set-role")
+def users_set_role(
+    email: Annotated[str, typer.Option(help="The account's email address.")],
+    role: Annotated[RoleChoice, typer.Option(help="Platform role, or customer for none.")],
+) -> None:
+    """Give an account a platform role (or take it away); its sessions end."""
+    from darvaza.audit.service import Actor
+    from darvaza.identity.accounts import require_user_by_email, set_platform_role
+
+    with _database() as (_, db):
+        with db.read() as session:
+            user_id = require_user_by_email(session, email).id
+        user = set_platform_role(
+            db, Actor.system(CLI_ACTOR), user_id=user_id, role=role.platform_role()
+        )
+    typer.echo(f"{user.email} is now {user.platform_role or 'customer'}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Option(help="The staff member the token acts for.")],
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. ops.")],
+    expires_in_days: Annotated[
+        int | None, typer.Option(help="Days until it expires; no expiry when left out.")
+    ] = None,
+) -> None:
+    """Create a staff API token and print it once (only its hash is kept)."""
+    from darvaza.audit.service import Actor
+    from darvaza.identity.api_tokens import create_api_token
+
+    with _database() as (_, db):
+        new = create_api_token(
+            db, Actor.system(CLI_ACTOR), email=email, name=name, expires_in_days=expires_in_days
+        )
+    expiry = new.credential.expires_at.isoformat() if new.credential.expires_at else "never"
+    typer.echo(f"Token {new.credential.id} for {email} (expires {expiry}). Shown once:", err=True)
+    typer.echo(new.token)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    include_revoked: Annotated[bool, typer.Option(help="Show revoked tokens too.")] = False,
+) -> None:
+    """List staff API tokens (never the tokens themselves)."""
+    from darvaza.identity.api_tokens import list_api_tokens
+
+    with _database() as (_, db):
+        found = list_api_tokens(db, include_revoked=include_revoked)
+    for credential in found:
+        state = f"revoked {credential.revoked_at:%Y-%m-%d}" if credential.revoked_at else "live"
+        expiry = f"{credential.expires_at:%Y-%m-%d}" if credential.expires_at else "never"
+        typer.echo(
+            f"{credential.id}  {credential.user.email}  {credential.name}  "
+            f"expires {expiry}  last used {credential.last_used_at:%Y-%m-%d %H:%M}  {state}"
+        )
+    if not found:
+        typer.echo("No API tokens.")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[uuid.UUID, typer.Argument(help="The token's id.")]) -> None:
+    """Revoke a staff API token; it is refused from the next request on."""
+    from darvaza.audit.service import Actor
+    from darvaza.identity.api_tokens import revoke_api_token
+
+    with _database() as (_, db):
+        revoke_api_token(db, Actor.system(CLI_ACTOR), token_id)
+    typer.echo(f"Revoked {token_id}")
+
+
+BaseUrl = Annotated[str, typer.Option(help="Where Darvaza runs.")]
+
+
+def _report(report: Report) -> None:
+    if report.ok:
+        typer.echo(report.summary())
+        return
+    _fail(report.summary())
+
+
+@smoke_app.command("auth-session")
+def smoke_auth_session(base_url: BaseUrl = "http://127.0.0.1:4000") -> None:
+    """Register, sign in, ask who I am, sign out, and be refused afterwards."""
+    from darvaza.operations.smoke.auth_session import run_auth_session
+
+    _report(run_auth_session(base_url))
+
+
+@smoke_app.command("rbac-admin")
+def smoke_rbac_admin(
+    admin_token: Annotated[
+        str,
+        typer.Option(envvar="ADMIN_TOKEN", help="A platform admin's API token (or $ADMIN_TOKEN)."),
+    ],
+    base_url: BaseUrl = "http://127.0.0.1:4000",
+) -> None:
+    """Call every route as every kind of caller and compare with its declared policy."""
+    from darvaza.operations.smoke.rbac import run_rbac_matrix
+
+    _report(run_rbac_matrix(base_url, admin_token))
 
 
 def main() -> None:

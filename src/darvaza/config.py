@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 ENV_PREFIX = "DARVAZA_"
 
 # The key every fresh checkout shares. Fine for `local`; refused everywhere else.
-DEFAULT_SECRET_KEY = "darvaza-local-development-secret-do-not-use-in-production"  # noqa: S105
+DEFAULT_SECRET_KEY = "darvaza-local-development-secret-do-not-use-in-production"
 MIN_SECRET_KEY_BYTES = 32
 
 
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     rate_limit_login_per_ip: str = "30/minute"
     rate_limit_login_per_email: str = "10/minute"
     rate_limit_register_per_ip: str = "20/hour"
-    rate_limit_token_create_per_user: str = "20/hour"  # noqa: S105 (a rate, not a secret)
+    rate_limit_token_create_per_user: str = "20/hour"
 
     @field_validator(
         "rate_limit_login_per_ip",

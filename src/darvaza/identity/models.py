@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from darvaza.db import Base
 
 SESSION = "session"
-API_TOKEN = "api_token"  # noqa: S105 (a kind, not a secret)
+API_TOKEN = "api_token"
 
 
 class User(Base):

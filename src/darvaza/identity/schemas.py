@@ -28,7 +28,7 @@ class LoginIn(BaseModel):
 
 class LoginOut(BaseModel):
     token: str
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the scheme's name)
+    token_type: Literal["bearer"] = "bearer"
     session_id: uuid.UUID
     expires_at: datetime
 

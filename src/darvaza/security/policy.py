@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.concurrency import run_in_threadpool
 
 from darvaza.errors import DarvazaError, Forbidden, Unauthenticated
@@ -74,6 +74,7 @@ class Policy:
             "platform_roles": sorted(role.value for role in self.platform_roles),
             "tenant_roles": sorted(role.value for role in self.tenant_roles),
             "tenant_scoped": self.tenant_scoped,
+            "login_redirect": self.login_redirect,
         }
 
 
@@ -246,11 +247,14 @@ class RoutePolicy:
 FRAMEWORK_ROUTES: dict[str, Policy] = {"/api/v1/openapi.json": PUBLIC}
 
 
-def policy_of(route: APIRoute) -> Policy | None:
+def policy_of(route: RouteContext) -> Policy | None:
     """The one policy a route declares, or None. Two policies on one route is a bug."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return FRAMEWORK_ROUTES.get(route.path or "")
     found = [
         getattr(dependency.call, _POLICY_ATTRIBUTE)
-        for dependency in _walk(route.dependant)
+        for dependency in _walk(dependant)
         if hasattr(dependency.call, _POLICY_ATTRIBUTE)
     ]
     if len(found) > 1:
@@ -269,12 +273,17 @@ def _walk(dependant: Any) -> list[Any]:
 def route_policies(app: FastAPI) -> list[RoutePolicy]:
     """Every (method, path) the app serves, with its policy (None where none is declared)."""
     table: list[RoutePolicy] = []
-    for route in app.routes:
-        path = getattr(route, "path", "")
-        methods = sorted(getattr(route, "methods", None) or {"GET"})
-        policy = policy_of(route) if isinstance(route, APIRoute) else FRAMEWORK_ROUTES.get(path)
-        table.extend(RoutePolicy(method, path, policy) for method in methods)
+    for route in iter_route_contexts(app.routes):
+        policy = policy_of(route)
+        path = route.path or ""
+        table.extend(
+            RoutePolicy(method, path, policy) for method in sorted(route.methods or {"GET"})
+        )
     return table
+
+
+def routes_without_policy(app: FastAPI) -> list[str]:
+    return sorted({f"{row.method} {row.path}" for row in route_policies(app) if row.policy is None})
 
 
 def annotate_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:

@@ -13,7 +13,7 @@ import secrets
 
 TOKEN_BYTES = 32
 SESSION_PREFIX = "dzs_"
-API_TOKEN_PREFIX = "dzt_"  # noqa: S105 (a prefix, not a secret)
+API_TOKEN_PREFIX = "dzt_"
 
 # What a well-formed token looks like; anything else is refused before any database work.
 _TOKEN_SHAPE = re.compile(r"^dz[a-z]_[A-Za-z0-9_-]{43}$")

@@ -1,0 +1,1 @@
+"""Operating the platform: smoke checks now; backups, drills, evidence and readiness later."""

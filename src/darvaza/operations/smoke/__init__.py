@@ -1,0 +1,1 @@
+"""Black-box smoke checks against a running Darvaza: each names every deviation it finds."""

@@ -1,0 +1,86 @@
+"""What every smoke check shares: an HTTP client that is polite about rate limits, and a
+report of deviations."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+# A smoke run waits out a rate limit rather than failing on it, up to this long in all.
+MAX_RATE_LIMIT_WAIT_SECONDS = 180.0
+
+
+@dataclass
+class Report:
+    name: str
+    checks: int = 0
+    deviations: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, deviation: str) -> bool:
+        self.checks += 1
+        if not ok:
+            self.deviations.append(deviation)
+        return ok
+
+    @property
+    def ok(self) -> bool:
+        return not self.deviations
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"{self.name}: {self.checks} checks, no deviation"
+        lines = [f"{self.name}: {len(self.deviations)} deviation(s) in {self.checks} checks"]
+        lines += [f"  - {deviation}" for deviation in self.deviations]
+        return "\n".join(lines)
+
+
+class SmokeFailed(Exception):
+    """A step the rest of the check depends on went wrong; the message says which."""
+
+
+class SmokeClient:
+    """httpx with no cookie memory (each call says exactly which cookies it sends) and
+    patience for 429s."""
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+        self.waited = 0.0
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        while True:
+            self.http.cookies.clear()
+            response = self.http.request(method, path, headers=sent, **kwargs)
+            if response.status_code != 429:
+                return response
+            wait = float(response.headers.get("retry-after", "5"))
+            if self.waited + wait > MAX_RATE_LIMIT_WAIT_SECONDS:
+                return response
+            self.waited += wait
+            time.sleep(wait)
+
+    def expect(self, status: int, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A request the check relies on: anything but `status` stops the check."""
+        response = self.request(method, path, **kwargs)
+        if response.status_code != status:
+            raise SmokeFailed(
+                f"{method} {path} answered {response.status_code}, expected {status}: "
+                f"{response.text[:300]}"
+            )
+        return response
+
+    def close(self) -> None:
+        self.http.close()

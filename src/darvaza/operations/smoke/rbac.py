@@ -1,0 +1,456 @@
+"""`darvaza smoke rbac-admin`: the RBAC matrix, black-box, against a running instance.
+
+It reads every operation and its declared policy (`x-darvaza-policy`) from the server's
+OpenAPI document, builds a small world through the admin API (two tenants, an owner of
+each, a manager, a customer, and one member of each platform role), then calls every
+route as each kind of caller and compares the answer with what the policy promises:
+
+- success (2xx or a redirect) where the policy admits the caller;
+- 401 for anonymous callers and for forged, truncated, revoked or malformed credentials;
+- 303 to the sign-in page for console pages reached without signing in;
+- 403 for a known caller the policy does not admit;
+- 404 for an unknown tenant, and for another tenant's (or user's) objects.
+
+A route the server serves with no example here, or an example for a route the server does
+not serve, is a deviation too: new routes join the matrix by adding an example.
+
+The world it builds stays behind (users and tenants named `smoke-<run>-…`).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed
+
+CALLERS = (
+    "anonymous",
+    "customer",
+    "owner",
+    "other_owner",
+    "manager",
+    "platform_admin",
+    "support_admin",
+    "auditor",
+)
+PLATFORM_ROLE = {
+    "platform_admin": "platform_admin",
+    "support_admin": "support_admin",
+    "auditor": "auditor",
+}
+TENANT_ROLE = {"owner": "owner", "manager": "manager"}  # their role in the world's tenant
+# Public routes behind a rate limit are sampled with these callers only, so one run
+# spends three of each limit instead of eight.
+RATE_LIMITED_SAMPLE = ("anonymous", "customer", "platform_admin")
+
+_CALLER_TOKEN = object()  # a Call's default: the caller's own session token
+
+
+@dataclass
+class Member:
+    email: str
+    password: str
+    user_id: str
+    token: str = ""
+
+
+@dataclass
+class Call:
+    path: str
+    json: Any = None
+    data: dict[str, str] | None = None
+    cookies: dict[str, str] | None = None
+    token: Any = _CALLER_TOKEN
+    authorization: str | None = None  # a raw Authorization header, for malformed ones
+    also_ok: frozenset[int] = frozenset()
+    on_success: Callable[[httpx.Response], None] | None = None
+
+
+@dataclass(frozen=True)
+class Example:
+    """How to call one route as a given caller. `build(world, caller, admitted)` does the
+    setup a call needs only when the caller is `admitted` (expected to succeed); anyone
+    else gets a placeholder id, which the policy must refuse before it is ever looked up."""
+
+    build: Callable[[World, str, bool], Call]
+    callers: tuple[str, ...] = CALLERS
+    # Calls that reach for someone else's object: each must answer 404.
+    foreign: Callable[[World], list[tuple[str, Call]]] | None = None
+
+
+class World:
+    """The people and tenants the matrix calls with, made through the admin API."""
+
+    def __init__(self, client: SmokeClient, admin_token: str) -> None:
+        self.client = client
+        self.admin_token = admin_token
+        self.run = secrets.token_hex(4)
+        self.counter = 0
+        self.members: dict[str, Member] = {}
+        self.tenant = f"smoke-{self.run}-a"
+        self.other_tenant = f"smoke-{self.run}-b"
+
+    def unique(self, what: str) -> str:
+        self.counter += 1
+        return f"smoke-{self.run}-{what}-{self.counter}"
+
+    def admin(self, status: int, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.client.expect(status, method, path, token=self.admin_token, **kwargs)
+        return response.json() if response.content else None
+
+    def new_user(self, platform_role: str | None = None) -> Member:
+        email = f"{self.unique('user')}@example.com"
+        password = "smoke-" + secrets.token_urlsafe(18)
+        body = {"email": email, "password": password, "platform_role": platform_role}
+        user = self.admin(201, "POST", "/api/v1/admin/users", json=body)
+        return Member(email, password, user["id"])
+
+    def login(self, member: Member) -> tuple[str, str]:
+        body = self.client.expect(
+            200,
+            "POST",
+            "/api/v1/auth/login",
+            json={"email": member.email, "password": member.password},
+        ).json()
+        return body["token"], body["session_id"]
+
+    def token_of(self, caller: str) -> str | None:
+        return None if caller == "anonymous" else self.members[caller].token
+
+    def add_manager(self, tenant: str) -> Member:
+        member = self.new_user()
+        self.admin(201, "POST", f"/api/v1/tenants/{tenant}/managers", json={"email": member.email})
+        return member
+
+    def build(self) -> None:
+        for caller in CALLERS[1:]:
+            self.members[caller] = self.new_user(PLATFORM_ROLE.get(caller))
+        for slug, owner in ((self.tenant, "owner"), (self.other_tenant, "other_owner")):
+            body = {"slug": slug, "name": slug, "owner_email": self.members[owner].email}
+            self.admin(201, "POST", "/api/v1/admin/tenants", json=body)
+        manager = self.members["manager"]
+        self.admin(
+            201, "POST", f"/api/v1/tenants/{self.tenant}/managers", json={"email": manager.email}
+        )
+        for member in self.members.values():
+            member.token = self.login(member)[0]
+
+
+# --- The examples: one per route --------------------------------------------------------
+
+PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def _plain(path: str, **kwargs: Any) -> Example:
+    return Example(lambda _w, _c, _a: Call(path, **kwargs))
+
+
+def _tenant(path: str) -> Example:
+    return Example(lambda w, _c, _a: Call(f"/api/v1/tenants/{w.tenant}{path}"))
+
+
+def _login(w: World, caller: str, _admitted: bool) -> Call:
+    member = w.members["customer" if caller == "anonymous" else caller]
+    return Call("/api/v1/auth/login", json={"email": member.email, "password": member.password})
+
+
+def _register(w: World, _caller: str, _admitted: bool) -> Call:
+    body = {"email": f"{w.unique('reg')}@example.com", "password": secrets.token_urlsafe(16)}
+    return Call("/api/v1/auth/register", json=body)
+
+
+def _revoke_own_session(w: World, caller: str, admitted: bool) -> Call:
+    session_id = w.login(w.members[caller])[1] if admitted else PLACEHOLDER_ID
+    return Call(f"/api/v1/auth/sessions/{session_id}")
+
+
+def _someone_elses_session(w: World) -> list[tuple[str, Call]]:
+    _, session_id = w.login(w.members["manager"])
+    return [("customer", Call(f"/api/v1/auth/sessions/{session_id}"))]
+
+
+def _change_password(w: World, caller: str, _admitted: bool) -> Call:
+    member = w.members.get(caller) or Member("", "x", "")
+    new_password = "smoke-" + secrets.token_urlsafe(18)
+
+    def remember(_response: httpx.Response) -> None:
+        member.password = new_password
+
+    body = {"current_password": member.password, "new_password": new_password}
+    return Call("/api/v1/auth/password", json=body, on_success=remember)
+
+
+def _create_user(w: World, _caller: str, _admitted: bool) -> Call:
+    body = {"email": f"{w.unique('made')}@example.com", "password": secrets.token_urlsafe(16)}
+    return Call("/api/v1/admin/users", json=body)
+
+
+def _set_role(w: World, _caller: str, admitted: bool) -> Call:
+    user_id = w.new_user().user_id if admitted else PLACEHOLDER_ID
+    return Call(f"/api/v1/admin/users/{user_id}/platform-role", json={"role": "auditor"})
+
+
+def _token_body(w: World) -> dict[str, Any]:
+    return {"email": w.members["auditor"].email, "name": w.unique("token"), "expires_in_days": 1}
+
+
+def _create_token(w: World, _caller: str, _admitted: bool) -> Call:
+    return Call("/api/v1/admin/api-tokens", json=_token_body(w))
+
+
+def _revoke_token(w: World, _caller: str, admitted: bool) -> Call:
+    token_id = PLACEHOLDER_ID
+    if admitted:
+        token_id = w.admin(201, "POST", "/api/v1/admin/api-tokens", json=_token_body(w))["id"]
+    return Call(f"/api/v1/admin/api-tokens/{token_id}")
+
+
+def _someone_new(w: World, admitted: bool) -> str:
+    """A new account's email for a caller who will succeed; an existing one otherwise."""
+    return w.new_user().email if admitted else w.members["customer"].email
+
+
+def _create_tenant(w: World, _caller: str, admitted: bool) -> Call:
+    slug = w.unique("t")
+    body = {"slug": slug, "name": slug, "owner_email": _someone_new(w, admitted)}
+    return Call("/api/v1/admin/tenants", json=body)
+
+
+def _add_owner(w: World, _caller: str, admitted: bool) -> Call:
+    body = {"email": _someone_new(w, admitted)}
+    return Call(f"/api/v1/admin/tenants/{w.tenant}/owners", json=body)
+
+
+def _add_manager(w: World, _caller: str, admitted: bool) -> Call:
+    body = {"email": _someone_new(w, admitted)}
+    return Call(f"/api/v1/tenants/{w.tenant}/managers", json=body)
+
+
+def _remove_manager(w: World, _caller: str, admitted: bool) -> Call:
+    user_id = w.add_manager(w.tenant).user_id if admitted else PLACEHOLDER_ID
+    return Call(f"/api/v1/tenants/{w.tenant}/managers/{user_id}")
+
+
+def _another_tenants_manager(w: World) -> list[tuple[str, Call]]:
+    theirs = w.add_manager(w.tenant)
+    return [("other_owner", Call(f"/api/v1/tenants/{w.other_tenant}/managers/{theirs.user_id}"))]
+
+
+def _console_login(w: World, caller: str, _admitted: bool) -> Call:
+    page = w.client.request("GET", "/console/login")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    if page.status_code != 200 or match is None:
+        raise SmokeFailed(f"GET /console/login answered {page.status_code} without a form")
+    member = w.members["customer" if caller == "anonymous" else caller]
+    return Call(
+        "/console/login",
+        data={"email": member.email, "password": member.password, "csrf_token": match.group(1)},
+        cookies={"darvaza_login_csrf": page.cookies.get("darvaza_login_csrf") or ""},
+    )
+
+
+def _fresh(path: str) -> Example:
+    """For a call that ends the session it uses: a new session of the caller's own."""
+    return Example(
+        lambda w, caller, admitted: Call(
+            path, token=w.login(w.members[caller])[0] if admitted else w.token_of(caller)
+        )
+    )
+
+
+EXAMPLES: dict[tuple[str, str], Example] = {
+    ("GET", "/health"): _plain("/health"),
+    ("HEAD", "/health"): _plain("/health"),
+    ("GET", "/ready"): _plain("/ready"),
+    ("GET", "/metrics"): _plain("/metrics", also_ok=frozenset({401})),  # token-protected
+    ("GET", "/api/v1/openapi.json"): _plain("/api/v1/openapi.json"),
+    ("POST", "/api/v1/auth/register"): Example(_register, RATE_LIMITED_SAMPLE),
+    ("POST", "/api/v1/auth/login"): Example(_login, RATE_LIMITED_SAMPLE),
+    ("POST", "/api/v1/auth/logout"): _fresh("/api/v1/auth/logout"),
+    ("GET", "/api/v1/auth/session"): _plain("/api/v1/auth/session"),
+    ("GET", "/api/v1/auth/sessions"): _plain("/api/v1/auth/sessions"),
+    ("DELETE", "/api/v1/auth/sessions/{session_id}"): Example(
+        _revoke_own_session, foreign=_someone_elses_session
+    ),
+    ("POST", "/api/v1/auth/sessions/revoke-others"): _plain("/api/v1/auth/sessions/revoke-others"),
+    ("POST", "/api/v1/auth/password"): Example(_change_password),
+    ("POST", "/api/v1/admin/users"): Example(_create_user),
+    ("GET", "/api/v1/admin/users"): _plain("/api/v1/admin/users"),
+    ("PUT", "/api/v1/admin/users/{user_id}/platform-role"): Example(_set_role),
+    ("POST", "/api/v1/admin/api-tokens"): Example(_create_token),
+    ("GET", "/api/v1/admin/api-tokens"): _plain("/api/v1/admin/api-tokens"),
+    ("DELETE", "/api/v1/admin/api-tokens/{token_id}"): Example(_revoke_token),
+    ("POST", "/api/v1/admin/tenants"): Example(_create_tenant),
+    ("GET", "/api/v1/admin/tenants"): _plain("/api/v1/admin/tenants"),
+    ("POST", "/api/v1/admin/tenants/{tenant}/owners"): Example(_add_owner),
+    ("GET", "/api/v1/tenants/{tenant}"): _tenant(""),
+    ("GET", "/api/v1/tenants/{tenant}/members"): _tenant("/members"),
+    ("POST", "/api/v1/tenants/{tenant}/managers"): Example(_add_manager),
+    ("DELETE", "/api/v1/tenants/{tenant}/managers/{user_id}"): Example(
+        _remove_manager, foreign=_another_tenants_manager
+    ),
+    ("GET", "/api/v1/admin/audit"): _plain("/api/v1/admin/audit"),
+    ("GET", "/console/assets/console.css"): _plain("/console/assets/console.css"),
+    ("GET", "/console/login"): _plain("/console/login"),
+    ("POST", "/console/login"): Example(_console_login, RATE_LIMITED_SAMPLE),
+    ("GET", "/console/"): _plain("/console/"),
+    ("POST", "/console/logout"): _fresh("/console/logout"),
+}
+
+
+# --- Running the matrix -----------------------------------------------------------------
+
+
+def expected_answer(policy: dict[str, Any], caller: str) -> str:
+    """'ok', '401', '403' or '303', from a policy as the server declares it."""
+    if policy["anonymous"]:
+        return "ok"
+    if caller == "anonymous":
+        return "303" if policy.get("login_redirect") else "401"
+    if policy["any_user"] or PLATFORM_ROLE.get(caller) in policy["platform_roles"]:
+        return "ok"
+    if policy["tenant_scoped"] and TENANT_ROLE.get(caller) in policy["tenant_roles"]:
+        return "ok"
+    return "403"
+
+
+@dataclass
+class Matrix:
+    client: SmokeClient
+    world: World
+    report: Report
+    bad_credentials: dict[str, str] = field(default_factory=dict)
+
+    def send(self, method: str, call: Call, caller: str) -> httpx.Response:
+        token = self.world.token_of(caller) if call.token is _CALLER_TOKEN else call.token
+        headers = {"Authorization": call.authorization} if call.authorization else None
+        return self.client.request(
+            method,
+            call.path,
+            token=None if call.authorization else token,
+            headers=headers,
+            json=call.json,
+            data=call.data,
+            cookies=call.cookies,
+            follow_redirects=False,
+        )
+
+    def judge(self, label: str, expected: str, call: Call, response: httpx.Response) -> None:
+        status = response.status_code
+        if expected == "ok":
+            ok = 200 <= status < 400 or status in call.also_ok
+        else:
+            ok = status == int(expected) and (expected == "303" or _is_error_shape(response))
+        self.report.check(ok, f"{label}: expected {expected}, got {status} {response.text[:160]!r}")
+        if ok and expected == "ok" and call.on_success is not None:
+            call.on_success(response)
+
+    def run_route(self, method: str, path: str, policy: dict[str, Any], example: Example) -> None:
+        for caller in example.callers:
+            expected = expected_answer(policy, caller)
+            call = example.build(self.world, caller, expected == "ok")
+            self.judge(
+                f"{method} {path} as {caller}", expected, call, self.send(method, call, caller)
+            )
+        if not policy["anonymous"]:
+            for what, header in self.bad_credentials.items():
+                call = example.build(self.world, "anonymous", False)
+                call.authorization = header
+                self.judge(
+                    f"{method} {path} with {what}",
+                    "401",
+                    call,
+                    self.send(method, call, "anonymous"),
+                )
+        if policy["tenant_scoped"]:
+            call = example.build(self.world, "platform_admin", False)
+            call.path = call.path.replace(
+                f"/{self.world.tenant}", f"/smoke-{self.world.run}-none", 1
+            )
+            self.judge(
+                f"{method} {path} for an unknown tenant",
+                "404",
+                call,
+                self.send(method, call, "platform_admin"),
+            )
+        if example.foreign is not None:
+            for caller, call in example.foreign(self.world):
+                self.judge(
+                    f"{method} {path} as {caller}, someone else's object",
+                    "404",
+                    call,
+                    self.send(method, call, caller),
+                )
+
+
+def _is_error_shape(response: httpx.Response) -> bool:
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(error, dict) and {"code", "message", "request_id"} <= set(error)
+
+
+def _bad_credentials(world: World) -> dict[str, str]:
+    customer = world.members["customer"]
+    revoked, _ = world.login(customer)
+    world.client.expect(204, "POST", "/api/v1/auth/logout", token=revoked)
+    return {
+        "a forged token": "Bearer dzs_" + secrets.token_urlsafe(32),
+        "a truncated token": f"Bearer {customer.token[:-6]}",
+        "a revoked token": f"Bearer {revoked}",
+        "the wrong scheme": f"Token {customer.token}",
+        "a bearer with no token": "Bearer",
+    }
+
+
+def served_operations(client: SmokeClient) -> dict[tuple[str, str], dict[str, Any]]:
+    """(METHOD, path) -> declared policy, from the server's own OpenAPI document."""
+    document = client.expect(200, "GET", "/api/v1/openapi.json").json()
+    operations: dict[tuple[str, str], dict[str, Any]] = {}
+    for path, methods in document.get("paths", {}).items():
+        for method, operation in methods.items():
+            operations[(method.upper(), path)] = operation.get("x-darvaza-policy")
+    operations[("GET", "/api/v1/openapi.json")] = {
+        "anonymous": True, "any_user": False, "platform_roles": [], "tenant_roles": [],
+        "tenant_scoped": False,
+    }  # fmt: skip
+    return operations
+
+
+def run_rbac_matrix(
+    base_url: str, admin_token: str, *, examples: dict[tuple[str, str], Example] | None = None
+) -> Report:
+    examples = EXAMPLES if examples is None else examples
+    report = Report("rbac-admin")
+    client = SmokeClient(base_url)
+    try:
+        who = client.expect(200, "GET", "/api/v1/auth/session", token=admin_token).json()
+        if who.get("platform_role") != "platform_admin":
+            raise SmokeFailed("the admin token does not belong to a platform admin")
+        operations = served_operations(client)
+        world = World(client, admin_token)
+        world.build()
+        matrix = Matrix(client, world, report, _bad_credentials(world))
+        for (method, path), policy in sorted(operations.items()):
+            if not report.check(policy is not None, f"{method} {path} declares no policy"):
+                continue
+            example = examples.get((method, path))
+            if report.check(example is not None, f"{method} {path} has no example in the matrix"):
+                assert example is not None  # noqa: S101 (checked on the line above)
+                matrix.run_route(method, path, policy, example)
+        for method, path in sorted(set(examples) - set(operations)):
+            report.check(False, f"{method} {path} has an example but the server does not serve it")
+    except SmokeFailed as exc:
+        report.deviations.append(str(exc))
+    except httpx.HTTPError as exc:
+        report.deviations.append(f"could not talk to {base_url}: {exc}")
+    finally:
+        client.close()
+    return report
