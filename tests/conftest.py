@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from starlette.types import ASGIApp
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp
 from darvaza.config import Settings
 from darvaza.db import Database
 from darvaza.migrate import upgrade_to_head
+from darvaza.security.passwords import use_hasher
 from tests.support.live_server import LiveServer
 
 POSTGRES_URL = make_url(
@@ -81,6 +83,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             "FAIL: PostgreSQL answers here, yet PostgreSQL tests were skipped", red=True
         )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> None:
+    """Real argon2id, at a fraction of production's memory and time: the suite hashes
+    hundreds of passwords. tests/identity checks production's own parameters."""
+    use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(autouse=True)

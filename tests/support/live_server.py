@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -12,16 +11,19 @@ from starlette.types import ASGIApp
 
 class LiveServer:
     def __init__(self, app: ASGIApp) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.port = self.socket.getsockname()[1]
+        # Port 0: the kernel picks a free port; uvicorn binds it as it would in production.
         config = uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.port = 0
 
     @property
     def url(self) -> str:
@@ -34,9 +36,9 @@ class LiveServer:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the test server did not start")
             time.sleep(0.01)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
         return self.url
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
-        self.socket.close()

@@ -93,7 +93,7 @@ def revoke_api_token(db: Database, actor: Actor, token_id: uuid.UUID) -> Credent
         credential = session.scalars(
             select(Credential)
             .where(Credential.id == token_id, Credential.kind == API_TOKEN)
-            .with_for_update()
+            .with_for_update(of=Credential)
         ).one_or_none()
         if credential is None:
             raise NotFound("No such API token.")

@@ -20,13 +20,17 @@ router = APIRouter(tags=["ops"])
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@router.api_route(
-    "/health", methods=["GET", "HEAD"], response_model=HealthOut, dependencies=[Requires(PUBLIC)]
-)
+@router.get("/health", response_model=HealthOut, dependencies=[Requires(PUBLIC)])
 def health() -> HealthOut:
     """Liveness: the process answers. Touches no database, so a database outage never
     makes an orchestrator restart a healthy process."""
     return HealthOut(status="ok", version=__version__)
+
+
+@router.head("/health", dependencies=[Requires(PUBLIC)])
+def health_head() -> Response:
+    """Liveness for probes that send HEAD."""
+    return Response()
 
 
 @router.get(

@@ -13,7 +13,8 @@ MAX_PASSWORD_LENGTH = 256
 # The most common passwords from zxcvbn's list (leaked-password frequency ranking).
 COMMON_PASSWORDS_CHECKED = 30_000
 
-_hasher = PasswordHasher()  # argon2id with RFC 9106's low-memory parameters
+# argon2id with RFC 9106's low-memory parameters (64 MiB, 3 passes, 4 lanes).
+_hasher = PasswordHasher()
 
 
 class PasswordRejected(ValueError):
@@ -41,14 +42,24 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-# Verified against when the account does not exist, so a failed login takes as long either way.
-_DUMMY_HASH = _hasher.hash("darvaza-no-such-account")
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Change the hashing cost (the test suite uses a cheap one; production never calls this)."""
+    global _hasher  # noqa: PLW0603 (one process-wide setting)
+    _hasher = hasher
+    _dummy_hash.cache_clear()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so that a failed login costs the
+    same whether or not the email is known."""
+    return _hasher.hash("darvaza-no-such-account")
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True only for the right password. With no hash, spends the same time and says no."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -27,8 +27,10 @@ class Rule:
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str | None = None) -> None:
-        self.storage: Storage = RedisStorage(redis_url) if redis_url else MemoryStorage()
+    def __init__(self, redis_url: str | None = None, *, key_prefix: str = "darvaza") -> None:
+        self.storage: Storage = (
+            RedisStorage(redis_url, key_prefix=key_prefix) if redis_url else MemoryStorage()
+        )
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.backend = "redis" if redis_url else "memory"
 

@@ -114,7 +114,7 @@ def add_member(
         membership = session.scalars(
             select(TenantMembership)
             .where(TenantMembership.tenant_id == tenant_id, TenantMembership.user_id == user.id)
-            .with_for_update()
+            .with_for_update(of=TenantMembership)
         ).one_or_none()
         if membership is not None:
             if not (membership.role == TenantRole.MANAGER and role is TenantRole.OWNER):
@@ -155,7 +155,7 @@ def remove_manager(db: Database, actor: Actor, *, tenant_id: uuid.UUID, user_id:
                 TenantMembership.user_id == user_id,
                 TenantMembership.role == TenantRole.MANAGER.value,
             )
-            .with_for_update()
+            .with_for_update(of=TenantMembership)
         ).one_or_none()
         if membership is None:
             raise NotFound("No such manager in this tenant.")

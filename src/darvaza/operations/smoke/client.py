@@ -61,8 +61,11 @@ class SmokeClient:
         sent = dict(headers or {})
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
+        cookies = kwargs.pop("cookies", None) or {}
         while True:
-            self.http.cookies.clear()
+            self.http.cookies.clear()  # only the cookies this call names, never leftovers
+            for name, value in cookies.items():
+                self.http.cookies.set(name, value)
             response = self.http.request(method, path, headers=sent, **kwargs)
             if response.status_code != 429:
                 return response

@@ -1,0 +1,56 @@
+"""Building blocks for tests: people, tenants and tokens made through the real services."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from darvaza.app import create_app
+from darvaza.audit.service import Actor
+from darvaza.db import Database
+from darvaza.identity.accounts import create_user
+from darvaza.identity.api_tokens import create_api_token
+from darvaza.identity.models import User
+from darvaza.security.roles import PlatformRole
+from tests.conftest import make_settings
+
+SYSTEM = Actor.system("test")
+GENEROUS = {
+    "rate_limit_login_per_ip": "100000/minute",
+    "rate_limit_login_per_email": "100000/minute",
+    "rate_limit_register_per_ip": "100000/minute",
+    "rate_limit_token_create_per_user": "100000/minute",
+}
+
+
+def make_app(database_url: str, **overrides: object) -> FastAPI:
+    """The real app, with rate limits out of the way unless a test sets its own."""
+    return create_app(make_settings(database_url=database_url, **{**GENEROUS, **overrides}))
+
+
+def password() -> str:
+    return "pw-" + secrets.token_urlsafe(16)
+
+
+@dataclass
+class Person:
+    user: User
+    password: str
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+
+def person(db: Database, role: PlatformRole | None = None, email: str | None = None) -> Person:
+    secret = password()
+    email = email or f"{secrets.token_hex(5)}@example.com"
+    user = create_user(db, SYSTEM, email=email, password=secret, min_length=10, platform_role=role)
+    return Person(user, secret)
+
+
+def admin_token(db: Database) -> str:
+    admin = person(db, PlatformRole.PLATFORM_ADMIN)
+    return create_api_token(db, SYSTEM, email=admin.email, name="tests", expires_in_days=None).token
