@@ -27,12 +27,6 @@ def health() -> HealthOut:
     return HealthOut(status="ok", version=__version__)
 
 
-@router.head("/health", dependencies=[Requires(PUBLIC)])
-def health_head() -> Response:
-    """Liveness for probes that send HEAD."""
-    return Response()
-
-
 @router.get(
     "/ready",
     response_model=ReadinessOut,

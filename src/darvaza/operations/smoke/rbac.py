@@ -266,7 +266,6 @@ def _fresh(path: str) -> Example:
 
 EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/health"): _plain("/health"),
-    ("HEAD", "/health"): _plain("/health"),
     ("GET", "/ready"): _plain("/ready"),
     ("GET", "/metrics"): _plain("/metrics", also_ok=frozenset({401})),  # token-protected
     ("GET", "/api/v1/openapi.json"): _plain("/api/v1/openapi.json"),
