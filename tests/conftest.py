@@ -22,11 +22,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from starlette.types import ASGIApp
 
-from darvaza.config import Settings
 from darvaza.db import Database
 from darvaza.migrate import upgrade_to_head
 from darvaza.security.passwords import use_hasher
 from tests.support.live_server import LiveServer
+from tests.support.world import Api, make_app
 
 POSTGRES_URL = make_url(
     os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -99,11 +99,6 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.upper().startswith("DARVAZA_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-
-
-def make_settings(**overrides: object) -> Settings:
-    """Settings from arguments only (no environment, no .env)."""
-    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
 
 
 # --- PostgreSQL: one migrated template per worker, one clone per test ---------------------
@@ -221,6 +216,14 @@ def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def api(db: Database, database_url: str, serve: Callable[[ASGIApp], str]) -> Iterator[Api]:
+    """The real app (rate limits out of the way) on a real server, on this test's database."""
+    client = Api(serve(make_app(database_url)), db)
+    yield client
+    client.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from darvaza.app import create_app
 from darvaza.cli import app as cli
 from darvaza.config import DEFAULT_SECRET_KEY, SettingsError, load_settings
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 GOOD_KEY = "k" * 32
 POSTGRES = "postgresql+psycopg://darvaza:hunter2@db.internal:5432/darvaza"

@@ -16,7 +16,7 @@ from darvaza import __version__
 from darvaza.app import create_app
 from darvaza.config import Settings
 from darvaza.errors import Conflict
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 SECURITY_HEADERS = {
     "content-security-policy": "frame-ancestors 'none'",

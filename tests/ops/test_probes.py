@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 
 from darvaza.app import create_app
 from darvaza.runtime import RuntimeDep
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.tcp_proxy import TcpProxy
 
 

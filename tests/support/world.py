@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from darvaza.app import create_app
@@ -14,7 +16,7 @@ from darvaza.identity.accounts import create_user
 from darvaza.identity.api_tokens import create_api_token
 from darvaza.identity.models import User
 from darvaza.security.roles import PlatformRole
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 SYSTEM = Actor.system("test")
 GENEROUS = {
@@ -54,3 +56,35 @@ def person(db: Database, role: PlatformRole | None = None, email: str | None = N
 def admin_token(db: Database) -> str:
     admin = person(db, PlatformRole.PLATFORM_ADMIN)
     return create_api_token(db, SYSTEM, email=admin.email, name="tests", expires_in_days=None).token
+
+
+class Api:
+    """A live app on a real server, and the calls tests make to it."""
+
+    def __init__(self, url: str, db: Database) -> None:
+        self.url = url
+        self.db = db
+        self.http = httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+
+    def call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        self.http.cookies.clear()
+        return self.http.request(method, path, headers=headers, **kwargs)
+
+    def login(self, who: Person) -> str:
+        response = self.call(
+            "POST", "/api/v1/auth/login", json={"email": who.email, "password": who.password}
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["token"])
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def error_code(response: httpx.Response) -> str:
+    return str(response.json()["error"]["code"])
