@@ -72,7 +72,9 @@ class Api:
         headers = dict(kwargs.pop("headers", None) or {})
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        self.http.cookies.clear()
+        self.http.cookies.clear()  # only the cookies this call names
+        for name, value in (kwargs.pop("cookies", None) or {}).items():
+            self.http.cookies.set(name, value)
         return self.http.request(method, path, headers=headers, **kwargs)
 
     def login(self, who: Person) -> str:

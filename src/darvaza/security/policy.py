@@ -181,8 +181,8 @@ def Requires(policy: Policy) -> Any:
 async def _authenticate(request: Request, runtime: Runtime, *, required: bool) -> Caller | None:
     """The caller behind the bearer token (or, failing that, the session cookie).
 
-    On a route that needs a caller, credentials that are malformed or no longer valid are
-    refused with 401; on a public route they are ignored.
+    On a route that needs a caller, a bearer token that is malformed or no longer valid is
+    refused with 401; on a public route it is ignored.
     """
     header = request.headers.get("authorization")
     via_cookie = False
@@ -201,7 +201,9 @@ async def _authenticate(request: Request, runtime: Runtime, *, required: bool) -
         return None
     caller = await run_in_threadpool(authenticate, runtime.db, token, runtime.session_policy)
     if caller is None:
-        if not required:
+        # A stale cookie is the browser's doing, not a claim the caller made: it means
+        # "not signed in" (pages send them to sign in), where a bad bearer token is a 401.
+        if not required or via_cookie:
             return None
         raise Unauthenticated(
             "The token is not valid: unknown, expired or revoked.",
