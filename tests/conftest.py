@@ -1,10 +1,11 @@
 """Test fixtures: real databases, a clean one for every test, and a real HTTP server.
 
 Every database test runs twice: on SQLite and on PostgreSQL. PostgreSQL is found by
-itself (TEST_POSTGRES_URL, default the local trust-auth server). When nothing listens
-there, the PostgreSQL half is skipped, except under CI or TEST_REQUIRE_POSTGRES=1, where
-that is a failure. When something listens but refuses us, that is always a failure: a
-suite that quietly skips PostgreSQL proves nothing about it.
+itself (TEST_POSTGRES_URL, default the local trust-auth server); so is Redis, for the
+rate-limit tests (TEST_REDIS_URL). Where one does not answer, its half is skipped, except
+under CI or TEST_REQUIRE_SERVICES=1, where that is a failure. Where one answers, a test on
+it that was skipped fails the run: a suite that quietly skips PostgreSQL proves nothing
+about it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from argon2 import PasswordHasher
@@ -31,57 +33,74 @@ from tests.support.world import Api, make_app
 POSTGRES_URL = make_url(
     os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 )
-REQUIRE_POSTGRES = bool(os.environ.get("CI")) or os.environ.get("TEST_REQUIRE_POSTGRES") == "1"
+REQUIRE_SERVICES = bool(os.environ.get("CI")) or os.environ.get("TEST_REQUIRE_SERVICES") == "1"
 
 
-def _postgres_listens() -> bool:
+def _listens(host: str, port: int) -> bool:
     try:
-        with socket.create_connection((POSTGRES_URL.host, POSTGRES_URL.port or 5432), 2):
+        with socket.create_connection((host, port), 2):
             return True
     except OSError:
         return False
 
 
-POSTGRES_LISTENS = _postgres_listens()
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
+POSTGRES_LISTENS = _listens(POSTGRES_URL.host or "127.0.0.1", POSTGRES_URL.port or 5432)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+_redis = urlsplit(REDIS_URL)
+REDIS_LISTENS = _listens(_redis.hostname or "127.0.0.1", _redis.port or 6379)
+# Service -> does it answer here? A test's id names the services it ran on ("[sqlite-redis]").
+SERVICES = {"postgresql": POSTGRES_LISTENS, "redis": REDIS_LISTENS}
+
+
+def _service_param(name: str) -> object:
+    return pytest.param(
+        name,
         marks=pytest.mark.skipif(
-            not POSTGRES_LISTENS and not REQUIRE_POSTGRES,
-            reason=f"nothing listens at {POSTGRES_URL.host}:{POSTGRES_URL.port}",
+            not SERVICES[name] and not REQUIRE_SERVICES, reason=f"{name} does not answer here"
         ),
-    ),
-]
+    )
 
 
-_postgres_outcomes: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0}
+BACKENDS = ["sqlite", _service_param("postgresql")]
+RATE_LIMIT_STORES = ["memory", _service_param("redis")]
+
+_outcomes: dict[str, dict[str, int]] = {
+    name: {"passed": 0, "failed": 0, "skipped": 0} for name in SERVICES
+}
+
+
+def _services_of(nodeid: str) -> list[str]:
+    params = nodeid.rpartition("[")[2].rstrip("]").split("-") if "[" in nodeid else []
+    return [name for name in SERVICES if name in params]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if "[postgresql" in report.nodeid and (report.when == "call" or report.skipped):
-        _postgres_outcomes[report.outcome] += 1
+    if report.when == "call" or report.skipped:
+        for name in _services_of(report.nodeid):
+            _outcomes[name][report.outcome] += 1
 
 
-def _postgres_skipped_where_it_answers() -> bool:
-    return (POSTGRES_LISTENS or REQUIRE_POSTGRES) and _postgres_outcomes["skipped"] > 0
+def _skipped_where_it_answers() -> list[str]:
+    return [
+        name
+        for name, answers in SERVICES.items()
+        if (answers or REQUIRE_SERVICES) and _outcomes[name]["skipped"] > 0
+    ]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Where PostgreSQL answers, a skipped PostgreSQL test fails the whole run."""
-    if (
-        getattr(session.config, "workerinput", None) is None
-        and _postgres_skipped_where_it_answers()
-    ):
+    """Where PostgreSQL or Redis answers, a skipped test on it fails the whole run."""
+    if getattr(session.config, "workerinput", None) is None and _skipped_where_it_answers():
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    outcomes = ", ".join(f"{n} {kind}" for kind, n in _postgres_outcomes.items())
-    terminalreporter.write_line(f"PostgreSQL half: {outcomes}")
-    if _postgres_skipped_where_it_answers():
+    for name, outcomes in _outcomes.items():
+        counts = ", ".join(f"{n} {kind}" for kind, n in outcomes.items())
+        terminalreporter.write_line(f"{name} half: {counts}")
+    for name in _skipped_where_it_answers():
         terminalreporter.write_line(
-            "FAIL: PostgreSQL answers here, yet PostgreSQL tests were skipped", red=True
+            f"FAIL: {name} answers here, yet tests on it were skipped", red=True
         )
 
 
@@ -147,7 +166,7 @@ class PostgresServer:
 def postgres(worker_id: str, testrun_uid: str) -> Iterator[PostgresServer]:
     if not POSTGRES_LISTENS:
         pytest.fail(
-            f"PostgreSQL is required here (CI or TEST_REQUIRE_POSTGRES) but nothing listens at "
+            f"PostgreSQL is required here (CI or TEST_REQUIRE_SERVICES) but nothing listens at "
             f"{POSTGRES_URL.host}:{POSTGRES_URL.port}"
         )
     server = PostgresServer(POSTGRES_URL, f"dz_{testrun_uid[:8]}_{worker_id}")
@@ -179,6 +198,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(params=RATE_LIMIT_STORES)
+def rate_limit_store(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Settings for the rate-limit store: memory, or Redis under a key prefix of its own."""
+    if request.param == "memory":
+        return {}
+    if not REDIS_LISTENS:
+        pytest.fail(f"Redis is required here (CI) but does not answer at {REDIS_URL}")
+    return {"redis_url": REDIS_URL, "redis_key_prefix": f"test-{uuid.uuid4().hex}"}
 
 
 def _own_database(

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     # Counters live in memory, or in Redis when DARVAZA_REDIS_URL is set so that several
     # API processes share them.
     redis_url: str | None = None
+    # Keeps this deployment's counters apart from anything else in the same Redis.
+    redis_key_prefix: str = Field(default="darvaza", min_length=1, max_length=64)
     rate_limit_login_per_ip: str = "30/minute"
     rate_limit_login_per_email: str = "10/minute"
     rate_limit_register_per_ip: str = "20/hour"

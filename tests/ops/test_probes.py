@@ -101,3 +101,13 @@ def test_database_outage_is_reported_and_recovered_from(
         assert httpx.get(base + "/probe/db").status_code == 200
     finally:
         proxy.close()
+
+
+def test_readiness_includes_redis_when_rate_limits_live_there(
+    database_url: str, serve: Callable[[ASGIApp], str]
+) -> None:
+    broken = make_settings(database_url=database_url, redis_url="redis://127.0.0.1:1/0")
+    response = httpx.get(serve(create_app(broken)) + "/ready", timeout=30)
+    assert response.status_code == 503
+    assert response.json()["checks"]["rate_limit_store"]["ok"] is False
+    assert response.json()["checks"]["database"]["ok"] is True

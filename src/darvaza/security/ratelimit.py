@@ -36,7 +36,7 @@ class RateLimiter:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
-        return cls(settings.redis_url)
+        return cls(settings.redis_url, key_prefix=settings.redis_key_prefix)
 
     def hit(self, rule: Rule, key: str) -> None:
         """Count one attempt; raise `RateLimited` (429, with Retry-After) past the limit.
