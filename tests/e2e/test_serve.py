@@ -24,12 +24,13 @@ def _free_port() -> int:
 def test_serve_with_nothing_configured(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
+    log = (tmp_path / "serve.log").open("w")  # a file: a full pipe would stall the server
     process = subprocess.Popen(
         [sys.executable, "-m", "darvaza.cli", "serve", "--port", str(port)],
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -40,7 +41,7 @@ def test_serve_with_nothing_configured(tmp_path: Path) -> None:
                 health = httpx.get(base + "/health")
                 break
             except httpx.TransportError:
-                assert process.poll() is None, process.communicate()[1]
+                assert process.poll() is None, (tmp_path / "serve.log").read_text()
                 assert time.monotonic() < deadline, "darvaza serve did not start"
                 time.sleep(0.1)
         assert health.status_code == 200
@@ -50,7 +51,9 @@ def test_serve_with_nothing_configured(tmp_path: Path) -> None:
         assert missing.status_code == 404
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        log.close()
+    stderr = (tmp_path / "serve.log").read_text()
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
     assert process.returncode in (0, -signal.SIGTERM), stderr
     assert "Application shutdown complete." in stderr

@@ -1,0 +1,73 @@
+"""Both smoke checks pass against `darvaza serve` (what `make run` starts), with the first
+admin bootstrapped exactly as the README says."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.test_serve import _free_port
+
+
+def _darvaza(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "darvaza.cli", *args],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_both_smoke_checks_pass_against_a_served_instance(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
+    # The matrix signs in ~40 times; without this it would wait out the per-address limit.
+    env["DARVAZA_RATE_LIMIT_LOGIN_PER_IP"] = "1000/minute"
+    log = (tmp_path / "serve.log").open("w")  # a file: a full pipe would stall the server
+    server = subprocess.Popen(
+        [sys.executable, "-m", "darvaza.cli", "serve", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "darvaza serve did not become ready"
+            time.sleep(0.1)
+
+        created = _darvaza(
+            "users", "create", "--email", "admin@example.com", "--role", "platform_admin",
+            env={**env, "DARVAZA_PASSWORD": "correct-horse-battery-staple"}, cwd=tmp_path,
+        )  # fmt: skip
+        assert created.returncode == 0, created.stderr
+        token = _darvaza(
+            "tokens", "create", "--email", "admin@example.com", "--name", "ops",
+            env=env, cwd=tmp_path,
+        )  # fmt: skip
+        assert token.returncode == 0, token.stderr
+
+        auth = _darvaza("smoke", "auth-session", "--base-url", base, env=env, cwd=tmp_path)
+        assert auth.returncode == 0, auth.stdout + auth.stderr
+        rbac = _darvaza(
+            "smoke", "rbac-admin", "--base-url", base,
+            env={**env, "ADMIN_TOKEN": token.stdout.strip()}, cwd=tmp_path,
+        )  # fmt: skip
+        assert rbac.returncode == 0, rbac.stdout + rbac.stderr
+        assert "no deviation" in rbac.stdout
+        verify = _darvaza("audit", "verify", env=env, cwd=tmp_path)
+        assert verify.returncode == 0, verify.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+    assert '"status": 500' not in (tmp_path / "serve.log").read_text()

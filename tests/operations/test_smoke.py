@@ -1,0 +1,81 @@
+"""The smoke checks find what they promise to find, and say so with their exit status."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from fastapi import FastAPI, Response
+from starlette.types import ASGIApp
+from typer.testing import CliRunner
+
+from darvaza.cli import app as cli
+from darvaza.operations.smoke.auth_session import run_auth_session
+from tests.support.world import Api, admin_token
+
+runner = CliRunner()
+
+
+def test_auth_session_passes_against_darvaza(api: Api) -> None:
+    report = run_auth_session(api.url)
+    assert report.deviations == []
+    assert report.checks >= 7
+    result = runner.invoke(cli, ["smoke", "auth-session", "--base-url", api.url])
+    assert result.exit_code == 0, result.output
+    assert "no deviation" in result.output
+
+
+def test_auth_session_notices_a_logout_that_does_not_log_out(
+    serve: Callable[[ASGIApp], str],
+) -> None:
+    """A server that answers every step but keeps the session alive after logout."""
+    broken = FastAPI()
+    state = {"email": ""}
+
+    @broken.post("/api/v1/auth/register", status_code=201, response_model=None)
+    def register(body: dict[str, str]) -> Response | dict[str, str]:
+        if state["email"] and body["email"].lower() == state["email"]:
+            return Response(status_code=409)
+        state["email"] = body["email"].lower()
+        return {"email": state["email"]}
+
+    @broken.post("/api/v1/auth/login", response_model=None)
+    def login(body: dict[str, str]) -> Response | dict[str, str]:
+        if body["password"].endswith("x"):
+            return Response('{"error": {"code": "invalid_credentials"}}', status_code=401)
+        return {"token": "dzs_" + "a" * 43}
+
+    @broken.get("/api/v1/auth/session")
+    def session() -> dict[str, object]:
+        return {"user": {"email": state["email"]}, "platform_role": None, "tenant_roles": []}
+
+    @broken.post("/api/v1/auth/logout", status_code=204)
+    def logout() -> None:
+        return None
+
+    report = run_auth_session(serve(broken))
+    assert any("still works after logout" in d for d in report.deviations), report.deviations
+    assert any("without a token answered 200" in d for d in report.deviations)
+
+
+def test_smoke_against_nothing_fails_and_says_why() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = runner.invoke(cli, ["smoke", "auth-session", "--base-url", f"http://127.0.0.1:{port}"])
+    assert result.exit_code == 1
+    assert "could not talk to" in result.output
+
+
+def test_rbac_admin_from_the_command_line(api: Api) -> None:
+    result = runner.invoke(
+        cli,
+        ["smoke", "rbac-admin", "--base-url", api.url],
+        env={"ADMIN_TOKEN": admin_token(api.db)},
+    )
+    assert result.exit_code == 0, result.output
+    assert "rbac-admin:" in result.output
+    refused = runner.invoke(
+        cli, ["smoke", "rbac-admin", "--base-url", api.url, "--admin-token", "dzt_" + "b" * 43]
+    )
+    assert refused.exit_code == 1
