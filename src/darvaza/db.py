@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
@@ -70,6 +71,16 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         dict[str, Any]: JSON(),
     }
+
+
+def flush_unique(session: Session, conflict: Exception) -> None:
+    """Flush pending inserts; a unique-constraint clash raises `conflict` instead, and the
+    rest of the transaction carries on (the flush runs in a savepoint)."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise conflict from None
 
 
 def normalise_url(url: str | URL) -> URL:

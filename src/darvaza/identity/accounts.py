@@ -7,12 +7,11 @@ from collections.abc import Sequence
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from darvaza.audit.service import Actor, append_event
 from darvaza.clock import utcnow
-from darvaza.db import Database
+from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from darvaza.identity.credentials import revoke_credentials
 from darvaza.identity.models import API_TOKEN, SESSION, User
@@ -51,11 +50,9 @@ def _checked_password(password: str, *, min_length: int, email: str) -> str:
 
 def _insert_user(session: Session, user: User) -> User:
     session.add(user)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict("An account with that email already exists.", code="email_taken") from None
+    flush_unique(
+        session, Conflict("An account with that email already exists.", code="email_taken")
+    )
     return user
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
 from darvaza.audit.service import Actor, append_event
 from darvaza.clock import utcnow
@@ -222,10 +221,3 @@ def revoke_other_sessions(db: Database, caller: Caller) -> int:
             data={"revoked": revoked},
         )
     return revoked
-
-
-def session_user(session: Session, caller: Caller) -> User:
-    user = session.get(User, caller.user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user

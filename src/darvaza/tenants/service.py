@@ -8,12 +8,11 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from darvaza.audit.service import Actor, append_event
 from darvaza.clock import utcnow
-from darvaza.db import Database
+from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, InvalidInput, NotFound
 from darvaza.identity.accounts import require_user_by_email
 from darvaza.identity.credentials import revoke_credentials
@@ -59,11 +58,7 @@ def create_tenant(db: Database, actor: Actor, *, slug: str, name: str, owner_ema
         owner = require_user_by_email(session, owner_email)
         tenant = Tenant(slug=slug, name=name, created_at=now)
         session.add(tenant)
-        try:
-            with session.begin_nested():
-                session.flush()
-        except IntegrityError:
-            raise Conflict("That slug is taken.", code="slug_taken") from None
+        flush_unique(session, Conflict("That slug is taken.", code="slug_taken"))
         session.add(
             TenantMembership(
                 tenant_id=tenant.id, user_id=owner.id, role=TenantRole.OWNER.value, created_at=now

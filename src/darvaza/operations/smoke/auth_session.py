@@ -7,66 +7,58 @@ import secrets
 
 import httpx
 
-from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed
+from darvaza.operations.smoke.client import Report, SmokeClient, run_smoke
 
 
 def run_auth_session(base_url: str) -> Report:
-    report = Report("auth-session")
-    client = SmokeClient(base_url)
+    return run_smoke("auth-session", base_url, _auth_session_steps)
+
+
+def _auth_session_steps(client: SmokeClient, report: Report) -> None:
     email = f"smoke-{secrets.token_hex(6)}@example.com"
     password = "smoke-" + secrets.token_urlsafe(18)
-    try:
-        client.expect(
-            201, "POST", "/api/v1/auth/register", json={"email": email, "password": password}
-        )
-        again = client.request(
-            "POST", "/api/v1/auth/register", json={"email": email.upper(), "password": password}
-        )
+    client.expect(201, "POST", "/api/v1/auth/register", json={"email": email, "password": password})
+    again = client.request(
+        "POST", "/api/v1/auth/register", json={"email": email.upper(), "password": password}
+    )
+    report.check(
+        again.status_code == 409,
+        f"registering the same email in capitals answered {again.status_code}, not 409",
+    )
+    wrong = client.request(
+        "POST", "/api/v1/auth/login", json={"email": email, "password": password + "x"}
+    )
+    report.check(
+        wrong.status_code == 401 and _code(wrong) == "invalid_credentials",
+        f"a wrong password answered {wrong.status_code} {_code(wrong)}",
+    )
+    login = client.expect(
+        200, "POST", "/api/v1/auth/login", json={"email": email, "password": password}
+    ).json()
+    token = login.get("token", "")
+    report.check(len(token) >= 43, "the session token is shorter than 256 bits of base64")
+    who = client.request("GET", "/api/v1/auth/session", token=token)
+    report.check(
+        who.status_code == 200 and who.json().get("user", {}).get("email") == email,
+        f"GET /api/v1/auth/session answered {who.status_code}: {who.text[:200]}",
+    )
+    if who.status_code == 200:
         report.check(
-            again.status_code == 409,
-            f"registering the same email in capitals answered {again.status_code}, not 409",
+            who.json().get("platform_role") is None and who.json().get("tenant_roles") == [],
+            "a new account should hold no role",
         )
-        wrong = client.request(
-            "POST", "/api/v1/auth/login", json={"email": email, "password": password + "x"}
-        )
-        report.check(
-            wrong.status_code == 401 and _code(wrong) == "invalid_credentials",
-            f"a wrong password answered {wrong.status_code} {_code(wrong)}",
-        )
-        login = client.expect(
-            200, "POST", "/api/v1/auth/login", json={"email": email, "password": password}
-        ).json()
-        token = login.get("token", "")
-        report.check(len(token) >= 43, "the session token is shorter than 256 bits of base64")
-        who = client.request("GET", "/api/v1/auth/session", token=token)
-        report.check(
-            who.status_code == 200 and who.json().get("user", {}).get("email") == email,
-            f"GET /api/v1/auth/session answered {who.status_code}: {who.text[:200]}",
-        )
-        if who.status_code == 200:
-            report.check(
-                who.json().get("platform_role") is None and who.json().get("tenant_roles") == [],
-                "a new account should hold no role",
-            )
-        out = client.request("POST", "/api/v1/auth/logout", token=token)
-        report.check(out.status_code == 204, f"logout answered {out.status_code}")
-        after = client.request("GET", "/api/v1/auth/session", token=token)
-        report.check(
-            after.status_code == 401,
-            f"the session still works after logout ({after.status_code})",
-        )
-        anonymous = client.request("GET", "/api/v1/auth/session")
-        report.check(
-            anonymous.status_code == 401,
-            f"GET /api/v1/auth/session without a token answered {anonymous.status_code}",
-        )
-    except SmokeFailed as exc:
-        report.deviations.append(str(exc))
-    except httpx.HTTPError as exc:
-        report.deviations.append(f"could not talk to {base_url}: {exc}")
-    finally:
-        client.close()
-    return report
+    out = client.request("POST", "/api/v1/auth/logout", token=token)
+    report.check(out.status_code == 204, f"logout answered {out.status_code}")
+    after = client.request("GET", "/api/v1/auth/session", token=token)
+    report.check(
+        after.status_code == 401,
+        f"the session still works after logout ({after.status_code})",
+    )
+    anonymous = client.request("GET", "/api/v1/auth/session")
+    report.check(
+        anonymous.status_code == 401,
+        f"GET /api/v1/auth/session without a token answered {anonymous.status_code}",
+    )
 
 
 def _code(response: httpx.Response) -> str | None:

@@ -4,6 +4,7 @@ report of deviations."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,22 @@ class Report:
         lines = [f"{self.name}: {len(self.deviations)} deviation(s) in {self.checks} checks"]
         lines += [f"  - {deviation}" for deviation in self.deviations]
         return "\n".join(lines)
+
+
+def run_smoke(name: str, base_url: str, steps: Callable[[SmokeClient, Report], None]) -> Report:
+    """Run a check's steps; a step that stops the check, or a server that cannot be
+    reached, becomes a deviation rather than a traceback."""
+    report = Report(name)
+    client = SmokeClient(base_url)
+    try:
+        steps(client, report)
+    except SmokeFailed as exc:
+        report.deviations.append(str(exc))
+    except httpx.HTTPError as exc:
+        report.deviations.append(f"could not talk to {base_url}: {exc}")
+    finally:
+        client.close()
+    return report
 
 
 class SmokeFailed(Exception):

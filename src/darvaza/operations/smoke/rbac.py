@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed
+from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, run_smoke
 
 CALLERS = (
     "anonymous",
@@ -426,30 +426,28 @@ def served_operations(client: SmokeClient) -> dict[tuple[str, str], dict[str, An
 def run_rbac_matrix(
     base_url: str, admin_token: str, *, examples: dict[tuple[str, str], Example] | None = None
 ) -> Report:
-    examples = EXAMPLES if examples is None else examples
-    report = Report("rbac-admin")
-    client = SmokeClient(base_url)
-    try:
-        who = client.expect(200, "GET", "/api/v1/auth/session", token=admin_token).json()
-        if who.get("platform_role") != "platform_admin":
-            raise SmokeFailed("the admin token does not belong to a platform admin")
-        operations = served_operations(client)
-        world = World(client, admin_token)
-        world.build()
-        matrix = Matrix(client, world, report, _bad_credentials(world))
-        for (method, path), policy in sorted(operations.items()):
-            if not report.check(policy is not None, f"{method} {path} declares no policy"):
-                continue
-            example = examples.get((method, path))
-            if report.check(example is not None, f"{method} {path} has no example in the matrix"):
-                assert example is not None  # noqa: S101 (checked on the line above)
-                matrix.run_route(method, path, policy, example)
-        for method, path in sorted(set(examples) - set(operations)):
-            report.check(False, f"{method} {path} has an example but the server does not serve it")
-    except SmokeFailed as exc:
-        report.deviations.append(str(exc))
-    except httpx.HTTPError as exc:
-        report.deviations.append(f"could not talk to {base_url}: {exc}")
-    finally:
-        client.close()
-    return report
+    def steps(client: SmokeClient, report: Report) -> None:
+        _run_matrix(client, report, admin_token, EXAMPLES if examples is None else examples)
+
+    return run_smoke("rbac-admin", base_url, steps)
+
+
+def _run_matrix(
+    client: SmokeClient, report: Report, admin_token: str, examples: dict[tuple[str, str], Example]
+) -> None:
+    who = client.expect(200, "GET", "/api/v1/auth/session", token=admin_token).json()
+    if who.get("platform_role") != "platform_admin":
+        raise SmokeFailed("the admin token does not belong to a platform admin")
+    operations = served_operations(client)
+    world = World(client, admin_token)
+    world.build()
+    matrix = Matrix(client, world, report, _bad_credentials(world))
+    for (method, path), policy in sorted(operations.items()):
+        if not report.check(policy is not None, f"{method} {path} declares no policy"):
+            continue
+        example = examples.get((method, path))
+        if report.check(example is not None, f"{method} {path} has no example in the matrix"):
+            assert example is not None  # noqa: S101 (checked on the line above)
+            matrix.run_route(method, path, policy, example)
+    for method, path in sorted(set(examples) - set(operations)):
+        report.check(False, f"{method} {path} has an example but the server does not serve it")
