@@ -17,6 +17,12 @@ from tests.support.settings import make_settings
 
 GOOD_KEY = "k" * 32
 POSTGRES = "postgresql+psycopg://darvaza:hunter2@db.internal:5432/darvaza"
+# Everything else a safe deployment sets.
+DEPLOYED = {
+    "public_url": "https://members.example.com",
+    "payment_gateway": "zarinpal",
+    "zarinpal_merchant_id": "m" * 36,
+}
 
 
 def test_local_works_with_nothing_set() -> None:
@@ -32,9 +38,11 @@ def test_local_works_with_nothing_set() -> None:
 def test_production_lists_every_problem_at_once() -> None:
     settings = make_settings(profile="production", cookie_secure=False, debug=True)
     problems = settings.problems()
-    assert len(problems) == 4
+    assert len(problems) == 6
     joined = "\n".join(problems)
-    for expected in ("SECRET_KEY is not set", "SQLite", "COOKIE_SECURE", "DEBUG"):
+    for expected in (
+        "SECRET_KEY is not set", "SQLite", "COOKIE_SECURE", "DEBUG", "mock", "PUBLIC_URL",
+    ):  # fmt: skip
         assert expected in joined
 
 
@@ -54,19 +62,34 @@ def test_unsafe_secret_keys_are_refused(key: str, problem: str) -> None:
 
 def test_key_length_counts_bytes_not_characters() -> None:
     # 16 Persian letters are 32 bytes in UTF-8: long enough.
-    settings = make_settings(profile="production", secret_key="ک" * 16, database_url=POSTGRES)
+    settings = make_settings(
+        profile="production", secret_key="ک" * 16, database_url=POSTGRES, **DEPLOYED
+    )
     assert settings.problems() == []
 
 
 def test_safe_production_settings_have_no_problem() -> None:
-    settings = make_settings(profile="production", secret_key=GOOD_KEY, database_url=POSTGRES)
+    settings = make_settings(
+        profile="production", secret_key=GOOD_KEY, database_url=POSTGRES, **DEPLOYED
+    )
     assert settings.problems() == []
     assert settings.cookies_secure is True
 
 
+def test_a_real_gateway_needs_its_credentials() -> None:
+    for gateway, setting in (("idpay", "IDPAY_API_KEY"), ("zarinpal", "ZARINPAL_MERCHANT_ID")):
+        settings = make_settings(
+            profile="staging", secret_key=GOOD_KEY, public_url="https://x.example",
+            payment_gateway=gateway,
+        )  # fmt: skip
+        assert settings.problems() == [
+            f"DARVAZA_PAYMENT_GATEWAY is {gateway} but DARVAZA_{setting} is not set"
+        ]
+
+
 def test_staging_allows_sqlite_but_production_does_not() -> None:
-    staging = make_settings(profile="staging", secret_key=GOOD_KEY)
-    production = make_settings(profile="production", secret_key=GOOD_KEY)
+    staging = make_settings(profile="staging", secret_key=GOOD_KEY, **DEPLOYED)
+    production = make_settings(profile="production", secret_key=GOOD_KEY, **DEPLOYED)
     assert staging.problems() == []
     assert production.problems() == [
         "DARVAZA_DATABASE_URL points at SQLite; production needs PostgreSQL"
@@ -75,15 +98,16 @@ def test_staging_allows_sqlite_but_production_does_not() -> None:
 
 def test_secure_cookies_cannot_be_turned_off_outside_local() -> None:
     settings = make_settings(
-        profile="staging", secret_key=GOOD_KEY, cookie_secure=False, database_url=POSTGRES
-    )
+        profile="staging", secret_key=GOOD_KEY, cookie_secure=False, database_url=POSTGRES,
+        **DEPLOYED,
+    )  # fmt: skip
     assert settings.problems() == ["DARVAZA_COOKIE_SECURE is false; cookies must be Secure"]
 
 
 def test_app_factory_refuses_unsafe_settings() -> None:
     with pytest.raises(SettingsError) as refused:
         create_app(make_settings(profile="production"))
-    assert len(refused.value.problems) == 2
+    assert len(refused.value.problems) == 4
 
 
 def test_unreadable_values_are_named() -> None:
@@ -132,10 +156,14 @@ def test_config_check_fails_on_unsafe_production_and_masks_secrets() -> None:
         "DARVAZA_DATABASE_URL": POSTGRES,
         "DARVAZA_DEBUG": "true",
         "DARVAZA_SECRT_KEY": "typo",
+        "DARVAZA_PUBLIC_URL": "https://members.example.com",
+        "DARVAZA_PAYMENT_GATEWAY": "idpay",
+        "DARVAZA_IDPAY_API_KEY": "idpay-key-that-must-not-print",
     }
     result = runner.invoke(cli, ["config", "check"], env=env)
     assert result.exit_code == 1
     assert "too-short-but-secret" not in result.output
+    assert "idpay-key-that-must-not-print" not in result.output
     assert "hunter2" not in result.output
     assert "2 problem(s)" in result.output
     assert "shorter than 32 bytes" in result.output

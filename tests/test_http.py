@@ -202,7 +202,12 @@ def test_security_headers_on_success_and_no_hsts_in_local(client: httpx.Client) 
 
 
 def test_hsts_outside_local(database_url: str, serve: Callable[[ASGIApp], str]) -> None:
-    staging = make_settings(profile="staging", secret_key="s" * 40, database_url=database_url)
+    staging = make_settings(
+        profile="staging",
+        secret_key="s" * 40,
+        database_url=database_url,
+        public_url="https://members.example.com",
+    )
     response = httpx.get(serve(create_app(staging)) + "/health")
     assert response.headers["strict-transport-security"].startswith("max-age=31536000")
 

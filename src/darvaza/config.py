@@ -29,6 +29,12 @@ class Profile(StrEnum):
     PRODUCTION = "production"
 
 
+class GatewayName(StrEnum):
+    MOCK = "mock"
+    IDPAY = "idpay"
+    ZARINPAL = "zarinpal"
+
+
 class LogLevel(StrEnum):
     DEBUG = "debug"
     INFO = "info"
@@ -88,7 +94,21 @@ class Settings(BaseSettings):
     rate_limit_register_per_ip: str = "20/hour"
     rate_limit_token_create_per_user: str = "20/hour"
 
+    # Payments. The address customers' browsers reach Darvaza at: gateways send them back to
+    # <public_url>/api/v1/payments/callback/<gateway>.
+    public_url: str = "http://127.0.0.1:4000"
+    payment_gateway: GatewayName = GatewayName.MOCK
+    gateway_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    idpay_api_key: SecretStr | None = None
+    idpay_base_url: str = "https://api.idpay.ir/v1.1"
+    idpay_sandbox: bool = False
+    zarinpal_merchant_id: SecretStr | None = None
+    zarinpal_base_url: str = "https://payment.zarinpal.com/pg"
+    zarinpal_sandbox: bool = False
+    rate_limit_callback_per_ip: str = "120/minute"
+
     @field_validator(
+        "rate_limit_callback_per_ip",
         "rate_limit_login_per_ip",
         "rate_limit_login_per_email",
         "rate_limit_register_per_ip",
@@ -152,6 +172,16 @@ class Settings(BaseSettings):
             found.append("DARVAZA_COOKIE_SECURE is false; cookies must be Secure")
         if self.debug:
             found.append("DARVAZA_DEBUG is on")
+        if self.profile is Profile.PRODUCTION and self.payment_gateway is GatewayName.MOCK:
+            found.append("DARVAZA_PAYMENT_GATEWAY is mock; production takes real payments")
+        if self.payment_gateway is GatewayName.IDPAY and self.idpay_api_key is None:
+            found.append("DARVAZA_PAYMENT_GATEWAY is idpay but DARVAZA_IDPAY_API_KEY is not set")
+        if self.payment_gateway is GatewayName.ZARINPAL and self.zarinpal_merchant_id is None:
+            found.append(
+                "DARVAZA_PAYMENT_GATEWAY is zarinpal but DARVAZA_ZARINPAL_MERCHANT_ID is not set"
+            )
+        if not self.public_url.startswith("https://"):
+            found.append("DARVAZA_PUBLIC_URL is not https; gateways send customers back there")
         return found
 
     def masked(self) -> dict[str, Any]:

@@ -49,7 +49,13 @@ def test_sign_in_sets_a_safe_session_cookie(api: Api) -> None:
 def test_the_cookie_is_secure_outside_local(
     db: Database, database_url: str, serve: Callable[[ASGIApp], str]
 ) -> None:
-    staging = Api(serve(make_app(database_url, profile="staging", secret_key="s" * 40)), db)
+    app = make_app(
+        database_url,
+        profile="staging",
+        secret_key="s" * 40,
+        public_url="https://members.example.com",
+    )
+    staging = Api(serve(app), db)
     try:
         _, response = _sign_in(staging, person(db))
         assert "secure" in _set_cookie(response, SESSION_COOKIE).lower()
