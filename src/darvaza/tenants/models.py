@@ -18,6 +18,8 @@ class Tenant(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The gateway this tenant's customers pay through; None means the platform default.
+    payment_gateway: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
 
 

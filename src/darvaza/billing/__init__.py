@@ -1,0 +1,1 @@
+"""Billing: plans, payments through a gateway, and the subscriptions they activate."""
