@@ -27,6 +27,7 @@ CODE_FOR_STATUS: dict[int, str] = {
     422: "validation_error",
     429: "rate_limited",
     500: "internal_error",
+    502: "gateway_error",
     503: "unavailable",
 }
 
@@ -116,6 +117,13 @@ class InvalidInput(DarvazaError):
 class RateLimited(DarvazaError):
     status_code = 429
     code = "rate_limited"
+
+
+class GatewayFailed(DarvazaError):
+    """The payment gateway refused or did not answer."""
+
+    status_code = 502
+    code = "gateway_error"
 
 
 class Unavailable(DarvazaError):

@@ -94,9 +94,14 @@ class IdPayGateway:
     name = "idpay"
 
     def __init__(
-        self, *, api_key: str, base_url: str, sandbox: bool, timeout_seconds: float,
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        sandbox: bool,
+        timeout_seconds: float,
         transport: httpx.BaseTransport | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         headers = {"X-API-KEY": api_key, "Content-Type": "application/json"}
         if sandbox:
             headers["X-SANDBOX"] = "1"

@@ -52,9 +52,14 @@ class ZarinpalGateway:
     name = "zarinpal"
 
     def __init__(
-        self, *, merchant_id: str, base_url: str, sandbox: bool, timeout_seconds: float,
+        self,
+        *,
+        merchant_id: str,
+        base_url: str,
+        sandbox: bool,
+        timeout_seconds: float,
         transport: httpx.BaseTransport | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if sandbox and base_url.rstrip("/") == PRODUCTION_BASE_URL:
             base_url = SANDBOX_BASE_URL
         self.base_url = base_url.rstrip("/")

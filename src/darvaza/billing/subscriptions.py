@@ -1,0 +1,156 @@
+"""Subscriptions: what a paid payment activates, and what "active now" means."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from darvaza.audit.service import Actor, append_event
+from darvaza.billing.models import Payment, Subscription, SubscriptionActivation
+from darvaza.clock import utcnow
+from darvaza.db import Database, flush_unique
+from darvaza.errors import Conflict, NotFound
+
+
+class _Raced(Exception):
+    """Another transaction created the subscription row first."""
+
+
+def is_active(subscription: Subscription, now: datetime | None = None) -> bool:
+    """Active by the clock, whatever the expiry job has or has not done yet."""
+    return subscription.state == "active" and subscription.current_period_end > (now or utcnow())
+
+
+def activate_subscription(session: Session, payment: Payment) -> SubscriptionActivation:
+    """Give the payment's period to its customer, inside the transaction that marks the
+    payment paid (the caller holds the payment's row lock).
+
+    A renewal extends from the later of now and the current end. The unique payment id on
+    the activation is the database's guarantee that this happens once per payment.
+    """
+    now = utcnow()
+    subscription = _lock_subscription(session, payment)
+    if subscription is None:
+        subscription = Subscription(
+            tenant_id=payment.tenant_id,
+            user_id=payment.user_id,
+            plan_id=payment.plan_id,
+            state="active",
+            started_at=now,
+            current_period_end=now,
+            cancel_at_period_end=False,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(subscription)
+        try:
+            flush_unique(session, _Raced())
+        except _Raced:  # another payment of the same customer and plan made it first
+            if subscription in session:
+                session.expunge(subscription)
+            subscription = _lock_subscription(session, payment)
+            assert subscription is not None  # noqa: S101 (the unique row exists now)
+    start = max(now, subscription.current_period_end)
+    end = start + timedelta(days=payment.plan.period_days)
+    was = subscription.state
+    subscription.state = "active"
+    subscription.current_period_end = end
+    subscription.cancel_at_period_end = False
+    subscription.cancelled_at = None
+    subscription.updated_at = now
+    activation = SubscriptionActivation(
+        subscription_id=subscription.id,
+        payment_id=payment.id,
+        period_start=start,
+        period_end=end,
+        created_at=now,
+    )
+    session.add(activation)
+    session.flush()
+    append_event(
+        session,
+        action="subscription.activated",
+        actor=Actor.system("billing"),
+        tenant_id=payment.tenant_id,
+        target_type="subscription",
+        target_id=subscription.id,
+        data={
+            "order_id": payment.order_id,
+            "user_id": payment.user_id,
+            "plan": payment.plan.code,
+            "period_start": start,
+            "period_end": end,
+            "renewal": was != "active" or start > now,
+        },
+    )
+    return activation
+
+
+def _lock_subscription(session: Session, payment: Payment) -> Subscription | None:
+    return session.scalars(
+        select(Subscription)
+        .where(
+            Subscription.tenant_id == payment.tenant_id,
+            Subscription.user_id == payment.user_id,
+            Subscription.plan_id == payment.plan_id,
+        )
+        .with_for_update(of=Subscription)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def cancel_subscription(
+    db: Database, actor: Actor, *, user_id: uuid.UUID, subscription_id: uuid.UUID
+) -> Subscription:
+    """The customer cancels: the subscription stays active until its period ends."""
+    with db.transaction() as session:
+        subscription = session.scalars(
+            select(Subscription)
+            .where(Subscription.id == subscription_id, Subscription.user_id == user_id)
+            .with_for_update(of=Subscription)
+        ).one_or_none()
+        if subscription is None:
+            raise NotFound("No such subscription.")
+        if not is_active(subscription):
+            raise Conflict("This subscription is not active.", code="not_active")
+        if subscription.cancel_at_period_end:
+            return subscription
+        now = utcnow()
+        subscription.cancel_at_period_end = True
+        subscription.cancelled_at = now
+        subscription.updated_at = now
+        append_event(
+            session,
+            action="subscription.cancelled",
+            actor=actor,
+            tenant_id=subscription.tenant_id,
+            target_type="subscription",
+            target_id=subscription.id,
+            data={"effective_at": subscription.current_period_end},
+        )
+    return subscription
+
+
+def subscriptions_of_user(db: Database, user_id: uuid.UUID) -> Sequence[Subscription]:
+    with db.read() as session:
+        return session.scalars(
+            select(Subscription)
+            .where(Subscription.user_id == user_id)
+            .order_by(Subscription.created_at.desc())
+        ).all()
+
+
+def subscribers_of_tenant(
+    db: Database, tenant_id: uuid.UUID, *, limit: int
+) -> Sequence[Subscription]:
+    with db.read() as session:
+        return session.scalars(
+            select(Subscription)
+            .where(Subscription.tenant_id == tenant_id)
+            .order_by(Subscription.current_period_end.desc())
+            .limit(limit)
+        ).all()
