@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from darvaza import __version__
 from darvaza.audit.routes import router as audit_router
+from darvaza.billing.gateways import GatewayRegistry
+from darvaza.billing.routes import routers as billing_routers
 from darvaza.config import Settings, load_settings, require_safe
 from darvaza.console.routes import router as console_router
 from darvaza.context import current_request_id
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         metrics=metrics,
         limiter=RateLimiter.from_settings(settings),
         rate_rules=RateRules.from_settings(settings),
+        gateways=GatewayRegistry(settings, database),
     )
     app.add_middleware(
         RequestContextMiddleware,
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         tenants_admin_router,
         audit_router,
         console_router,
+        *billing_routers,
     ):
         app.include_router(router)
     app.openapi = annotate_openapi(app)  # type: ignore[method-assign]

@@ -41,6 +41,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+payments_app = typer.Typer(help="Payments and their timelines.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
 smoke_app = typer.Typer(
     help="Black-box checks against a running instance; exit 1 naming every deviation.",
     no_args_is_help=True,
@@ -331,6 +333,31 @@ def tokens_revoke(token_id: Annotated[uuid.UUID, typer.Argument(help="The token'
     with _database() as (_, db):
         revoke_api_token(db, Actor.system(CLI_ACTOR), token_id)
     typer.echo(f"Revoked {token_id}")
+
+
+@payments_app.command("show")
+def payments_show(
+    order_id: Annotated[str, typer.Argument(help="Darvaza's order id (dz-...).")],
+) -> None:
+    """Print a payment and its timeline: every step, what arrived and what was decided."""
+    import json
+
+    from darvaza.billing.payments import payment_timeline
+
+    with _database() as (_, db):
+        timeline = payment_timeline(db, order_id=order_id)
+    payment = timeline.payment
+    typer.echo(
+        f"{payment.order_id}  {payment.state}  {payment.amount_rials:,} Rials via {payment.gateway}"
+        f"  (gateway id {payment.gateway_payment_id or '-'},"
+        f" receipt {payment.gateway_reference or '-'})"
+    )
+    if payment.failure_code:
+        typer.echo(f"  failure: {payment.failure_code}: {payment.failure_message}")
+    for event in timeline.events:
+        typer.echo(f"  {event.occurred_at:%Y-%m-%d %H:%M:%S}  {event.kind:<18} {event.message}")
+        if event.data:
+            typer.echo(f"      {json.dumps(event.data, ensure_ascii=False, sort_keys=True)}")
 
 
 BaseUrl = Annotated[str, typer.Option(help="Where Darvaza runs.")]

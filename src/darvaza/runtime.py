@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from darvaza.billing.gateways import GatewayRegistry
 from darvaza.config import Settings
 from darvaza.db import Database
 from darvaza.identity.sessions import SessionPolicy
@@ -23,6 +24,7 @@ class Runtime:
     metrics: Metrics
     limiter: RateLimiter
     rate_rules: RateRules
+    gateways: GatewayRegistry
 
     @property
     def session_policy(self) -> SessionPolicy:

@@ -85,6 +85,12 @@ PUBLIC_TENANT = Policy(
     "public_tenant", "anyone; the tenant must exist", anonymous=True, tenant_scoped=True
 )
 SIGNED_IN = Policy("signed_in", "anyone signed in (acting on their own account)", any_user=True)
+TENANT_CUSTOMER = Policy(
+    "tenant_customer",
+    "anyone signed in, as a customer of the tenant; the tenant must exist",
+    any_user=True,
+    tenant_scoped=True,
+)
 PLATFORM_ADMIN = Policy("platform_admin", "platform admins", platform_roles=_ADMIN)
 AUDIT_READER = Policy(
     "audit_reader",

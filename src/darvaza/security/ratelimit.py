@@ -74,6 +74,7 @@ class RateRules:
     login_per_email: Rule
     register_per_ip: Rule
     token_create_per_user: Rule
+    callback_per_ip: Rule
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateRules:
@@ -82,4 +83,5 @@ class RateRules:
             login_per_email=rule("login_email", settings.rate_limit_login_per_email),
             register_per_ip=rule("register_ip", settings.rate_limit_register_per_ip),
             token_create_per_user=rule("token_create", settings.rate_limit_token_create_per_user),
+            callback_per_ip=rule("callback_ip", settings.rate_limit_callback_per_ip),
         )

@@ -173,3 +173,26 @@ def tenants_by_id(db: Database, tenant_ids: Sequence[uuid.UUID]) -> dict[uuid.UU
     with db.read() as session:
         found = session.scalars(select(Tenant).where(Tenant.id.in_(list(tenant_ids)))).all()
     return {tenant.id: tenant for tenant in found}
+
+
+def set_payment_gateway(
+    db: Database, actor: Actor, *, tenant_id: uuid.UUID, gateway: str | None
+) -> Tenant:
+    """Send this tenant's customers through `gateway` (None: the platform default)."""
+    with db.transaction() as session:
+        tenant = session.scalars(
+            select(Tenant).where(Tenant.id == tenant_id).with_for_update()
+        ).one()
+        before = tenant.payment_gateway
+        if before != gateway:
+            tenant.payment_gateway = gateway
+            append_event(
+                session,
+                action="tenant.payment_gateway_changed",
+                actor=actor,
+                tenant_id=tenant_id,
+                target_type="tenant",
+                target_id=tenant_id,
+                data={"from": before, "to": gateway},
+            )
+    return tenant

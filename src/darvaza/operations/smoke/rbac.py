@@ -95,6 +95,9 @@ class World:
         self.members: dict[str, Member] = {}
         self.tenant = f"smoke-{self.run}-a"
         self.other_tenant = f"smoke-{self.run}-b"
+        self.plan: dict[str, Any] = {}
+        self.payment: dict[str, Any] = {}
+        self.mock_id = ""
 
     def unique(self, what: str) -> str:
         self.counter += 1
@@ -128,6 +131,39 @@ class World:
         self.admin(201, "POST", f"/api/v1/tenants/{tenant}/managers", json={"email": member.email})
         return member
 
+    def create_plan(self, tenant: str) -> dict[str, Any]:
+        body = {
+            "code": self.unique("plan"),
+            "name": "Smoke plan",
+            "price_rials": 150_000,
+            "period_days": 30,
+        }
+        return dict(self.admin(201, "POST", f"/api/v1/tenants/{tenant}/plans", json=body))
+
+    def checkout(self, member: Member) -> dict[str, Any]:
+        response = self.client.expect(
+            201,
+            "POST",
+            f"/api/v1/tenants/{self.tenant}/checkout",
+            token=member.token,
+            json={"plan_code": self.plan["code"]},
+        )
+        return dict(response.json())
+
+    def pay(self, member: Member) -> str:
+        """Buy the world's plan through the mock gateway; the new subscription's id."""
+        started = self.checkout(member)
+        mock_id = started["redirect_url"].rsplit("/", 1)[1]
+        page = self.client.expect(200, "POST", f"/mock-gateway/{mock_id}", data={"action": "pay"})
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+        self.client.expect(
+            303, "POST", "/api/v1/payments/callback/mock", data=fields, follow_redirects=False
+        )
+        mine = self.client.expect(200, "GET", "/api/v1/me/subscriptions", token=member.token).json()
+        return str(
+            next(s["id"] for s in mine if s["plan_id"] == self.plan["id"] and s["active_now"])
+        )
+
     def build(self) -> None:
         for caller in CALLERS[1:]:
             self.members[caller] = self.new_user(PLATFORM_ROLE.get(caller))
@@ -140,6 +176,9 @@ class World:
         )
         for member in self.members.values():
             member.token = self.login(member)[0]
+        self.plan = self.create_plan(self.tenant)
+        self.payment = self.checkout(self.members["customer"])
+        self.mock_id = self.payment["redirect_url"].rsplit("/", 1)[1]
 
 
 # --- The examples: one per route --------------------------------------------------------
@@ -255,6 +294,48 @@ def _console_login(w: World, caller: str, _admitted: bool) -> Call:
     )
 
 
+def _create_plan(w: World, _caller: str, _admitted: bool) -> Call:
+    body = {"code": w.unique("p"), "name": "Plan", "price_rials": 90_000, "period_days": 7}
+    return Call(f"/api/v1/tenants/{w.tenant}/plans", json=body)
+
+
+def _change_plan(w: World, _caller: str, admitted: bool) -> Call:
+    plan_id = w.create_plan(w.tenant)["id"] if admitted else PLACEHOLDER_ID
+    return Call(f"/api/v1/tenants/{w.tenant}/plans/{plan_id}", json={"name": "Renamed"})
+
+
+def _another_tenants_plan(w: World) -> list[tuple[str, Call]]:
+    theirs = w.create_plan(w.tenant)["id"]
+    return [
+        (
+            "other_owner",
+            Call(f"/api/v1/tenants/{w.other_tenant}/plans/{theirs}", json={"name": "x"}),
+        )
+    ]
+
+
+def _checkout(w: World, _caller: str, _admitted: bool) -> Call:
+    return Call(f"/api/v1/tenants/{w.tenant}/checkout", json={"plan_code": w.plan["code"]})
+
+
+def _another_tenants_payment(w: World) -> list[tuple[str, Call]]:
+    path = f"/api/v1/tenants/{w.other_tenant}/payments/{w.payment['payment_id']}"
+    return [("other_owner", Call(path))]
+
+
+def _cancel_subscription(w: World, caller: str, admitted: bool) -> Call:
+    subscription_id = w.pay(w.members[caller]) if admitted else PLACEHOLDER_ID
+    return Call(f"/api/v1/me/subscriptions/{subscription_id}/cancel")
+
+
+def _someone_elses_subscription(w: World) -> list[tuple[str, Call]]:
+    theirs = w.pay(w.members["manager"])
+    return [("customer", Call(f"/api/v1/me/subscriptions/{theirs}/cancel"))]
+
+
+UNKNOWN_CALLBACK = {"status": "10", "id": "none", "order_id": "dz-none", "track_id": "1"}
+
+
 def _fresh(path: str) -> Example:
     """For a call that ends the session it uses: a new session of the caller's own."""
     return Example(
@@ -300,6 +381,44 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/console/login"): Example(_console_login, RATE_LIMITED_SAMPLE),
     ("GET", "/console/"): _plain("/console/"),
     ("POST", "/console/logout"): _fresh("/console/logout"),
+    ("GET", "/api/v1/tenants/{tenant}/plans"): _tenant("/plans"),
+    ("GET", "/api/v1/tenants/{tenant}/plans/all"): _tenant("/plans/all"),
+    ("POST", "/api/v1/tenants/{tenant}/plans"): Example(_create_plan),
+    ("PATCH", "/api/v1/tenants/{tenant}/plans/{plan_id}"): Example(
+        _change_plan, foreign=_another_tenants_plan
+    ),
+    ("POST", "/api/v1/tenants/{tenant}/checkout"): Example(_checkout),
+    ("GET", "/api/v1/tenants/{tenant}/payments"): _tenant("/payments"),
+    ("GET", "/api/v1/tenants/{tenant}/payments/{payment_id}"): Example(
+        lambda w, _c, _a: Call(f"/api/v1/tenants/{w.tenant}/payments/{w.payment['payment_id']}"),
+        foreign=_another_tenants_payment,
+    ),
+    ("GET", "/api/v1/tenants/{tenant}/subscribers"): _tenant("/subscribers"),
+    ("GET", "/api/v1/me/payments"): _plain("/api/v1/me/payments"),
+    ("GET", "/api/v1/me/subscriptions"): _plain("/api/v1/me/subscriptions"),
+    ("POST", "/api/v1/me/subscriptions/{subscription_id}/cancel"): Example(
+        _cancel_subscription, foreign=_someone_elses_subscription
+    ),
+    ("POST", "/api/v1/payments/callback/{gateway}"): _plain(
+        "/api/v1/payments/callback/mock", data=UNKNOWN_CALLBACK
+    ),
+    ("GET", "/api/v1/payments/callback/{gateway}"): _plain(
+        "/api/v1/payments/callback/mock?status=10&id=none&order_id=dz-none&track_id=1"
+    ),
+    ("GET", "/payments/result/{order_id}"): Example(
+        lambda w, _c, _a: Call(f"/payments/result/{w.payment['order_id']}")
+    ),
+    ("GET", "/mock-gateway/{payment_id}"): Example(
+        lambda w, _c, _a: Call(f"/mock-gateway/{w.mock_id}")
+    ),
+    ("POST", "/mock-gateway/{payment_id}"): Example(
+        lambda w, _c, _a: Call(f"/mock-gateway/{w.mock_id}", data={"action": "cancel"})
+    ),
+    ("PUT", "/api/v1/admin/tenants/{tenant}/gateway"): Example(
+        lambda w, _c, _a: Call(
+            f"/api/v1/admin/tenants/{w.tenant}/gateway", json={"gateway": "mock"}
+        )
+    ),
 }
 
 

@@ -1,0 +1,291 @@
+"""The billing API and pages: plans, checkout, the gateways' callback, the result page,
+the mock gateway's pages, and what customers and tenants see of payments."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from darvaza.billing import payments, plans, subscriptions
+from darvaza.billing.gateways.mock import find_mock_payment, settle_mock_payment
+from darvaza.billing.models import Subscription
+from darvaza.billing.schemas import (
+    CheckoutIn,
+    CheckoutOut,
+    GatewayChoiceIn,
+    PaymentDetailOut,
+    PaymentEventOut,
+    PaymentOut,
+    PlanChangeIn,
+    PlanIn,
+    PlanOut,
+    SubscriptionOut,
+)
+from darvaza.errors import NotFound
+from darvaza.identity.routes import client_ip
+from darvaza.runtime import RuntimeDep
+from darvaza.security.policy import (
+    PUBLIC,
+    PUBLIC_TENANT,
+    SIGNED_IN,
+    TENANT_ADMIN,
+    TENANT_CUSTOMER,
+    TENANT_STAFF,
+    Access,
+    Requires,
+)
+from darvaza.tenants.service import set_payment_gateway
+
+tenant_router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["billing"])
+me_router = APIRouter(prefix="/api/v1/me", tags=["billing"])
+callback_router = APIRouter(tags=["billing"])
+admin_router = APIRouter(prefix="/api/v1/admin/tenants/{tenant}", tags=["admin"])
+pages = APIRouter(tags=["billing"])
+routers = (tenant_router, me_router, callback_router, admin_router, pages)
+
+templates = Jinja2Templates(
+    directory=[
+        Path(__file__).parent / "templates",
+        Path(__file__).parents[1] / "console" / "templates",
+    ]
+)
+Staff = Annotated[Access, Requires(TENANT_STAFF)]
+SignedIn = Annotated[Access, Requires(SIGNED_IN)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def _subscription_out(subscription: Subscription) -> SubscriptionOut:
+    out = SubscriptionOut.model_validate(subscription)
+    return out.model_copy(update={"active_now": subscriptions.is_active(subscription)})
+
+
+# --- Plans ----------------------------------------------------------------------------------
+
+
+@tenant_router.get("/plans", response_model=list[PlanOut])
+def list_plans(
+    access: Annotated[Access, Requires(PUBLIC_TENANT)], runtime: RuntimeDep
+) -> list[PlanOut]:
+    """The plans on sale."""
+    found = plans.list_plans(runtime.db, access.tenant_id, include_retired=False)
+    return [PlanOut.model_validate(p) for p in found]
+
+
+@tenant_router.get("/plans/all", response_model=list[PlanOut])
+def list_all_plans(access: Staff, runtime: RuntimeDep) -> list[PlanOut]:
+    """Every plan, retired ones included."""
+    found = plans.list_plans(runtime.db, access.tenant_id, include_retired=True)
+    return [PlanOut.model_validate(p) for p in found]
+
+
+@tenant_router.post("/plans", status_code=status.HTTP_201_CREATED, response_model=PlanOut)
+def create_plan(body: PlanIn, access: Staff, runtime: RuntimeDep) -> PlanOut:
+    plan = plans.create_plan(
+        runtime.db,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        code=body.code,
+        name=body.name,
+        price_rials=body.price_rials,
+        period_days=body.period_days,
+    )
+    return PlanOut.model_validate(plan)
+
+
+@tenant_router.patch("/plans/{plan_id}", response_model=PlanOut)
+def change_plan(
+    plan_id: uuid.UUID, body: PlanChangeIn, access: Staff, runtime: RuntimeDep
+) -> PlanOut:
+    """Edit a plan; `{"active": false}` retires it, `true` brings it back."""
+    plan = plans.update_plan(
+        runtime.db,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        plan_id=plan_id,
+        name=body.name,
+        price_rials=body.price_rials,
+        period_days=body.period_days,
+        active=body.active,
+    )
+    return PlanOut.model_validate(plan)
+
+
+# --- Checkout and the gateway's return ---------------------------------------------------
+
+
+@tenant_router.post("/checkout", status_code=status.HTTP_201_CREATED, response_model=CheckoutOut)
+def checkout(
+    body: CheckoutIn, access: Annotated[Access, Requires(TENANT_CUSTOMER)], runtime: RuntimeDep
+) -> CheckoutOut:
+    """Start paying for a plan: send the customer to `redirect_url`."""
+    assert access.tenant is not None  # noqa: S101 (the policy is tenant-scoped)
+    started = payments.start_checkout(
+        runtime.db,
+        runtime.gateways,
+        user_id=access.user.user_id,
+        email=access.user.email,
+        tenant=access.tenant,
+        plan_code=body.plan_code,
+        public_url=runtime.settings.public_url,
+    )
+    return CheckoutOut(
+        payment_id=started.payment_id, order_id=started.order_id, redirect_url=started.redirect_url
+    )
+
+
+async def _callback(gateway: str, request: Request, runtime: RuntimeDep) -> RedirectResponse:
+    runtime.limiter.hit(runtime.rate_rules.callback_per_ip, client_ip(request))
+    fields = dict(request.query_params.items())
+    if request.method == "POST":
+        form = await request.form()
+        fields.update({key: value for key, value in form.items() if isinstance(value, str)})
+    result = await run_in_threadpool(
+        payments.receive_callback, runtime.db, runtime.gateways, gateway, fields
+    )
+    where = f"/payments/result/{result.order_id}" if result.order_id else "/payments/result/unknown"
+    return RedirectResponse(where, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@callback_router.post("/api/v1/payments/callback/{gateway}", dependencies=[Requires(PUBLIC)])
+async def callback_post(gateway: str, request: Request, runtime: RuntimeDep) -> RedirectResponse:
+    """The gateway returns the payer here (IDPay's POST form). Always a redirect to the
+    result page, whatever arrived."""
+    return await _callback(gateway, request, runtime)
+
+
+@callback_router.get("/api/v1/payments/callback/{gateway}", dependencies=[Requires(PUBLIC)])
+async def callback_get(gateway: str, request: Request, runtime: RuntimeDep) -> RedirectResponse:
+    """The same callback as a GET query (IDPay's other mode, and Zarinpal's)."""
+    return await _callback(gateway, request, runtime)
+
+
+RESULT_TEXT = {
+    "paid": ("Payment received", "Your subscription is active."),
+    "pending": ("Payment being confirmed", "We are confirming your payment with the gateway."),
+    "failed": ("Payment did not go through", "Nothing was charged. You can try again."),
+    "cancelled": ("Payment cancelled", "Nothing was charged."),
+    "expired": ("Payment expired", "Nothing was charged. You can try again."),
+    "mismatch": (
+        "Payment under review",
+        "The gateway's answer did not match our records; we are looking into it.",
+    ),
+}
+
+
+@pages.get(
+    "/payments/result/{order_id}", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)]
+)
+def result_page(order_id: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    state = payments.payment_state(runtime.db, order_id[:50])
+    heading, message = RESULT_TEXT.get(
+        state or "", ("Payment not found", "We have no such payment.")
+    )
+    return templates.TemplateResponse(
+        request,
+        "result.html",
+        {"heading": heading, "message": message, "order_id": order_id if state else None},
+        status_code=200 if state else 404,
+    )
+
+
+# --- The mock gateway's pages (the payer's side of the built-in gateway) ----------------
+
+
+@pages.get(
+    "/mock-gateway/{payment_id}", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)]
+)
+def mock_gateway_page(payment_id: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    page = find_mock_payment(runtime.db, payment_id[:40])
+    if page is None:
+        raise NotFound("No such mock payment.")
+    return templates.TemplateResponse(request, "mock_pay.html", {"page": page})
+
+
+@pages.post(
+    "/mock-gateway/{payment_id}", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)]
+)
+def mock_gateway_settle(
+    payment_id: str,
+    action: Annotated[str, Form(pattern="^(pay|cancel)$")],
+    request: Request,
+    runtime: RuntimeDep,
+) -> HTMLResponse:
+    back = settle_mock_payment(runtime.db, payment_id[:40], pay=action == "pay")
+    if back is None:
+        raise NotFound("No such mock payment.")
+    return templates.TemplateResponse(request, "mock_return.html", {"back": back})
+
+
+# --- What customers and tenants see ------------------------------------------------------
+
+
+@me_router.get("/payments", response_model=list[PaymentOut])
+def my_payments(access: SignedIn, runtime: RuntimeDep, limit: Limit = 50) -> list[PaymentOut]:
+    found = payments.payments_of(runtime.db, user_id=access.user.user_id, limit=limit)
+    return [PaymentOut.model_validate(p) for p in found]
+
+
+@me_router.get("/subscriptions", response_model=list[SubscriptionOut])
+def my_subscriptions(access: SignedIn, runtime: RuntimeDep) -> list[SubscriptionOut]:
+    return [
+        _subscription_out(s)
+        for s in subscriptions.subscriptions_of_user(runtime.db, access.user.user_id)
+    ]
+
+
+@me_router.post("/subscriptions/{subscription_id}/cancel", response_model=SubscriptionOut)
+def cancel_my_subscription(
+    subscription_id: uuid.UUID, access: SignedIn, runtime: RuntimeDep
+) -> SubscriptionOut:
+    """Cancel at the end of the paid period."""
+    cancelled = subscriptions.cancel_subscription(
+        runtime.db,
+        access.user.actor(),
+        user_id=access.user.user_id,
+        subscription_id=subscription_id,
+    )
+    return _subscription_out(cancelled)
+
+
+@tenant_router.get("/payments", response_model=list[PaymentOut])
+def tenant_payments(access: Staff, runtime: RuntimeDep, limit: Limit = 50) -> list[PaymentOut]:
+    found = payments.payments_of(runtime.db, tenant_id=access.tenant_id, limit=limit)
+    return [PaymentOut.model_validate(p) for p in found]
+
+
+@tenant_router.get("/payments/{payment_id}", response_model=PaymentDetailOut)
+def tenant_payment(payment_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> PaymentDetailOut:
+    """One payment with its timeline. Another tenant's payment is unknown here."""
+    timeline = payments.payment_timeline(
+        runtime.db, payment_id=payment_id, tenant_id=access.tenant_id
+    )
+    return PaymentDetailOut(
+        **PaymentOut.model_validate(timeline.payment).model_dump(),
+        events=[PaymentEventOut.model_validate(e) for e in timeline.events],
+    )
+
+
+@tenant_router.get("/subscribers", response_model=list[SubscriptionOut])
+def tenant_subscribers(
+    access: Staff, runtime: RuntimeDep, limit: Limit = 50
+) -> list[SubscriptionOut]:
+    found = subscriptions.subscribers_of_tenant(runtime.db, access.tenant_id, limit=limit)
+    return [_subscription_out(s) for s in found]
+
+
+@admin_router.put("/gateway", response_model=GatewayChoiceIn)
+def choose_gateway(
+    body: GatewayChoiceIn, access: Annotated[Access, Requires(TENANT_ADMIN)], runtime: RuntimeDep
+) -> GatewayChoiceIn:
+    """Send this tenant's customers through another gateway (null: the platform default)."""
+    chosen = body.gateway.value if body.gateway else None
+    set_payment_gateway(
+        runtime.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, gateway=chosen
+    )
+    return body

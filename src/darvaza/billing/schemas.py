@@ -1,0 +1,98 @@
+"""Shapes of the billing API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from darvaza.config import GatewayName
+
+MAX_PRICE_RIALS = 10**13
+
+
+class PlanIn(BaseModel):
+    code: str = Field(min_length=1, max_length=50)
+    name: str = Field(min_length=1, max_length=200)
+    price_rials: int = Field(ge=1, le=MAX_PRICE_RIALS)
+    period_days: int = Field(ge=1, le=3660)
+
+
+class PlanChangeIn(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    price_rials: int | None = Field(default=None, ge=1, le=MAX_PRICE_RIALS)
+    period_days: int | None = Field(default=None, ge=1, le=3660)
+    active: bool | None = None
+
+
+class PlanOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    code: str
+    name: str
+    price_rials: int
+    period_days: int
+    active: bool
+
+
+class CheckoutIn(BaseModel):
+    plan_code: str = Field(min_length=1, max_length=50)
+
+
+class CheckoutOut(BaseModel):
+    payment_id: uuid.UUID
+    order_id: str
+    redirect_url: str
+
+
+class PaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    order_id: str
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    plan_id: uuid.UUID
+    amount_rials: int
+    gateway: str
+    state: str
+    gateway_payment_id: str | None
+    gateway_reference: str | None
+    failure_code: str | None
+    failure_message: str | None
+    created_at: datetime
+    paid_at: datetime | None
+
+
+class PaymentEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    occurred_at: datetime
+    kind: str
+    message: str
+    data: dict[str, Any]
+
+
+class PaymentDetailOut(PaymentOut):
+    events: list[PaymentEventOut]
+
+
+class SubscriptionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    plan_id: uuid.UUID
+    state: str
+    active_now: bool = False
+    started_at: datetime
+    current_period_end: datetime
+    cancel_at_period_end: bool
+
+
+class GatewayChoiceIn(BaseModel):
+    gateway: GatewayName | None = Field(description="None: the platform default")
