@@ -10,7 +10,7 @@ begins a deferred transaction and never takes the write lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,11 +73,14 @@ class Base(DeclarativeBase):
     }
 
 
-def flush_unique(session: Session, conflict: Exception) -> None:
-    """Flush pending inserts; a unique-constraint clash raises `conflict` instead, and the
-    rest of the transaction carries on (the flush runs in a savepoint)."""
+def flush_unique(session: Session, change: Callable[[], object], conflict: Exception) -> None:
+    """Make `change` (add or modify objects) and flush it inside a savepoint: a clash with
+    a unique constraint raises `conflict` instead, and the transaction carries on without
+    the change. (The change must happen inside: starting a savepoint flushes what is
+    already pending, outside it.)"""
     try:
         with session.begin_nested():
+            change()
             session.flush()
     except IntegrityError:
         raise conflict from None

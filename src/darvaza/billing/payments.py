@@ -143,11 +143,14 @@ def start_checkout(
         ) from None
     with db.transaction() as session:
         locked = _lock(session, payment.id)
-        locked.gateway_payment_id = created.gateway_payment_id
-        locked.state = "pending"
-        locked.updated_at = utcnow()
+
+        def accept() -> None:
+            locked.gateway_payment_id = created.gateway_payment_id
+            locked.state = "pending"
+            locked.updated_at = utcnow()
+
         try:
-            flush_unique(session, _ReceiptReused())
+            flush_unique(session, accept, _ReceiptReused())
         except _ReceiptReused:
             locked = _lock(session, payment.id)
             _fail(locked, "failed", "duplicate_gateway_id", "the gateway reused an id")
@@ -247,8 +250,10 @@ def receive_callback(
                 f"The gateway says {state} (status {data.status}); not verified.",
             )
             return CallbackResult(state, payment.order_id)
-        if data.outcome is not Outcome.VERIFY:
+        if data.outcome is Outcome.PENDING:
             return CallbackResult(payment.state, payment.order_id)
+        # "Awaiting verification" (or, should a gateway ever send it, "paid"): only the
+        # gateway's own answer to verify decides.
         reference = PaymentRef(payment.order_id, data.gateway_payment_id, payment.amount_rials)
         payment_id = payment.id
 
@@ -296,10 +301,13 @@ def apply_verification(
         disagreements = _disagreements(payment, verification)
         if disagreements:
             return _mismatch(session, payment, disagreements)
-        payment.gateway_reference = verification.reference
-        payment.card_number_masked = verification.card_masked
+
+        def keep_receipt() -> None:
+            payment.gateway_reference = verification.reference
+            payment.card_number_masked = verification.card_masked
+
         try:
-            flush_unique(session, _ReceiptReused())
+            flush_unique(session, keep_receipt, _ReceiptReused())
         except _ReceiptReused:
             payment = _lock(session, payment_id)
             return _mismatch(

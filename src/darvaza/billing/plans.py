@@ -49,11 +49,8 @@ def create_plan(
             created_at=now,
             updated_at=now,
         )
-        session.add(plan)
-        flush_unique(
-            session,
-            Conflict("This tenant already has a plan with that code.", code="plan_code_taken"),
-        )
+        taken = Conflict("This tenant already has a plan with that code.", code="plan_code_taken")
+        flush_unique(session, lambda: session.add(plan), taken)
         append_event(
             session,
             action="plan.created",

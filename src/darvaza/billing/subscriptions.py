@@ -46,9 +46,9 @@ def activate_subscription(session: Session, payment: Payment) -> SubscriptionAct
             created_at=now,
             updated_at=now,
         )
-        session.add(subscription)
+        new = subscription
         try:
-            flush_unique(session, _Raced())
+            flush_unique(session, lambda: session.add(new), _Raced())
         except _Raced:  # another payment of the same customer and plan made it first
             if subscription in session:
                 session.expunge(subscription)

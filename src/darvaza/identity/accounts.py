@@ -49,10 +49,8 @@ def _checked_password(password: str, *, min_length: int, email: str) -> str:
 
 
 def _insert_user(session: Session, user: User) -> User:
-    session.add(user)
-    flush_unique(
-        session, Conflict("An account with that email already exists.", code="email_taken")
-    )
+    taken = Conflict("An account with that email already exists.", code="email_taken")
+    flush_unique(session, lambda: session.add(user), taken)
     return user
 
 

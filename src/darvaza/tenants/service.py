@@ -57,8 +57,8 @@ def create_tenant(db: Database, actor: Actor, *, slug: str, name: str, owner_ema
     with db.transaction() as session:
         owner = require_user_by_email(session, owner_email)
         tenant = Tenant(slug=slug, name=name, created_at=now)
-        session.add(tenant)
-        flush_unique(session, Conflict("That slug is taken.", code="slug_taken"))
+        taken = Conflict("That slug is taken.", code="slug_taken")
+        flush_unique(session, lambda: session.add(tenant), taken)
         session.add(
             TenantMembership(
                 tenant_id=tenant.id, user_id=owner.id, role=TenantRole.OWNER.value, created_at=now

@@ -1,0 +1,311 @@
+"""The callback path against fake IDPay and Zarinpal servers: every status of IDPay's
+table, Zarinpal's OK/NOK and 100/101, gateways that err, time out or lie."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func, select
+from starlette.types import ASGIApp
+
+from darvaza.billing.gateways import GatewayRegistry
+from darvaza.billing.models import Payment, PaymentEvent, SubscriptionActivation
+from darvaza.billing.payments import receive_callback
+from darvaza.billing.plans import update_plan
+from darvaza.db import Database
+from darvaza.errors import Conflict, GatewayFailed, NotFound
+from darvaza.tenants.service import set_payment_gateway
+from tests.billing.support import Shop, open_shop
+from tests.support.fake_gateways import API_KEY, MERCHANT_ID, FakeIdPay, FakeZarinpal
+from tests.support.settings import make_settings
+from tests.support.world import SYSTEM
+
+
+@pytest.fixture
+def idpay(serve: Callable[[ASGIApp], str]) -> tuple[FakeIdPay, str]:
+    fake = FakeIdPay()
+    return fake, serve(fake.app) + "/v1.1"
+
+
+def _shop(db: Database, gateway: str, **settings: object) -> Shop:
+    url = db.url.render_as_string(hide_password=False)
+    registry = GatewayRegistry(make_settings(database_url=url, **settings), db)
+    shop = open_shop(db, gateways=registry)
+    set_payment_gateway(db, SYSTEM, tenant_id=shop.tenant.id, gateway=gateway)
+    with db.read() as session:
+        from darvaza.tenants.models import Tenant
+
+        shop.tenant = session.get(Tenant, shop.tenant.id)  # type: ignore[assignment]
+    return shop
+
+
+def _idpay_shop(db: Database, base_url: str, **extra: object) -> Shop:
+    return _shop(
+        db, "idpay", idpay_api_key=API_KEY, idpay_base_url=base_url, gateway_timeout_seconds=1.0,
+        **extra,
+    )  # fmt: skip
+
+
+def _payment(db: Database) -> Payment:
+    with db.read() as session:
+        return session.scalars(select(Payment)).one()
+
+
+def _activations(db: Database) -> int:
+    with db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(SubscriptionActivation)) or 0)
+
+
+def _kinds(db: Database) -> list[str]:
+    with db.read() as session:
+        return list(session.scalars(select(PaymentEvent.kind).order_by(PaymentEvent.id)).all())
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [(1, "failed"), (2, "failed"), (3, "failed"), (4, "failed"), (5, "failed"), (6, "failed"),
+     (7, "cancelled"), (8, "pending")],
+)  # fmt: skip
+def test_idpay_statuses_that_are_not_awaiting_verification(
+    db: Database, idpay: tuple[FakeIdPay, str], status: int, state: str
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    checkout = shop.checkout()
+    fields = fake.callback(checkout_id(fake), status=str(status))
+    assert receive_callback(db, shop.gateways, "idpay", fields).state == state
+    assert fake.verify_calls() == 0  # never verified
+    assert _payment(db).state == state
+    assert _activations(db) == 0
+    assert checkout.order_id == _payment(db).order_id
+
+
+def checkout_id(fake: FakeIdPay) -> str:
+    (payment_id,) = fake.payments
+    return payment_id
+
+
+@pytest.mark.parametrize("status", ["10", 10])
+def test_idpay_awaiting_verification_is_verified_then_paid(
+    db: Database, idpay: tuple[FakeIdPay, str], status: object
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    fields = fake.pay(checkout_id(fake))
+    fields["status"] = status  # type: ignore[assignment]
+    assert receive_callback(db, shop.gateways, "idpay", fields).state == "paid"
+    assert fake.verify_calls() == 1
+    payment = _payment(db)
+    assert payment.gateway_reference == fake.payments[checkout_id(fake)].track_id
+    assert _activations(db) == 1
+    # The same callback again: IDPay would answer 101; Darvaza does not even ask.
+    assert receive_callback(db, shop.gateways, "idpay", fields).state == "paid"
+    assert _activations(db) == 1
+
+
+@pytest.mark.parametrize("verify_status", [101, 200, 100])
+def test_idpay_verified_answers_activate_a_payment_not_yet_activated(
+    db: Database, idpay: tuple[FakeIdPay, str], verify_status: int
+) -> None:
+    """101 ("already verified": our earlier verify's answer was lost) still activates once."""
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    fields = fake.pay(checkout_id(fake))
+    fake.misbehave, fake.verify_status = "status", verify_status
+    assert receive_callback(db, shop.gateways, "idpay", fields).state == "paid"
+    assert _activations(db) == 1
+
+
+@pytest.mark.parametrize(
+    ("misbehave", "state", "code"),
+    [
+        ("wrong_amount", "mismatch", "mismatch"),
+        ("wrong_order", "mismatch", "mismatch"),
+        ("not_verifiable", "failed", "53"),
+        ("too_late", "failed", "54"),
+        ("server_error", "pending", None),
+        ("slow", "pending", None),
+    ],
+)
+def test_idpay_verify_that_disagrees_errs_or_stalls(
+    db: Database, idpay: tuple[FakeIdPay, str], misbehave: str, state: str, code: str | None
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    fields = fake.pay(checkout_id(fake))
+    fake.misbehave = misbehave
+    assert receive_callback(db, shop.gateways, "idpay", fields).state == state
+    payment = _payment(db)
+    assert payment.failure_code == code
+    assert _activations(db) == 0
+    if state == "mismatch":
+        with db.read() as session:
+            event = session.scalars(
+                select(PaymentEvent).where(PaymentEvent.kind == "mismatch")
+            ).one()
+        ours_theirs = next(iter(event.data["disagreements"].values()))
+        assert set(ours_theirs) == {"ours", "theirs"}
+        assert ours_theirs["ours"] != ours_theirs["theirs"]
+    if state == "pending":
+        # Safe to verify again once the gateway behaves.
+        fake.misbehave = None
+        assert receive_callback(db, shop.gateways, "idpay", fields).state == "paid"
+        assert _activations(db) == 1
+
+
+def test_a_receipt_cannot_pay_for_two_orders(db: Database, idpay: tuple[FakeIdPay, str]) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    fake.misbehave = "reused_track_id"
+    shop.checkout()
+    first = next(iter(fake.payments))
+    assert receive_callback(db, shop.gateways, "idpay", fake.pay(first)).state == "paid"
+    shop.checkout()
+    second = next(p for p in fake.payments if p != first)
+    assert receive_callback(db, shop.gateways, "idpay", fake.pay(second)).state == "mismatch"
+    assert _activations(db) == 1
+    # And another order's gateway id in a callback is refused outright.
+    replay = fake.callback(first)
+    with db.read() as session:
+        other = session.scalars(select(Payment).where(Payment.gateway_payment_id == second)).one()
+    replay["order_id"] = other.order_id
+    assert receive_callback(db, shop.gateways, "idpay", replay).state == "mismatch"
+    assert "callback_rejected" in _kinds(db)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"status": "10", "order_id": "dz-x"},
+        {"status": "ten", "id": "a", "order_id": "dz-x"},
+        {"status": "42", "id": "a", "order_id": "dz-x"},
+        {"status": "10", "id": "a", "order_id": "x" * 500},
+    ],
+)
+def test_unreadable_callbacks_change_nothing(
+    db: Database, idpay: tuple[FakeIdPay, str], fields: dict[str, str]
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    assert receive_callback(db, shop.gateways, "idpay", fields).state in {"unknown", "pending"}
+    assert _payment(db).state == "pending"
+    assert fake.verify_calls() == 0
+
+
+def test_a_callback_for_an_unknown_order_is_recorded(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    _, url = idpay
+    shop = _idpay_shop(db, url)
+    result = receive_callback(
+        db, shop.gateways, "idpay", {"status": "10", "id": "abc", "order_id": "dz-nope"}
+    )
+    assert result.state == "unknown"
+    from darvaza.audit.models import AuditEvent
+
+    with db.read() as session:
+        rejected = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "payment.callback_rejected")
+        ).one()
+    assert rejected.reason == "no payment of ours has this order"
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [((403, 12, "API Key not found"), "12"), ((406, 38, "callback domain mismatch"), "38")],
+)
+def test_idpay_refusing_checkout_fails_the_payment(
+    db: Database, idpay: tuple[FakeIdPay, str], error: tuple[int, int, str], code: str
+) -> None:
+    fake, url = idpay
+    fake.create_error = error
+    shop = _idpay_shop(db, url)
+    with pytest.raises(GatewayFailed) as refused:
+        shop.checkout()
+    assert code in refused.value.message
+    payment = _payment(db)
+    assert (payment.state, payment.failure_code) == ("failed", code)
+    assert _kinds(db) == ["created", "send_failed"]
+
+
+def test_an_unreachable_gateway_fails_checkout(db: Database) -> None:
+    shop = _idpay_shop(db, "http://127.0.0.1:1/v1.1")
+    with pytest.raises(GatewayFailed):
+        shop.checkout()
+    assert _payment(db).state == "failed"
+    assert _payment(db).failure_code == "unreachable"
+
+
+def test_retired_and_foreign_plans(db: Database, idpay: tuple[FakeIdPay, str]) -> None:
+    _, url = idpay
+    shop = _idpay_shop(db, url)
+    with pytest.raises(NotFound):
+        shop.checkout("platinum")
+    with db.read() as session:
+        from darvaza.billing.models import Plan
+
+        plan = session.scalars(select(Plan)).one()
+    update_plan(db, SYSTEM, tenant_id=shop.tenant.id, plan_id=plan.id, active=False)
+    with pytest.raises(Conflict):
+        shop.checkout()
+
+
+@pytest.fixture
+def zarinpal(serve: Callable[[ASGIApp], str]) -> tuple[FakeZarinpal, str]:
+    fake = FakeZarinpal()
+    return fake, serve(fake.app) + "/pg"
+
+
+def _zarinpal_shop(db: Database, base_url: str) -> Shop:
+    return _shop(db, "zarinpal", zarinpal_merchant_id=MERCHANT_ID, zarinpal_base_url=base_url)
+
+
+def test_zarinpal_ok_verifies_and_101_does_not_activate_twice(
+    db: Database, zarinpal: tuple[FakeZarinpal, str]
+) -> None:
+    fake, url = zarinpal
+    shop = _zarinpal_shop(db, url)
+    checkout = shop.checkout()
+    (authority,) = fake.authorities
+    assert checkout.redirect_url == f"{url}/StartPay/{authority}"
+    fake.authorities[authority]["paid"] = True
+    callback = {"Authority": authority, "Status": "OK"}
+    assert receive_callback(db, shop.gateways, "zarinpal", callback).state == "paid"
+    assert receive_callback(db, shop.gateways, "zarinpal", callback).state == "paid"
+    assert _activations(db) == 1
+    assert _payment(db).gateway_reference == str(fake.authorities[authority]["ref_id"])
+
+
+def test_zarinpal_nok_fails_without_verifying(
+    db: Database, zarinpal: tuple[FakeZarinpal, str]
+) -> None:
+    fake, url = zarinpal
+    shop = _zarinpal_shop(db, url)
+    shop.checkout()
+    (authority,) = fake.authorities
+    assert (
+        receive_callback(
+            db, shop.gateways, "zarinpal", {"Authority": authority, "Status": "NOK"}
+        ).state
+        == "failed"
+    )
+    assert not [c for c in fake.calls if c[0] == "verify"]
+
+
+def test_zarinpal_verify_refused_fails(db: Database, zarinpal: tuple[FakeZarinpal, str]) -> None:
+    fake, url = zarinpal
+    shop = _zarinpal_shop(db, url)
+    shop.checkout()
+    (authority,) = fake.authorities
+    fake.verify_error = (400, -51, "payment not successful")
+    result = receive_callback(
+        db, shop.gateways, "zarinpal", {"Authority": authority, "Status": "OK"}
+    )
+    assert result.state == "failed"
+    assert _payment(db).failure_code == "-51"
