@@ -378,14 +378,33 @@ def smoke_auth_session(base_url: BaseUrl = "http://127.0.0.1:4000") -> None:
     _report(run_auth_session(base_url))
 
 
-@smoke_app.command("rbac-admin")
-def smoke_rbac_admin(
-    admin_token: Annotated[
-        str,
-        typer.Option(envvar="ADMIN_TOKEN", help="A platform admin's API token (or $ADMIN_TOKEN)."),
-    ],
-    base_url: BaseUrl = "http://127.0.0.1:4000",
+AdminToken = Annotated[
+    str, typer.Option(envvar="ADMIN_TOKEN", help="A platform admin's API token (or $ADMIN_TOKEN).")
+]
+
+
+@smoke_app.command("mock-payment")
+def smoke_mock_payment(
+    admin_token: AdminToken, base_url: BaseUrl = "http://127.0.0.1:4000"
 ) -> None:
+    """Checkout, pay on the mock gateway, call back: one active subscription."""
+    from darvaza.operations.smoke.payments import run_mock_payment
+
+    _report(run_mock_payment(base_url, admin_token))
+
+
+@smoke_app.command("idpay-callback")
+def smoke_idpay_callback(
+    admin_token: AdminToken, base_url: BaseUrl = "http://127.0.0.1:4000"
+) -> None:
+    """Replayed, tampered, forged and unknown callbacks change nothing they should not."""
+    from darvaza.operations.smoke.payments import run_idpay_callback
+
+    _report(run_idpay_callback(base_url, admin_token))
+
+
+@smoke_app.command("rbac-admin")
+def smoke_rbac_admin(admin_token: AdminToken, base_url: BaseUrl = "http://127.0.0.1:4000") -> None:
     """Call every route as every kind of caller and compare with its declared policy."""
     from darvaza.operations.smoke.rbac import run_rbac_matrix
 

@@ -1,4 +1,4 @@
-"""Both smoke checks pass against `darvaza serve` (what `make run` starts), with the first
+"""Every smoke check passes against `darvaza serve` (what `make run` starts), with the first
 admin bootstrapped exactly as the README says."""
 
 from __future__ import annotations
@@ -64,6 +64,12 @@ def test_both_smoke_checks_pass_against_a_served_instance(tmp_path: Path) -> Non
         )  # fmt: skip
         assert rbac.returncode == 0, rbac.stdout + rbac.stderr
         assert "no deviation" in rbac.stdout
+        for payment_smoke in ("mock-payment", "idpay-callback"):
+            paid = _darvaza(
+                "smoke", payment_smoke, "--base-url", base,
+                env={**env, "ADMIN_TOKEN": token.stdout.strip()}, cwd=tmp_path,
+            )  # fmt: skip
+            assert paid.returncode == 0, paid.stdout + paid.stderr
         verify = _darvaza("audit", "verify", env=env, cwd=tmp_path)
         assert verify.returncode == 0, verify.stderr
     finally:

@@ -79,3 +79,13 @@ def test_rbac_admin_from_the_command_line(api: Api) -> None:
         cli, ["smoke", "rbac-admin", "--base-url", api.url, "--admin-token", "dzt_" + "b" * 43]
     )
     assert refused.exit_code == 1
+
+
+def test_payment_smokes_pass_against_darvaza(api: Api) -> None:
+    token = admin_token(api.db)
+    for command in ("mock-payment", "idpay-callback"):
+        result = runner.invoke(
+            cli, ["smoke", command, "--base-url", api.url], env={"ADMIN_TOKEN": token}
+        )
+        assert result.exit_code == 0, result.output
+        assert "no deviation" in result.output

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, run_smoke
+from darvaza.operations.smoke.payments import call_back, pay_with_mock
 
 CALLERS = (
     "anonymous",
@@ -152,13 +153,8 @@ class World:
 
     def pay(self, member: Member) -> str:
         """Buy the world's plan through the mock gateway; the new subscription's id."""
-        started = self.checkout(member)
-        mock_id = started["redirect_url"].rsplit("/", 1)[1]
-        page = self.client.expect(200, "POST", f"/mock-gateway/{mock_id}", data={"action": "pay"})
-        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
-        self.client.expect(
-            303, "POST", "/api/v1/payments/callback/mock", data=fields, follow_redirects=False
-        )
+        _, fields = pay_with_mock(self.client, member.token, self.tenant, self.plan["code"])
+        call_back(self.client, fields)
         mine = self.client.expect(200, "GET", "/api/v1/me/subscriptions", token=member.token).json()
         return str(
             next(s["id"] for s in mine if s["plan_id"] == self.plan["id"] and s["active_now"])
