@@ -10,7 +10,7 @@ VENV_STAMP := .venv/.darvaza-synced
 
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: run test lint typecheck pytest install clean
+.PHONY: run test lint typecheck pytest install clean bench
 
 run: install
 	.venv/bin/darvaza serve
@@ -28,14 +28,17 @@ $(CURDIR)/$(TOOLS)/bin/uv:
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 lint: install
-	.venv/bin/ruff check src tests
-	.venv/bin/ruff format --check src tests
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
 
 typecheck: install
 	.venv/bin/mypy
 
 pytest: install
 	.venv/bin/pytest -n 2
+
+bench: install
+	.venv/bin/python -m bench.billing
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .pytest_cache .ruff_cache

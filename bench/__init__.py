@@ -1,0 +1,1 @@
+"""Benchmarks: they print numbers; they are never timed tests."""
