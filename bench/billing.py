@@ -16,9 +16,10 @@ import uuid
 from sqlalchemy import create_engine, text
 
 from darvaza.audit.service import Actor
+from darvaza.billing.callbacks import receive_callback
+from darvaza.billing.checkout import start_checkout
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.mock import settle_mock_payment
-from darvaza.billing.payments import receive_callback, start_checkout
 from darvaza.billing.plans import create_plan
 from darvaza.config import Settings
 from darvaza.db import Database

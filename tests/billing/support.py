@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from darvaza.billing.checkout import Checkout, start_checkout
 from darvaza.billing.gateways import GatewayRegistry
-from darvaza.billing.payments import Checkout, start_checkout
 from darvaza.billing.plans import create_plan
 from darvaza.db import Database
 from darvaza.tenants.models import Tenant

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from darvaza.audit.models import AuditEvent
 from darvaza.audit.service import verify_chain
+from darvaza.billing.callbacks import receive_callback
 from darvaza.billing.gateways.mock import settle_mock_payment
 from darvaza.billing.models import Payment, PaymentEvent, Subscription, SubscriptionActivation
-from darvaza.billing.payments import receive_callback
 from darvaza.db import Database
 from tests.billing.support import open_shop
 

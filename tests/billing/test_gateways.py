@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from starlette.types import ASGIApp
 
+from darvaza.billing.callbacks import receive_callback
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.models import Payment, PaymentEvent, SubscriptionActivation
-from darvaza.billing.payments import receive_callback
 from darvaza.billing.plans import update_plan
 from darvaza.db import Database
 from darvaza.errors import Conflict, GatewayFailed, NotFound

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from darvaza.billing import payments, plans, subscriptions
+from darvaza.billing import callbacks, checkout, payments, plans, subscriptions
 from darvaza.billing.gateways.mock import find_mock_payment, settle_mock_payment
 from darvaza.billing.models import Subscription
 from darvaza.billing.schemas import (
@@ -120,12 +120,12 @@ def change_plan(
 
 
 @tenant_router.post("/checkout", status_code=status.HTTP_201_CREATED, response_model=CheckoutOut)
-def checkout(
+def start_checkout(
     body: CheckoutIn, access: Annotated[Access, Requires(TENANT_CUSTOMER)], runtime: RuntimeDep
 ) -> CheckoutOut:
     """Start paying for a plan: send the customer to `redirect_url`."""
     assert access.tenant is not None  # noqa: S101 (the policy is tenant-scoped)
-    started = payments.start_checkout(
+    started = checkout.start_checkout(
         runtime.db,
         runtime.gateways,
         user_id=access.user.user_id,
@@ -146,7 +146,7 @@ async def _callback(gateway: str, request: Request, runtime: RuntimeDep) -> Redi
         form = await request.form()
         fields.update({key: value for key, value in form.items() if isinstance(value, str)})
     result = await run_in_threadpool(
-        payments.receive_callback, runtime.db, runtime.gateways, gateway, fields
+        callbacks.receive_callback, runtime.db, runtime.gateways, gateway, fields
     )
     where = f"/payments/result/{result.order_id}" if result.order_id else "/payments/result/unknown"
     return RedirectResponse(where, status_code=status.HTTP_303_SEE_OTHER)

@@ -1,0 +1,295 @@
+"""The gateway's callback, verification, and settling a payment exactly once.
+
+No transaction is held open across a call to the gateway: a slow gateway must not hold
+the database. So a callback is read in one short transaction, verified with no
+transaction open, and settled in a second one that re-checks the state under the row
+lock; whichever of many concurrent callbacks settles first wins, and the rest find the
+payment already paid. The unique payment id on the activation backs this up in the
+database itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from darvaza.audit.service import Actor, append_event, scrub
+from darvaza.billing import events
+from darvaza.billing.gateways import GatewayRegistry
+from darvaza.billing.gateways.base import (
+    CallbackRejected,
+    GatewayError,
+    Outcome,
+    PaymentRef,
+    Verification,
+)
+from darvaza.billing.models import Payment
+from darvaza.billing.payments import ReceiptReused, fail_payment, lock_payment
+from darvaza.billing.subscriptions import activate_subscription
+from darvaza.clock import utcnow
+from darvaza.db import Database, flush_unique
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """Where to send the payer's browser: the payment's state after the callback."""
+
+    state: str
+    order_id: str | None
+
+
+def receive_callback(
+    db: Database, gateways: GatewayRegistry, gateway_name: str, fields: Mapping[str, str]
+) -> CallbackResult:
+    """Handle a gateway's callback, however often and however concurrently it arrives.
+
+    Nothing in it is trusted: it only says which payment to look at and whether the payer
+    says they paid. A callback that names no payment of ours, or a gateway id that is not
+    the one on record, changes nothing.
+    """
+    try:
+        gateway = gateways.get(gateway_name)
+        data = gateway.read_callback(fields)
+    except (GatewayError, CallbackRejected) as exc:
+        return _reject_unreadable(db, gateway_name, fields, str(exc))
+
+    with db.transaction() as session:
+        query = select(Payment).with_for_update(of=Payment)
+        if data.order_id is not None:
+            query = query.where(Payment.order_id == data.order_id)
+        else:
+            query = query.where(
+                Payment.gateway == gateway_name,
+                Payment.gateway_payment_id == data.gateway_payment_id,
+            )
+        payment = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+        if payment is None:
+            _audit_rejection(session, gateway_name, fields, "no payment of ours has this order")
+            return CallbackResult("unknown", None)
+        if payment.gateway != gateway_name or payment.gateway_payment_id != data.gateway_payment_id:
+            events.record(
+                session,
+                payment,
+                "callback_rejected",
+                "The callback's gateway or payment id is not the one on record; ignored.",
+                ours={"gateway": payment.gateway, "id": payment.gateway_payment_id},
+                theirs={"gateway": gateway_name, "id": data.gateway_payment_id},
+            )
+            return CallbackResult(payment.state, payment.order_id)
+        events.record(
+            session,
+            payment,
+            "callback_received",
+            f"Callback with status {data.status} ({data.outcome.value}).",
+            fields=data.fields,
+        )
+        if payment.state != "pending":
+            events.record(
+                session,
+                payment,
+                "replay_ignored",
+                f"The payment is already {payment.state}; nothing to do.",
+            )
+            return CallbackResult(payment.state, payment.order_id)
+        if data.outcome in (Outcome.FAILED, Outcome.CANCELLED):
+            state = "cancelled" if data.outcome is Outcome.CANCELLED else "failed"
+            fail_payment(payment, state, f"status_{data.status}", f"gateway status {data.status}")
+            events.record(
+                session,
+                payment,
+                state,
+                f"The gateway says {state} (status {data.status}); not verified.",
+            )
+            return CallbackResult(state, payment.order_id)
+        if data.outcome is Outcome.PENDING:
+            return CallbackResult(payment.state, payment.order_id)
+        # "Awaiting verification" (or, should a gateway ever send it, "paid"): only the
+        # gateway's own answer to verify decides.
+        reference = PaymentRef(payment.order_id, data.gateway_payment_id, payment.amount_rials)
+        payment_id = payment.id
+
+    try:
+        verification = gateway.verify(reference)
+    except GatewayError as exc:
+        return _verify_failed(db, payment_id, exc)
+    return apply_verification(db, payment_id, verification)
+
+
+def apply_verification(
+    db: Database, payment_id: uuid.UUID, verification: Verification
+) -> CallbackResult:
+    """Settle a payment from the gateway's server-to-server answer (a callback's verify, or
+    reconciliation's inquiry). Activates only when the gateway says paid and its order id,
+    payment id and amount are ours; any disagreement is a mismatch, recorded with both."""
+    with db.transaction() as session:
+        payment = lock_payment(session, payment_id)
+        events.record(
+            session,
+            payment,
+            "verify_result",
+            f"The gateway answered status {verification.status} ({verification.outcome.value}).",
+            status=verification.status,
+            order_id=verification.order_id,
+            gateway_payment_id=verification.gateway_payment_id,
+            amount_rials=verification.amount_rials,
+            reference=verification.reference,
+            already_verified=verification.already_verified,
+        )
+        if payment.state != "pending":
+            events.record(
+                session,
+                payment,
+                "replay_ignored",
+                f"The payment is already {payment.state}; nothing to do.",
+            )
+            return CallbackResult(payment.state, payment.order_id)
+        if verification.outcome is not Outcome.PAID:
+            if verification.outcome in (Outcome.FAILED, Outcome.CANCELLED):
+                state = verification.outcome.value
+                fail_payment(payment, state, f"status_{verification.status}", "per the gateway")
+                events.record(session, payment, state, f"The gateway says {state}.")
+            return CallbackResult(payment.state, payment.order_id)
+        disagreements = _disagreements(payment, verification)
+        if disagreements:
+            return _mismatch(session, payment, disagreements)
+
+        def keep_receipt() -> None:
+            payment.gateway_reference = verification.reference
+            payment.card_number_masked = verification.card_masked
+
+        try:
+            flush_unique(session, keep_receipt, ReceiptReused())
+        except ReceiptReused:
+            payment = lock_payment(session, payment_id)
+            return _mismatch(
+                session,
+                payment,
+                {"reference": {"ours": "unused", "theirs": verification.reference}},
+                why="this receipt already paid another order",
+            )
+        now = utcnow()
+        payment.state, payment.paid_at, payment.updated_at = "paid", now, now
+        events.record(
+            session, payment, "paid", "Verified and paid.", reference=verification.reference
+        )
+        activation = activate_subscription(session, payment)
+        events.record(
+            session,
+            payment,
+            "activated",
+            "Subscription activated.",
+            subscription_id=activation.subscription_id,
+            period_end=activation.period_end,
+        )
+        append_event(
+            session,
+            action="payment.paid",
+            actor=Actor.system("billing"),
+            tenant_id=payment.tenant_id,
+            target_type="payment",
+            target_id=payment.id,
+            data={
+                "order_id": payment.order_id,
+                "amount_rials": payment.amount_rials,
+                "gateway": payment.gateway,
+                "reference": verification.reference,
+            },
+        )
+        return CallbackResult("paid", payment.order_id)
+
+
+def _disagreements(payment: Payment, verification: Verification) -> dict[str, dict[str, object]]:
+    ours: dict[str, object] = {
+        "order_id": payment.order_id,
+        "gateway_payment_id": payment.gateway_payment_id,
+        "amount_rials": payment.amount_rials,
+    }
+    theirs: dict[str, object] = {
+        "order_id": verification.order_id,
+        "gateway_payment_id": verification.gateway_payment_id,
+        "amount_rials": verification.amount_rials,
+    }
+    found = {k: {"ours": ours[k], "theirs": theirs[k]} for k in ours if ours[k] != theirs[k]}
+    if not verification.reference:
+        found["reference"] = {"ours": "a receipt", "theirs": None}
+    return found
+
+
+def _mismatch(
+    session: Session,
+    payment: Payment,
+    disagreements: dict[str, dict[str, object]],
+    why: str = "the gateway's answer disagrees with our record",
+) -> CallbackResult:
+    fail_payment(payment, "mismatch", "mismatch", why)
+    events.record(
+        session, payment, "mismatch", f"Not activated: {why}.", disagreements=disagreements
+    )
+    append_event(
+        session,
+        action="payment.mismatch",
+        actor=Actor.system("billing"),
+        tenant_id=payment.tenant_id,
+        target_type="payment",
+        target_id=payment.id,
+        reason=why,
+        data={"order_id": payment.order_id, "disagreements": disagreements},
+    )
+    return CallbackResult("mismatch", payment.order_id)
+
+
+def _verify_failed(db: Database, payment_id: uuid.UUID, exc: GatewayError) -> CallbackResult:
+    """A verify that timed out or failed on the gateway's side leaves the payment pending,
+    safe to verify again later; a refusal ("not verifiable", "too late") fails it."""
+    with db.transaction() as session:
+        payment = lock_payment(session, payment_id)
+        events.record(
+            session,
+            payment,
+            "verify_failed",
+            f"Verify failed: {exc.code} {exc.message}",
+            code=exc.code,
+            retryable=exc.retryable,
+        )
+        if not exc.retryable and payment.state == "pending":
+            fail_payment(payment, "failed", exc.code, exc.message)
+            events.record(session, payment, "failed", "The gateway refused verification.")
+        return CallbackResult(payment.state, payment.order_id)
+
+
+def _reject_unreadable(
+    db: Database, gateway_name: str, fields: Mapping[str, str], reason: str
+) -> CallbackResult:
+    with db.transaction() as session:
+        order_id = str(fields.get("order_id", ""))[:50]
+        payment = session.scalars(select(Payment).where(Payment.order_id == order_id)).one_or_none()
+        if payment is not None:
+            events.record(
+                session,
+                payment,
+                "callback_rejected",
+                f"Unreadable callback ({reason}); ignored.",
+                fields=dict(list(fields.items())[:20]),
+            )
+            return CallbackResult(payment.state, payment.order_id)
+        _audit_rejection(session, gateway_name, fields, reason)
+    return CallbackResult("unknown", None)
+
+
+def _audit_rejection(
+    session: Session, gateway_name: str, fields: Mapping[str, str], reason: str
+) -> None:
+    kept = {str(k)[:40]: str(v)[:200] for k, v in list(fields.items())[:20]}
+    append_event(
+        session,
+        action="payment.callback_rejected",
+        actor=Actor.anonymous(),
+        target_type="gateway",
+        target_id=gateway_name[:50],
+        reason=reason[:500],
+        data={"fields": scrub(kept)},
+    )

@@ -1,0 +1,139 @@
+"""Checkout: Darvaza creates its payment, then asks the gateway to create its own."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from darvaza.billing import events
+from darvaza.billing.gateways import GatewayRegistry
+from darvaza.billing.gateways.base import CreateRequest, GatewayError
+from darvaza.billing.models import Payment, Plan
+from darvaza.billing.payments import ReceiptReused, fail_payment, lock_payment
+from darvaza.clock import utcnow
+from darvaza.db import Database, flush_unique
+from darvaza.errors import Conflict, GatewayFailed, NotFound
+from darvaza.tenants.models import Tenant
+
+CALLBACK_PATH = "/api/v1/payments/callback/{gateway}"
+
+
+def new_order_id() -> str:
+    return f"dz-{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True)
+class Checkout:
+    payment_id: uuid.UUID
+    order_id: str
+    redirect_url: str
+
+
+def start_checkout(
+    db: Database,
+    gateways: GatewayRegistry,
+    *,
+    user_id: uuid.UUID,
+    email: str,
+    tenant: Tenant,
+    plan_code: str,
+    public_url: str,
+) -> Checkout:
+    """Create our payment, then ask the gateway to create its own. A gateway that refuses
+    or does not answer fails the payment on the spot, with the gateway's code and message:
+    no payment is ever left pending without a gateway behind it."""
+    now = utcnow()
+    gateway_name = tenant.payment_gateway or gateways.default
+    with db.transaction() as session:
+        plan = session.scalars(
+            select(Plan).where(Plan.tenant_id == tenant.id, Plan.code == plan_code)
+        ).one_or_none()
+        if plan is None:
+            raise NotFound("No such plan.")
+        if not plan.active:
+            raise Conflict("This plan is no longer sold.", code="plan_retired")
+        payment = Payment(
+            order_id=new_order_id(),
+            tenant_id=tenant.id,
+            user_id=user_id,
+            plan_id=plan.id,
+            amount_rials=plan.price_rials,
+            gateway=gateway_name,
+            state="created",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(payment)
+        session.flush()
+        events.record(
+            session,
+            payment,
+            "created",
+            f"Checkout for plan {plan.code} started.",
+            plan=plan.code,
+            amount_rials=plan.price_rials,
+            gateway=gateway_name,
+        )
+    callback = public_url.rstrip("/") + CALLBACK_PATH.format(gateway=gateway_name)
+    try:
+        created = gateways.get(gateway_name).create(
+            CreateRequest(
+                order_id=payment.order_id,
+                amount_rials=payment.amount_rials,
+                callback_url=callback,
+                description=f"{tenant.name}: {plan.name}",
+                email=email,
+            )
+        )
+    except GatewayError as exc:
+        with db.transaction() as session:
+            locked = lock_payment(session, payment.id)
+            fail_payment(locked, "failed", exc.code, exc.message)
+            events.record(
+                session,
+                locked,
+                "send_failed",
+                f"The gateway refused: {exc.message}",
+                code=exc.code,
+                retryable=exc.retryable,
+            )
+        raise GatewayFailed(
+            f"The payment gateway could not start the payment ({exc.code}: {exc.message}). "
+            "Nothing was charged; please try again.",
+            details=[{"order_id": payment.order_id, "gateway_code": exc.code}],
+        ) from None
+    with db.transaction() as session:
+        locked = lock_payment(session, payment.id)
+
+        def accept() -> None:
+            locked.gateway_payment_id = created.gateway_payment_id
+            locked.state = "pending"
+            locked.updated_at = utcnow()
+
+        try:
+            flush_unique(session, accept, ReceiptReused())
+        except ReceiptReused:
+            locked = lock_payment(session, payment.id)
+            fail_payment(locked, "failed", "duplicate_gateway_id", "the gateway reused an id")
+            events.record(
+                session,
+                locked,
+                "send_failed",
+                "The gateway returned an id another payment has.",
+                gateway_payment_id=created.gateway_payment_id,
+            )
+            raise GatewayFailed(
+                "The payment gateway answered wrongly; nothing was charged."
+            ) from None
+        events.record(
+            session,
+            locked,
+            "sent",
+            "The gateway accepted the payment.",
+            gateway_payment_id=created.gateway_payment_id,
+            redirect_url=created.redirect_url,
+        )
+    return Checkout(payment.id, payment.order_id, created.redirect_url)
