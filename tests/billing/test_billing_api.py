@@ -209,3 +209,12 @@ def test_callbacks_with_garbage_redirect_and_change_nothing(api: Api) -> None:
         assert response.headers["location"] == "/payments/result/unknown"
     assert api.call("GET", "/payments/result/unknown").status_code == 404
     assert api.call("POST", "/api/v1/payments/callback/paypal", data={"a": "b"}).status_code == 303
+
+
+def test_payments_show_an_unknown_order(api: Api) -> None:
+    shown = CliRunner().invoke(
+        cli, ["payments", "show", "dz-nothing"],
+        env={"DARVAZA_DATABASE_URL": api.db.url.render_as_string(hide_password=False)},
+    )  # fmt: skip
+    assert shown.exit_code == 1
+    assert "No such payment" in shown.output

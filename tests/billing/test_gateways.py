@@ -41,10 +41,8 @@ def _shop(db: Database, gateway: str, **settings: object) -> Shop:
 
 
 def _idpay_shop(db: Database, base_url: str, **extra: object) -> Shop:
-    return _shop(
-        db, "idpay", idpay_api_key=API_KEY, idpay_base_url=base_url, gateway_timeout_seconds=1.0,
-        **extra,
-    )  # fmt: skip
+    settings: dict[str, object] = {"gateway_timeout_seconds": 1.0, **extra}
+    return _shop(db, "idpay", idpay_api_key=API_KEY, idpay_base_url=base_url, **settings)
 
 
 def _payment(db: Database) -> Payment:
@@ -309,3 +307,112 @@ def test_zarinpal_verify_refused_fails(db: Database, zarinpal: tuple[FakeZarinpa
     )
     assert result.state == "failed"
     assert _payment(db).failure_code == "-51"
+
+
+def test_a_dropped_connection_at_verify_leaves_the_payment_pending(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.support.tcp_proxy import TcpProxy
+
+    fake, url = idpay
+    target = urlsplit(url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 80)
+    try:
+        shop = _idpay_shop(db, f"http://127.0.0.1:{proxy.port}/v1.1")
+        shop.checkout()
+        fields = fake.pay(checkout_id(fake))
+        proxy.cut()
+        assert receive_callback(db, shop.gateways, "idpay", fields).state == "pending"
+        assert "verify_failed" in _kinds(db)
+        proxy.restore()
+        assert receive_callback(db, shop.gateways, "idpay", fields).state == "paid"
+        assert _activations(db) == 1
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("status", ["100", "101", "200"])
+def test_a_callback_claiming_paid_is_verified_not_believed(
+    db: Database, idpay: tuple[FakeIdPay, str], status: str
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    payment_id = checkout_id(fake)
+    # The payer never paid (IDPay has it at status 1), but the callback says otherwise.
+    fields = fake.callback(payment_id, status=status)
+    assert receive_callback(db, shop.gateways, "idpay", fields).state == "failed"
+    assert fake.verify_calls() == 1
+    assert _payment(db).failure_code == "53"
+    assert _activations(db) == 0
+
+
+@pytest.mark.parametrize("amount", ["-5", "abc", "999999999999", ""])
+def test_the_callbacks_amount_is_never_trusted(
+    db: Database, idpay: tuple[FakeIdPay, str], amount: str
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    fields = fake.pay(checkout_id(fake))
+    fields["amount"] = amount
+    assert receive_callback(db, shop.gateways, "idpay", fields).state == "paid"
+    assert _payment(db).amount_rials == 150_000
+
+
+def test_an_unreadable_verify_answer_keeps_the_payment_pending(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    fields = fake.pay(checkout_id(fake))
+    fake.misbehave, fake.verify_status = "status", 999
+    assert receive_callback(db, shop.gateways, "idpay", fields).state == "pending"
+    assert _activations(db) == 0
+
+
+def test_fifty_concurrent_callbacks_through_idpay_verify_once_and_activate_once(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    """Each racing callback asks IDPay; the first gets 100, the rest 101; one activation."""
+    import threading
+
+    fake, url = idpay
+    shop = _idpay_shop(db, url, gateway_timeout_seconds=30.0)
+    shop.checkout()
+    fields = fake.pay(checkout_id(fake))
+    barrier = threading.Barrier(50)
+    states: list[str] = []
+
+    def call() -> None:
+        barrier.wait()
+        states.append(receive_callback(db, shop.gateways, "idpay", fields).state)
+
+    threads = [threading.Thread(target=call) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert states == ["paid"] * 50
+    assert _activations(db) == 1
+    assert _kinds(db).count("activated") == 1
+
+
+def test_another_tenants_plan_cannot_be_bought_here(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    from darvaza.billing.checkout import start_checkout
+    from darvaza.tenants.service import create_tenant
+    from tests.support.world import person
+
+    _, url = idpay
+    shop = _idpay_shop(db, url)
+    other = create_tenant(db, SYSTEM, slug="globex", name="Globex", owner_email=person(db).email)
+    with pytest.raises(NotFound):
+        start_checkout(
+            db, shop.gateways, user_id=shop.customer.user.id, email=shop.customer.email,
+            tenant=other, plan_code="gold", public_url="http://127.0.0.1:4000",
+        )  # fmt: skip

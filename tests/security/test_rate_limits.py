@@ -130,3 +130,11 @@ def test_a_redis_outage_lets_requests_through() -> None:
     limiter.hit(login, "203.0.113.9")
     limiter.hit(login, "203.0.113.9")  # over the limit, but the store is down: allowed
     assert limiter.ping() is False
+
+
+def test_gateway_callbacks_are_limited_per_address(limited: Callable[..., Api]) -> None:
+    api = limited(rate_limit_callback_per_ip="3/minute")
+    junk = {"status": "10", "id": "x", "order_id": "dz-none"}
+    for _ in range(3):
+        assert api.call("POST", "/api/v1/payments/callback/mock", data=junk).status_code == 303
+    _assert_429(api.call("GET", "/api/v1/payments/callback/mock", params=junk))
