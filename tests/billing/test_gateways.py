@@ -416,3 +416,57 @@ def test_another_tenants_plan_cannot_be_bought_here(
             db, shop.gateways, user_id=shop.customer.user.id, email=shop.customer.email,
             tenant=other, plan_code="gold", public_url="http://127.0.0.1:4000",
         )  # fmt: skip
+
+
+def test_a_slow_gateway_at_checkout_fails_the_payment(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    fake, url = idpay
+    fake.misbehave = "slow"
+    shop = _idpay_shop(db, url)
+    with pytest.raises(GatewayFailed):
+        shop.checkout()
+    assert (_payment(db).state, _payment(db).failure_code) == ("failed", "timeout")
+
+
+def test_inquiry_reports_each_gateways_view(
+    db: Database, idpay: tuple[FakeIdPay, str], zarinpal: tuple[FakeZarinpal, str]
+) -> None:
+    """Inquiry (for reconciling payments whose payer never came back) reads the same way."""
+    from darvaza.billing.gateways.base import Outcome, PaymentRef
+
+    fake_idpay, idpay_url = idpay
+    shop = _idpay_shop(db, idpay_url)
+    shop.checkout()
+    payment = _payment(db)
+    ref = PaymentRef(payment.order_id, payment.gateway_payment_id or "", payment.amount_rials)
+    gateway = shop.gateways.get("idpay")
+    assert gateway.inquire(ref).outcome is Outcome.FAILED  # status 1: not paid
+    fake_idpay.pay(checkout_id(fake_idpay))
+    assert gateway.inquire(ref).outcome is Outcome.VERIFY
+
+    fake_zarinpal, zarinpal_url = zarinpal
+    registry = GatewayRegistry(
+        make_settings(zarinpal_merchant_id=MERCHANT_ID, zarinpal_base_url=zarinpal_url), db
+    )
+    zarinpal_gateway = registry.get("zarinpal")
+    from darvaza.billing.gateways.base import CreateRequest
+
+    created = zarinpal_gateway.create(
+        CreateRequest("dz-inquiry", 150_000, "http://127.0.0.1:4000/cb", "Gold")
+    )
+    zref = PaymentRef("dz-inquiry", created.gateway_payment_id, 150_000)
+    assert zarinpal_gateway.inquire(zref).outcome is Outcome.PENDING
+    fake_zarinpal.authorities[created.gateway_payment_id]["paid"] = True
+    assert zarinpal_gateway.inquire(zref).outcome is Outcome.VERIFY
+    zarinpal_gateway.verify(zref)
+    assert zarinpal_gateway.inquire(zref).outcome is Outcome.PAID
+
+    mock = GatewayRegistry(make_settings(), db).get("mock")
+    made = mock.create(
+        CreateRequest("dz-mock-inquiry", 150_000, "http://127.0.0.1:4000/cb", "Gold")
+    )
+    assert (
+        mock.inquire(PaymentRef("dz-mock-inquiry", made.gateway_payment_id, 150_000)).outcome
+        is Outcome.FAILED
+    )

@@ -71,6 +71,8 @@ class FakeIdPay:
             return self._error(403, 12, "API Key not found")
         if self.create_error:
             return self._error(*self.create_error)
+        if self.misbehave == "slow":
+            await asyncio.sleep(self.slow_seconds)
         amount = int(body.get("amount", 0))
         if amount < 1000:
             return self._error(406, 34, "amount below minimum")
@@ -149,6 +151,7 @@ class FakeZarinpal:
         self.app = FastAPI()
         self.app.post("/pg/v4/payment/request.json")(self._request)
         self.app.post("/pg/v4/payment/verify.json")(self._verify)
+        self.app.post("/pg/v4/payment/inquiry.json")(self._inquiry)
 
     @staticmethod
     def _error(http: int, code: int, message: str) -> JSONResponse:
@@ -169,6 +172,15 @@ class FakeZarinpal:
             "fee": 0,
         }
         return JSONResponse({"data": data, "errors": []})
+
+    async def _inquiry(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        self.calls.append(("inquiry", body))
+        entry = self.authorities.get(str(body.get("authority")))
+        if entry is None:
+            return self._error(400, -54, "invalid authority")
+        status = "VERIFIED" if entry["verified"] else "PAID" if entry["paid"] else "IN_BANK"
+        return JSONResponse({"data": {"code": 100, "message": "Success", "status": status}})
 
     async def _verify(self, request: Request) -> JSONResponse:
         body = await request.json()
