@@ -88,13 +88,7 @@ def receive_callback(
             fields=data.fields,
         )
         if payment.state != "pending":
-            events.record(
-                session,
-                payment,
-                "replay_ignored",
-                f"The payment is already {payment.state}; nothing to do.",
-            )
-            return CallbackResult(payment.state, payment.order_id)
+            return _already_settled(session, payment)
         if data.outcome in (Outcome.FAILED, Outcome.CANCELLED):
             state = "cancelled" if data.outcome is Outcome.CANCELLED else "failed"
             fail_payment(payment, state, f"status_{data.status}", f"gateway status {data.status}")
@@ -140,13 +134,7 @@ def apply_verification(
             already_verified=verification.already_verified,
         )
         if payment.state != "pending":
-            events.record(
-                session,
-                payment,
-                "replay_ignored",
-                f"The payment is already {payment.state}; nothing to do.",
-            )
-            return CallbackResult(payment.state, payment.order_id)
+            return _already_settled(session, payment)
         if verification.outcome is not Outcome.PAID:
             if verification.outcome in (Outcome.FAILED, Outcome.CANCELLED):
                 state = verification.outcome.value
@@ -200,6 +188,17 @@ def apply_verification(
             },
         )
         return CallbackResult("paid", payment.order_id)
+
+
+def _already_settled(session: Session, payment: Payment) -> CallbackResult:
+    """A replay, or the loser of a race: the payment was settled; record and change nothing."""
+    events.record(
+        session,
+        payment,
+        "replay_ignored",
+        f"The payment is already {payment.state}; nothing to do.",
+    )
+    return CallbackResult(payment.state, payment.order_id)
 
 
 def _disagreements(payment: Payment, verification: Verification) -> dict[str, dict[str, object]]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+import httpx
+
 
 class Outcome(StrEnum):
     """What a gateway status means for our payment."""
@@ -94,6 +96,30 @@ class Gateway(Protocol):
     def inquire(self, payment: PaymentRef) -> Verification: ...
 
     def read_callback(self, fields: Mapping[str, str]) -> CallbackData: ...
+
+
+def post_json(
+    http: httpx.Client, path: str, body: dict[str, Any], *, gateway: str
+) -> tuple[int, dict[str, Any]]:
+    """POST JSON to a gateway; its status and JSON object. No answer, or an answer that is
+    not a JSON object, is the gateway's trouble: a retryable `GatewayError`."""
+    try:
+        response = http.post(path, json=body)
+    except httpx.TimeoutException:
+        raise GatewayError("timeout", f"{gateway} did not answer in time", retryable=True) from None
+    except httpx.HTTPError as exc:
+        raise GatewayError(
+            "unreachable", f"{gateway}: {type(exc).__name__}", retryable=True
+        ) from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise GatewayError(
+            f"http_{response.status_code}", f"{gateway} answered without JSON", retryable=True
+        )
+    return response.status_code, answer
 
 
 def parse_int(value: Any, what: str) -> int:

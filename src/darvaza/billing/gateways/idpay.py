@@ -18,6 +18,7 @@ from darvaza.billing.gateways.base import (
     PaymentRef,
     Verification,
     parse_int,
+    post_json,
 )
 
 # IDPay's payment statuses and what each means for us.
@@ -113,26 +114,11 @@ class IdPayGateway:
         )
 
     def _post(self, path: str, body: dict[str, Any], *, expected: int) -> dict[str, Any]:
-        try:
-            response = self.http.post(path, json=body)
-        except httpx.TimeoutException:
-            raise GatewayError("timeout", "IDPay did not answer in time", retryable=True) from None
-        except httpx.HTTPError as exc:
-            raise GatewayError(
-                "unreachable", f"IDPay: {type(exc).__name__}", retryable=True
-            ) from None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise GatewayError(
-                f"http_{response.status_code}", "IDPay answered without JSON", retryable=True
-            )
-        if response.status_code != expected:
-            code = str(answer.get("error_code", f"http_{response.status_code}"))
+        status, answer = post_json(self.http, path, body, gateway="IDPay")
+        if status != expected:
+            code = str(answer.get("error_code", f"http_{status}"))
             message = str(answer.get("error_message", "no message"))[:500]
-            retryable = response.status_code >= 500 or code in RETRYABLE_ERRORS
+            retryable = status >= 500 or code in RETRYABLE_ERRORS
             raise GatewayError(code, message, retryable=retryable)
         return answer
 

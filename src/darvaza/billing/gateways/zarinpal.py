@@ -16,6 +16,7 @@ from darvaza.billing.gateways.base import (
     Outcome,
     PaymentRef,
     Verification,
+    post_json,
 )
 
 VERIFIED, ALREADY_VERIFIED = 100, 101
@@ -69,32 +70,17 @@ class ZarinpalGateway:
         )
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = self.http.post(path, json={"merchant_id": self.merchant_id, **body})
-        except httpx.TimeoutException:
-            raise GatewayError(
-                "timeout", "Zarinpal did not answer in time", retryable=True
-            ) from None
-        except httpx.HTTPError as exc:
-            raise GatewayError(
-                "unreachable", f"Zarinpal: {type(exc).__name__}", retryable=True
-            ) from None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise GatewayError(
-                f"http_{response.status_code}", "Zarinpal answered without JSON", retryable=True
-            )
+        status, answer = post_json(
+            self.http, path, {"merchant_id": self.merchant_id, **body}, gateway="Zarinpal"
+        )
         data = answer.get("data")
         if isinstance(data, dict) and data.get("code") in (VERIFIED, ALREADY_VERIFIED):
             return data
         errors = answer.get("errors")
         error = errors if isinstance(errors, dict) else data if isinstance(data, dict) else {}
-        code = str(error.get("code", f"http_{response.status_code}"))
+        code = str(error.get("code", f"http_{status}"))
         message = str(error.get("message", "no message"))[:500]
-        retryable = response.status_code >= 500 or code in RETRYABLE_ERRORS
+        retryable = status >= 500 or code in RETRYABLE_ERRORS
         raise GatewayError(code, message, retryable=retryable)
 
     def create(self, request: CreateRequest) -> Created:
