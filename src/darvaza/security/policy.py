@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -215,9 +215,7 @@ async def _authenticate(request: Request, runtime: Runtime, *, required: bool) -
             "The token is not valid: unknown, expired or revoked.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    if via_cookie:
-        caller = Caller(**{**caller.__dict__, "via_cookie": True})
-    return caller
+    return replace(caller, via_cookie=True) if via_cookie else caller
 
 
 def csrf_token_for(secret_key: str, credential_id: uuid.UUID) -> str:
