@@ -19,6 +19,9 @@ from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.routes import routers as billing_routers
 from darvaza.config import Settings, load_settings, require_safe
 from darvaza.console.routes import router as console_router
+from darvaza.content.routes import UPLOAD_ROUTES
+from darvaza.content.routes import routers as content_routers
+from darvaza.content.storage import LocalStorage
 from darvaza.context import current_request_id
 from darvaza.db import Database
 from darvaza.errors import DarvazaError, code_for_status, error_body
@@ -70,12 +73,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         limiter=RateLimiter.from_settings(settings),
         rate_rules=RateRules.from_settings(settings),
         gateways=GatewayRegistry(settings, database),
+        storage=LocalStorage(settings.storage_dir),
     )
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
         response_headers=security_headers(settings),
         max_body_bytes=settings.max_request_body_bytes,
+        route_body_limits=dict.fromkeys(UPLOAD_ROUTES, settings.content_max_upload_bytes),
     )
     _install_error_handlers(app)
     for router in (
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         audit_router,
         console_router,
         *billing_routers,
+        *content_routers,
     ):
         app.include_router(router)
     app.openapi = annotate_openapi(app)  # type: ignore[method-assign]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from limits import parse_many
@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     zarinpal_base_url: str = "https://payment.zarinpal.com/pg"
     zarinpal_sandbox: bool = False
     rate_limit_callback_per_ip: str = "120/minute"
+
+    # Protected content.
+    storage_dir: str = "./var/storage"
+    content_max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    download_token_ttl_seconds: int = Field(default=300, ge=10, le=86_400)
+    download_token_max_uses: int = Field(default=10, ge=1, le=1000)
+    # "none": Darvaza streams files itself; "x-accel": nginx sends them (X-Accel-Redirect).
+    download_offload: Literal["none", "x-accel"] = "none"
+    # nginx's internal location that maps onto DARVAZA_STORAGE_DIR.
+    download_offload_prefix: str = "/protected-files/"
 
     @field_validator(
         "rate_limit_callback_per_ip",

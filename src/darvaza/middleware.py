@@ -45,11 +45,13 @@ class RequestContextMiddleware:
         metrics: Metrics,
         response_headers: list[tuple[bytes, bytes]],
         max_body_bytes: int,
+        route_body_limits: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.response_headers = response_headers
         self.max_body_bytes = max_body_bytes
+        self.route_body_limits = route_body_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,14 +105,14 @@ class RequestContextMiddleware:
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
         """`receive`, refusing a body past the limit: declared up front or counted as read.
 
-        The limit is looked up when the body is first read, after routing, so a route may
-        carry its own (`max_body_size` on the route) instead of the application's default.
+        The limit is looked up when the body is first read, after routing, so a route
+        template may have its own (uploads) instead of the application's default.
         """
         received = 0
 
         async def receive_limited() -> Message:
             nonlocal received
-            limit = _route_body_limit(scope) or self.max_body_bytes
+            limit = self.route_body_limits.get(_route_of(scope), self.max_body_bytes)
             declared = _declared_length(scope)
             if declared is not None and declared > limit:
                 raise BodyTooLarge(limit)
@@ -140,11 +142,6 @@ def _route_of(scope: Scope) -> str:
     route = scope.get("route")
     path: object = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE
-
-
-def _route_body_limit(scope: Scope) -> int | None:
-    limit = getattr(scope.get("route"), "max_body_size", None)
-    return limit if isinstance(limit, int) else None
 
 
 def _declared_length(scope: Scope) -> int | None:

@@ -6,10 +6,18 @@ domain whose models are not imported here would look like a table to drop.
 
 from darvaza.audit import models as audit_models
 from darvaza.billing import models as billing_models
+from darvaza.content import models as content_models
 from darvaza.db import Base
 from darvaza.identity import models as identity_models
 from darvaza.tenants import models as tenant_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "billing_models", "identity_models", "metadata", "tenant_models"]
+__all__ = [
+    "audit_models",
+    "billing_models",
+    "content_models",
+    "identity_models",
+    "metadata",
+    "tenant_models",
+]

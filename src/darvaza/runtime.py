@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.config import Settings
+from darvaza.content.storage import LocalStorage
 from darvaza.db import Database
 from darvaza.identity.sessions import SessionPolicy
 from darvaza.ops.metrics import Metrics
@@ -25,6 +26,7 @@ class Runtime:
     limiter: RateLimiter
     rate_rules: RateRules
     gateways: GatewayRegistry
+    storage: LocalStorage
 
     @property
     def session_policy(self) -> SessionPolicy:

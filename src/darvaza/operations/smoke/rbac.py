@@ -66,6 +66,7 @@ class Call:
     path: str
     json: Any = None
     data: dict[str, str] | None = None
+    files: dict[str, tuple[str, bytes, str]] | None = None
     cookies: dict[str, str] | None = None
     token: Any = _CALLER_TOKEN
     authorization: str | None = None  # a raw Authorization header, for malformed ones
@@ -97,6 +98,8 @@ class World:
         self.tenant = f"smoke-{self.run}-a"
         self.other_tenant = f"smoke-{self.run}-b"
         self.plan: dict[str, Any] = {}
+        self.item = ""
+        self.subscribed: set[str] = set()
         self.payment: dict[str, Any] = {}
         self.mock_id = ""
 
@@ -160,6 +163,31 @@ class World:
             next(s["id"] for s in mine if s["plan_id"] == self.plan["id"] and s["active_now"])
         )
 
+    def upload(self, *, publish: bool) -> str:
+        made = self.admin(
+            201,
+            "POST",
+            f"/api/v1/tenants/{self.tenant}/content",
+            data={"title": self.unique("item")},
+            files=SMOKE_FILE,
+        )
+        if publish:
+            self.admin(200, "POST", f"/api/v1/tenants/{self.tenant}/content/{made['id']}/publish")
+        return str(made["id"])
+
+    def ensure_subscribed(self, caller: str) -> None:
+        if caller not in self.subscribed and caller not in ("owner", "manager", "platform_admin"):
+            self.pay(self.members[caller])
+            self.subscribed.add(caller)
+
+    def download_link(self) -> str:
+        self.ensure_subscribed("customer")
+        path = f"/api/v1/tenants/{self.tenant}/content/{self.item}/download-token"
+        url = self.client.expect(201, "POST", path, token=self.members["customer"].token).json()[
+            "url"
+        ]
+        return "/api/v1/downloads/" + str(url).rsplit("/", 1)[1]
+
     def build(self) -> None:
         for caller in CALLERS[1:]:
             self.members[caller] = self.new_user(PLATFORM_ROLE.get(caller))
@@ -175,6 +203,7 @@ class World:
         self.plan = self.create_plan(self.tenant)
         self.payment = self.checkout(self.members["customer"])
         self.mock_id = self.payment["redirect_url"].rsplit("/", 1)[1]
+        self.item = self.upload(publish=True)
 
 
 # --- The examples: one per route --------------------------------------------------------
@@ -329,6 +358,31 @@ def _someone_elses_subscription(w: World) -> list[tuple[str, Call]]:
     return [("customer", Call(f"/api/v1/me/subscriptions/{theirs}/cancel"))]
 
 
+SMOKE_FILE = {"file": ("smoke.txt", b"smoke test file\n", "text/plain")}
+
+
+def _item_path(w: World, admitted: bool, suffix: str, *, publish: bool = False) -> str:
+    item = w.upload(publish=publish) if admitted else PLACEHOLDER_ID
+    return f"/api/v1/tenants/{w.tenant}/content/{item}{suffix}"
+
+
+def _another_tenants_item(suffix: str, **kwargs: Any) -> Callable[[World], list[tuple[str, Call]]]:
+    """Tenant A's item reached through tenant B's path, by B's owner: must be unknown."""
+
+    def foreign(w: World) -> list[tuple[str, Call]]:
+        theirs = w.upload(publish=True)
+        path = f"/api/v1/tenants/{w.other_tenant}/content/{theirs}{suffix}"
+        return [("other_owner", Call(path, **kwargs))]
+
+    return foreign
+
+
+def _download_token(w: World, caller: str, admitted: bool) -> Call:
+    if admitted:
+        w.ensure_subscribed(caller)
+    return Call(f"/api/v1/tenants/{w.tenant}/content/{w.item}/download-token")
+
+
 UNKNOWN_CALLBACK = {"status": "10", "id": "none", "order_id": "dz-none", "track_id": "1"}
 
 
@@ -410,6 +464,34 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/mock-gateway/{payment_id}"): Example(
         lambda w, _c, _a: Call(f"/mock-gateway/{w.mock_id}", data={"action": "cancel"})
     ),
+    ("POST", "/api/v1/tenants/{tenant}/content"): Example(
+        lambda w, _c, _a: Call(
+            f"/api/v1/tenants/{w.tenant}/content", data={"title": "Up"}, files=SMOKE_FILE
+        )
+    ),
+    ("PUT", "/api/v1/tenants/{tenant}/content/{item_id}/file"): Example(
+        lambda w, _c, a: Call(_item_path(w, a, "/file"), files=SMOKE_FILE),
+        foreign=_another_tenants_item("/file", files=SMOKE_FILE),
+    ),
+    ("PATCH", "/api/v1/tenants/{tenant}/content/{item_id}"): Example(
+        lambda w, _c, a: Call(_item_path(w, a, ""), json={"title": "Renamed"})
+    ),
+    ("POST", "/api/v1/tenants/{tenant}/content/{item_id}/publish"): Example(
+        lambda w, _c, a: Call(_item_path(w, a, "/publish")),
+        foreign=_another_tenants_item("/publish"),
+    ),
+    ("POST", "/api/v1/tenants/{tenant}/content/{item_id}/archive"): Example(
+        lambda w, _c, a: Call(_item_path(w, a, "/archive", publish=True))
+    ),
+    ("GET", "/api/v1/tenants/{tenant}/content"): _tenant("/content"),
+    ("GET", "/api/v1/tenants/{tenant}/content/all"): _tenant("/content/all"),
+    ("POST", "/api/v1/tenants/{tenant}/content/{item_id}/download-token"): Example(_download_token),
+    ("POST", "/api/v1/tenants/{tenant}/content/{item_id}/revoke-tokens"): Example(
+        lambda w, _c, _a: Call(f"/api/v1/tenants/{w.tenant}/content/{w.item}/revoke-tokens"),
+        foreign=_another_tenants_item("/revoke-tokens"),
+    ),
+    ("GET", "/api/v1/tenants/{tenant}/downloads"): _tenant("/downloads"),
+    ("GET", "/api/v1/downloads/{token}"): Example(lambda w, _c, _a: Call(w.download_link())),
     ("PUT", "/api/v1/admin/tenants/{tenant}/gateway"): Example(
         lambda w, _c, _a: Call(
             f"/api/v1/admin/tenants/{w.tenant}/gateway", json={"gateway": "mock"}
@@ -451,6 +533,7 @@ class Matrix:
             headers=headers,
             json=call.json,
             data=call.data,
+            files=call.files,
             cookies=call.cookies,
             follow_redirects=False,
         )
@@ -532,9 +615,12 @@ def served_operations(client: SmokeClient) -> dict[tuple[str, str], dict[str, An
         for method, operation in methods.items():
             operations[(method.upper(), path)] = operation.get("x-darvaza-policy")
     operations[("GET", "/api/v1/openapi.json")] = {
-        "anonymous": True, "any_user": False, "platform_roles": [], "tenant_roles": [],
+        "anonymous": True,
+        "any_user": False,
+        "platform_roles": [],
+        "tenant_roles": [],
         "tenant_scoped": False,
-    }  # fmt: skip
+    }
     return operations
 
 

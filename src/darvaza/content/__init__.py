@@ -1,0 +1,1 @@
+"""Protected content: files a tenant publishes, delivered only to entitled subscribers."""

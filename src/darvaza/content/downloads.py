@@ -1,0 +1,233 @@
+"""Download tokens and deliveries: who may fetch which file, once it is asked for.
+
+A token is bound to one user and one item, lives a few minutes, allows a few uses, and is
+stored only as a hash. At download time everything is checked again, entitlement included:
+a subscription that ended after the token was issued stops the download.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from darvaza.audit.service import Actor, append_event
+from darvaza.clock import utcnow
+from darvaza.content.items import entitled, get_item
+from darvaza.content.models import ContentItem, DownloadRecord, DownloadToken
+from darvaza.db import Database
+from darvaza.errors import DarvazaError, Forbidden, Gone, NotFound
+from darvaza.security.tokens import hash_token, looks_like_token, new_token
+
+DOWNLOAD_PREFIX = "dzd_"
+
+
+@dataclass(frozen=True)
+class NewDownload:
+    token: str
+    token_id: uuid.UUID
+    expires_at: datetime
+    max_uses: int
+
+
+def issue_download_token(
+    db: Database,
+    actor: Actor,
+    *,
+    tenant_id: uuid.UUID,
+    item_id: uuid.UUID,
+    user_id: uuid.UUID,
+    ttl: timedelta,
+    max_uses: int,
+    ip: str | None,
+) -> NewDownload:
+    now = utcnow()
+    with db.transaction() as session:
+        item = get_item(session, tenant_id, item_id)
+        if item.state != "published":
+            raise NotFound("No such content item.")
+        allowed = entitled(session, item, user_id, now)
+        if allowed:
+            token, token_hash = new_token(DOWNLOAD_PREFIX)
+            record = DownloadToken(
+                token_hash=token_hash,
+                tenant_id=tenant_id,
+                content_id=item.id,
+                user_id=user_id,
+                created_at=now,
+                expires_at=now + ttl,
+                max_uses=max_uses,
+                uses=0,
+                created_ip=ip,
+            )
+            session.add(record)
+            session.flush()
+        append_event(
+            session,
+            action="content.download_token_issued" if allowed else "content.download_refused",
+            actor=actor,
+            tenant_id=tenant_id,
+            target_type="content",
+            target_id=item.id,
+            reason=None if allowed else "not_entitled",
+            data={"token_id": record.id} if allowed else {},
+        )
+    if not allowed:
+        raise Forbidden("You have no active subscription that unlocks this.", code="not_entitled")
+    return NewDownload(token, record.id, record.expires_at, max_uses)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One use of a token, granted: what to send, to whom."""
+
+    token_id: uuid.UUID
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    item: ContentItem
+
+
+def open_download(db: Database, token: str, *, ip: str | None) -> Grant:
+    """Check a token again, in full, and spend one use of it. A refusal of a real token is
+    on record (audit event and download log); an unknown one is just unknown (404)."""
+    if not looks_like_token(token) or not token.startswith(DOWNLOAD_PREFIX):
+        raise NotFound("No such download.")
+    now = utcnow()
+    refusal: DarvazaError | None = None
+    with db.transaction() as session:
+        record = session.scalars(
+            select(DownloadToken)
+            .where(DownloadToken.token_hash == hash_token(token))
+            .with_for_update(of=DownloadToken)
+        ).one_or_none()
+        if record is None:
+            raise NotFound("No such download.")
+        item = session.get(ContentItem, record.content_id)
+        if record.revoked_at is not None:
+            refusal = Gone("This download link was revoked.", code="token_revoked")
+        elif record.expires_at <= now:
+            refusal = Gone("This download link has expired.", code="token_expired")
+        elif record.uses >= record.max_uses:
+            refusal = Gone("This download link has been used up.", code="token_used_up")
+        elif item is None or item.state != "published":
+            refusal = Gone("This item is no longer available.", code="content_unavailable")
+        elif not entitled(session, item, record.user_id, now):
+            refusal = Forbidden("Your subscription no longer unlocks this.", code="not_entitled")
+        if refusal is not None:
+            _log(session, record, ip=ip, outcome=refusal.code, status=refusal.status_code)
+            append_event(
+                session,
+                action="content.download_refused",
+                actor=Actor.user(record.user_id, None),
+                tenant_id=record.tenant_id,
+                target_type="content",
+                target_id=record.content_id,
+                reason=refusal.code,
+                data={"token_id": record.id},
+            )
+        else:
+            record.uses += 1
+            assert item is not None  # noqa: S101 (checked above)
+            grant = Grant(record.id, record.tenant_id, record.user_id, item)
+    if refusal is not None:
+        raise refusal
+    return grant
+
+
+def _log(
+    session: Session,
+    record: DownloadToken,
+    *,
+    ip: str | None,
+    outcome: str,
+    status: int,
+    bytes_sent: int = 0,
+    start: int | None = None,
+    end: int | None = None,
+) -> None:
+    session.add(
+        DownloadRecord(
+            token_id=record.id,
+            tenant_id=record.tenant_id,
+            content_id=record.content_id,
+            user_id=record.user_id,
+            occurred_at=utcnow(),
+            ip=ip,
+            outcome=outcome,
+            status_code=status,
+            bytes_sent=bytes_sent,
+            range_start=start,
+            range_end=end,
+        )
+    )
+
+
+def record_delivery(
+    db: Database,
+    grant: Grant,
+    *,
+    ip: str | None,
+    outcome: str,
+    status: int,
+    bytes_sent: int,
+    start: int | None = None,
+    end: int | None = None,
+) -> None:
+    with db.transaction() as session:
+        session.add(
+            DownloadRecord(
+                token_id=grant.token_id,
+                tenant_id=grant.tenant_id,
+                content_id=grant.item.id,
+                user_id=grant.user_id,
+                occurred_at=utcnow(),
+                ip=ip,
+                outcome=outcome,
+                status_code=status,
+                bytes_sent=bytes_sent,
+                range_start=start,
+                range_end=end,
+            )
+        )
+
+
+def revoke_item_tokens(
+    db: Database, actor: Actor, *, tenant_id: uuid.UUID, item_id: uuid.UUID
+) -> int:
+    now = utcnow()
+    with db.transaction() as session:
+        item = get_item(session, tenant_id, item_id)
+        revoked = session.execute(
+            update(DownloadToken)
+            .where(
+                DownloadToken.content_id == item.id,
+                DownloadToken.revoked_at.is_(None),
+                DownloadToken.expires_at > now,
+            )
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        append_event(
+            session,
+            action="content.tokens_revoked",
+            actor=actor,
+            tenant_id=tenant_id,
+            target_type="content",
+            target_id=item.id,
+            data={"revoked": int(revoked or 0)},
+        )
+    return int(revoked or 0)
+
+
+def download_log(db: Database, tenant_id: uuid.UUID, *, limit: int) -> Sequence[DownloadRecord]:
+    with db.read() as session:
+        return session.scalars(
+            select(DownloadRecord)
+            .where(DownloadRecord.tenant_id == tenant_id)
+            .order_by(DownloadRecord.id.desc())
+            .limit(limit)
+        ).all()

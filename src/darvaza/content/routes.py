@@ -1,0 +1,297 @@
+"""The content API: upload and manage items, issue download tokens, deliver files."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import Response, StreamingResponse
+
+from darvaza.content import downloads, items
+from darvaza.content.http_delivery import RangeNotSatisfiable, content_disposition, parse_range
+from darvaza.content.schemas import (
+    ContentChangeIn,
+    ContentOut,
+    DownloadRecordOut,
+    DownloadTokenOut,
+    ListedContentOut,
+    RevokedTokensOut,
+)
+from darvaza.content.storage import CHUNK, StorageError, StoredFile
+from darvaza.errors import DarvazaError, Gone
+from darvaza.identity.routes import client_ip
+from darvaza.runtime import Runtime, RuntimeDep
+from darvaza.security.policy import PUBLIC, TENANT_CUSTOMER, TENANT_STAFF, Access, Requires
+
+tenant_router = APIRouter(prefix="/api/v1/tenants/{tenant}/content", tags=["content"])
+downloads_router = APIRouter(tags=["content"])
+routers = (tenant_router, downloads_router)
+# Routes that take a file: they get DARVAZA_CONTENT_MAX_UPLOAD_BYTES instead of the
+# ordinary body limit.
+UPLOAD_ROUTES = (
+    "/api/v1/tenants/{tenant}/content",
+    "/api/v1/tenants/{tenant}/content/{item_id}/file",
+)
+
+Staff = Annotated[Access, Requires(TENANT_STAFF)]
+Customer = Annotated[Access, Requires(TENANT_CUSTOMER)]
+
+
+class RangeRefused(DarvazaError):
+    status_code = 416
+    code = "range_not_satisfiable"
+
+
+def _chunks(upload: UploadFile) -> Iterator[bytes]:
+    while chunk := upload.file.read(CHUNK):
+        yield chunk
+
+
+def _store(
+    runtime: Runtime, upload: UploadFile, declared_size: int | None
+) -> tuple[str, str, StoredFile]:
+    filename = items.clean_filename(upload.filename)
+    stored = items.store_upload(
+        runtime.storage,
+        _chunks(upload),
+        max_bytes=runtime.settings.content_max_upload_bytes,
+        declared_size=declared_size,
+    )
+    return filename, items.clean_content_type(upload.content_type), stored
+
+
+def _plan_codes(raw: str) -> list[str]:
+    return [code.strip() for code in raw.split(",") if code.strip()]
+
+
+@tenant_router.post("", status_code=status.HTTP_201_CREATED, response_model=ContentOut)
+def upload(
+    access: Staff,
+    runtime: RuntimeDep,
+    file: Annotated[UploadFile, File()],
+    title: Annotated[str, Form(max_length=200)],
+    description: Annotated[str, Form(max_length=10_000)] = "",
+    unlocked_by: Annotated[str, Form(max_length=20)] = "any_plan",
+    plan_codes: Annotated[str, Form(max_length=2000, description="comma-separated")] = "",
+    size: Annotated[int | None, Form(ge=0, description="the file's size, if known")] = None,
+) -> ContentOut:
+    """Upload a file as a draft item (multipart: `file`, `title`, ...)."""
+    filename, content_type, stored = _store(runtime, file, size)
+    item = items.create_item(
+        runtime.db,
+        runtime.storage,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        title=title,
+        description=description,
+        unlocked_by=unlocked_by,
+        plan_codes=_plan_codes(plan_codes),
+        stored=stored,
+        filename=filename,
+        content_type=content_type,
+    )
+    return ContentOut.model_validate(item)
+
+
+@tenant_router.put("/{item_id}/file", response_model=ContentOut)
+def replace_file(
+    item_id: uuid.UUID,
+    access: Staff,
+    runtime: RuntimeDep,
+    file: Annotated[UploadFile, File()],
+    size: Annotated[int | None, Form(ge=0)] = None,
+) -> ContentOut:
+    filename, content_type, stored = _store(runtime, file, size)
+    item = items.replace_file(
+        runtime.db,
+        runtime.storage,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        item_id=item_id,
+        stored=stored,
+        filename=filename,
+        content_type=content_type,
+    )
+    return ContentOut.model_validate(item)
+
+
+@tenant_router.patch("/{item_id}", response_model=ContentOut)
+def change(
+    item_id: uuid.UUID, body: ContentChangeIn, access: Staff, runtime: RuntimeDep
+) -> ContentOut:
+    item = items.change_item(
+        runtime.db,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        item_id=item_id,
+        title=body.title,
+        description=body.description,
+        unlocked_by=body.unlocked_by,
+        plan_codes=body.plan_codes,
+    )
+    return ContentOut.model_validate(item)
+
+
+@tenant_router.post("/{item_id}/publish", response_model=ContentOut)
+def publish(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOut:
+    item = items.move_item(
+        runtime.db,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        item_id=item_id,
+        move="publish",
+    )
+    return ContentOut.model_validate(item)
+
+
+@tenant_router.post("/{item_id}/archive", response_model=ContentOut)
+def archive(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOut:
+    item = items.move_item(
+        runtime.db,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        item_id=item_id,
+        move="archive",
+    )
+    return ContentOut.model_validate(item)
+
+
+@tenant_router.get("", response_model=list[ListedContentOut])
+def list_published(access: Customer, runtime: RuntimeDep) -> list[ListedContentOut]:
+    """The tenant's published items, each saying whether the caller may download it."""
+    listed = items.list_items(
+        runtime.db, access.tenant_id, user_id=access.user.user_id, published_only=True
+    )
+    return [
+        ListedContentOut(
+            **ContentOut.model_validate(entry.item).model_dump(), entitled=entry.entitled
+        )
+        for entry in listed
+    ]
+
+
+@tenant_router.get("/all", response_model=list[ContentOut])
+def list_all(access: Staff, runtime: RuntimeDep) -> list[ContentOut]:
+    """Every item, drafts and archived ones included."""
+    listed = items.list_items(runtime.db, access.tenant_id, user_id=None, published_only=False)
+    return [ContentOut.model_validate(entry.item) for entry in listed]
+
+
+@tenant_router.post(
+    "/{item_id}/download-token",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DownloadTokenOut,
+)
+def download_token(
+    item_id: uuid.UUID, request: Request, access: Customer, runtime: RuntimeDep
+) -> DownloadTokenOut:
+    """A short-lived link to the file, for an entitled caller (403 `not_entitled` otherwise)."""
+    issued = downloads.issue_download_token(
+        runtime.db,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        item_id=item_id,
+        user_id=access.user.user_id,
+        ttl=timedelta(seconds=runtime.settings.download_token_ttl_seconds),
+        max_uses=runtime.settings.download_token_max_uses,
+        ip=client_ip(request),
+    )
+    url = f"{runtime.settings.public_url.rstrip('/')}/api/v1/downloads/{issued.token}"
+    return DownloadTokenOut(url=url, expires_at=issued.expires_at, max_uses=issued.max_uses)
+
+
+@tenant_router.post("/{item_id}/revoke-tokens", response_model=RevokedTokensOut)
+def revoke_tokens(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> RevokedTokensOut:
+    """End every outstanding download link of the item at once."""
+    revoked = downloads.revoke_item_tokens(
+        runtime.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, item_id=item_id
+    )
+    return RevokedTokensOut(revoked=revoked)
+
+
+@downloads_router.get("/api/v1/tenants/{tenant}/downloads", response_model=list[DownloadRecordOut])
+def download_log(
+    access: Staff, runtime: RuntimeDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[DownloadRecordOut]:
+    """Who downloaded what, when, how much, and how it ended."""
+    return [
+        DownloadRecordOut.model_validate(r)
+        for r in downloads.download_log(runtime.db, access.tenant_id, limit=limit)
+    ]
+
+
+@downloads_router.get(
+    "/api/v1/downloads/{token}", dependencies=[Requires(PUBLIC)], response_class=Response
+)
+def download(token: str, request: Request, runtime: RuntimeDep) -> Response:
+    """The file, for the token's holder: whole, or one byte range (206) to resume."""
+    ip = client_ip(request)
+    grant = downloads.open_download(runtime.db, token[:100], ip=ip)
+    item = grant.item
+    etag = f'"{item.sha256}"'
+    headers = {
+        "Content-Disposition": content_disposition(item.filename),
+        "Cache-Control": "private, no-store",
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+    }
+    try:
+        delivery = runtime.storage.delivery(item.storage_key)
+    except StorageError:
+        downloads.record_delivery(
+            runtime.db, grant, ip=ip, outcome="file_missing", status=410, bytes_sent=0
+        )
+        raise Gone("The file is missing from storage.", code="content_unavailable") from None
+    if runtime.settings.download_offload == "x-accel":
+        headers["X-Accel-Redirect"] = runtime.settings.download_offload_prefix + item.storage_key
+        downloads.record_delivery(
+            runtime.db, grant, ip=ip, outcome="offloaded", status=200, bytes_sent=item.size_bytes
+        )
+        return Response(headers=headers, media_type=item.content_type)
+    wanted = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if wanted is not None and if_range is not None and if_range != etag:
+        wanted = None  # the file changed since the client's first part: send it whole
+    try:
+        byte_range = parse_range(wanted, item.size_bytes)
+    except RangeNotSatisfiable:
+        downloads.record_delivery(
+            runtime.db, grant, ip=ip, outcome="range_refused", status=416, bytes_sent=0
+        )
+        raise RangeRefused(
+            "That byte range is not in the file.",
+            headers={"Content-Range": f"bytes */{item.size_bytes}"},
+        ) from None
+    start, end = (byte_range.start, byte_range.end) if byte_range else (0, item.size_bytes - 1)
+    status_code = 206 if byte_range else 200
+    headers["Content-Length"] = str(end - start + 1)
+    if byte_range:
+        headers["Content-Range"] = f"bytes {start}-{end}/{item.size_bytes}"
+    assert delivery.path is not None  # noqa: S101 (local storage delivers paths)
+
+    def body() -> Iterator[bytes]:
+        sent = 0
+        outcome = "interrupted"
+        try:
+            for chunk in runtime.storage.read(item.storage_key, start, end):
+                sent += len(chunk)
+                yield chunk
+            outcome = "delivered"
+        finally:
+            downloads.record_delivery(
+                runtime.db,
+                grant,
+                ip=ip,
+                outcome=outcome,
+                status=status_code,
+                bytes_sent=sent,
+                start=byte_range.start if byte_range else None,
+                end=byte_range.end if byte_range else None,
+            )
+
+    return StreamingResponse(
+        body(), status_code=status_code, headers=headers, media_type=item.content_type
+    )
