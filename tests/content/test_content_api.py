@@ -1,0 +1,368 @@
+"""Content over real HTTP: upload, publish, entitlement, download tokens, ranges, refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from starlette.types import ASGIApp
+
+from darvaza.billing.models import Subscription
+from darvaza.clock import utcnow
+from darvaza.content.models import DownloadToken
+from darvaza.db import Database
+from tests.support.world import Api, Person, admin_token, error_code, make_app, person
+
+DATA = os.urandom(256 * 1024 + 3)
+
+
+class Shop:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.owner = person(api.db)
+        api.call(
+            "POST",
+            "/api/v1/admin/tenants",
+            token=admin_token(api.db),
+            json={"slug": "acme", "name": "Acme", "owner_email": self.owner.email},
+        )
+        self.owner_token = api.login(self.owner)
+        for code in ("gold", "silver"):
+            api.call(
+                "POST",
+                "/api/v1/tenants/acme/plans",
+                token=self.owner_token,
+                json={"code": code, "name": code, "price_rials": 150_000, "period_days": 30},
+            )
+
+    def upload(self, data: bytes = DATA, name: str = "report.pdf", **form: str) -> httpx.Response:
+        return self.api.call(
+            "POST",
+            "/api/v1/tenants/acme/content",
+            token=self.owner_token,
+            data={"title": "Annual report", **form},
+            files={"file": (name, data, "application/pdf")},
+        )
+
+    def published(self, **form: str) -> str:
+        made = self.upload(**form)
+        assert made.status_code == 201, made.text
+        item = made.json()["id"]
+        assert (
+            self.api.call(
+                "POST", f"/api/v1/tenants/acme/content/{item}/publish", token=self.owner_token
+            ).status_code
+            == 200
+        )
+        return str(item)
+
+    def subscriber(self, plan: str = "gold") -> tuple[Person, str]:
+        who = person(self.api.db)
+        token = self.api.login(who)
+        started = self.api.call(
+            "POST", "/api/v1/tenants/acme/checkout", token=token, json={"plan_code": plan}
+        ).json()
+        mock_path = started["redirect_url"].split("127.0.0.1:4000", 1)[1]
+        page = self.api.call("POST", mock_path, data={"action": "pay"})
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+        self.api.call("POST", "/api/v1/payments/callback/mock", data=fields)
+        return who, token
+
+    def link(self, item: str, token: str) -> str:
+        response = self.api.call(
+            "POST", f"/api/v1/tenants/acme/content/{item}/download-token", token=token
+        )
+        assert response.status_code == 201, response.text
+        return "/api/v1/downloads/" + response.json()["url"].rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def shop(api: Api) -> Shop:
+    return Shop(api)
+
+
+def test_a_subscriber_downloads_exactly_the_uploaded_bytes(shop: Shop) -> None:
+    made = shop.upload(name="گزارش سالانه.pdf").json()
+    assert made["sha256"] == hashlib.sha256(DATA).hexdigest()
+    assert made["state"] == "draft"
+    _, token = shop.subscriber()
+    listed = shop.api.call("GET", "/api/v1/tenants/acme/content", token=token).json()
+    assert listed == []  # drafts are not listed
+    shop.api.call(
+        "POST", f"/api/v1/tenants/acme/content/{made['id']}/publish", token=shop.owner_token
+    )
+    listed = shop.api.call("GET", "/api/v1/tenants/acme/content", token=token).json()
+    assert [(i["id"], i["entitled"]) for i in listed] == [(made["id"], True)]
+    response = shop.api.call("GET", shop.link(made["id"], token))
+    assert response.status_code == 200
+    assert response.content == DATA
+    assert response.headers["content-length"] == str(len(DATA))
+    assert response.headers["etag"] == f'"{made["sha256"]}"'
+    assert response.headers["cache-control"] == "private, no-store"
+    assert "filename*=UTF-8''%DA%AF%D8%B2" in response.headers["content-disposition"]
+    log = shop.api.call("GET", "/api/v1/tenants/acme/downloads", token=shop.owner_token).json()
+    assert [(r["outcome"], r["bytes_sent"], r["status_code"]) for r in log] == [
+        ("delivered", len(DATA), 200)
+    ]
+
+
+def test_ranges_resume_a_download(shop: Shop) -> None:
+    item = shop.published()
+    _, token = shop.subscriber()
+    link = shop.link(item, token)
+    part = shop.api.call("GET", link, headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206
+    assert part.content == DATA[1000:2000]
+    assert part.headers["content-range"] == f"bytes 1000-1999/{len(DATA)}"
+    tail = shop.api.call("GET", link, headers={"Range": "bytes=-10"})
+    assert tail.content == DATA[-10:]
+    stale = shop.api.call("GET", link, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert (stale.status_code, len(stale.content)) == (200, len(DATA))
+    for bad in ("bytes=9-0", f"bytes={len(DATA)}-", "bytes=0-1,4-5", "lines=1-2"):
+        refused = shop.api.call("GET", link, headers={"Range": bad})
+        assert refused.status_code == 416, bad
+        assert error_code(refused) == "range_not_satisfiable"
+        assert refused.headers["content-range"] == f"bytes */{len(DATA)}"
+
+
+def test_no_subscription_no_token(shop: Shop) -> None:
+    item = shop.published()
+    stranger = shop.api.login(person(shop.api.db))
+    response = shop.api.call(
+        "POST", f"/api/v1/tenants/acme/content/{item}/download-token", token=stranger
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "not_entitled"
+    listed = shop.api.call("GET", "/api/v1/tenants/acme/content", token=stranger).json()
+    assert listed[0]["entitled"] is False
+
+
+def test_chosen_plans_unlock_only_their_subscribers(shop: Shop) -> None:
+    item = shop.published(unlocked_by="chosen_plans", plan_codes="silver")
+    _, gold = shop.subscriber("gold")
+    _, silver = shop.subscriber("silver")
+    refused = shop.api.call(
+        "POST", f"/api/v1/tenants/acme/content/{item}/download-token", token=gold
+    )
+    assert refused.status_code == 403
+    assert shop.api.call("GET", shop.link(item, silver)).status_code == 200
+
+
+def test_entitlement_is_checked_again_at_download(shop: Shop) -> None:
+    item = shop.published()
+    who, token = shop.subscriber()
+    link = shop.link(item, token)
+    with shop.api.db.transaction() as session:
+        session.execute(
+            update(Subscription)
+            .where(Subscription.user_id == who.user.id)
+            .values(current_period_end=utcnow() - timedelta(seconds=1))
+        )
+    response = shop.api.call("GET", link)
+    assert response.status_code == 403
+    assert error_code(response) == "not_entitled"
+    log = shop.api.call("GET", "/api/v1/tenants/acme/downloads", token=shop.owner_token).json()
+    assert log[0]["outcome"] == "not_entitled"
+
+
+def _token_row(db: Database) -> DownloadToken:
+    with db.read() as session:
+        return session.scalars(select(DownloadToken)).one()
+
+
+def test_expired_used_up_revoked_and_tampered_tokens(
+    api: Api, serve: Callable[[ASGIApp], str], database_url: str
+) -> None:
+    limited = Api(serve(make_app(database_url, download_token_max_uses=2)), api.db)
+    try:
+        shop = Shop(limited)
+        item = shop.published()
+        _, token = shop.subscriber()
+        link = shop.link(item, token)
+        assert limited.call("GET", link).status_code == 200
+        assert limited.call("GET", link).status_code == 200
+        used = limited.call("GET", link)
+        assert (used.status_code, error_code(used)) == (410, "token_used_up")
+
+        link = shop.link(item, token)
+        tampered = link[:-1] + ("A" if link[-1] != "A" else "B")
+        assert limited.call("GET", tampered).status_code == 404
+        assert limited.call("GET", "/api/v1/downloads/../../etc/passwd").status_code == 404
+        assert limited.call("GET", link[:-4]).status_code == 404
+
+        with limited.db.transaction() as session:
+            session.execute(
+                update(DownloadToken).values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+        expired = limited.call("GET", link)
+        assert (expired.status_code, error_code(expired)) == (410, "token_expired")
+
+        link = shop.link(item, token)
+        revoked = limited.call(
+            "POST", f"/api/v1/tenants/acme/content/{item}/revoke-tokens", token=shop.owner_token
+        )
+        assert revoked.json() == {"revoked": 1}
+        gone = limited.call("GET", link)
+        assert (gone.status_code, error_code(gone)) == (410, "token_revoked")
+    finally:
+        limited.close()
+
+
+@pytest.mark.parametrize(
+    "name", ["a\x00b.pdf", "bad\x07name.pdf", "evil\u202efdp.exe", "x" * 10_000, ".."]
+)
+def test_bad_filenames_are_refused_and_nothing_is_stored(shop: Shop, api: Api, name: str) -> None:
+    """Sent raw in the multipart header (httpx would escape them): a clear refusal in the
+    error shape, from the multipart reader (400) or from Darvaza (422), never a file."""
+    boundary = "darvazaboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nT\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + DATA
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = api.call(
+        "POST",
+        "/api/v1/tenants/acme/content",
+        token=shop.owner_token,
+        content=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code in (400, 422), response.text
+    assert error_code(response) in ("bad_request", "invalid_filename")
+    assert (
+        shop.api.call("GET", "/api/v1/tenants/acme/content/all", token=shop.owner_token).json()
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["a\x00b.pdf", "bad\x07name.pdf", "evil\u202efdp.exe", "x" * 256, "..", "", "dir/"]
+)
+def test_the_filename_rule_itself(name: str) -> None:
+    from darvaza.content.items import clean_filename
+    from darvaza.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        clean_filename(name)
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "C:\\Windows\\win.ini"])
+def test_path_like_names_keep_only_their_last_part(shop: Shop, name: str) -> None:
+    response = shop.upload(name=name)
+    assert response.status_code == 201
+    assert "/" not in response.json()["filename"]
+    assert "\\" not in response.json()["filename"]
+
+
+def test_empty_files_and_lying_sizes(shop: Shop) -> None:
+    empty = shop.upload(data=b"")
+    assert (empty.status_code, error_code(empty)) == (422, "empty_file")
+    lied = shop.upload(size=str(len(DATA) + 1))
+    assert (lied.status_code, error_code(lied)) == (422, "size_mismatch")
+    honest = shop.upload(size=str(len(DATA)))
+    assert honest.status_code == 201
+
+
+def test_an_upload_past_the_limit_is_413_and_leaves_nothing(
+    api: Api, serve: Callable[[ASGIApp], str], database_url: str, tmp_path: Path
+) -> None:
+    storage = tmp_path / "store"
+    small = Api(
+        serve(make_app(database_url, content_max_upload_bytes=64 * 1024, storage_dir=str(storage))),
+        api.db,
+    )
+    try:
+        shop = Shop(small)
+        response = shop.upload()
+        assert response.status_code == 413
+        assert error_code(response) == "payload_too_large"
+        assert [p for p in storage.rglob("*") if p.is_file()] == []
+        assert shop.upload(data=b"small file").status_code == 201
+    finally:
+        small.close()
+
+
+def test_states_move_one_way(shop: Shop) -> None:
+    item = shop.upload().json()["id"]
+    archive = shop.api.call(
+        "POST", f"/api/v1/tenants/acme/content/{item}/archive", token=shop.owner_token
+    )
+    assert archive.status_code == 409
+    shop.api.call("POST", f"/api/v1/tenants/acme/content/{item}/publish", token=shop.owner_token)
+    assert (
+        shop.api.call(
+            "POST", f"/api/v1/tenants/acme/content/{item}/archive", token=shop.owner_token
+        ).status_code
+        == 200
+    )
+    again = shop.api.call(
+        "POST", f"/api/v1/tenants/acme/content/{item}/publish", token=shop.owner_token
+    )
+    assert again.status_code == 409
+    _, token = shop.subscriber()
+    gone = shop.api.call("POST", f"/api/v1/tenants/acme/content/{item}/download-token", token=token)
+    assert gone.status_code == 404
+
+
+def test_replacing_the_file_changes_what_is_delivered(shop: Shop) -> None:
+    item = shop.published()
+    _, token = shop.subscriber()
+    replaced = shop.api.call(
+        "PUT",
+        f"/api/v1/tenants/acme/content/{item}/file",
+        token=shop.owner_token,
+        files={"file": ("v2.txt", b"second version", "text/plain")},
+    )
+    assert replaced.status_code == 200
+    assert shop.api.call("GET", shop.link(item, token)).content == b"second version"
+
+
+def test_another_tenants_content_is_unknown(shop: Shop) -> None:
+    item = shop.published()
+    other_owner = person(shop.api.db)
+    shop.api.call(
+        "POST",
+        "/api/v1/admin/tenants",
+        token=admin_token(shop.api.db),
+        json={"slug": "globex", "name": "Globex", "owner_email": other_owner.email},
+    )
+    theirs = shop.api.login(other_owner)
+    for method, suffix in (
+        ("POST", "/publish"),
+        ("POST", "/archive"),
+        ("POST", "/revoke-tokens"),
+        ("POST", "/download-token"),
+    ):
+        response = shop.api.call(
+            method, f"/api/v1/tenants/globex/content/{item}{suffix}", token=theirs
+        )
+        assert response.status_code == 404, suffix
+
+
+def test_x_accel_offload_hands_the_bytes_to_nginx(
+    api: Api, serve: Callable[[ASGIApp], str], database_url: str
+) -> None:
+    offloaded = Api(serve(make_app(database_url, download_offload="x-accel")), api.db)
+    try:
+        shop = Shop(offloaded)
+        item = shop.published()
+        _, token = shop.subscriber()
+        response = offloaded.call("GET", shop.link(item, token))
+        assert response.status_code == 200
+        assert response.content == b""
+        assert response.headers["x-accel-redirect"].startswith("/protected-files/")
+        assert ".." not in response.headers["x-accel-redirect"]
+        assert "attachment" in response.headers["content-disposition"]
+    finally:
+        offloaded.close()
