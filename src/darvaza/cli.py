@@ -403,6 +403,20 @@ def smoke_idpay_callback(
     _report(run_idpay_callback(base_url, admin_token))
 
 
+@smoke_app.command("content-download")
+def smoke_content_download(
+    admin_token: AdminToken,
+    base_url: BaseUrl = "http://127.0.0.1:4000",
+    max_wait: Annotated[
+        float, typer.Option(help="Seconds to wait for a token to expire (skip the check past it).")
+    ] = 30,
+) -> None:
+    """A subscriber downloads the exact bytes; strangers, tampered and expired tokens don't."""
+    from darvaza.operations.smoke.content_download import run_content_download
+
+    _report(run_content_download(base_url, admin_token, max_wait_seconds=max_wait))
+
+
 @smoke_app.command("rbac-admin")
 def smoke_rbac_admin(admin_token: AdminToken, base_url: BaseUrl = "http://127.0.0.1:4000") -> None:
     """Call every route as every kind of caller and compare with its declared policy."""

@@ -64,7 +64,7 @@ def test_both_smoke_checks_pass_against_a_served_instance(tmp_path: Path) -> Non
         )  # fmt: skip
         assert rbac.returncode == 0, rbac.stdout + rbac.stderr
         assert "no deviation" in rbac.stdout
-        for payment_smoke in ("mock-payment", "idpay-callback"):
+        for payment_smoke in ("mock-payment", "idpay-callback", "content-download"):
             paid = _darvaza(
                 "smoke", payment_smoke, "--base-url", base,
                 env={**env, "ADMIN_TOKEN": token.stdout.strip()}, cwd=tmp_path,

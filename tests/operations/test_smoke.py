@@ -10,8 +10,9 @@ from starlette.types import ASGIApp
 from typer.testing import CliRunner
 
 from darvaza.cli import app as cli
+from darvaza.db import Database
 from darvaza.operations.smoke.auth_session import run_auth_session
-from tests.support.world import Api, admin_token
+from tests.support.world import Api, admin_token, make_app
 
 runner = CliRunner()
 
@@ -89,3 +90,17 @@ def test_payment_smokes_pass_against_darvaza(api: Api) -> None:
         )
         assert result.exit_code == 0, result.output
         assert "no deviation" in result.output
+
+
+def test_content_download_smoke_with_a_short_token_life(
+    db: Database, database_url: str, serve: Callable[[ASGIApp], str]
+) -> None:
+    url = serve(make_app(database_url, download_token_ttl_seconds=10))
+    result = runner.invoke(
+        cli,
+        ["smoke", "content-download", "--base-url", url, "--max-wait", "15"],
+        env={"ADMIN_TOKEN": admin_token(db)},
+    )
+    assert result.exit_code == 0, result.output
+    assert "no deviation" in result.output
+    assert "skipped" not in result.output
