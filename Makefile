@@ -39,6 +39,7 @@ pytest: install
 
 bench: install
 	.venv/bin/python -m bench.billing
+	.venv/bin/python -m bench.content
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .pytest_cache .ruff_cache
