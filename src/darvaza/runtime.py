@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.config import Settings
-from darvaza.content.storage import LocalStorage
+from darvaza.content.storage import Storage
 from darvaza.db import Database
 from darvaza.identity.sessions import SessionPolicy
 from darvaza.ops.metrics import Metrics
@@ -26,7 +26,7 @@ class Runtime:
     limiter: RateLimiter
     rate_rules: RateRules
     gateways: GatewayRegistry
-    storage: LocalStorage
+    storage: Storage
 
     @property
     def session_policy(self) -> SessionPolicy:

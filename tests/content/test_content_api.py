@@ -366,3 +366,29 @@ def test_x_accel_offload_hands_the_bytes_to_nginx(
         assert "attachment" in response.headers["content-disposition"]
     finally:
         offloaded.close()
+
+
+def test_issuance_and_refusals_are_audit_events(shop: Shop) -> None:
+    from darvaza.audit.models import AuditEvent
+
+    item = shop.published()
+    _, token = shop.subscriber()
+    link = shop.link(item, token)
+    stranger = shop.api.login(person(shop.api.db))
+    shop.api.call("POST", f"/api/v1/tenants/acme/content/{item}/download-token", token=stranger)
+    shop.api.call(
+        "POST", f"/api/v1/tenants/acme/content/{item}/revoke-tokens", token=shop.owner_token
+    )
+    shop.api.call("GET", link)
+    with shop.api.db.read() as session:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action.startswith("content."))
+            .order_by(AuditEvent.seq)
+        ).all()
+    actions = [(e.action, e.reason) for e in events]
+    assert ("content.download_token_issued", None) in actions
+    assert ("content.download_refused", "not_entitled") in actions
+    assert ("content.tokens_revoked", None) in actions
+    assert ("content.download_refused", "token_revoked") in actions
+    assert all(e.target_id == item for e in events if e.action.startswith("content.download"))

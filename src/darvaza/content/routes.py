@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from darvaza.content import downloads, items
 from darvaza.content.http_delivery import RangeNotSatisfiable, content_disposition, parse_range
@@ -245,6 +245,11 @@ def download(token: str, request: Request, runtime: RuntimeDep) -> Response:
             runtime.db, grant, ip=ip, outcome="file_missing", status=410, bytes_sent=0
         )
         raise Gone("The file is missing from storage.", code="content_unavailable") from None
+    if delivery.url is not None:  # an object store: the client fetches a presigned URL
+        downloads.record_delivery(
+            runtime.db, grant, ip=ip, outcome="redirected", status=302, bytes_sent=0
+        )
+        return RedirectResponse(delivery.url, status_code=302, headers=headers)
     if runtime.settings.download_offload == "x-accel":
         headers["X-Accel-Redirect"] = runtime.settings.download_offload_prefix + item.storage_key
         downloads.record_delivery(
@@ -270,7 +275,6 @@ def download(token: str, request: Request, runtime: RuntimeDep) -> Response:
     headers["Content-Length"] = str(end - start + 1)
     if byte_range:
         headers["Content-Range"] = f"bytes {start}-{end}/{item.size_bytes}"
-    assert delivery.path is not None  # noqa: S101 (local storage delivers paths)
 
     def body() -> Iterator[bytes]:
         sent = 0
