@@ -118,7 +118,16 @@ def open_download(db: Database, token: str, *, ip: str | None) -> Grant:
         elif not entitled(session, item, record.user_id, now):
             refusal = Forbidden("Your subscription no longer unlocks this.", code="not_entitled")
         if refusal is not None:
-            _log(session, record, ip=ip, outcome=refusal.code, status=refusal.status_code)
+            _log(
+                session,
+                token_id=record.id,
+                tenant_id=record.tenant_id,
+                content_id=record.content_id,
+                user_id=record.user_id,
+                ip=ip,
+                outcome=refusal.code,
+                status=refusal.status_code,
+            )
             append_event(
                 session,
                 action="content.download_refused",
@@ -140,8 +149,11 @@ def open_download(db: Database, token: str, *, ip: str | None) -> Grant:
 
 def _log(
     session: Session,
-    record: DownloadToken,
     *,
+    token_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    content_id: uuid.UUID,
+    user_id: uuid.UUID,
     ip: str | None,
     outcome: str,
     status: int,
@@ -151,10 +163,10 @@ def _log(
 ) -> None:
     session.add(
         DownloadRecord(
-            token_id=record.id,
-            tenant_id=record.tenant_id,
-            content_id=record.content_id,
-            user_id=record.user_id,
+            token_id=token_id,
+            tenant_id=tenant_id,
+            content_id=content_id,
+            user_id=user_id,
             occurred_at=utcnow(),
             ip=ip,
             outcome=outcome,
@@ -178,20 +190,18 @@ def record_delivery(
     end: int | None = None,
 ) -> None:
     with db.transaction() as session:
-        session.add(
-            DownloadRecord(
-                token_id=grant.token_id,
-                tenant_id=grant.tenant_id,
-                content_id=grant.item.id,
-                user_id=grant.user_id,
-                occurred_at=utcnow(),
-                ip=ip,
-                outcome=outcome,
-                status_code=status,
-                bytes_sent=bytes_sent,
-                range_start=start,
-                range_end=end,
-            )
+        _log(
+            session,
+            token_id=grant.token_id,
+            tenant_id=grant.tenant_id,
+            content_id=grant.item.id,
+            user_id=grant.user_id,
+            ip=ip,
+            outcome=outcome,
+            status=status,
+            bytes_sent=bytes_sent,
+            start=start,
+            end=end,
         )
 
 

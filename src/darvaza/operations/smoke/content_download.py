@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import time
 from datetime import UTC, datetime
 
 from darvaza.operations.smoke.client import Report, SmokeClient, run_smoke
-from darvaza.operations.smoke.payments import Shop, call_back, pay_with_mock
+from darvaza.operations.smoke.payments import Shop, call_back, pay_with_mock, sign_up
 
 
 def _download_path(url: str) -> str:
@@ -56,20 +55,7 @@ def run_content_download(
             part.status_code == 206 and part.content == data[100:200], "a byte range was not served"
         )
 
-        email, password = (
-            f"smoke-{secrets.token_hex(4)}-stranger@example.com",
-            "smoke-" + secrets.token_urlsafe(18),
-        )
-        client.expect(
-            201,
-            "POST",
-            "/api/v1/admin/users",
-            token=admin_token,
-            json={"email": email, "password": password},
-        )
-        stranger = client.expect(
-            200, "POST", "/api/v1/auth/login", json={"email": email, "password": password}
-        ).json()["token"]
+        _, stranger = sign_up(client, admin_token, "stranger")
         refused = client.request("POST", token_path, token=stranger)
         report.check(
             refused.status_code == 403, f"a non-subscriber got a token ({refused.status_code})"

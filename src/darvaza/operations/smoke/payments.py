@@ -49,6 +49,16 @@ def call_back(client: SmokeClient, fields: dict[str, str], *, method: str = "POS
     return str(response.headers["location"])
 
 
+def sign_up(client: SmokeClient, admin_token: str, label: str) -> tuple[str, str]:
+    """A new account made by the admin, signed in: its email and session token."""
+    email = f"smoke-{secrets.token_hex(4)}-{label}@example.com"
+    password = "smoke-" + secrets.token_urlsafe(18)
+    body = {"email": email, "password": password}
+    client.expect(201, "POST", "/api/v1/admin/users", token=admin_token, json=body)
+    login = client.expect(200, "POST", "/api/v1/auth/login", json=body)
+    return email, str(login.json()["token"])
+
+
 @dataclass
 class Shop:
     client: SmokeClient
@@ -60,23 +70,7 @@ class Shop:
     @classmethod
     def open(cls, client: SmokeClient, admin_token: str) -> Shop:
         run = secrets.token_hex(4)
-        people = {}
-        for role in ("owner", "customer"):
-            email, password = (
-                f"smoke-{run}-{role}@example.com",
-                "smoke-" + secrets.token_urlsafe(18),
-            )
-            client.expect(
-                201,
-                "POST",
-                "/api/v1/admin/users",
-                token=admin_token,
-                json={"email": email, "password": password},
-            )
-            login = client.expect(
-                200, "POST", "/api/v1/auth/login", json={"email": email, "password": password}
-            )
-            people[role] = (email, login.json()["token"])
+        people = {role: sign_up(client, admin_token, role) for role in ("owner", "customer")}
         tenant = f"smoke-{run}-shop"
         client.expect(
             201,
