@@ -22,7 +22,7 @@ def test_every_route_answers_every_caller_as_its_policy_says(
     base = serve(make_app(database_url))
     report = run_rbac_matrix(base, admin_token(db))
     assert report.deviations == []
-    assert report.checks > 350  # every route x every caller, bad tokens, foreign ids
+    assert report.checks > 700  # every route x every caller, bad tokens, foreign ids
 
 
 def test_the_matrix_catches_a_route_that_breaks_its_policy(
