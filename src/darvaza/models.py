@@ -9,6 +9,7 @@ from darvaza.billing import models as billing_models
 from darvaza.content import models as content_models
 from darvaza.db import Base
 from darvaza.identity import models as identity_models
+from darvaza.jobs import models as job_models
 from darvaza.tenants import models as tenant_models
 
 metadata = Base.metadata
@@ -18,6 +19,7 @@ __all__ = [
     "billing_models",
     "content_models",
     "identity_models",
+    "job_models",
     "metadata",
     "tenant_models",
 ]

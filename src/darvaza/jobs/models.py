@@ -1,0 +1,60 @@
+"""The queue table.
+
+A job moves `queued → running → succeeded`, or back to `queued` with a retry scheduled
+(`failed` is recorded in its history as the last error), until its last attempt ends it
+`dead`; `cancelled` by an operator. A running job holds a lease; a job whose lease ran
+out (its worker died) goes back to the queue. A unique key, while a job with it is queued
+or running, makes enqueueing idempotent: a partial unique index enforces it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from darvaza.db import Base
+
+JobId = BigInteger().with_variant(Integer(), "sqlite")
+JOB_STATES = ("queued", "running", "succeeded", "dead", "cancelled")
+LIVE = "state IN ('queued', 'running')"
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('queued', 'running', 'succeeded', 'dead', 'cancelled')", name="state_known"
+        ),
+        CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="attempts_sane"),
+        # The claim query: due jobs of a queue, best first.
+        Index("ix_jobs_claim", "queue", "state", "priority", "run_at"),
+        Index("ix_jobs_state_lease_expires_at", "state", "lease_expires_at"),
+        Index("ix_jobs_state_finished_at", "state", "finished_at"),
+        Index(
+            "uq_jobs_live_unique_key",
+            "unique_key",
+            unique=True,
+            postgresql_where=text(LIVE),
+            sqlite_where=text(LIVE),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(JobId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    queue: Mapped[str] = mapped_column(String(50), default="default")
+    payload: Mapped[dict[str, Any]]
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    run_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None]
+    unique_key: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

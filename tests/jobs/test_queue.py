@@ -1,0 +1,170 @@
+"""The queue table on SQLite and PostgreSQL: transactional enqueue, unique keys, claims
+that two workers never share, backoff, dead ends, and rescue of a dead worker's jobs."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from darvaza.clock import utcnow
+from darvaza.db import Database
+from darvaza.jobs.models import Job
+from darvaza.jobs.queue import (
+    backoff,
+    claim,
+    complete,
+    enqueue,
+    fail,
+    renew_leases,
+    rescue_expired,
+)
+
+
+def _job(db: Database, job_id: int) -> Job:
+    with db.read() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+def _add(db: Database, kind: str = "noop", **options: object) -> int:
+    with db.transaction() as session:
+        job_id = enqueue(session, kind, {"n": 1}, **options)  # type: ignore[arg-type]
+    assert job_id is not None
+    return job_id
+
+
+def test_a_job_lands_with_its_transaction_or_not_at_all(db: Database) -> None:
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        enqueue(session, "noop")
+        raise RuntimeError("the change that needed the job failed")
+    with db.read() as session:
+        assert session.scalars(select(Job)).all() == []
+    job = _job(db, _add(db))
+    assert (job.state, job.attempts, job.payload) == ("queued", 0, {"n": 1})
+
+
+def test_a_unique_key_adds_nothing_while_a_job_with_it_lives(db: Database) -> None:
+    first = _add(db, unique_key="expire:2026-11-22T03:00")
+    with db.transaction() as session:
+        assert enqueue(session, "noop", unique_key="expire:2026-11-22T03:00") is None
+        # ...and the rest of the transaction carries on.
+        assert enqueue(session, "noop", unique_key="other") is not None
+    (claimed,) = [c for c in claim(db, "w1") if c.id == first]
+    assert complete(db, claimed.id, "w1")
+    assert _add(db, unique_key="expire:2026-11-22T03:00") != first  # finished: allowed again
+
+
+def test_claims_take_due_jobs_best_first_and_count_an_attempt(db: Database) -> None:
+    now = utcnow()
+    low = _add(db, priority=0, run_at=now - timedelta(minutes=2))
+    high = _add(db, priority=5, run_at=now - timedelta(minutes=1))
+    later = _add(db, priority=9, run_at=now + timedelta(hours=1))
+    other_queue = _add(db, queue="bulk")
+    claimed = claim(db, "w1", limit=10, now=now)
+    assert [c.id for c in claimed] == [high, low]
+    assert all(c.attempts == 1 for c in claimed)
+    job = _job(db, high)
+    assert (job.state, job.lease_owner) == ("running", "w1")
+    assert job.lease_expires_at is not None
+    assert job.lease_expires_at > now
+    assert _job(db, later).state == "queued"
+    assert [c.id for c in claim(db, "w2", queues=["bulk"])] == [other_queue]
+
+
+def test_two_workers_never_hold_one_job(db: Database) -> None:
+    jobs = 120
+    with db.transaction() as session:
+        for n in range(jobs):
+            enqueue(session, "noop", {"n": n})
+    taken: dict[str, list[int]] = {f"w{i}": [] for i in range(6)}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(taken))
+
+    def work(worker: str) -> None:
+        try:
+            barrier.wait()
+            while batch := claim(db, worker, limit=5):
+                taken[worker].extend(job.id for job in batch)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    every = [job_id for ids in taken.values() for job_id in ids]
+    assert len(every) == jobs
+    assert len(set(every)) == jobs
+    with db.read() as session:
+        owners = {job.id: job.lease_owner for job in session.scalars(select(Job))}
+    assert all(owners[job_id] == worker for worker, ids in taken.items() for job_id in ids)
+
+
+def test_failures_back_off_then_end_dead(db: Database) -> None:
+    job_id = _add(db, max_attempts=3)
+    rng = random.Random(7)
+    now = utcnow()
+    waits = []
+    for attempt in (1, 2):
+        (claimed,) = claim(db, "w1", now=now)
+        assert claimed.attempts == attempt
+        assert fail(db, job_id, "w1", f"boom {attempt}", now=now, rng=rng) == "queued"
+        job = _job(db, job_id)
+        waits.append(job.run_at - now)
+        assert claim(db, "w1", now=now) == []  # not due yet
+        now = job.run_at
+    assert timedelta(seconds=1) <= waits[0] <= timedelta(seconds=2)
+    assert timedelta(seconds=2) <= waits[1] <= timedelta(seconds=4)
+    claim(db, "w1", now=now)
+    assert fail(db, job_id, "w1", "boom 3", now=now) == "dead"
+    job = _job(db, job_id)
+    assert (job.state, job.last_error, job.attempts) == ("dead", "boom 3", 3)
+    assert claim(db, "w1", now=now + timedelta(days=1)) == []
+
+
+def test_backoff_grows_is_jittered_and_capped() -> None:
+    rng = random.Random(1)
+    samples = [backoff(attempt, rng) for attempt in range(1, 30)]
+    assert samples[0] <= timedelta(seconds=2)
+    assert samples[5] > samples[0]
+    assert max(samples) <= timedelta(hours=1)
+    assert len({backoff(4, random.Random(seed)) for seed in range(10)}) > 1
+
+
+def test_a_dead_workers_job_returns_and_its_late_finish_is_refused(db: Database) -> None:
+    job_id = _add(db, max_attempts=2)
+    now = utcnow()
+    claim(db, "crashed", lease=timedelta(seconds=30), now=now)
+    assert rescue_expired(db, now=now + timedelta(seconds=10)) == 0  # lease still good
+    assert (
+        renew_leases(
+            db, [job_id], "crashed", timedelta(seconds=30), now=now + timedelta(seconds=20)
+        )
+        == 1
+    )
+    assert rescue_expired(db, now=now + timedelta(seconds=60)) == 1
+    job = _job(db, job_id)
+    assert (job.state, job.attempts, job.lease_owner) == ("queued", 1, None)
+    assert "expired" in (job.last_error or "")
+    (claimed,) = claim(db, "healthy", now=now + timedelta(seconds=61))
+    assert claimed.attempts == 2
+    # The first worker wakes up: it may not finish or fail a job it no longer holds.
+    assert complete(db, job_id, "crashed") is False
+    assert fail(db, job_id, "crashed", "late") is None
+    assert complete(db, job_id, "healthy") is True
+    assert _job(db, job_id).state == "succeeded"
+
+
+def test_a_job_rescued_after_its_last_attempt_is_dead(db: Database) -> None:
+    job_id = _add(db, max_attempts=1)
+    now = utcnow()
+    claim(db, "crashed", lease=timedelta(seconds=5), now=now)
+    assert rescue_expired(db, now=now + timedelta(seconds=6)) == 1
+    assert _job(db, job_id).state == "dead"
