@@ -153,6 +153,11 @@ def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
     return jittered
 
 
+def fail_for_good(db: Database, job_id: int, worker: str, error: str) -> str | None:
+    """End a job `dead` at once: retrying cannot help (an unknown kind, a bad payload)."""
+    return fail(db, job_id, worker, error, final=True)
+
+
 def fail(
     db: Database,
     job_id: int,
@@ -161,6 +166,7 @@ def fail(
     *,
     now: datetime | None = None,
     rng: random.Random | None = None,
+    final: bool = False,
 ) -> str | None:
     """Record a failed attempt: retry later with backoff, or `dead` after the last one.
     Returns the new state, or None if the worker no longer holds the lease."""
@@ -173,7 +179,7 @@ def fail(
             return None
         job.last_error, job.updated_at = error[:20_000], now
         job.lease_owner, job.lease_expires_at = None, None
-        if job.attempts >= job.max_attempts:
+        if final or job.attempts >= job.max_attempts:
             job.state, job.finished_at = "dead", now
         else:
             job.state, job.run_at = "queued", now + backoff(job.attempts, rng)
