@@ -8,7 +8,6 @@ HTTP beyond the status each one maps to.
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 
 # The code clients see for a bare HTTP status (a Starlette 404 or 405, for example).
@@ -36,13 +35,6 @@ def code_for_status(status_code: int) -> str:
     if status_code in CODE_FOR_STATUS:
         return CODE_FOR_STATUS[status_code]
     return "server_error" if status_code >= 500 else "bad_request"
-
-
-def message_for_status(status_code: int) -> str:
-    try:
-        return HTTPStatus(status_code).phrase + "."
-    except ValueError:
-        return "Error."
 
 
 def error_body(

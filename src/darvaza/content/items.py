@@ -21,6 +21,7 @@ from darvaza.content.models import ContentItem, ContentPlan
 from darvaza.content.storage import Storage, StoredFile, TooLarge
 from darvaza.db import Database
 from darvaza.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from darvaza.identity.models import User
 from darvaza.security.roles import PlatformRole, TenantRole
 from darvaza.tenants.models import TenantMembership
 
@@ -292,8 +293,6 @@ def entitled(session: Session, item: ContentItem, user_id: uuid.UUID, now: datet
             TenantMembership.role.in_([TenantRole.OWNER.value, TenantRole.MANAGER.value]),
         )
     )
-    from darvaza.identity.models import User
-
     admin = exists(
         select(User.id).where(
             User.id == user_id, User.platform_role == PlatformRole.PLATFORM_ADMIN.value

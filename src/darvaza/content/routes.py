@@ -20,7 +20,7 @@ from darvaza.content.schemas import (
     ListedContentOut,
     RevokedTokensOut,
 )
-from darvaza.content.storage import CHUNK, StorageError, StoredFile
+from darvaza.content.storage import StorageError, StoredFile, read_in_chunks
 from darvaza.errors import DarvazaError, Gone
 from darvaza.identity.routes import client_ip
 from darvaza.runtime import Runtime, RuntimeDep
@@ -45,18 +45,13 @@ class RangeRefused(DarvazaError):
     code = "range_not_satisfiable"
 
 
-def _chunks(upload: UploadFile) -> Iterator[bytes]:
-    while chunk := upload.file.read(CHUNK):
-        yield chunk
-
-
 def _store(
     runtime: Runtime, upload: UploadFile, declared_size: int | None
 ) -> tuple[str, str, StoredFile]:
     filename = items.clean_filename(upload.filename)
     stored = items.store_upload(
         runtime.storage,
-        _chunks(upload),
+        read_in_chunks(upload.file),
         max_bytes=runtime.settings.content_max_upload_bytes,
         declared_size=declared_size,
     )
