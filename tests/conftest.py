@@ -104,11 +104,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> None:
     """Real argon2id, at a fraction of production's memory and time: the suite hashes
     hundreds of passwords. tests/identity checks production's own parameters."""
-    use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    use_hasher(CHEAP_HASHER)
 
 
 @pytest.fixture(autouse=True)
