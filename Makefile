@@ -40,6 +40,7 @@ pytest: install
 bench: install
 	.venv/bin/python -m bench.billing
 	.venv/bin/python -m bench.content
+	.venv/bin/python -m bench.jobs
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .pytest_cache .ruff_cache

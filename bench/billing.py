@@ -11,10 +11,8 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 
-from sqlalchemy import create_engine, text
-
+from bench.support import postgres_database
 from darvaza.audit.service import Actor
 from darvaza.billing.callbacks import receive_callback
 from darvaza.billing.checkout import start_checkout
@@ -110,21 +108,13 @@ def main() -> None:
         db = Database(f"sqlite:///{folder}/bench.db")
         run(db, "sqlite", args.payments)
         db.dispose()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        print(f"postgresql: skipped ({type(exc).__name__})")
-        return
-    db = Database(admin.url.set(database=name))
-    try:
-        run(db, "postgresql", args.payments)
-    finally:
-        db.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with postgres_database(args.postgres) as url:
+        if url is not None:
+            db = Database(url)
+            try:
+                run(db, "postgresql", args.payments)
+            finally:
+                db.dispose()
 
 
 if __name__ == "__main__":

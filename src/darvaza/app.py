@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -27,6 +29,9 @@ from darvaza.db import Database
 from darvaza.errors import DarvazaError, code_for_status, error_body
 from darvaza.identity.routes import admin_router as identity_admin_router
 from darvaza.identity.routes import router as identity_router
+from darvaza.jobs.metrics import QueueCollector
+from darvaza.jobs.routes import router as jobs_router
+from darvaza.jobs.upkeep import start_worker_thread, stop_worker_thread
 from darvaza.logs import configure_logging, get_logger
 from darvaza.middleware import RequestContextMiddleware
 from darvaza.ops.metrics import Metrics
@@ -43,8 +48,11 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 _FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
-    """Build the app. Unsafe settings for the profile stop it here, whatever starts it."""
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, run_worker: bool = False
+) -> FastAPI:
+    """Build the app. Unsafe settings for the profile stop it here, whatever starts it.
+    With `run_worker`, a job worker runs in a thread of this process while it serves."""
     settings = settings if settings is not None else load_settings()
     require_safe(settings)
     configure_logging(settings.log_level)
@@ -52,8 +60,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     database = db if db is not None else Database.from_settings(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = start_worker_thread(app.state.runtime) if run_worker else None
         yield
+        if worker is not None:
+            await anyio.to_thread.run_sync(stop_worker_thread, worker)
         if owns_db:
             database.dispose()
 
@@ -66,6 +77,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         lifespan=lifespan,
     )
     metrics = Metrics()
+    metrics.registry.register(
+        QueueCollector(database, timedelta(seconds=settings.worker_stale_seconds))
+    )
     app.state.runtime = Runtime(
         settings=settings,
         db=database,
@@ -93,6 +107,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         console_router,
         *billing_routers,
         *content_routers,
+        jobs_router,
     ):
         app.include_router(router)
     app.openapi = annotate_openapi(app)  # type: ignore[method-assign]

@@ -24,6 +24,7 @@ from darvaza.security.roles import PlatformRole
 
 if TYPE_CHECKING:
     from darvaza.db import Database
+    from darvaza.jobs.models import Job
     from darvaza.operations.smoke.client import Report
 
 app = typer.Typer(
@@ -43,6 +44,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 payments_app = typer.Typer(help="Payments and their timelines.", no_args_is_help=True)
 app.add_typer(payments_app, name="payments")
+jobs_app = typer.Typer(help="The job queue: list, retry, cancel, enqueue.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 smoke_app = typer.Typer(
     help="Black-box checks against a running instance; exit 1 naming every deviation.",
     no_args_is_help=True,
@@ -63,6 +66,15 @@ def _settings() -> Settings:
         return load_settings()
     except SettingsError as exc:
         _fail("Settings cannot be read:\n" + "\n".join(f"  - {p}" for p in exc.problems), 2)
+
+
+def _refuse_unsafe(settings: Settings) -> None:
+    problems = settings.problems()
+    if problems:
+        _fail(
+            f"Refusing to start in the {settings.profile.value} profile:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 @app.command()
@@ -89,12 +101,7 @@ def serve(
     from darvaza.migrate import migration_status, upgrade_to_head
 
     settings = _settings()
-    problems = settings.problems()
-    if problems:
-        _fail(
-            f"Refusing to start in the {settings.profile.value} profile:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-        )
+    _refuse_unsafe(settings)
     configure_logging(settings.log_level)
     log = get_logger("darvaza.serve")
     db = Database.from_settings(settings)
@@ -111,7 +118,7 @@ def serve(
     port = settings.port if port is None else port
     log.info("starting", profile=settings.profile.value, host=host, port=port, version=__version__)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, run_worker=settings.runs_worker_in_process),
         host=host,
         port=port,
         log_config=None,  # logging is already configured: JSON lines
@@ -358,6 +365,148 @@ def payments_show(
         typer.echo(f"  {event.occurred_at:%Y-%m-%d %H:%M:%S}  {event.kind:<18} {event.message}")
         if event.data:
             typer.echo(f"      {json.dumps(event.data, ensure_ascii=False, sort_keys=True)}")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=256, help="Jobs run at once (default DARVAZA_WORKER_CONCURRENCY)."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on 127.0.0.1:<port>."),
+    ] = None,
+) -> None:
+    """Run the job worker until SIGTERM or Ctrl-C, then drain.
+
+    Exit codes: 0 stopped cleanly; 3 a job ignored its timeout (restart the worker).
+    """
+    from prometheus_client import start_http_server
+
+    from darvaza.billing.gateways import GatewayRegistry
+    from darvaza.jobs.registry import Services
+    from darvaza.jobs.upkeep import config_from_settings, upkeep_registry
+    from darvaza.jobs.worker import Worker, run_until_signalled
+    from darvaza.logs import configure_logging
+    from darvaza.ops.metrics import Metrics
+
+    with _database() as (settings, db):
+        _refuse_unsafe(settings)
+        configure_logging(settings.log_level)
+        metrics = Metrics()
+        if metrics_port is not None:
+            start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+        services = Services(db, settings, GatewayRegistry(settings, db))
+        running = Worker(
+            services,
+            upkeep_registry(),
+            config_from_settings(settings, concurrency=concurrency),
+            metrics=metrics,
+        )
+        code = run_until_signalled(running)
+    if code:
+        raise typer.Exit(code)
+
+
+def _print_job(job: Job) -> None:
+    when = f"{job.run_at:%Y-%m-%d %H:%M:%S}"
+    typer.echo(
+        f"{job.id}  {job.state:<9}  {job.kind:<22}  attempt {job.attempts}/{job.max_attempts}"
+        f"  run at {when}"
+    )
+    if job.last_error and job.state != "succeeded":
+        typer.echo(f"      last error: {job.last_error.strip().splitlines()[-1][:200]}")
+
+
+class JobStateChoice(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+@jobs_app.command("list")
+def jobs_list(
+    state: Annotated[JobStateChoice | None, typer.Option(help="Only jobs in this state.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only jobs of this kind.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+) -> None:
+    """List jobs, newest first."""
+    from darvaza.jobs.service import JobFilter, list_jobs
+
+    with _database() as (_, db):
+        found = list_jobs(
+            db, JobFilter(state=state.value if state else None, kind=kind, limit=limit)
+        )
+    for job in found:
+        _print_job(job)
+    if not found:
+        typer.echo("No jobs.")
+
+
+JobIdArgument = Annotated[int, typer.Argument(help="The job's id.")]
+ReasonOption = Annotated[str | None, typer.Option(help="Why, for the audit log.")]
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: JobIdArgument, reason: ReasonOption = None) -> None:
+    """Run a dead or cancelled job again now (audited)."""
+    from darvaza.audit.service import Actor
+    from darvaza.jobs.service import retry_job
+
+    with _database() as (_, db):
+        _print_job(retry_job(db, Actor.system(CLI_ACTOR), job_id, reason=reason))
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: JobIdArgument, reason: ReasonOption = None) -> None:
+    """Cancel a queued job (audited)."""
+    from darvaza.audit.service import Actor
+    from darvaza.jobs.service import cancel_job
+
+    with _database() as (_, db):
+        _print_job(cancel_job(db, Actor.system(CLI_ACTOR), job_id, reason=reason))
+
+
+@jobs_app.command("enqueue-ops")
+def jobs_enqueue_ops() -> None:
+    """Enqueue every upkeep job now, once (a worker runs them)."""
+    from darvaza.audit.service import Actor
+    from darvaza.jobs.upkeep import enqueue_ops
+
+    with _database() as (_, db):
+        added = enqueue_ops(db, Actor.system(CLI_ACTOR))
+    for kind, job_id in added.items():
+        typer.echo(f"{kind}: " + (f"job {job_id}" if job_id else "already queued or running"))
+
+
+@jobs_app.command("workers")
+def jobs_workers(
+    include_stopped: Annotated[bool, typer.Option(help="Show stopped workers too.")] = False,
+) -> None:
+    """List workers and their heartbeats; exit 1 if one is gone."""
+    from datetime import timedelta
+
+    from darvaza.jobs.service import list_workers
+
+    with _database() as (settings, db):
+        views = list_workers(
+            db,
+            stale_after=timedelta(seconds=settings.worker_stale_seconds),
+            include_stopped=include_stopped,
+        )
+    for view in views:
+        w = view.worker
+        typer.echo(
+            f"{w.id}  {'GONE' if view.gone else w.state}  last seen {w.last_seen_at:%H:%M:%S}"
+            f"  running {w.jobs_running}  done {w.jobs_succeeded}  failed {w.jobs_failed}"
+        )
+    if not views:
+        typer.echo("No workers.")
+    if any(view.gone for view in views):
+        _fail("A worker is gone: its heartbeat stopped (see docs/runbooks/worker-gone.md).")
 
 
 BaseUrl = Annotated[str, typer.Option(help="Where Darvaza runs.")]

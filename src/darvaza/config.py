@@ -117,6 +117,27 @@ class Settings(BaseSettings):
     # nginx's internal location that maps onto DARVAZA_STORAGE_DIR.
     download_offload_prefix: str = "/protected-files/"
 
+    # Payments still open this long are looked up at their gateway by the reconcile job
+    # (IDPay returns a payment not verified within 10 minutes to the payer), and expire
+    # when the gateway still calls them unpaid after the second.
+    payment_reconcile_after_minutes: int = Field(default=3, ge=1, le=24 * 60)
+    payment_expire_after_minutes: int = Field(default=60, ge=5, le=30 * 24 * 60)
+
+    # The worker. None means: `darvaza serve` runs one in its own process in `local` only.
+    worker_in_process: bool | None = None
+    worker_concurrency: int = Field(default=4, ge=1, le=256)
+    # A running job's lease; the worker renews it three times per lease. A worker that
+    # stops renewing (it died) loses its jobs to the queue when the lease runs out.
+    worker_lease_seconds: int = Field(default=30, ge=3, le=3600)
+    # How often an idle worker looks for due jobs.
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # On SIGTERM, how long running jobs may take to finish before they go back to the queue.
+    worker_shutdown_grace_seconds: int = Field(default=30, ge=0, le=3600)
+    # A worker not heard from for this long is reported as gone.
+    worker_stale_seconds: int = Field(default=90, ge=10, le=86_400)
+    # Finished jobs (succeeded, dead, cancelled) are deleted after this many days.
+    job_retention_days: int = Field(default=14, ge=1, le=3650)
+
     @field_validator(
         "rate_limit_callback_per_ip",
         "rate_limit_login_per_ip",
@@ -150,6 +171,10 @@ class Settings(BaseSettings):
     @property
     def database_backend(self) -> str:
         return make_url(self.database_url).get_backend_name()
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        return self.is_local if self.worker_in_process is None else self.worker_in_process
 
     @property
     def cookies_secure(self) -> bool:

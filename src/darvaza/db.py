@@ -20,6 +20,7 @@ from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engi
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 
 from darvaza.config import Settings
@@ -86,6 +87,13 @@ def flush_unique(session: Session, change: Callable[[], object], conflict: Excep
         raise conflict from None
 
 
+def changed_rows(session: Session, statement: Executable) -> int:
+    """Run a bulk UPDATE or DELETE (the session's objects are not synchronised with it)
+    and return how many rows it changed."""
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def normalise_url(url: str | URL) -> URL:
     """Accept `postgresql://` as shorthand for the psycopg 3 driver Darvaza ships with."""
     parsed = make_url(url)
@@ -133,9 +141,16 @@ class Database:
         )
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session in one write transaction: committed on success, rolled back on error."""
+    def transaction(self, *, durable: bool = True) -> Iterator[Session]:
+        """A session in one write transaction: committed on success, rolled back on error.
+
+        `durable=False` (PostgreSQL) commits without waiting for the WAL flush: a database
+        crash may lose the last moments of such commits. Only for bookkeeping whose loss
+        is harmless, such as the job queue's claims and completions (a lost one means a
+        job runs again, which its at-least-once contract allows)."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            if not durable and self.backend == "postgresql":
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield session
 
     @contextmanager

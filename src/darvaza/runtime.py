@@ -14,6 +14,7 @@ from darvaza.config import Settings
 from darvaza.content.storage import Storage
 from darvaza.db import Database
 from darvaza.identity.sessions import SessionPolicy
+from darvaza.jobs.registry import Services
 from darvaza.ops.metrics import Metrics
 from darvaza.security.ratelimit import RateLimiter, RateRules
 
@@ -27,6 +28,10 @@ class Runtime:
     rate_rules: RateRules
     gateways: GatewayRegistry
     storage: Storage
+
+    @property
+    def services(self) -> Services:
+        return Services(self.db, self.settings, self.gateways)
 
     @property
     def session_policy(self) -> SessionPolicy:

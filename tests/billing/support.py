@@ -9,7 +9,7 @@ from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.plans import create_plan
 from darvaza.db import Database
 from darvaza.tenants.models import Tenant
-from darvaza.tenants.service import create_tenant
+from darvaza.tenants.service import create_tenant, set_payment_gateway
 from tests.support.settings import make_settings
 from tests.support.world import SYSTEM, Person, person
 
@@ -31,7 +31,14 @@ class Shop:
         )  # fmt: skip
 
 
-def open_shop(db: Database, *, gateways: GatewayRegistry | None = None, **settings: object) -> Shop:
+def open_shop(
+    db: Database,
+    *,
+    gateways: GatewayRegistry | None = None,
+    gateway: str | None = None,
+    **settings: object,
+) -> Shop:
+    """A shop; with `gateway`, its tenant pays through that gateway instead of the default."""
     owner = person(db)
     tenant = create_tenant(db, SYSTEM, slug="acme", name="Acme", owner_email=owner.email)
     create_plan(
@@ -41,4 +48,6 @@ def open_shop(db: Database, *, gateways: GatewayRegistry | None = None, **settin
     registry = gateways or GatewayRegistry(
         make_settings(database_url=db.url.render_as_string(hide_password=False), **settings), db
     )
+    if gateway is not None:
+        tenant = set_payment_gateway(db, SYSTEM, tenant_id=tenant.id, gateway=gateway)
     return Shop(db, registry, tenant, person(db))

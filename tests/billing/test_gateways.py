@@ -15,7 +15,6 @@ from darvaza.billing.models import Payment, PaymentEvent, SubscriptionActivation
 from darvaza.billing.plans import update_plan
 from darvaza.db import Database
 from darvaza.errors import Conflict, GatewayFailed, NotFound
-from darvaza.tenants.service import set_payment_gateway
 from tests.billing.support import Shop, open_shop
 from tests.support.fake_gateways import API_KEY, MERCHANT_ID, FakeIdPay, FakeZarinpal
 from tests.support.settings import make_settings
@@ -29,15 +28,7 @@ def idpay(serve: Callable[[ASGIApp], str]) -> tuple[FakeIdPay, str]:
 
 
 def _shop(db: Database, gateway: str, **settings: object) -> Shop:
-    url = db.url.render_as_string(hide_password=False)
-    registry = GatewayRegistry(make_settings(database_url=url, **settings), db)
-    shop = open_shop(db, gateways=registry)
-    set_payment_gateway(db, SYSTEM, tenant_id=shop.tenant.id, gateway=gateway)
-    with db.read() as session:
-        from darvaza.tenants.models import Tenant
-
-        shop.tenant = session.get(Tenant, shop.tenant.id)  # type: ignore[assignment]
-    return shop
+    return open_shop(db, gateway=gateway, **settings)
 
 
 def _idpay_shop(db: Database, base_url: str, **extra: object) -> Shop:
@@ -441,7 +432,8 @@ def test_inquiry_reports_each_gateways_view(
     payment = _payment(db)
     ref = PaymentRef(payment.order_id, payment.gateway_payment_id or "", payment.amount_rials)
     gateway = shop.gateways.get("idpay")
-    assert gateway.inquire(ref).outcome is Outcome.FAILED  # status 1: not paid
+    # Status 1 ("not made") asked about by us means "not yet": the payer may still pay.
+    assert gateway.inquire(ref).outcome is Outcome.PENDING
     fake_idpay.pay(checkout_id(fake_idpay))
     assert gateway.inquire(ref).outcome is Outcome.VERIFY
 
@@ -468,5 +460,5 @@ def test_inquiry_reports_each_gateways_view(
     )
     assert (
         mock.inquire(PaymentRef("dz-mock-inquiry", made.gateway_payment_id, 150_000)).outcome
-        is Outcome.FAILED
+        is Outcome.PENDING
     )

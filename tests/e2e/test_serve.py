@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -49,6 +50,28 @@ def test_serve_with_nothing_configured(tmp_path: Path) -> None:
         assert ready.status_code == 200, ready.text  # local migrated by itself
         missing = httpx.get(base + "/nope", headers={"X-Request-ID": "e2e-request-0001"})
         assert missing.status_code == 404
+        # `make run` runs a worker in the same process: it reports in, and runs the upkeep
+        # jobs that `darvaza jobs enqueue-ops` adds.
+        assert ready.json()["checks"]["workers"]["detail"] in (
+            "1 live, 0 gone",
+            "no worker running",
+        )
+        ops = subprocess.run(
+            [sys.executable, "-m", "darvaza.cli", "jobs", "enqueue-ops"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        job_ids = re.findall(r": job (\d+)", ops.stdout)
+        assert len(job_ids) == 4, ops.stdout
+        deadline = time.monotonic() + 30
+        while True:
+            listed = subprocess.run(
+                [sys.executable, "-m", "darvaza.cli", "jobs", "list", "--state", "succeeded"],
+                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=True,
+            ).stdout  # fmt: skip
+            if all(f"{job_id}  succeeded" in listed for job_id in job_ids):
+                break
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.5)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -62,6 +85,9 @@ def test_serve_with_nothing_configured(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
     requests = [line for line in lines if line["event"] == "request"]
     assert [r["route"] for r in requests] == ["/health", "/ready", "<unmatched>"]
+    events = [line["event"] for line in lines]
+    assert "worker_started" in events
+    assert "worker_stopped" in events  # drained on SIGTERM
     last = requests[-1]
     assert last["request_id"] == "e2e-request-0001"
     assert (last["method"], last["status"]) == ("GET", 404)

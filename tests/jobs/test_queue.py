@@ -19,6 +19,7 @@ from darvaza.jobs.queue import (
     complete,
     enqueue,
     fail,
+    release,
     renew_leases,
     rescue_expired,
 )
@@ -55,15 +56,16 @@ def test_a_unique_key_adds_nothing_while_a_job_with_it_lives(db: Database) -> No
         # ...and the rest of the transaction carries on.
         assert enqueue(session, "noop", unique_key="other") is not None
     (claimed,) = [c for c in claim(db, "w1") if c.id == first]
-    assert complete(db, claimed.id, "w1")
+    assert complete(db, claimed)
     assert _add(db, unique_key="expire:2026-11-22T03:00") != first  # finished: allowed again
 
 
 def test_claims_take_due_jobs_best_first_and_count_an_attempt(db: Database) -> None:
     now = utcnow()
-    low = _add(db, priority=0, run_at=now - timedelta(minutes=2))
-    high = _add(db, priority=5, run_at=now - timedelta(minutes=1))
-    later = _add(db, priority=9, run_at=now + timedelta(hours=1))
+    # Lower numbers first (0 is the default); then the longest due.
+    low = _add(db, priority=5, run_at=now - timedelta(minutes=2))
+    high = _add(db, priority=-5, run_at=now - timedelta(minutes=1))
+    later = _add(db, priority=-9, run_at=now + timedelta(hours=1))
     other_queue = _add(db, queue="bulk")
     claimed = claim(db, "w1", limit=10, now=now)
     assert [c.id for c in claimed] == [high, low]
@@ -107,6 +109,14 @@ def test_two_workers_never_hold_one_job(db: Database) -> None:
     assert all(owners[job_id] == worker for worker, ids in taken.items() for job_id in ids)
 
 
+def test_a_claim_takes_no_more_than_its_limit(db: Database) -> None:
+    """PostgreSQL may run a locking sub-select inside `IN (...)` again per row, each time
+    finding rows the previous run did not lock: a claim of 3 once took 4."""
+    for _ in range(7):
+        _add(db)
+    assert [len(claim(db, "w1", limit=3)) for _ in range(4)] == [3, 3, 1, 0]
+
+
 def test_failures_back_off_then_end_dead(db: Database) -> None:
     job_id = _add(db, max_attempts=3)
     rng = random.Random(7)
@@ -115,15 +125,15 @@ def test_failures_back_off_then_end_dead(db: Database) -> None:
     for attempt in (1, 2):
         (claimed,) = claim(db, "w1", now=now)
         assert claimed.attempts == attempt
-        assert fail(db, job_id, "w1", f"boom {attempt}", now=now, rng=rng) == "queued"
+        assert fail(db, claimed, f"boom {attempt}", now=now, rng=rng) == "queued"
         job = _job(db, job_id)
         waits.append(job.run_at - now)
         assert claim(db, "w1", now=now) == []  # not due yet
         now = job.run_at
     assert timedelta(seconds=1) <= waits[0] <= timedelta(seconds=2)
     assert timedelta(seconds=2) <= waits[1] <= timedelta(seconds=4)
-    claim(db, "w1", now=now)
-    assert fail(db, job_id, "w1", "boom 3", now=now) == "dead"
+    (claimed,) = claim(db, "w1", now=now)
+    assert fail(db, claimed, "boom 3", now=now) == "dead"
     job = _job(db, job_id)
     assert (job.state, job.last_error, job.attempts) == ("dead", "boom 3", 3)
     assert claim(db, "w1", now=now + timedelta(days=1)) == []
@@ -141,14 +151,10 @@ def test_backoff_grows_is_jittered_and_capped() -> None:
 def test_a_dead_workers_job_returns_and_its_late_finish_is_refused(db: Database) -> None:
     job_id = _add(db, max_attempts=2)
     now = utcnow()
-    claim(db, "crashed", lease=timedelta(seconds=30), now=now)
+    (crashed,) = claim(db, "crashed", lease=timedelta(seconds=30), now=now)
     assert rescue_expired(db, now=now + timedelta(seconds=10)) == 0  # lease still good
-    assert (
-        renew_leases(
-            db, [job_id], "crashed", timedelta(seconds=30), now=now + timedelta(seconds=20)
-        )
-        == 1
-    )
+    renewed = renew_leases(db, [crashed], timedelta(seconds=30), now=now + timedelta(seconds=20))
+    assert renewed == {job_id}
     assert rescue_expired(db, now=now + timedelta(seconds=60)) == 1
     job = _job(db, job_id)
     assert (job.state, job.attempts, job.lease_owner) == ("queued", 1, None)
@@ -156,10 +162,36 @@ def test_a_dead_workers_job_returns_and_its_late_finish_is_refused(db: Database)
     (claimed,) = claim(db, "healthy", now=now + timedelta(seconds=61))
     assert claimed.attempts == 2
     # The first worker wakes up: it may not finish or fail a job it no longer holds.
-    assert complete(db, job_id, "crashed") is False
-    assert fail(db, job_id, "crashed", "late") is None
-    assert complete(db, job_id, "healthy") is True
+    assert complete(db, crashed) is False
+    assert fail(db, crashed, "late") is None
+    assert renew_leases(db, [crashed], timedelta(seconds=30)) == set()
+    assert complete(db, claimed) is True
     assert _job(db, job_id).state == "succeeded"
+
+
+def test_a_lease_is_one_attempt_even_for_the_same_worker(db: Database) -> None:
+    """A worker whose job was rescued and then claimed again by that same worker holds
+    the new attempt only: the old attempt's late finish is refused."""
+    job_id = _add(db, max_attempts=3)
+    now = utcnow()
+    (first,) = claim(db, "w1", lease=timedelta(seconds=5), now=now)
+    rescue_expired(db, now=now + timedelta(seconds=6))
+    (second,) = claim(db, "w1", now=now + timedelta(seconds=7))
+    assert (first.id, first.worker) == (second.id, second.worker) == (job_id, "w1")
+    assert complete(db, first) is False
+    assert complete(db, second) is True
+
+
+def test_release_gives_jobs_back_without_using_an_attempt(db: Database) -> None:
+    job_id = _add(db, max_attempts=1)
+    (claimed,) = claim(db, "stopping")
+    assert release(db, [claimed], "released: worker stopped") == 1
+    job = _job(db, job_id)
+    assert (job.state, job.attempts, job.lease_owner) == ("queued", 0, None)
+    assert job.last_error == "released: worker stopped"
+    (again,) = claim(db, "other")
+    assert complete(db, again)
+    assert release(db, [claimed], "too late") == 0
 
 
 def test_a_job_rescued_after_its_last_attempt_is_dead(db: Database) -> None:

@@ -12,20 +12,21 @@ from darvaza.clock import utcnow
 from darvaza.db import Database
 from darvaza.jobs.models import Job
 from darvaza.jobs.queue import claim, enqueue, rescue_expired
-from darvaza.jobs.registry import JobKind, PayloadRejected, Registry, run_claimed
+from darvaza.jobs.registry import JobContext, JobKind, PayloadRejected, Registry, run_claimed
+from tests.support.jobs import services
 
 seen: list[dict[str, Any]] = []
 
 
-def _ok(_db: Database, payload: dict[str, Any]) -> None:
+def _ok(_context: JobContext, payload: dict[str, Any]) -> None:
     seen.append(payload)
 
 
-def _boom(_db: Database, _payload: dict[str, Any]) -> None:
+def _boom(_context: JobContext, _payload: dict[str, Any]) -> None:
     raise RuntimeError("handler exploded")
 
 
-def _picky(_db: Database, payload: dict[str, Any]) -> None:
+def _picky(_context: JobContext, payload: dict[str, Any]) -> None:
     if "order_id" not in payload:
         raise PayloadRejected("order_id is missing")
 
@@ -44,7 +45,7 @@ def _run(
     with db.transaction() as session:
         job_id = enqueue(session, kind, payload)
     (claimed,) = claim(db, "w1")
-    outcome = run_claimed(db, registry, claimed, "w1")
+    outcome = run_claimed(services(db), registry, claimed)
     with db.read() as session:
         job = session.get(Job, job_id)
         assert job is not None
@@ -80,7 +81,7 @@ def test_a_worker_that_lost_its_lease_records_nothing(db: Database, registry: Re
         enqueue(session, "ok")
     (claimed,) = claim(db, "slow", lease=timedelta(seconds=1))
     rescue_expired(db, now=utcnow() + timedelta(seconds=5))
-    assert run_claimed(db, registry, claimed, "slow") == "lost"
+    assert run_claimed(services(db), registry, claimed) == "lost"
 
 
 def test_a_kind_declared_twice_is_refused(registry: Registry) -> None:

@@ -25,7 +25,8 @@ def test_ready_when_database_answers_and_schema_is_current(
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready"
-    assert set(body["checks"]) == {"database", "migrations"}
+    assert set(body["checks"]) == {"database", "migrations", "workers"}
+    assert body["checks"]["workers"]["detail"] == "no worker running"
     assert all(check["ok"] for check in body["checks"].values())
     assert "error" not in body
 

@@ -109,7 +109,7 @@ def receive_callback(
     try:
         verification = gateway.verify(reference)
     except GatewayError as exc:
-        return _verify_failed(db, payment_id, exc)
+        return record_verify_failure(db, payment_id, exc)
     return apply_verification(db, payment_id, verification)
 
 
@@ -241,7 +241,7 @@ def _mismatch(
     return CallbackResult("mismatch", payment.order_id)
 
 
-def _verify_failed(db: Database, payment_id: uuid.UUID, exc: GatewayError) -> CallbackResult:
+def record_verify_failure(db: Database, payment_id: uuid.UUID, exc: GatewayError) -> CallbackResult:
     """A verify that timed out or failed on the gateway's side leaves the payment pending,
     safe to verify again later; a refusal ("not verifiable", "too late") fails it."""
     with db.transaction() as session:

@@ -154,3 +154,43 @@ def subscribers_of_tenant(
             .order_by(Subscription.current_period_end.desc())
             .limit(limit)
         ).all()
+
+
+def expire_due_subscriptions(
+    db: Database, *, now: datetime | None = None, batch: int = 200
+) -> dict[str, int]:
+    """End every active subscription whose period is over: `cancelled` when its customer
+    had cancelled, else `expired`, each with an audit event. Rows are taken with SKIP
+    LOCKED on PostgreSQL, so two runs at once split the work, and a renewal holding a row
+    settles first; each batch is its own transaction."""
+    now = now or utcnow()
+    ended: dict[str, int] = {"expired": 0, "cancelled": 0}
+    while True:
+        with db.transaction() as session:
+            due = session.scalars(
+                select(Subscription)
+                .where(Subscription.state == "active", Subscription.current_period_end <= now)
+                .order_by(Subscription.current_period_end, Subscription.id)
+                .limit(batch)
+                .with_for_update(of=Subscription, skip_locked=True)
+                .execution_options(populate_existing=True)
+            ).all()
+            for subscription in due:
+                state = "cancelled" if subscription.cancel_at_period_end else "expired"
+                subscription.state, subscription.updated_at = state, now
+                ended[state] += 1
+                append_event(
+                    session,
+                    action=f"subscription.{state}",
+                    actor=Actor.system("jobs"),
+                    tenant_id=subscription.tenant_id,
+                    target_type="subscription",
+                    target_id=subscription.id,
+                    data={
+                        "user_id": subscription.user_id,
+                        "period_end": subscription.current_period_end,
+                        "cancelled_by_customer": subscription.cancel_at_period_end,
+                    },
+                )
+        if len(due) < batch:
+            return ended

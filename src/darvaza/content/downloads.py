@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from darvaza.audit.service import Actor, append_event
 from darvaza.clock import utcnow
 from darvaza.content.items import entitled, get_item
 from darvaza.content.models import ContentItem, DownloadRecord, DownloadToken
-from darvaza.db import Database
+from darvaza.db import Database, changed_rows
 from darvaza.errors import DarvazaError, Forbidden, Gone, NotFound
 from darvaza.security.tokens import hash_token, looks_like_token, new_token
 
@@ -211,16 +211,16 @@ def revoke_item_tokens(
     now = utcnow()
     with db.transaction() as session:
         item = get_item(session, tenant_id, item_id)
-        revoked = session.execute(
+        revoked = changed_rows(
+            session,
             update(DownloadToken)
             .where(
                 DownloadToken.content_id == item.id,
                 DownloadToken.revoked_at.is_(None),
                 DownloadToken.expires_at > now,
             )
-            .values(revoked_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
+            .values(revoked_at=now),
+        )
         append_event(
             session,
             action="content.tokens_revoked",
@@ -228,7 +228,7 @@ def revoke_item_tokens(
             tenant_id=tenant_id,
             target_type="content",
             target_id=item.id,
-            data={"revoked": int(revoked or 0)},
+            data={"revoked": revoked},
         )
     return int(revoked or 0)
 
@@ -241,3 +241,18 @@ def download_log(db: Database, tenant_id: uuid.UUID, *, limit: int) -> Sequence[
             .order_by(DownloadRecord.id.desc())
             .limit(limit)
         ).all()
+
+
+def delete_ended_download_tokens(
+    db: Database, *, keep: timedelta, now: datetime | None = None
+) -> int:
+    """Delete download tokens that expired or were revoked more than `keep` ago. The
+    download log keeps its own copy of who downloaded what."""
+    cutoff = (now or utcnow()) - keep
+    with db.transaction() as session:
+        return changed_rows(
+            session,
+            delete(DownloadToken).where(
+                or_(DownloadToken.expires_at < cutoff, DownloadToken.revoked_at < cutoff)
+            ),
+        )

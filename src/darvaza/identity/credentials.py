@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from darvaza.db import changed_rows
 from darvaza.identity.models import SESSION, Credential
 
 
@@ -30,8 +31,7 @@ def revoke_credentials(
             Credential.revoked_at.is_(None),
         )
         .values(revoked_at=now, revoked_reason=reason)
-        .execution_options(synchronize_session=False)
     )
     if keep is not None:
         statement = statement.where(Credential.id != keep)
-    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+    return changed_rows(session, statement)

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 
 from darvaza.audit.service import Actor, append_event
 from darvaza.clock import utcnow
-from darvaza.db import Database
+from darvaza.db import Database, changed_rows
 from darvaza.errors import InvalidInput, NotFound, Unauthenticated
 from darvaza.identity.accounts import find_user_by_email, normalise_email
 from darvaza.identity.caller import Caller
@@ -221,3 +221,23 @@ def revoke_other_sessions(db: Database, caller: Caller) -> int:
             data={"revoked": revoked},
         )
     return revoked
+
+
+def delete_ended_sessions(
+    db: Database, policy: SessionPolicy, *, keep: timedelta, now: datetime | None = None
+) -> int:
+    """Delete sessions that ended (expired, revoked or idle too long) more than `keep`
+    ago; they can never be used again. API tokens stay: operators list revoked ones."""
+    cutoff = (now or utcnow()) - keep
+    with db.transaction() as session:
+        return changed_rows(
+            session,
+            delete(Credential).where(
+                Credential.kind == SESSION,
+                or_(
+                    Credential.expires_at < cutoff,
+                    Credential.revoked_at < cutoff,
+                    Credential.last_used_at < cutoff - policy.idle,
+                ),
+            ),
+        )

@@ -1,9 +1,10 @@
 """The queue's operations: enqueue in the caller's transaction, claim atomically, finish,
 retry with backoff, and rescue the jobs of workers that died.
 
-Claiming is one UPDATE over a sub-select of due jobs: on PostgreSQL the sub-select takes
-`FOR UPDATE SKIP LOCKED`, so workers never wait on each other's rows and never take the
-same one; on SQLite the write transaction (`BEGIN IMMEDIATE`) makes the claim atomic.
+Claiming is one UPDATE over a select of due jobs: on PostgreSQL the select takes
+`FOR UPDATE SKIP LOCKED` in a materialised CTE, so workers never wait on each other's rows
+and never take the same one; on SQLite the write transaction (`BEGIN IMMEDIATE`) makes
+the claim atomic.
 Every finishing step names the worker that holds the lease, so a worker that lost its lease
 (it was too slow, and the job was rescued) cannot finish a job someone else now runs.
 """
@@ -16,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from darvaza.clock import utcnow
-from darvaza.db import Database, flush_unique
+from darvaza.db import Database, changed_rows, flush_unique
 from darvaza.jobs.models import Job
 
 BACKOFF_BASE = timedelta(seconds=2)
@@ -59,6 +60,10 @@ def enqueue(
         created_at=now,
         updated_at=now,
     )
+    if unique_key is None:
+        session.add(job)
+        session.flush()  # for the id; no savepoint needed: nothing can clash
+        return job.id
     try:
         flush_unique(session, lambda: session.add(job), _Duplicate())
     except _Duplicate:
@@ -66,13 +71,50 @@ def enqueue(
     return job.id
 
 
+def enqueue_many(
+    session: Session,
+    kind: str,
+    payloads: Sequence[dict[str, Any]],
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    run_at: datetime | None = None,
+    max_attempts: int = 5,
+) -> list[int]:
+    """Add many jobs of one kind in one statement, in the caller's transaction (no unique
+    keys: use `enqueue` for those)."""
+    if not payloads:
+        return []
+    now = utcnow()
+    rows = [
+        {
+            "kind": kind,
+            "queue": queue,
+            "payload": payload,
+            "priority": priority,
+            "state": "queued",
+            "attempts": 0,
+            "max_attempts": max_attempts,
+            "run_at": run_at or now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for payload in payloads
+    ]
+    return list(session.scalars(insert(Job).returning(Job.id, sort_by_parameter_order=True), rows))
+
+
 @dataclass(frozen=True)
 class Claimed:
+    """A job a worker holds. The lease is (worker, attempt): a worker whose lease ran out
+    and whose job was claimed again, even by itself, can no longer finish it."""
+
     id: int
     kind: str
     payload: dict[str, Any]
     attempts: int
     max_attempts: int
+    worker: str
 
 
 def claim(
@@ -84,28 +126,31 @@ def claim(
     queues: Sequence[str] = ("default",),
     now: datetime | None = None,
 ) -> list[Claimed]:
-    """Take up to `limit` due jobs, best first (priority, then due time), counting an
-    attempt and holding a lease on each."""
+    """Take up to `limit` due jobs, best first (lowest priority number, then longest due),
+    counting an attempt and holding a lease on each."""
+    return complete_and_claim(db, [], worker, limit=limit, lease=lease, queues=queues, now=now)[1]
+
+
+def complete_and_claim(
+    db: Database,
+    done: Sequence[Claimed],
+    worker: str,
+    *,
+    limit: int,
+    lease: timedelta,
+    queues: Sequence[str],
+    now: datetime | None = None,
+) -> tuple[int, list[Claimed]]:
+    """Mark a worker's finished jobs succeeded and claim the next ones, in one transaction:
+    with short jobs the round trips of a transaction are the cost, so a busy worker pays
+    one per batch. Returns how many finished jobs it still held, and the claimed jobs."""
     now = now or utcnow()
-    with db.transaction() as session:
-        due = (
-            select(Job.id)
-            .where(Job.state == "queued", Job.queue.in_(list(queues)), Job.run_at <= now)
-            .order_by(Job.priority.desc(), Job.run_at, Job.id)
-            .limit(limit)
-        )
-        if db.backend == "postgresql":
-            due = due.with_for_update(skip_locked=True)
+    with db.transaction(durable=False) as session:
+        completed = _complete(session, done, now) if done else 0
+        if limit <= 0:
+            return completed, []
         rows = session.execute(
-            update(Job)
-            .where(Job.id.in_(due.scalar_subquery()), Job.state == "queued")
-            .values(
-                state="running",
-                lease_owner=worker,
-                lease_expires_at=now + lease,
-                attempts=Job.attempts + 1,
-                updated_at=now,
-            )
+            _claiming(db, worker, limit, lease, queues, now)
             .returning(
                 Job.id,
                 Job.kind,
@@ -117,31 +162,79 @@ def claim(
             )
             .execution_options(synchronize_session=False)
         ).all()
-    ordered = sorted(rows, key=lambda row: (-row.priority, row.run_at, row.id))
-    return [Claimed(r.id, r.kind, r.payload, r.attempts, r.max_attempts) for r in ordered]
+    ordered = sorted(rows, key=lambda row: (row.priority, row.run_at, row.id))
+    claimed = [
+        Claimed(r.id, r.kind, r.payload, r.attempts, r.max_attempts, worker) for r in ordered
+    ]
+    return completed, claimed
 
 
-def _held(job_id: int, worker: str) -> Any:
-    return (Job.id == job_id, Job.state == "running", Job.lease_owner == worker)
+def _claiming(
+    db: Database, worker: str, limit: int, lease: timedelta, queues: Sequence[str], now: datetime
+) -> Any:
+    due = (
+        select(Job.id)
+        .where(Job.state == "queued", Job.queue.in_(list(queues)), Job.run_at <= now)
+        .order_by(Job.priority, Job.run_at, Job.id)
+        .limit(limit)
+    )
+    claiming = update(Job).values(
+        state="running",
+        lease_owner=worker,
+        lease_expires_at=now + lease,
+        attempts=Job.attempts + 1,
+        started_at=now,
+        updated_at=now,
+    )
+    if db.backend == "postgresql":
+        # A materialised CTE runs the locking sub-select once. Inside `IN (...)` PostgreSQL
+        # may run it again per row, and each run, skipping rows just claimed, finds more:
+        # a claim of 3 took 4.
+        locked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+        return claiming.where(Job.id == locked.c.id)
+    return claiming.where(Job.id.in_(due.scalar_subquery()), Job.state == "queued")
 
 
-def complete(db: Database, job_id: int, worker: str, *, now: datetime | None = None) -> bool:
-    """Mark a job succeeded. False if the worker no longer holds its lease."""
-    now = now or utcnow()
-    with db.transaction() as session:
-        done = session.execute(
-            update(Job)
-            .where(*_held(job_id, worker))
-            .values(
-                state="succeeded",
-                finished_at=now,
-                updated_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-    return bool(done)
+def _held(jobs: Sequence[Claimed]) -> Any:
+    """The rows these leases still hold: running, same worker, same attempt."""
+    workers = {job.worker for job in jobs}
+    if len(workers) != 1:
+        raise ValueError("leases of one worker at a time")
+    return (
+        Job.id.in_([job.id for job in jobs]),  # the primary key finds the rows
+        Job.state == "running",
+        Job.lease_owner == workers.pop(),
+        tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in jobs]),
+    )
+
+
+def complete(db: Database, job: Claimed, *, now: datetime | None = None) -> bool:
+    """Mark a job succeeded. False if its worker no longer holds the lease."""
+    return complete_many(db, [job], now=now) == 1
+
+
+def complete_many(db: Database, jobs: Sequence[Claimed], *, now: datetime | None = None) -> int:
+    """Mark several of one worker's jobs succeeded in one transaction. Returns how many it
+    still held; the others were rescued meanwhile and belong to someone else."""
+    if not jobs:
+        return 0
+    with db.transaction(durable=False) as session:
+        return _complete(session, jobs, now or utcnow())
+
+
+def _complete(session: Session, jobs: Sequence[Claimed], now: datetime) -> int:
+    return changed_rows(
+        session,
+        update(Job)
+        .where(*_held(jobs))
+        .values(
+            state="succeeded",
+            finished_at=now,
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        ),
+    )
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
@@ -153,60 +246,82 @@ def backoff(attempt: int, rng: random.Random | None = None) -> timedelta:
     return jittered
 
 
-def fail_for_good(db: Database, job_id: int, worker: str, error: str) -> str | None:
-    """End a job `dead` at once: retrying cannot help (an unknown kind, a bad payload)."""
-    return fail(db, job_id, worker, error, final=True)
-
-
 def fail(
     db: Database,
-    job_id: int,
-    worker: str,
+    job: Claimed,
     error: str,
     *,
     now: datetime | None = None,
     rng: random.Random | None = None,
     final: bool = False,
 ) -> str | None:
-    """Record a failed attempt: retry later with backoff, or `dead` after the last one.
+    """Record a failed attempt: retry later with backoff, or `dead` after the last one
+    (or at once with `final`, when retrying cannot help: an unknown kind, a bad payload).
     Returns the new state, or None if the worker no longer holds the lease."""
     now = now or utcnow()
     with db.transaction() as session:
-        job = session.scalars(
-            select(Job).where(*_held(job_id, worker)).with_for_update(of=Job)
+        row = session.scalars(
+            select(Job).where(*_held([job])).with_for_update(of=Job)
         ).one_or_none()
-        if job is None:
+        if row is None:
             return None
-        job.last_error, job.updated_at = error[:20_000], now
-        job.lease_owner, job.lease_expires_at = None, None
-        if final or job.attempts >= job.max_attempts:
-            job.state, job.finished_at = "dead", now
-        else:
-            job.state, job.run_at = "queued", now + backoff(job.attempts, rng)
-        return job.state
+        retry_at = None if final else now + backoff(row.attempts, rng)
+        _end_attempt(row, error, now, retry_at)
+        return row.state
 
 
-def renew_leases(
-    db: Database,
-    job_ids: Sequence[int],
-    worker: str,
-    lease: timedelta,
-    *,
-    now: datetime | None = None,
+def _end_attempt(job: Job, error: str, now: datetime, retry_at: datetime | None) -> None:
+    """A failed attempt: the job goes back to the queue due at `retry_at`, or ends `dead`
+    when that was its last attempt (or `retry_at` is None: retrying cannot help)."""
+    job.last_error, job.updated_at = error[:20_000], now
+    job.lease_owner, job.lease_expires_at = None, None
+    if retry_at is None or job.attempts >= job.max_attempts:
+        job.state, job.finished_at = "dead", now
+    else:
+        job.state, job.run_at = "queued", retry_at
+
+
+def release(
+    db: Database, jobs: Sequence[Claimed], reason: str, *, now: datetime | None = None
 ) -> int:
-    """The worker's heartbeat: push out the leases it still holds."""
-    if not job_ids:
+    """Give jobs back to the queue, due now, without counting the attempt: the worker is
+    stopping (or never started them), which is not the job's fault."""
+    if not jobs:
         return 0
     now = now or utcnow()
     with db.transaction() as session:
-        return int(
-            session.execute(
+        return changed_rows(
+            session,
+            update(Job)
+            .where(*_held(jobs))
+            .values(
+                state="queued",
+                attempts=Job.attempts - 1,
+                run_at=now,
+                last_error=reason[:20_000],
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            ),
+        )
+
+
+def renew_leases(
+    db: Database, jobs: Sequence[Claimed], lease: timedelta, *, now: datetime | None = None
+) -> set[int]:
+    """The worker's heartbeat: push out the leases it still holds; the ids it renewed."""
+    if not jobs:
+        return set()
+    now = now or utcnow()
+    with db.transaction(durable=False) as session:
+        return set(
+            session.scalars(
                 update(Job)
-                .where(Job.id.in_(list(job_ids)), Job.state == "running", Job.lease_owner == worker)
+                .where(*_held(jobs))
                 .values(lease_expires_at=now + lease, updated_at=now)
+                .returning(Job.id)
                 .execution_options(synchronize_session=False)
-            ).rowcount  # type: ignore[attr-defined]
-            or 0
+            )
         )
 
 
@@ -221,10 +336,6 @@ def rescue_expired(db: Database, *, now: datetime | None = None) -> int:
             .with_for_update(of=Job, skip_locked=True)
         ).all()
         for job in stale:
-            job.last_error = f"lease held by {job.lease_owner} expired: the worker stopped"
-            job.lease_owner, job.lease_expires_at, job.updated_at = None, None, now
-            if job.attempts >= job.max_attempts:
-                job.state, job.finished_at = "dead", now
-            else:
-                job.state, job.run_at = "queued", now
+            error = f"lease held by {job.lease_owner} expired: the worker stopped"
+            _end_attempt(job, error, now, retry_at=now)
         return len(stale)

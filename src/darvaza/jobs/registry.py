@@ -1,16 +1,27 @@
-"""Job kinds: each domain declares its jobs (name, handler, timeout, attempts) here, in one
-table, and the worker runs whatever it claims through `run_claimed`."""
+"""Job kinds: each domain declares its jobs (name, handler, timeout), and the
+worker runs whatever it claims through `execute` and writes the outcome with `record`.
+
+Running and recording are apart so that a worker can record a batch of successes in one
+transaction; `run_claimed` does both for one job.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from darvaza.billing.gateways import GatewayRegistry
+from darvaza.config import Settings
 from darvaza.db import Database
-from darvaza.jobs.queue import Claimed, complete, fail, fail_for_good
+from darvaza.jobs.queue import Claimed, complete_many, fail
+
+DEFAULT_TIMEOUT = timedelta(minutes=5)
 
 
 class PayloadRejected(Exception):
@@ -18,16 +29,45 @@ class PayloadRejected(Exception):
 
 
 @dataclass(frozen=True)
+class Services:
+    """What handlers may use: the same pieces the API runs on."""
+
+    db: Database
+    settings: Settings
+    gateways: GatewayRegistry
+
+
+@dataclass(frozen=True)
+class JobContext:
+    services: Services
+    job: Claimed
+    # Set when the job has run past its kind's timeout or the worker must stop at once.
+    # Python cannot stop a thread from outside, so long handlers look at it between steps.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def should_stop(self) -> bool:
+        return self.stop.is_set()
+
+
+Handler = Callable[[JobContext, dict[str, Any]], object]
+
+
+@dataclass(frozen=True)
 class JobKind:
     name: str
-    handler: Callable[[Database, dict[str, Any]], None]
-    timeout: timedelta = timedelta(minutes=5)
-    max_attempts: int = 5
+    handler: Handler
+    timeout: timedelta = DEFAULT_TIMEOUT
 
 
 class Registry:
-    def __init__(self) -> None:
+    def __init__(self, kinds: Sequence[JobKind] = ()) -> None:
         self.kinds: dict[str, JobKind] = {}
+        for kind in kinds:
+            self.register(kind)
 
     def register(self, kind: JobKind) -> JobKind:
         if kind.name in self.kinds:
@@ -35,17 +75,64 @@ class Registry:
         self.kinds[kind.name] = kind
         return kind
 
+    def timeout_of(self, kind: str) -> timedelta:
+        known = self.kinds.get(kind)
+        return known.timeout if known else DEFAULT_TIMEOUT
 
-def run_claimed(db: Database, registry: Registry, job: Claimed, worker: str) -> str:
-    """Run one claimed job and record how it ended: succeeded, queued again (a retry),
-    dead (last attempt, unknown kind, rejected payload), or lost (the lease went elsewhere)."""
+
+@dataclass(frozen=True)
+class Result:
+    """How one attempt ended: `succeeded`, `failed` (retry if attempts remain) or `dead`
+    (retrying cannot help)."""
+
+    job: Claimed
+    outcome: str
+    seconds: float
+    error: str | None = None
+
+
+def execute(registry: Registry, context: JobContext) -> Result:
+    """Run one claimed job's handler; never raises."""
+    job = context.job
+    started = time.perf_counter()
+
+    def ended(outcome: str, error: str | None = None) -> Result:
+        return Result(job, outcome, time.perf_counter() - started, error)
+
     kind = registry.kinds.get(job.kind)
     if kind is None:
-        return fail_for_good(db, job.id, worker, f"unknown job kind {job.kind!r}") or "lost"
+        return ended("dead", f"unknown job kind {job.kind!r}")
     try:
-        kind.handler(db, job.payload)
+        kind.handler(context, job.payload)
     except PayloadRejected as exc:
-        return fail_for_good(db, job.id, worker, f"payload rejected: {exc}") or "lost"
-    except Exception:  # noqa: BLE001 (any failure of a handler is the job's failure)
-        return fail(db, job.id, worker, traceback.format_exc()) or "lost"
-    return "succeeded" if complete(db, job.id, worker) else "lost"
+        return ended("dead", f"payload rejected: {exc}")
+    except (Exception, SystemExit):  # noqa: BLE001 (any failure of a handler is the job's)
+        # SystemExit too: a handler calling sys.exit() would otherwise end the worker's
+        # thread silently, leaving its job leased and running until its timeout.
+        return ended("failed", traceback.format_exc())
+    if context.should_stop():
+        # It returned, but only after its deadline: the attempt counts as failed.
+        return ended("failed", f"timed out after {kind.timeout.total_seconds():g}s")
+    return ended("succeeded")
+
+
+def record(db: Database, results: Sequence[Result]) -> Counter[str]:
+    """Write how attempts ended, successes in one transaction. Counts the new states:
+    succeeded, queued (a retry), dead, and lost (the lease had gone elsewhere)."""
+    counts: Counter[str] = Counter()
+    succeeded = [r.job for r in results if r.outcome == "succeeded"]
+    if succeeded:
+        done = complete_many(db, succeeded)
+        counts["succeeded"] += done
+        counts["lost"] += len(succeeded) - done
+    for result in results:
+        if result.outcome != "succeeded":
+            error = result.error or "failed"
+            counts[fail(db, result.job, error, final=result.outcome == "dead") or "lost"] += 1
+    return +counts  # without the zeros
+
+
+def run_claimed(services: Services, registry: Registry, job: Claimed) -> str:
+    """Run one claimed job and record how it ended; returns the job's new state."""
+    (state,) = record(services.db, [execute(registry, JobContext(services, job))])
+    return state

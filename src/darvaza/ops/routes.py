@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -10,6 +12,7 @@ from fastapi.responses import JSONResponse
 from darvaza import __version__
 from darvaza.context import current_request_id
 from darvaza.errors import Unauthenticated, error_body
+from darvaza.jobs.service import describe_workers
 from darvaza.ops.schemas import CheckOut, HealthOut, ReadinessOut
 from darvaza.ops.service import check_readiness
 from darvaza.runtime import RuntimeDep
@@ -34,8 +37,14 @@ def health() -> HealthOut:
     dependencies=[Requires(PUBLIC)],
 )
 async def ready(runtime: RuntimeDep) -> JSONResponse:
-    """Readiness: the database answers and no migration is pending."""
-    extra = {"rate_limit_store": runtime.limiter.ping} if runtime.limiter.backend == "redis" else {}
+    """Readiness: the database answers and no migration is pending. Workers are reported
+    (live and gone) but do not decide readiness."""
+    stale = timedelta(seconds=runtime.settings.worker_stale_seconds)
+    extra: dict[str, Callable[[], object]] = {
+        "workers": lambda: describe_workers(runtime.db, stale_after=stale)
+    }
+    if runtime.limiter.backend == "redis":
+        extra["rate_limit_store"] = runtime.limiter.ping
     report = await check_readiness(
         runtime.db, runtime.settings.readiness_timeout_seconds, extra_checks=extra
     )

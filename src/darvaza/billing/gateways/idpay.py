@@ -4,6 +4,7 @@ and its callback (POST form or GET query; the same reading for both)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -36,6 +37,7 @@ STATUS_OUTCOMES: dict[int, Outcome] = {
     101: Outcome.PAID,  # already verified
     200: Outcome.PAID,  # paid out to the merchant
 }
+NOT_MADE = 1
 ALREADY_VERIFIED = 101
 # Error codes worth asking about again later: IDPay's own trouble, not a refusal.
 RETRYABLE_ERRORS = frozenset({"-1", "15"})
@@ -91,6 +93,16 @@ def read_idpay_verification(body: Mapping[str, Any]) -> Verification:
         raise GatewayError("unreadable", f"IDPay's answer: {exc}", retryable=True) from None
 
 
+def read_idpay_inquiry(body: Mapping[str, Any]) -> Verification:
+    """Read an inquiry answer. Status 1 ("payment not made") is final in a callback, when
+    the payer has left the gateway; asked about by us, the payer may still be paying, so
+    it only means "not yet"."""
+    answer = read_idpay_verification(body)
+    if answer.status == str(NOT_MADE):
+        return replace(answer, outcome=Outcome.PENDING)
+    return answer
+
+
 class IdPayGateway:
     name = "idpay"
 
@@ -143,7 +155,7 @@ class IdPayGateway:
 
     def inquire(self, payment: PaymentRef) -> Verification:
         body = {"id": payment.gateway_payment_id, "order_id": payment.order_id}
-        return read_idpay_verification(self._post("/payment/inquiry", body, expected=200))
+        return read_idpay_inquiry(self._post("/payment/inquiry", body, expected=200))
 
     def read_callback(self, fields: Mapping[str, str]) -> CallbackData:
         return read_idpay_callback(fields)

@@ -19,7 +19,11 @@ from darvaza.billing.gateways.base import (
     PaymentRef,
     Verification,
 )
-from darvaza.billing.gateways.idpay import read_idpay_callback, read_idpay_verification
+from darvaza.billing.gateways.idpay import (
+    read_idpay_callback,
+    read_idpay_inquiry,
+    read_idpay_verification,
+)
 from darvaza.billing.models import MockGatewayPayment
 from darvaza.clock import utcnow
 from darvaza.db import Database
@@ -53,8 +57,11 @@ class MockGateway:
             )
         return Created(payment_id, f"{self.public_url}/mock-gateway/{payment_id}")
 
-    def _answer(self, book: MockGatewayPayment, status: int) -> Verification:
-        return read_idpay_verification(
+    def _answer(
+        self, book: MockGatewayPayment, status: int, *, inquiry: bool = False
+    ) -> Verification:
+        read = read_idpay_inquiry if inquiry else read_idpay_verification
+        return read(
             {
                 "status": status,
                 "track_id": book.track_id,
@@ -84,7 +91,7 @@ class MockGateway:
             book = session.get(MockGatewayPayment, payment.gateway_payment_id)
             if book is None or book.order_id != payment.order_id:
                 raise GatewayError("52", "no such payment", retryable=False)
-            return self._answer(book, book.status)
+            return self._answer(book, book.status, inquiry=True)
 
     def read_callback(self, fields: Mapping[str, str]) -> CallbackData:
         return read_idpay_callback(fields)

@@ -383,6 +383,27 @@ def _download_token(w: World, caller: str, admitted: bool) -> Call:
     return Call(f"/api/v1/tenants/{w.tenant}/content/{w.item}/download-token")
 
 
+def _some_job(w: World) -> int:
+    """A job to look at or act on: the newest queued one, or any, enqueuing upkeep first."""
+    for query in ("?state=queued&limit=1", "?limit=1"):
+        page = w.admin(200, "GET", "/api/v1/admin/jobs" + query)
+        if page["items"]:
+            return int(page["items"][0]["id"])
+        w.admin(200, "POST", "/api/v1/admin/jobs/enqueue-ops")
+    raise SmokeFailed("no job to act on, even after enqueuing the upkeep jobs")
+
+
+def _job_action(action: str) -> Example:
+    """Retry or cancel a job. A worker may take the job between our look and the call,
+    and then the answer is a 409 (not retryable / not cancellable), still a pass."""
+
+    def build(w: World, _caller: str, admitted: bool) -> Call:
+        job_id = _some_job(w) if admitted else 1
+        return Call(f"/api/v1/admin/jobs/{job_id}{action}", also_ok=frozenset({409}))
+
+    return Example(build)
+
+
 UNKNOWN_CALLBACK = {"status": "10", "id": "none", "order_id": "dz-none", "track_id": "1"}
 
 
@@ -426,6 +447,12 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         _remove_manager, foreign=_another_tenants_manager
     ),
     ("GET", "/api/v1/admin/audit"): _plain("/api/v1/admin/audit"),
+    ("GET", "/api/v1/admin/jobs"): _plain("/api/v1/admin/jobs?state=dead"),
+    ("GET", "/api/v1/admin/jobs/{job_id}"): _job_action(""),
+    ("POST", "/api/v1/admin/jobs/{job_id}/retry"): _job_action("/retry"),
+    ("POST", "/api/v1/admin/jobs/{job_id}/cancel"): _job_action("/cancel"),
+    ("POST", "/api/v1/admin/jobs/enqueue-ops"): _plain("/api/v1/admin/jobs/enqueue-ops"),
+    ("GET", "/api/v1/admin/workers"): _plain("/api/v1/admin/workers"),
     ("GET", "/console/assets/console.css"): _plain("/console/assets/console.css"),
     ("GET", "/console/login"): _plain("/console/login"),
     ("POST", "/console/login"): Example(_console_login, RATE_LIMITED_SAMPLE),

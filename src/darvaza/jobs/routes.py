@@ -1,0 +1,117 @@
+"""Operating the queue over HTTP: list jobs and workers (platform admins and auditors),
+retry or cancel a job (platform admins; audited)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from darvaza.errors import InvalidInput
+from darvaza.jobs import service, upkeep
+from darvaza.jobs.schemas import JobActionIn, JobOut, JobPageOut, JobState, WorkerOut
+from darvaza.runtime import RuntimeDep
+from darvaza.security.policy import AUDIT_READER, PLATFORM_ADMIN, Access, Requires
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+
+@router.get("/jobs", response_model=JobPageOut, dependencies=[Requires(AUDIT_READER)])
+def list_jobs(
+    runtime: RuntimeDep,
+    state: JobState | None = None,
+    kind: Annotated[str | None, Query(max_length=100)] = None,
+    since: Annotated[datetime | None, Query(description="created at or after, ISO 8601")] = None,
+    until: Annotated[datetime | None, Query(description="created before, ISO 8601")] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+) -> JobPageOut:
+    """Newest first; `next_cursor` pages on."""
+    if cursor is not None and not cursor.isdigit():
+        raise InvalidInput("The cursor is not one this API gave out.", code="invalid_cursor")
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a time zone (for example Z).", code="invalid_time")
+    jobs = service.list_jobs(
+        runtime.db,
+        service.JobFilter(
+            state=state,
+            kind=kind,
+            since=since,
+            until=until,
+            before_id=int(cursor) if cursor else None,
+            limit=limit,
+        ),
+    )
+    return JobPageOut(
+        items=[JobOut.model_validate(job) for job in jobs],
+        next_cursor=str(jobs[-1].id) if len(jobs) == limit else None,
+    )
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, dependencies=[Requires(AUDIT_READER)])
+def get_job(job_id: int, runtime: RuntimeDep) -> JobOut:
+    return JobOut.model_validate(service.get_job(runtime.db, job_id))
+
+
+@router.post("/jobs/enqueue-ops", response_model=dict[str, int | None])
+def enqueue_ops(
+    access: Annotated[Access, Requires(PLATFORM_ADMIN)], runtime: RuntimeDep
+) -> dict[str, int | None]:
+    """Enqueue every upkeep job now, once; the new jobs' ids by kind (null: one of that
+    kind was already queued or running this way)."""
+    return upkeep.enqueue_ops(runtime.db, access.user.actor())
+
+
+@router.post("/jobs/{job_id}/retry", response_model=JobOut)
+def retry_job(
+    job_id: int,
+    access: Annotated[Access, Requires(PLATFORM_ADMIN)],
+    runtime: RuntimeDep,
+    body: Annotated[JobActionIn | None, Body()] = None,
+) -> JobOut:
+    """Run a dead or cancelled job again now, or a job waiting for its retry at once."""
+    reason = body.reason if body else None
+    job = service.retry_job(runtime.db, access.user.actor(), job_id, reason=reason)
+    return JobOut.model_validate(job)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut)
+def cancel_job(
+    job_id: int,
+    access: Annotated[Access, Requires(PLATFORM_ADMIN)],
+    runtime: RuntimeDep,
+    body: Annotated[JobActionIn | None, Body()] = None,
+) -> JobOut:
+    """Cancel a queued job. A running job is refused (409): it cannot be stopped safely."""
+    reason = body.reason if body else None
+    job = service.cancel_job(runtime.db, access.user.actor(), job_id, reason=reason)
+    return JobOut.model_validate(job)
+
+
+@router.get("/workers", response_model=list[WorkerOut], dependencies=[Requires(AUDIT_READER)])
+def list_workers(runtime: RuntimeDep, include_stopped: bool = False) -> list[WorkerOut]:
+    """Workers and their heartbeats; `gone` marks one silent past the stale setting."""
+    views = service.list_workers(
+        runtime.db,
+        stale_after=timedelta(seconds=runtime.settings.worker_stale_seconds),
+        include_stopped=include_stopped,
+    )
+    return [
+        WorkerOut(
+            id=v.worker.id,
+            host=v.worker.host,
+            pid=v.worker.pid,
+            queues=v.worker.queues,
+            concurrency=v.worker.concurrency,
+            state=v.worker.state,
+            gone=v.gone,
+            started_at=v.worker.started_at,
+            last_seen_at=v.worker.last_seen_at,
+            jobs_running=v.worker.jobs_running,
+            jobs_succeeded=v.worker.jobs_succeeded,
+            jobs_failed=v.worker.jobs_failed,
+        )
+        for v in views
+    ]

@@ -1,0 +1,199 @@
+"""Operating the queue: list jobs and workers, retry or cancel a job (audited), prune
+finished jobs, and the figures metrics and readiness read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from darvaza.audit.service import Actor, append_event
+from darvaza.clock import utcnow
+from darvaza.db import Database, changed_rows, flush_unique
+from darvaza.errors import Conflict, NotFound
+from darvaza.jobs.models import Job, WorkerHeartbeat
+
+FINISHED = ("succeeded", "dead", "cancelled")
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    state: str | None = None
+    kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: int | None = None  # the cursor: jobs older than this one
+    limit: int = 50
+
+
+def list_jobs(db: Database, filters: JobFilter) -> Sequence[Job]:
+    """Newest first, by id; `before_id` pages on."""
+    query = select(Job).order_by(Job.id.desc()).limit(min(filters.limit, MAX_PAGE))
+    if filters.state is not None:
+        query = query.where(Job.state == filters.state)
+    if filters.kind is not None:
+        query = query.where(Job.kind == filters.kind)
+    if filters.since is not None:
+        query = query.where(Job.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(Job.created_at < filters.until)
+    if filters.before_id is not None:
+        query = query.where(Job.id < filters.before_id)
+    with db.read() as session:
+        return session.scalars(query).all()
+
+
+def get_job(db: Database, job_id: int) -> Job:
+    with db.read() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise NotFound("No such job.")
+        return job
+
+
+def _lock_job(session: Session, job_id: int) -> Job:
+    job = session.scalars(
+        select(Job)
+        .where(Job.id == job_id)
+        .with_for_update(of=Job)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+class _KeyTaken(Exception):
+    pass
+
+
+def retry_job(db: Database, actor: Actor, job_id: int, *, reason: str | None = None) -> Job:
+    """Run a dead or cancelled job again now (one more attempt if it had used them all),
+    or bring a job waiting for its retry forward. Running and succeeded jobs are refused."""
+    with db.transaction() as session:
+        job = _lock_job(session, job_id)
+        if job.state in ("running", "succeeded"):
+            raise Conflict(
+                f"The job is {job.state}; only a dead, cancelled or queued job can be retried.",
+                code="job_not_retryable",
+            )
+        was, now = job.state, utcnow()
+
+        def requeue() -> None:
+            job.state, job.run_at, job.finished_at, job.updated_at = "queued", now, None, now
+            job.max_attempts = max(job.max_attempts, job.attempts + 1)
+
+        try:
+            flush_unique(session, requeue, _KeyTaken())
+        except _KeyTaken:
+            raise Conflict(
+                "Another job with the same unique key is queued or running.",
+                code="job_duplicate",
+            ) from None
+        _audit(session, actor, "job.retried", job, was, reason)
+        return job
+
+
+def cancel_job(db: Database, actor: Actor, job_id: int, *, reason: str | None = None) -> Job:
+    """Cancel a queued job (waiting to run or to retry). A running job cannot be stopped
+    safely from outside, so it is refused."""
+    with db.transaction() as session:
+        job = _lock_job(session, job_id)
+        if job.state != "queued":
+            raise Conflict(
+                f"The job is {job.state}; only a queued job can be cancelled.",
+                code="job_not_cancellable",
+            )
+        now = utcnow()
+        job.state, job.finished_at, job.updated_at = "cancelled", now, now
+        _audit(session, actor, "job.cancelled", job, "queued", reason)
+        return job
+
+
+def _audit(
+    session: Session, actor: Actor, action: str, job: Job, was: str, reason: str | None
+) -> None:
+    append_event(
+        session,
+        action=action,
+        actor=actor,
+        target_type="job",
+        target_id=str(job.id),
+        reason=reason,
+        data={"kind": job.kind, "was": was, "attempts": job.attempts},
+    )
+
+
+def prune_finished(db: Database, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete finished jobs, and workers stopped or gone, older than `older_than`."""
+    cutoff = (now or utcnow()) - older_than
+    with db.transaction() as session:
+        jobs = changed_rows(
+            session, delete(Job).where(Job.state.in_(FINISHED), Job.finished_at < cutoff)
+        )
+        changed_rows(session, delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < cutoff))
+        return jobs
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    worker: WorkerHeartbeat
+    gone: bool  # not stopped, yet silent for longer than the stale setting
+
+
+def list_workers(
+    db: Database, *, stale_after: timedelta, include_stopped: bool = False
+) -> list[WorkerView]:
+    now = utcnow()
+    query = select(WorkerHeartbeat).order_by(WorkerHeartbeat.started_at.desc())
+    if not include_stopped:
+        query = query.where(WorkerHeartbeat.state != "stopped")
+    with db.read() as session:
+        rows = session.scalars(query).all()
+    return [
+        WorkerView(row, row.state != "stopped" and row.last_seen_at < now - stale_after)
+        for row in rows
+    ]
+
+
+def describe_workers(db: Database, *, stale_after: timedelta) -> str:
+    """For the readiness probe. A missing worker does not make the API unready (taking
+    every API process out of service would not bring it back); it is reported here, in
+    the metrics and in the ops summary."""
+    views = list_workers(db, stale_after=stale_after)
+    gone = sum(view.gone for view in views)
+    if not views:
+        return "no worker running"
+    return f"{len(views) - gone} live, {gone} gone"
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    by_state_and_kind: dict[tuple[str, str], int]
+    oldest_due_seconds: float  # queue lag: how long the oldest due job has waited
+    workers_live: int
+    workers_gone: int
+
+
+def queue_stats(db: Database, *, stale_after: timedelta) -> QueueStats:
+    now = utcnow()
+    with db.read() as session:
+        counts = session.execute(
+            select(Job.state, Job.kind, func.count()).group_by(Job.state, Job.kind)
+        ).all()
+        oldest = session.scalar(
+            select(func.min(Job.run_at)).where(Job.state == "queued", Job.run_at <= now)
+        )
+    workers = list_workers(db, stale_after=stale_after)
+    gone = sum(view.gone for view in workers)
+    lag = (now - oldest).total_seconds() if oldest is not None else 0.0
+    return QueueStats(
+        {(state, kind): n for state, kind, n in counts},
+        max(0.0, lag),
+        len(workers) - gone,
+        gone,
+    )
