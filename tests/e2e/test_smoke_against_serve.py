@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.test_serve import _free_port
 
@@ -22,6 +23,9 @@ def _darvaza(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Completed
     )  # fmt: skip
 
 
+# Nine CLI processes (about 2 s of imports each), ~40 production-cost sign-ins and a 10 s
+# link expiry: about 45 s alone, and more than twice that beside the other xdist worker.
+@pytest.mark.timeout(300)
 def test_both_smoke_checks_pass_against_a_served_instance(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
