@@ -6,14 +6,16 @@ from __future__ import annotations
 import random
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from darvaza.clock import utcnow
 from darvaza.db import Database
 from darvaza.jobs.models import Job
 from darvaza.jobs.queue import (
+    LeaseWatch,
     backoff,
     claim,
     complete,
@@ -21,8 +23,17 @@ from darvaza.jobs.queue import (
     fail,
     release,
     renew_leases,
-    rescue_expired,
 )
+
+
+class _Monotonic:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def __call__(self) -> float:
+        return self.seconds
 
 
 def _job(db: Database, job_id: int) -> Job:
@@ -150,15 +161,23 @@ def test_backoff_grows_is_jittered_and_capped() -> None:
 
 def test_a_dead_workers_job_returns_and_its_late_finish_is_refused(db: Database) -> None:
     job_id = _add(db, max_attempts=2)
-    now = utcnow()
+    now, mono = utcnow(), _Monotonic()
+    watch = LeaseWatch(timedelta(seconds=30), clock=mono)
     (crashed,) = claim(db, "crashed", lease=timedelta(seconds=30), now=now)
-    assert rescue_expired(db, now=now + timedelta(seconds=10)) == 0  # lease still good
+    assert watch.rescue(db) == 0  # first sight of the lease
+    mono.seconds += 20
+    assert watch.rescue(db) == 0  # not still for a whole lease yet
     renewed = renew_leases(db, [crashed], timedelta(seconds=30), now=now + timedelta(seconds=20))
     assert renewed == {job_id}
-    assert rescue_expired(db, now=now + timedelta(seconds=60)) == 1
+    mono.seconds += 20
+    assert watch.rescue(db) == 0  # 40 s since claimed, but renewed 20 s ago
+    mono.seconds += 29
+    assert watch.rescue(db) == 0
+    mono.seconds += 1
+    assert watch.rescue(db) == 1  # a whole lease without a renewal
     job = _job(db, job_id)
     assert (job.state, job.attempts, job.lease_owner) == ("queued", 1, None)
-    assert "expired" in (job.last_error or "")
+    assert "was not renewed" in (job.last_error or "")
     (claimed,) = claim(db, "healthy", now=now + timedelta(seconds=61))
     assert claimed.attempts == 2
     # The first worker wakes up: it may not finish or fail a job it no longer holds.
@@ -169,13 +188,62 @@ def test_a_dead_workers_job_returns_and_its_late_finish_is_refused(db: Database)
     assert _job(db, job_id).state == "succeeded"
 
 
+def test_a_wall_clock_jump_does_not_rescue_a_lease_that_is_renewed(db: Database) -> None:
+    """Leases are judged on the watcher's monotonic clock, never by comparing the holder's
+    renewal time with the watcher's wall clock: a watcher whose clock leaps a day ahead
+    (or a holder whose clock lags a day behind) takes nothing that is still alive."""
+    now, mono = utcnow(), _Monotonic()
+    job_id = _add(db, run_at=now - timedelta(days=2))
+    watch = LeaseWatch(timedelta(seconds=30), clock=mono)
+    (held,) = claim(db, "behind", lease=timedelta(seconds=30), now=now - timedelta(days=1))
+    for beat in range(1, 10):
+        assert watch.rescue(db, now=now + timedelta(days=1)) == 0
+        mono.seconds += 10
+        renewed_to = now - timedelta(days=1) + timedelta(seconds=10 * beat + 30)
+        assert renew_leases(db, [held], timedelta(0), now=renewed_to) == {job_id}
+    assert _job(db, job_id).state == "running"
+    assert complete(db, held) is True
+
+
+def test_a_renewal_between_the_look_and_the_lock_keeps_the_lease(
+    backend: str, db: Database
+) -> None:
+    """The watcher looks without locking, then locks the rows it found standing still: a
+    holder that renews in between keeps its job."""
+    if backend != "postgresql":
+        pytest.skip("SQLite's write lock keeps the holder out between the look and the lock")
+    job_id = _add(db)
+    mono = _Monotonic()
+    watch = LeaseWatch(timedelta(seconds=30), clock=mono)
+    (held,) = claim(db, "alive")
+    watch.rescue(db)
+    mono.seconds += 30
+    renewals: list[set[int]] = []
+
+    def renew_before_the_lock(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FOR UPDATE" in statement and not renewals:
+            renewals.append(renew_leases(db, [held], timedelta(seconds=30)))
+
+    event.listen(db.engine, "before_cursor_execute", renew_before_the_lock)
+    try:
+        assert watch.rescue(db) == 0
+    finally:
+        event.remove(db.engine, "before_cursor_execute", renew_before_the_lock)
+    assert renewals == [{job_id}]
+    assert _job(db, job_id).state == "running"
+    assert complete(db, held) is True
+
+
 def test_a_lease_is_one_attempt_even_for_the_same_worker(db: Database) -> None:
     """A worker whose job was rescued and then claimed again by that same worker holds
     the new attempt only: the old attempt's late finish is refused."""
     job_id = _add(db, max_attempts=3)
-    now = utcnow()
+    now, mono = utcnow(), _Monotonic()
+    watch = LeaseWatch(timedelta(seconds=5), clock=mono)
     (first,) = claim(db, "w1", lease=timedelta(seconds=5), now=now)
-    rescue_expired(db, now=now + timedelta(seconds=6))
+    watch.rescue(db)
+    mono.seconds += 6
+    assert watch.rescue(db) == 1
     (second,) = claim(db, "w1", now=now + timedelta(seconds=7))
     assert (first.id, first.worker) == (second.id, second.worker) == (job_id, "w1")
     assert complete(db, first) is False
@@ -196,7 +264,10 @@ def test_release_gives_jobs_back_without_using_an_attempt(db: Database) -> None:
 
 def test_a_job_rescued_after_its_last_attempt_is_dead(db: Database) -> None:
     job_id = _add(db, max_attempts=1)
-    now = utcnow()
-    claim(db, "crashed", lease=timedelta(seconds=5), now=now)
-    assert rescue_expired(db, now=now + timedelta(seconds=6)) == 1
+    mono = _Monotonic()
+    watch = LeaseWatch(timedelta(seconds=5), clock=mono)
+    claim(db, "crashed", lease=timedelta(seconds=5))
+    watch.rescue(db)
+    mono.seconds += 5
+    assert watch.rescue(db) == 1
     assert _job(db, job_id).state == "dead"

@@ -3,15 +3,15 @@ unknown kind (dead at once, visibly), and a worker that lost its lease."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from darvaza.clock import utcnow
 from darvaza.db import Database
 from darvaza.jobs.models import Job
-from darvaza.jobs.queue import claim, enqueue, rescue_expired
+from darvaza.jobs.queue import LeaseWatch, claim, enqueue
 from darvaza.jobs.registry import JobContext, JobKind, PayloadRejected, Registry, run_claimed
 from tests.support.jobs import services
 
@@ -80,7 +80,10 @@ def test_a_worker_that_lost_its_lease_records_nothing(db: Database, registry: Re
     with db.transaction() as session:
         enqueue(session, "ok")
     (claimed,) = claim(db, "slow", lease=timedelta(seconds=1))
-    rescue_expired(db, now=utcnow() + timedelta(seconds=5))
+    watch = LeaseWatch(timedelta(seconds=1))
+    watch.rescue(db)
+    time.sleep(1)
+    assert watch.rescue(db) == 1
     assert run_claimed(services(db), registry, claimed) == "lost"
 
 

@@ -78,7 +78,7 @@ def test_a_job_of_a_killed_worker_returns_and_completes_exactly_once(
         assert survivor.wait(30) == 0
     job = _job(db, job_id)
     assert job.attempts == 2
-    assert "expired" in (job.last_error or "")
+    assert "was not renewed" in (job.last_error or "")
     runs = [line for line in _lines(marker) if line.split()[1:2] == [str(job_id)]]
     assert [line.split()[0] for line in runs] == ["start", "start", "done"]
     assert runs[-1] == f"done {job_id} 2 {survivor.pid}"

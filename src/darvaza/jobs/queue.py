@@ -12,7 +12,8 @@ Every finishing step names the worker that holds the lease, so a worker that los
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -325,17 +326,61 @@ def renew_leases(
         )
 
 
-def rescue_expired(db: Database, *, now: datetime | None = None) -> int:
-    """Jobs whose worker stopped renewing go back to the queue (the attempt they used is
-    counted), or end `dead` if that was their last attempt."""
-    now = now or utcnow()
-    with db.transaction() as session:
-        stale = session.scalars(
-            select(Job)
-            .where(Job.state == "running", Job.lease_expires_at < now)
-            .with_for_update(of=Job, skip_locked=True)
-        ).all()
-        for job in stale:
-            error = f"lease held by {job.lease_owner} expired: the worker stopped"
-            _end_attempt(job, error, now, retry_at=now)
-        return len(stale)
+# A lease as a watcher sees it: holder, attempt, and the time it was last renewed to.
+_LeaseToken = tuple[str | None, int, datetime | None]
+
+
+class LeaseWatch:
+    """Finds running jobs whose holder stopped renewing their lease, and gives them back.
+
+    A lease is judged dead by what this process sees, on its own monotonic clock: the
+    job's lease (holder, attempt, renewal time) has not changed for a whole lease period
+    while this process watched it. Comparing the renewal time with this machine's wall
+    clock instead would let a clock that jumps forward rescue jobs still running: they
+    would run twice at once. The price is that a freshly started watcher waits one lease
+    period before it rescues anything.
+    """
+
+    def __init__(self, lease: timedelta, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lease_seconds = lease.total_seconds()
+        self._clock = clock
+        # job id -> (the lease as last seen, when it was first seen like that)
+        self._seen: dict[int, tuple[_LeaseToken, float]] = {}
+
+    def rescue(self, db: Database, *, now: datetime | None = None) -> int:
+        """Rescue the leases that stood still for a lease period: the job goes back to the
+        queue (its attempt counted), or ends `dead` if that was its last attempt."""
+        now, watched_at = now or utcnow(), self._clock()
+        with db.transaction() as session:
+            running = session.execute(
+                select(Job.id, Job.lease_owner, Job.attempts, Job.lease_expires_at).where(
+                    Job.state == "running"
+                )
+            ).all()
+            seen: dict[int, tuple[_LeaseToken, float]] = {}
+            stale: dict[int, _LeaseToken] = {}
+            for row in running:
+                token = (row.lease_owner, row.attempts, row.lease_expires_at)
+                before = self._seen.get(row.id)
+                since = before[1] if before is not None and before[0] == token else watched_at
+                seen[row.id] = (token, since)
+                if watched_at - since >= self.lease_seconds:
+                    stale[row.id] = token
+            self._seen = seen
+            if not stale:
+                return 0
+            locked = session.scalars(
+                select(Job)
+                .where(Job.id.in_(list(stale)), Job.state == "running")
+                .with_for_update(of=Job, skip_locked=True)
+            ).all()
+            rescued = 0
+            for job in locked:
+                # Renewed between the look and the lock: its holder is alive after all.
+                if (job.lease_owner, job.attempts, job.lease_expires_at) != stale[job.id]:
+                    continue
+                error = f"lease held by {job.lease_owner} was not renewed: the worker stopped"
+                _end_attempt(job, error, now, retry_at=now)
+                self._seen.pop(job.id, None)
+                rescued += 1
+            return rescued

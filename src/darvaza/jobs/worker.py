@@ -35,11 +35,11 @@ from darvaza.clock import utcnow
 from darvaza.jobs.models import WorkerHeartbeat
 from darvaza.jobs.queue import (
     Claimed,
+    LeaseWatch,
     complete_and_claim,
     fail,
     release,
     renew_leases,
-    rescue_expired,
 )
 from darvaza.jobs.registry import JobContext, Registry, Result, Services, execute, record
 from darvaza.jobs.schedule import Periodic, enqueue_due
@@ -115,6 +115,7 @@ class Worker:
         self._running: dict[int, _Running] = {}
         self._succeeded: list[Result] = []  # touched by the claim loop only
         self._lock = threading.Lock()
+        self._lease_watch = LeaseWatch(config.lease)
 
     # -- control ---------------------------------------------------------------------------
 
@@ -352,7 +353,7 @@ class Worker:
                 "report",
                 lambda: self._write_heartbeat("draining" if self._stopping.is_set() else "running"),
             ),
-            ("rescue", lambda: rescue_expired(self.db)),
+            ("rescue", lambda: self._lease_watch.rescue(self.db)),
             ("schedule", lambda: enqueue_due(self.db, self.config.schedule)),
         )
         for name, step in steps:
@@ -367,8 +368,9 @@ class Worker:
         renewed = renew_leases(self.db, [c.job for c in held.values()], self.config.lease)
         lost = sorted(set(held) - renewed)
         if lost:
-            # This worker was too slow (or a clock jumped) and the jobs were rescued; they
-            # may run elsewhere now. Ours are told to stop, and their results are refused.
+            # This worker went a whole lease without renewing (its database was out of reach)
+            # and the jobs were rescued; they may run elsewhere now. Ours are told to stop,
+            # and their results are refused.
             for job_id in lost:
                 held[job_id].stop.set()
             log.warning("leases_lost", worker=self.id, jobs=lost)
