@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from darvaza.clock import utcnow
 from darvaza.db import Database, changed_rows, flush_unique
 from darvaza.jobs.models import Job
+from darvaza.jobs.wakeups import notify_due
 
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(hours=1)
@@ -64,11 +65,13 @@ def enqueue(
     if unique_key is None:
         session.add(job)
         session.flush()  # for the id; no savepoint needed: nothing can clash
-        return job.id
-    try:
-        flush_unique(session, lambda: session.add(job), _Duplicate())
-    except _Duplicate:
-        return None
+    else:
+        try:
+            flush_unique(session, lambda: session.add(job), _Duplicate())
+        except _Duplicate:
+            return None
+    if job.run_at <= now:
+        notify_due(session, queue)
     return job.id
 
 
@@ -102,7 +105,10 @@ def enqueue_many(
         }
         for payload in payloads
     ]
-    return list(session.scalars(insert(Job).returning(Job.id, sort_by_parameter_order=True), rows))
+    ids = list(session.scalars(insert(Job).returning(Job.id, sort_by_parameter_order=True), rows))
+    if run_at is None or run_at <= now:
+        notify_due(session, queue)
+    return ids
 
 
 @dataclass(frozen=True)
@@ -291,8 +297,7 @@ def release(
         return 0
     now = now or utcnow()
     with db.transaction() as session:
-        return changed_rows(
-            session,
+        queues = session.scalars(
             update(Job)
             .where(*_held(jobs))
             .values(
@@ -303,8 +308,13 @@ def release(
                 lease_owner=None,
                 lease_expires_at=None,
                 updated_at=now,
-            ),
-        )
+            )
+            .returning(Job.queue)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for queue in set(queues):
+            notify_due(session, queue)
+        return len(queues)
 
 
 def renew_leases(
@@ -382,5 +392,7 @@ class LeaseWatch:
                 error = f"lease held by {job.lease_owner} was not renewed: the worker stopped"
                 _end_attempt(job, error, now, retry_at=now)
                 self._seen.pop(job.id, None)
+                if job.state == "queued":
+                    notify_due(session, job.queue)
                 rescued += 1
             return rescued

@@ -15,6 +15,7 @@ from darvaza.clock import utcnow
 from darvaza.db import Database, changed_rows, flush_unique
 from darvaza.errors import Conflict, NotFound
 from darvaza.jobs.models import Job, WorkerHeartbeat
+from darvaza.jobs.wakeups import notify_due
 
 FINISHED = ("succeeded", "dead", "cancelled")
 MAX_PAGE = 200
@@ -94,6 +95,7 @@ def retry_job(db: Database, actor: Actor, job_id: int, *, reason: str | None = N
                 "Another job with the same unique key is queued or running.",
                 code="job_duplicate",
             ) from None
+        notify_due(session, job.queue)
         _audit(session, actor, "job.retried", job, was, reason)
         return job
 

@@ -13,6 +13,8 @@ when things go wrong.
   finish; what is still running then goes back to the queue without using an attempt.
 - Successes are written in batches, one transaction per batch: with short jobs, commits
   are the cost that matters.
+- On PostgreSQL a listener thread wakes the claim loop when a job becomes due
+  (`wakeups.py`); the poll is the fallback.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from darvaza.jobs.queue import (
 )
 from darvaza.jobs.registry import JobContext, Registry, Result, Services, execute, record
 from darvaza.jobs.schedule import Periodic, enqueue_due
+from darvaza.jobs.wakeups import listen_for_due_jobs
 from darvaza.logs import get_logger
 from darvaza.ops.metrics import Metrics
 
@@ -62,6 +65,8 @@ class WorkerConfig:
     schedule: Sequence[Periodic] = ()
     hung_grace: timedelta = HUNG_GRACE
     batch_window_seconds: float = 0.005
+    # Wake on PostgreSQL's notices when a job becomes due, rather than waiting for the poll.
+    listen: bool = True
 
     @property
     def heartbeat_seconds(self) -> float:
@@ -138,6 +143,14 @@ class Worker:
             runner.start()
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         beat.start()
+        listener = threading.Thread(
+            target=listen_for_due_jobs,
+            args=(self.db, self.config.queues, self._wake.set, self._stopping),
+            name="job-listener",
+            daemon=True,
+        )
+        if self.config.listen and self.db.backend == "postgresql":
+            listener.start()
         log.info("worker_started", worker=self.id, concurrency=self.config.concurrency)
         try:
             self._work()
@@ -147,6 +160,8 @@ class Worker:
                 self._inbox.put(None)
             self._finished.set()
             beat.join(timeout=5)
+            if listener.is_alive():
+                listener.join(timeout=5)
             self._write_heartbeat("stopped")
             log.info(
                 "worker_stopped",

@@ -1,0 +1,108 @@
+"""Workers on PostgreSQL wake when a job becomes due (LISTEN/NOTIFY) instead of at their next
+poll, and their listener comes back after its connection is lost."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from darvaza.clock import utcnow
+from darvaza.db import Database
+from darvaza.jobs.models import Job
+from darvaza.jobs.queue import claim, enqueue, enqueue_many, release
+from darvaza.jobs.registry import JobKind, Registry
+from darvaza.jobs.worker import WorkerConfig
+from tests.support.jobs import wait_for, worker_thread
+
+# Polls so rarely that a job started within seconds can only have been woken by a notice.
+SLEEPY = WorkerConfig(concurrency=2, poll_seconds=60, shutdown_grace_seconds=5)
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has no notices: its workers poll")
+
+
+def _listeners(db: Database) -> list[int]:
+    with db.read() as session:
+        return list(
+            session.scalars(
+                text(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND query = 'LISTEN darvaza_jobs'"
+                )
+            )
+        )
+
+
+def _seconds_to_start(db: Database, job_id: int) -> float:
+    def started() -> bool:
+        with db.read() as session:
+            job = session.get(Job, job_id)
+            return job is not None and job.state == "succeeded"
+
+    wait_for(started, timeout=10)
+    with db.read() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        assert job.started_at is not None
+        return (job.started_at - job.run_at).total_seconds()
+
+
+def _enqueue(db: Database, **options: object) -> int:
+    with db.transaction() as session:
+        job_id = enqueue(session, "test.ok", {}, **options)  # type: ignore[arg-type]
+    assert job_id is not None
+    return job_id
+
+
+REGISTRY = Registry([JobKind("test.ok", lambda _ctx, _payload: None)])
+
+
+def test_a_job_enqueued_while_the_worker_sleeps_starts_at_once(db: Database) -> None:
+    with worker_thread(db, REGISTRY, SLEEPY):
+        wait_for(lambda: len(_listeners(db)) == 1)
+        time.sleep(0.3)  # the worker has claimed what there was and sleeps for a minute
+        assert _seconds_to_start(db, _enqueue(db)) < 2
+        with db.transaction() as session:
+            (batched,) = enqueue_many(session, "test.ok", [{}])
+        assert _seconds_to_start(db, batched) < 2
+
+
+def test_a_job_for_later_or_another_queue_sends_no_wakeup(db: Database) -> None:
+    """Only jobs due now, on the worker's queues, wake it: the later job waits for its
+    time and the other queue's job for a worker of that queue."""
+    with worker_thread(db, REGISTRY, SLEEPY) as worker:
+        wait_for(lambda: len(_listeners(db)) == 1)
+        time.sleep(0.3)
+        _enqueue(db, run_at=utcnow() + timedelta(seconds=1))
+        _enqueue(db, queue="elsewhere")
+        time.sleep(2.5)  # past the later job's time: nothing woke the worker for it
+        assert worker.counts.succeeded == 0
+        _enqueue(db)  # a due job wakes it, and the later job, due by now, goes along
+        wait_for(lambda: worker.counts.succeeded == 2)
+
+
+def test_jobs_given_back_wake_the_other_workers(db: Database) -> None:
+    job_id = _enqueue(db)
+    (held,) = claim(db, "stopping-worker")
+    with worker_thread(db, REGISTRY, SLEEPY):
+        wait_for(lambda: len(_listeners(db)) == 1)
+        time.sleep(0.3)
+        assert release(db, [held], "released: worker stopped") == 1
+        assert _seconds_to_start(db, job_id) < 2
+
+
+def test_the_listener_comes_back_after_its_connection_is_killed(db: Database) -> None:
+    with worker_thread(db, REGISTRY, SLEEPY):
+        wait_for(lambda: len(_listeners(db)) == 1)
+        (first,) = _listeners(db)
+        with db.transaction() as session:
+            session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        wait_for(lambda: _listeners(db) not in ([], [first]), timeout=15)
+        time.sleep(0.3)
+        assert _seconds_to_start(db, _enqueue(db)) < 2
