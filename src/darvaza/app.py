@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -77,9 +76,7 @@ def create_app(
         lifespan=lifespan,
     )
     metrics = Metrics()
-    metrics.registry.register(
-        QueueCollector(database, timedelta(seconds=settings.worker_stale_seconds))
-    )
+    metrics.registry.register(QueueCollector(database, settings.worker_stale_after))
     app.state.runtime = Runtime(
         settings=settings,
         db=database,

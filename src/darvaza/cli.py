@@ -487,14 +487,13 @@ def jobs_workers(
     include_stopped: Annotated[bool, typer.Option(help="Show stopped workers too.")] = False,
 ) -> None:
     """List workers and their heartbeats; exit 1 if one is gone."""
-    from datetime import timedelta
 
     from darvaza.jobs.service import list_workers
 
     with _database() as (settings, db):
         views = list_workers(
             db,
-            stale_after=timedelta(seconds=settings.worker_stale_seconds),
+            stale_after=settings.worker_stale_after,
             include_stopped=include_stopped,
         )
     for view in views:

@@ -7,6 +7,7 @@ setting is unsafe, and list every problem at once so an operator fixes them in o
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -171,6 +172,10 @@ class Settings(BaseSettings):
     @property
     def database_backend(self) -> str:
         return make_url(self.database_url).get_backend_name()
+
+    @property
+    def worker_stale_after(self) -> timedelta:
+        return timedelta(seconds=self.worker_stale_seconds)
 
     @property
     def runs_worker_in_process(self) -> bool:

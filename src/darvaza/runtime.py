@@ -4,7 +4,6 @@ any route."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -35,10 +34,7 @@ class Runtime:
 
     @property
     def session_policy(self) -> SessionPolicy:
-        return SessionPolicy(
-            absolute=timedelta(hours=self.settings.session_absolute_hours),
-            idle=timedelta(minutes=self.settings.session_idle_minutes),
-        )
+        return SessionPolicy.from_settings(self.settings)
 
 
 def get_runtime(request: Request) -> Runtime:

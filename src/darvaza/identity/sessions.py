@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select
 
@@ -22,6 +23,9 @@ from darvaza.security.roles import PlatformRole, TenantRole
 from darvaza.security.tokens import SESSION_PREFIX, hash_token, looks_like_token, new_token
 from darvaza.tenants.models import TenantMembership
 
+if TYPE_CHECKING:
+    from darvaza.config import Settings
+
 # Using a session moves its idle deadline; writing that down at most once a minute keeps
 # authentication a read on almost every request.
 LAST_USED_WRITE_INTERVAL = timedelta(minutes=1)
@@ -32,6 +36,13 @@ USER_AGENT_MAX = 255
 class SessionPolicy:
     absolute: timedelta
     idle: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionPolicy:
+        return cls(
+            absolute=timedelta(hours=settings.session_absolute_hours),
+            idle=timedelta(minutes=settings.session_idle_minutes),
+        )
 
 
 @dataclass(frozen=True)

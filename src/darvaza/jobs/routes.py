@@ -3,7 +3,7 @@ retry or cancel a job (platform admins; audited)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
@@ -95,7 +95,7 @@ def list_workers(runtime: RuntimeDep, include_stopped: bool = False) -> list[Wor
     """Workers and their heartbeats; `gone` marks one silent past the stale setting."""
     views = service.list_workers(
         runtime.db,
-        stale_after=timedelta(seconds=runtime.settings.worker_stale_seconds),
+        stale_after=runtime.settings.worker_stale_after,
         include_stopped=include_stopped,
     )
     return [

@@ -162,15 +162,21 @@ def list_workers(
     ]
 
 
+def count_workers(db: Database, *, stale_after: timedelta) -> tuple[int, int]:
+    """Workers not stopped: (live, gone)."""
+    views = list_workers(db, stale_after=stale_after)
+    gone = sum(view.gone for view in views)
+    return len(views) - gone, gone
+
+
 def describe_workers(db: Database, *, stale_after: timedelta) -> str:
     """For the readiness probe. A missing worker does not make the API unready (taking
     every API process out of service would not bring it back); it is reported here, in
     the metrics and in the ops summary."""
-    views = list_workers(db, stale_after=stale_after)
-    gone = sum(view.gone for view in views)
-    if not views:
+    live, gone = count_workers(db, stale_after=stale_after)
+    if live + gone == 0:
         return "no worker running"
-    return f"{len(views) - gone} live, {gone} gone"
+    return f"{live} live, {gone} gone"
 
 
 @dataclass(frozen=True)
@@ -190,12 +196,6 @@ def queue_stats(db: Database, *, stale_after: timedelta) -> QueueStats:
         oldest = session.scalar(
             select(func.min(Job.run_at)).where(Job.state == "queued", Job.run_at <= now)
         )
-    workers = list_workers(db, stale_after=stale_after)
-    gone = sum(view.gone for view in workers)
+    live, gone = count_workers(db, stale_after=stale_after)
     lag = (now - oldest).total_seconds() if oldest is not None else 0.0
-    return QueueStats(
-        {(state, kind): n for state, kind, n in counts},
-        max(0.0, lag),
-        len(workers) - gone,
-        gone,
-    )
+    return QueueStats({(state, kind): n for state, kind, n in counts}, max(0.0, lag), live, gone)

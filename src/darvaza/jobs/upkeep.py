@@ -50,11 +50,7 @@ def reconcile_payments(context: JobContext, _payload: dict[str, Any]) -> dict[st
 
 
 def cleanup(context: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
-    settings = context.services.settings
-    policy = SessionPolicy(
-        absolute=timedelta(hours=settings.session_absolute_hours),
-        idle=timedelta(minutes=settings.session_idle_minutes),
-    )
+    policy = SessionPolicy.from_settings(context.services.settings)
     return {
         "sessions": delete_ended_sessions(context.db, policy, keep=KEEP_ENDED),
         "download_tokens": delete_ended_download_tokens(context.db, keep=KEEP_ENDED),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -39,7 +38,7 @@ def health() -> HealthOut:
 async def ready(runtime: RuntimeDep) -> JSONResponse:
     """Readiness: the database answers and no migration is pending. Workers are reported
     (live and gone) but do not decide readiness."""
-    stale = timedelta(seconds=runtime.settings.worker_stale_seconds)
+    stale = runtime.settings.worker_stale_after
     extra: dict[str, Callable[[], object]] = {
         "workers": lambda: describe_workers(runtime.db, stale_after=stale)
     }
