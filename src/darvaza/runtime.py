@@ -12,7 +12,7 @@ from darvaza.billing.gateways import GatewayRegistry
 from darvaza.config import Settings
 from darvaza.content.storage import Storage
 from darvaza.db import Database
-from darvaza.identity.sessions import SessionPolicy
+from darvaza.identity.sessions import LoginThrottle, SessionPolicy
 from darvaza.jobs.registry import Services
 from darvaza.ops.metrics import Metrics
 from darvaza.security.ratelimit import RateLimiter, RateRules
@@ -35,6 +35,10 @@ class Runtime:
     @property
     def session_policy(self) -> SessionPolicy:
         return SessionPolicy.from_settings(self.settings)
+
+    @property
+    def login_throttle(self) -> LoginThrottle:
+        return LoginThrottle(self.limiter, self.rate_rules)
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -234,10 +234,9 @@ def test_cleanup_deletes_only_what_ended_long_ago(db: Database, tmp_path: Path) 
     shop = open_shop(db)
     policy = SessionPolicy(absolute=timedelta(hours=1), idle=timedelta(minutes=30))
     who = shop.customer
-    old = login(db, email=who.email, password=who.password, policy=policy, ip=None, user_agent=None)
-    fresh = login(
-        db, email=who.email, password=who.password, policy=policy, ip=None, user_agent=None
-    )
+    signed_in = {"policy": policy, "ip": "127.0.0.1", "user_agent": None, "throttle": None}
+    old = login(db, email=who.email, password=who.password, **signed_in)
+    fresh = login(db, email=who.email, password=who.password, **signed_in)
     with db.transaction() as session:
         session.execute(
             update(Credential)

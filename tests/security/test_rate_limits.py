@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from starlette.types import ASGIApp
 
@@ -53,17 +54,68 @@ def test_login_is_limited_per_address(limited: Callable[..., Api]) -> None:
     _assert_429(api.call("POST", "/api/v1/auth/login", json=right))
 
 
-def test_login_is_limited_per_email(limited: Callable[..., Api]) -> None:
+def _login_from(api: Api, ip: str, email: str, secret: str) -> httpx.Response:
+    return api.call(
+        "POST",
+        "/api/v1/auth/login",
+        json={"email": email, "password": secret},
+        headers={"X-Forwarded-For": ip},  # the test server trusts its loopback proxy
+    )
+
+
+def test_login_failures_lock_an_email_for_the_guessing_addresses(
+    limited: Callable[..., Api],
+) -> None:
     api = limited(rate_limit_login_per_email="2/minute")
     target, bystander = person(api.db), person(api.db)
     for _ in range(2):
-        api.call("POST", "/api/v1/auth/login", json={"email": target.email, "password": "x" * 12})
-    _assert_429(
-        api.call(
-            "POST", "/api/v1/auth/login", json={"email": target.email.upper(), "password": "x" * 12}
-        )
-    )
+        assert _login_from(api, "203.0.113.1", target.email, "x" * 12).status_code == 401
+    # The guessing address is refused, whatever the spelling and even with the password.
+    _assert_429(_login_from(api, "203.0.113.1", target.email.upper(), "x" * 12))
+    _assert_429(_login_from(api, "203.0.113.1", target.email, target.password))
+    # Another guessing address gets one failure before it is refused too.
+    assert _login_from(api, "203.0.113.2", target.email, "x" * 12).status_code == 401
+    _assert_429(_login_from(api, "203.0.113.2", target.email, "x" * 12))
+    # The owner, from an address that has not failed, still signs in; others are unaffected.
+    assert _login_from(api, "198.51.100.7", target.email, target.password).status_code == 200
     assert api.login(bystander)
+
+
+def test_successful_sign_ins_do_not_count_against_the_email(
+    limited: Callable[..., Api],
+) -> None:
+    api = limited(rate_limit_login_per_email="2/minute")
+    who = person(api.db)
+    for _ in range(5):
+        assert _login_from(api, "203.0.113.3", who.email, who.password).status_code == 200
+
+
+# One address, many spellings: case, full-width letters, a decomposed accent, an IDNA
+# domain, spaces around it. Each must count against the same account.
+SPELLINGS = [
+    "Jose\u0301@Example.com",
+    "jos\u00e9@example.com",
+    "JOS\u00c9@EXAMPLE.COM",
+    " jos\u00e9@example.com ",
+    "jos\u00e9@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",
+    "\uff4a\uff4f\uff53\u00e9@example.com",
+    "\uff2a\uff2f\uff33\u00c9@\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.\uff23\uff2f\uff2d",
+    "jose\u0301@EXAMPLE.com",
+]
+
+
+def test_every_spelling_of_an_address_counts_as_one(limited: Callable[..., Api]) -> None:
+    api = limited(rate_limit_login_per_email="5/minute")
+    owner = person(api.db, email="jos\u00e9@example.com")
+    answers = [
+        _login_from(api, "203.0.113.9", SPELLINGS[i % len(SPELLINGS)], "x" * 12).status_code
+        for i in range(25)
+    ]
+    assert answers[:5] == [401] * 5
+    assert set(answers[5:]) == {429}
+    # Every spelling finds the one account.
+    for i, spelling in enumerate(SPELLINGS):
+        assert _login_from(api, f"198.51.100.{i + 1}", spelling, owner.password).status_code == 200
 
 
 def test_registration_is_limited_per_address(limited: Callable[..., Api]) -> None:

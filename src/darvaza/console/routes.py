@@ -88,17 +88,15 @@ def login(
             request, runtime, error="The form expired; please try again.", email=email,
             status_code=status.HTTP_403_FORBIDDEN,
         )  # fmt: skip
-    ip = client_ip(request)
-    runtime.limiter.hit(runtime.rate_rules.login_per_ip, ip)
-    runtime.limiter.hit(runtime.rate_rules.login_per_email, email.strip().lower())
     try:
         new = sessions.login(
             runtime.db,
             email=email,
             password=password,
             policy=runtime.session_policy,
-            ip=ip,
+            ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
+            throttle=runtime.login_throttle,
         )
     except Unauthenticated as exc:
         return _login_page(

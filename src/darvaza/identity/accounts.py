@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Sequence
 
@@ -27,9 +28,12 @@ MAX_EMAIL_LENGTH = 254
 
 
 def normalise_email(email: str) -> str:
-    """The one spelling an address is stored and looked up by (lower case, IDNA domain)."""
+    """The one spelling an address is stored and looked up by: compatibility forms folded
+    (full-width letters), composed, lower case, IDNA domain."""
     try:
-        checked = validate_email(email.strip(), check_deliverability=False)
+        checked = validate_email(
+            unicodedata.normalize("NFKC", email).strip(), check_deliverability=False
+        )
     except EmailNotValidError as exc:
         raise InvalidInput(
             f"That is not a valid email address: {exc}", code="invalid_email"
@@ -38,6 +42,16 @@ def normalise_email(email: str) -> str:
     if len(normalised) > MAX_EMAIL_LENGTH:
         raise InvalidInput("That email address is too long.", code="invalid_email")
     return normalised
+
+
+def email_key(email: str) -> str:
+    """The address as every lookup, rate limit and audit event names it: the normalised
+    address, or for text that is no valid address the same folding without validation, so
+    that every spelling of one address counts as one."""
+    try:
+        return normalise_email(email)
+    except InvalidInput:
+        return unicodedata.normalize("NFKC", email).strip().lower()[:MAX_EMAIL_LENGTH]
 
 
 def _checked_password(password: str, *, min_length: int, email: str) -> str:
@@ -132,7 +146,7 @@ def list_users(db: Database, *, email: str | None, limit: int) -> Sequence[User]
     with db.read() as session:
         query = select(User).order_by(User.created_at, User.id).limit(limit)
         if email:
-            query = query.where(User.email == email.strip().lower())
+            query = query.where(User.email == email_key(email))
         return session.scalars(query).all()
 
 

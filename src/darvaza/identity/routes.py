@@ -60,16 +60,14 @@ def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> UserOut
 
 @router.post("/login", response_model=LoginOut, dependencies=[Requires(PUBLIC)])
 def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> LoginOut:
-    ip = client_ip(request)
-    runtime.limiter.hit(runtime.rate_rules.login_per_ip, ip)
-    runtime.limiter.hit(runtime.rate_rules.login_per_email, body.email.strip().lower())
     new = sessions.login(
         runtime.db,
         email=body.email,
         password=body.password,
         policy=runtime.session_policy,
-        ip=ip,
+        ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
+        throttle=runtime.login_throttle,
     )
     expires_at = new.credential.expires_at
     assert expires_at is not None  # noqa: S101 (sessions always expire)

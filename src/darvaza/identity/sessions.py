@@ -13,12 +13,13 @@ from sqlalchemy import delete, or_, select
 from darvaza.audit.service import Actor, append_event
 from darvaza.clock import utcnow
 from darvaza.db import Database, changed_rows
-from darvaza.errors import InvalidInput, NotFound, Unauthenticated
-from darvaza.identity.accounts import find_user_by_email, normalise_email
+from darvaza.errors import NotFound, Unauthenticated
+from darvaza.identity.accounts import email_key, find_user_by_email
 from darvaza.identity.caller import Caller
 from darvaza.identity.credentials import revoke_credentials
 from darvaza.identity.models import API_TOKEN, SESSION, Credential, User
 from darvaza.security.passwords import hash_password, needs_rehash, verify_password
+from darvaza.security.ratelimit import RateLimiter, RateRules
 from darvaza.security.roles import PlatformRole, TenantRole
 from darvaza.security.tokens import SESSION_PREFIX, hash_token, looks_like_token, new_token
 from darvaza.tenants.models import TenantMembership
@@ -54,24 +55,49 @@ class NewSession:
 WRONG_LOGIN = "The email or password is wrong."
 
 
+@dataclass(frozen=True)
+class LoginThrottle:
+    """Sign-in limits. Attempts are counted per client address. Failures are counted per
+    email address; at the limit that email is locked, but only for callers whose own
+    address failed within the window: the account's owner, signing in from an address
+    that has not been guessing, still gets in while someone else guesses at it."""
+
+    limiter: RateLimiter
+    rules: RateRules
+
+    def before_attempt(self, *, ip: str, email: str) -> None:
+        self.limiter.hit(self.rules.login_per_ip, ip)
+        failures = self.rules.login_failures_per_email
+        if self.limiter.exhausted(failures, email) and self.limiter.exhausted(
+            self.rules.login_failed_recently_ip, ip
+        ):
+            self.limiter.refuse(failures, email)
+
+    def failed(self, *, ip: str, email: str) -> None:
+        self.limiter.count(self.rules.login_failures_per_email, email)
+        self.limiter.count(self.rules.login_failed_recently_ip, ip)
+
+
 def login(
     db: Database,
     *,
     email: str,
     password: str,
     policy: SessionPolicy,
-    ip: str | None,
+    ip: str,
     user_agent: str | None,
+    throttle: LoginThrottle | None,
 ) -> NewSession:
     """Check the password and open a session. A wrong email and a wrong password get the
     same answer after the same work (a hash is verified either way)."""
-    try:
-        email = normalise_email(email)
-    except InvalidInput:
-        email = email.strip().lower()[:254]  # still spend the hashing time below
+    email = email_key(email)  # invalid text still spends the hashing time below
+    if throttle is not None:
+        throttle.before_attempt(ip=ip, email=email)
     with db.read() as session:
         user = find_user_by_email(session, email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
+        if throttle is not None:
+            throttle.failed(ip=ip, email=email)
         with db.transaction() as session:
             append_event(
                 session,

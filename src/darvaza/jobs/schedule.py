@@ -90,11 +90,13 @@ def enqueue_due(
             for row in session.scalars(
                 select(JobSchedule)
                 .where(JobSchedule.name.in_([entry.name for entry in schedule]))
+                .order_by(JobSchedule.name)  # every worker locks in one order: no deadlock
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
         }
-        for entry in schedule:
+        # Inserts of missing rows wait on each other's unique keys: the same order again.
+        for entry in sorted(schedule, key=lambda entry: entry.name):
             row = rows.get(entry.name)
             slot = entry.latest_slot(now, row.last_slot_at if row else None)
             if slot is None or (row is not None and row.last_slot_at >= slot):

@@ -7,7 +7,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
@@ -46,12 +46,35 @@ class RateLimiter:
         """
         try:
             allowed = self.limiter.hit(rule.limit, rule.name, key)
-            if allowed:
-                return
-            reset_at = self.limiter.get_window_stats(rule.limit, rule.name, key).reset_time
         except Exception:
             log.error("rate_limit_store_unavailable", rule=rule.name, exc_info=True)
             return
+        if not allowed:
+            self.refuse(rule, key)
+
+    def count(self, rule: Rule, key: str) -> None:
+        """Count one event (a failure, say) without refusing anything now."""
+        try:
+            self.limiter.hit(rule.limit, rule.name, key)
+        except Exception:
+            log.error("rate_limit_store_unavailable", rule=rule.name, exc_info=True)
+
+    def exhausted(self, rule: Rule, key: str) -> bool:
+        """Whether the counter is at its limit, without counting (False when the store is
+        down, for the reason `hit` gives)."""
+        try:
+            return not self.limiter.test(rule.limit, rule.name, key)
+        except Exception:
+            log.error("rate_limit_store_unavailable", rule=rule.name, exc_info=True)
+            return False
+
+    def refuse(self, rule: Rule, key: str) -> None:
+        """Raise the 429 for a counter at its limit, with the time its window frees up."""
+        try:
+            reset_at = self.limiter.get_window_stats(rule.limit, rule.name, key).reset_time
+        except Exception:
+            log.error("rate_limit_store_unavailable", rule=rule.name, exc_info=True)
+            reset_at = time.time() + rule.limit.get_expiry()
         retry_after = max(1, math.ceil(reset_at - time.time()))
         raise RateLimited(
             "Too many attempts; try again later.",
@@ -66,21 +89,31 @@ def rule(name: str, notation: str) -> Rule:
     return Rule(name, parse(notation))
 
 
+def once_per_window_of(name: str, other: Rule) -> Rule:
+    """A rule that is exhausted by one event within `other`'s window."""
+    return Rule(name, RateLimitItemPerSecond(1, other.limit.get_expiry()))
+
+
 @dataclass(frozen=True)
 class RateRules:
     """The limits Darvaza enforces, read from the settings."""
 
     login_per_ip: Rule
-    login_per_email: Rule
+    # Failed sign-ins per address; at the limit the address is locked, except for
+    # callers whose own address has not failed within the window (see identity.sessions).
+    login_failures_per_email: Rule
+    login_failed_recently_ip: Rule
     register_per_ip: Rule
     token_create_per_user: Rule
     callback_per_ip: Rule
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateRules:
+        failures_per_email = rule("login_fail_email", settings.rate_limit_login_per_email)
         return cls(
             login_per_ip=rule("login_ip", settings.rate_limit_login_per_ip),
-            login_per_email=rule("login_email", settings.rate_limit_login_per_email),
+            login_failures_per_email=failures_per_email,
+            login_failed_recently_ip=once_per_window_of("login_fail_ip", failures_per_email),
             register_per_ip=rule("register_ip", settings.rate_limit_register_per_ip),
             token_create_per_user=rule("token_create", settings.rate_limit_token_create_per_user),
             callback_per_ip=rule("callback_ip", settings.rate_limit_callback_per_ip),
