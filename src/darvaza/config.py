@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     # when the gateway still calls them unpaid after the second.
     payment_reconcile_after_minutes: int = Field(default=3, ge=1, le=24 * 60)
     payment_expire_after_minutes: int = Field(default=60, ge=5, le=30 * 24 * 60)
+    # How long after a payment its gateway still verifies it (IDPay: 10 minutes, then it
+    # returns the money): a payment failed on an answer that was not final is asked about
+    # again within it.
+    payment_verify_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
     # The worker. None means: `darvaza serve` runs one in its own process in `local` only.
     worker_in_process: bool | None = None

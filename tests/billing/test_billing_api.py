@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from darvaza.billing.models import Subscription
 from darvaza.cli import app as cli
 from darvaza.clock import utcnow
-from tests.support.world import Api, Person, admin_token, error_code, person
+from tests.support.world import Api, Person, admin_token, error_code, gateway_path, person
 
 
 def _shop(api: Api) -> tuple[str, str, Person]:
@@ -37,7 +37,7 @@ def _pay(api: Api, token: str, *, pay: bool = True) -> tuple[str, dict[str, str]
     )
     assert started.status_code == 201, started.text
     body = started.json()
-    mock_path = body["redirect_url"].split("127.0.0.1:4000", 1)[1]
+    mock_path = gateway_path(api, body["redirect_url"])
     assert api.call("GET", mock_path).status_code == 200
     page = api.call("POST", mock_path, data={"action": "pay" if pay else "cancel"})
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
@@ -68,9 +68,10 @@ def test_buy_a_plan_end_to_end(api: Api) -> None:
         "GET", f"/api/v1/tenants/acme/payments/{payments[0]['id']}", token=owner_token
     )
     kinds = [e["kind"] for e in detail.json()["events"]]
-    assert kinds[:6] == [
+    assert kinds[:7] == [
         "created",
         "sent",
+        "sent_to_payer",
         "callback_received",
         "verify_result",
         "paid",

@@ -27,7 +27,7 @@ def _count(db: Database, model: type, **where: object) -> int:
 def test_pay_through_the_mock_gateway_activates_once(db: Database) -> None:
     shop = open_shop(db)
     checkout = shop.checkout()
-    gateway_id = checkout.redirect_url.rsplit("/", 1)[1]
+    gateway_id = checkout.gateway_url.rsplit("/", 1)[1]
     returned = settle_mock_payment(db, gateway_id, pay=True)
     assert returned is not None
     assert returned.fields["status"] == "10"
@@ -65,7 +65,7 @@ def test_pay_through_the_mock_gateway_activates_once(db: Database) -> None:
 def test_fifty_concurrent_identical_callbacks_activate_once(db: Database) -> None:
     shop = open_shop(db)
     checkout = shop.checkout()
-    returned = settle_mock_payment(db, checkout.redirect_url.rsplit("/", 1)[1], pay=True)
+    returned = settle_mock_payment(db, checkout.gateway_url.rsplit("/", 1)[1], pay=True)
     assert returned is not None
     barrier = threading.Barrier(50)
     results: list[str] = []

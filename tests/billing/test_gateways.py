@@ -3,6 +3,7 @@ table, Zarinpal's OK/NOK and 100/101, gateways that err, time out or lie."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -51,23 +52,106 @@ def _kinds(db: Database) -> list[str]:
         return list(session.scalars(select(PaymentEvent.kind).order_by(PaymentEvent.id)).all())
 
 
+def _inquiries(fake: FakeIdPay | FakeZarinpal) -> int:
+    return sum(1 for kind, _ in fake.calls if kind == "inquiry")
+
+
+@pytest.mark.parametrize("claimed", [1, 2, 3, 4, 5, 6, 7])
+def test_a_claimed_failure_while_the_payer_is_still_paying_leaves_the_payment_open(
+    db: Database, idpay: tuple[FakeIdPay, str], claimed: int
+) -> None:
+    """Anyone who knows an order id can send a callback saying "failed": IDPay is asked
+    (inquiry), still has the payment unpaid (1), and so the payment stays open."""
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    forged = fake.callback(checkout_id(fake), status=str(claimed))
+    assert receive_callback(db, shop.gateways, "idpay", forged).state == "pending"
+    assert (_inquiries(fake), fake.verify_calls()) == (1, 0)
+    # The payer then pays, and their real callback settles it.
+    assert receive_callback(db, shop.gateways, "idpay", fake.pay(checkout_id(fake))).state == (
+        "paid"
+    )
+    assert _activations(db) == 1
+
+
 @pytest.mark.parametrize(
     ("status", "state"),
-    [(1, "failed"), (2, "failed"), (3, "failed"), (4, "failed"), (5, "failed"), (6, "failed"),
-     (7, "cancelled"), (8, "pending")],
+    [(2, "failed"), (3, "failed"), (4, "failed"), (5, "failed"), (6, "failed"),
+     (7, "cancelled")],
 )  # fmt: skip
-def test_idpay_statuses_that_are_not_awaiting_verification(
+def test_a_claimed_failure_the_gateway_confirms_ends_the_payment(
     db: Database, idpay: tuple[FakeIdPay, str], status: int, state: str
 ) -> None:
     fake, url = idpay
     shop = _idpay_shop(db, url)
     checkout = shop.checkout()
-    fields = fake.callback(checkout_id(fake), status=str(status))
+    fake.payments[checkout_id(fake)].status = status  # IDPay's own record agrees
+    fields = fake.callback(checkout_id(fake))
     assert receive_callback(db, shop.gateways, "idpay", fields).state == state
     assert fake.verify_calls() == 0  # never verified
-    assert _payment(db).state == state
+    payment = _payment(db)
+    assert (payment.state, payment.failure_code) == (state, f"status_{status}")
     assert _activations(db) == 0
-    assert checkout.order_id == _payment(db).order_id
+    assert checkout.order_id == payment.order_id
+
+
+def test_a_claimed_failure_of_a_payment_the_payer_paid_is_verified(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    real = fake.pay(checkout_id(fake))
+    forged = {**real, "status": "7"}
+    assert receive_callback(db, shop.gateways, "idpay", forged).state == "paid"
+    assert (_inquiries(fake), fake.verify_calls()) == (1, 1)
+    assert receive_callback(db, shop.gateways, "idpay", real).state == "paid"
+    assert _activations(db) == 1
+
+
+def test_a_claimed_failure_when_inquiry_fails_changes_nothing(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    fake.payments[checkout_id(fake)].status = 2
+    forged = fake.callback(checkout_id(fake))
+    fake.payments.clear()  # inquiry now answers 52, "found nothing"
+    assert receive_callback(db, shop.gateways, "idpay", forged).state == "pending"
+    assert "inquiry_failed" in _kinds(db)
+
+
+def test_idpay_status_8_is_still_at_the_bank(db: Database, idpay: tuple[FakeIdPay, str]) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    fields = fake.callback(checkout_id(fake), status="8")
+    assert receive_callback(db, shop.gateways, "idpay", fields).state == "pending"
+    assert (_inquiries(fake), fake.verify_calls()) == (0, 0)
+
+
+def test_an_early_forged_get_callback_does_not_spoil_the_real_one(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    """The probe's sequence: a GET callback with status=10 before the payer pays; IDPay's
+    verify answers 53 ("not verifiable"); the payer then pays and comes back."""
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    payment_id = checkout_id(fake)
+    early = {key: value for key, value in fake.callback(payment_id, status="10").items()
+             if key in ("status", "track_id", "id", "order_id")}  # fmt: skip
+    assert receive_callback(db, shop.gateways, "idpay", early).state == "pending"
+    assert fake.verify_calls() == 1
+    payment = _payment(db)
+    assert (payment.state, payment.failure_code) == ("pending", None)
+    assert receive_callback(db, shop.gateways, "idpay", fake.pay(payment_id)).state == "paid"
+    assert fake.verify_calls() == 2
+    assert fake.payments[payment_id].status == 100  # verified: IDPay keeps the money
+    assert _activations(db) == 1
+    assert "replay_ignored" not in _kinds(db)
 
 
 def checkout_id(fake: FakeIdPay) -> str:
@@ -113,7 +197,7 @@ def test_idpay_verified_answers_activate_a_payment_not_yet_activated(
     [
         ("wrong_amount", "mismatch", "mismatch"),
         ("wrong_order", "mismatch", "mismatch"),
-        ("not_verifiable", "failed", "53"),
+        ("not_verifiable", "pending", None),
         ("too_late", "failed", "54"),
         ("server_error", "pending", None),
         ("slow", "pending", None),
@@ -262,7 +346,7 @@ def test_zarinpal_ok_verifies_and_101_does_not_activate_twice(
     shop = _zarinpal_shop(db, url)
     checkout = shop.checkout()
     (authority,) = fake.authorities
-    assert checkout.redirect_url == f"{url}/StartPay/{authority}"
+    assert checkout.gateway_url == f"{url}/StartPay/{authority}"
     fake.authorities[authority]["paid"] = True
     callback = {"Authority": authority, "Status": "OK"}
     assert receive_callback(db, shop.gateways, "zarinpal", callback).state == "paid"
@@ -271,20 +355,52 @@ def test_zarinpal_ok_verifies_and_101_does_not_activate_twice(
     assert _payment(db).gateway_reference == str(fake.authorities[authority]["ref_id"])
 
 
-def test_zarinpal_nok_fails_without_verifying(
+def _zarinpal_callback(db: Database, shop: Shop, authority: str, status: str) -> str:
+    fields = {"Authority": authority, "Status": status}
+    return receive_callback(db, shop.gateways, "zarinpal", fields).state
+
+
+def test_zarinpal_nok_is_checked_by_inquiry(
     db: Database, zarinpal: tuple[FakeZarinpal, str]
 ) -> None:
     fake, url = zarinpal
     shop = _zarinpal_shop(db, url)
     shop.checkout()
     (authority,) = fake.authorities
-    assert (
-        receive_callback(
-            db, shop.gateways, "zarinpal", {"Authority": authority, "Status": "NOK"}
-        ).state
-        == "failed"
-    )
+    # A forged NOK while the payer is at the bank: Zarinpal says IN_BANK, nothing ends.
+    assert _zarinpal_callback(db, shop, authority, "NOK") == "pending"
     assert not [c for c in fake.calls if c[0] == "verify"]
+    # A NOK for a payment the payer did pay: inquiry says PAID, so it is verified.
+    fake.authorities[authority]["paid"] = True
+    assert _zarinpal_callback(db, shop, authority, "NOK") == "paid"
+    assert _activations(db) == 1
+
+
+def test_zarinpal_nok_the_gateway_confirms_fails(
+    db: Database, zarinpal: tuple[FakeZarinpal, str]
+) -> None:
+    fake, url = zarinpal
+    shop = _zarinpal_shop(db, url)
+    shop.checkout()
+    (authority,) = fake.authorities
+    fake.authorities[authority]["failed"] = True
+    assert _zarinpal_callback(db, shop, authority, "NOK") == "failed"
+    assert not [c for c in fake.calls if c[0] == "verify"]
+
+
+def test_zarinpal_early_ok_leaves_the_payment_open(
+    db: Database, zarinpal: tuple[FakeZarinpal, str]
+) -> None:
+    """An OK before the payer paid: verify answers -51 ("not successful"), which must not
+    end the payment; the payer's real OK then settles it."""
+    fake, url = zarinpal
+    shop = _zarinpal_shop(db, url)
+    shop.checkout()
+    (authority,) = fake.authorities
+    assert _zarinpal_callback(db, shop, authority, "OK") == "pending"
+    fake.authorities[authority]["paid"] = True
+    assert _zarinpal_callback(db, shop, authority, "OK") == "paid"
+    assert _activations(db) == 1
 
 
 def test_zarinpal_verify_refused_fails(db: Database, zarinpal: tuple[FakeZarinpal, str]) -> None:
@@ -292,12 +408,9 @@ def test_zarinpal_verify_refused_fails(db: Database, zarinpal: tuple[FakeZarinpa
     shop = _zarinpal_shop(db, url)
     shop.checkout()
     (authority,) = fake.authorities
-    fake.verify_error = (400, -51, "payment not successful")
-    result = receive_callback(
-        db, shop.gateways, "zarinpal", {"Authority": authority, "Status": "OK"}
-    )
-    assert result.state == "failed"
-    assert _payment(db).failure_code == "-51"
+    fake.verify_error = (400, -54, "invalid authority")
+    assert _zarinpal_callback(db, shop, authority, "OK") == "failed"
+    assert _payment(db).failure_code == "-54"
 
 
 def test_a_dropped_connection_at_verify_leaves_the_payment_pending(
@@ -332,11 +445,12 @@ def test_a_callback_claiming_paid_is_verified_not_believed(
     shop = _idpay_shop(db, url)
     shop.checkout()
     payment_id = checkout_id(fake)
-    # The payer never paid (IDPay has it at status 1), but the callback says otherwise.
+    # The payer never paid (IDPay has it at status 1), but the callback says otherwise:
+    # verify answers 53, "not verifiable", and the payment stays open for the real one.
     fields = fake.callback(payment_id, status=status)
-    assert receive_callback(db, shop.gateways, "idpay", fields).state == "failed"
+    assert receive_callback(db, shop.gateways, "idpay", fields).state == "pending"
     assert fake.verify_calls() == 1
-    assert _payment(db).failure_code == "53"
+    assert _payment(db).failure_code is None
     assert _activations(db) == 0
 
 
@@ -462,3 +576,51 @@ def test_inquiry_reports_each_gateways_view(
         mock.inquire(PaymentRef("dz-mock-inquiry", made.gateway_payment_id, 150_000)).outcome
         is Outcome.PENDING
     )
+
+
+HUGE = "9" * 900_000
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"amount": HUGE, "junk": HUGE, "card_no": HUGE},  # readable: verified and paid
+        {"status": "ten", "amount": HUGE, "junk": HUGE},  # unreadable
+        {"track_id": HUGE, "date": HUGE},
+    ],
+)
+def test_a_callback_cannot_grow_the_timeline(
+    db: Database, idpay: tuple[FakeIdPay, str], override: dict[str, str]
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    fields = {**fake.pay(checkout_id(fake)), **override}
+    receive_callback(db, shop.gateways, "idpay", fields)
+    with db.read() as session:
+        events = session.scalars(select(PaymentEvent)).all()
+    for event in events:
+        stored = json.dumps(event.data)
+        assert len(stored) < 2_000, (event.kind, len(stored))
+        assert "hashed_card_no" not in stored
+        assert "AB" * 32 not in stored
+        assert "junk" not in stored
+
+
+def test_an_unknown_orders_callback_cannot_grow_the_audit_log(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    _, url = idpay
+    shop = _idpay_shop(db, url)
+    for fields in (
+        {"status": "10", "id": HUGE, "order_id": "dz-nope", "junk": HUGE},
+        {"status": "10", "id": "a", "order_id": "dz-nope", "amount": HUGE, "junk": HUGE},
+    ):
+        assert receive_callback(db, shop.gateways, "idpay", fields).state == "unknown"
+    assert receive_callback(db, shop.gateways, "nope", {"x": HUGE}).state == "unknown"
+    from darvaza.audit.models import AuditEvent
+
+    with db.read() as session:
+        rows = session.scalars(select(AuditEvent.data)).all()
+    assert rows
+    assert all(len(json.dumps(data)) < 2_000 for data in rows)

@@ -18,7 +18,15 @@ from darvaza.billing.models import Subscription
 from darvaza.clock import utcnow
 from darvaza.content.models import DownloadToken
 from darvaza.db import Database
-from tests.support.world import Api, Person, admin_token, error_code, make_app, person
+from tests.support.world import (
+    Api,
+    Person,
+    admin_token,
+    error_code,
+    gateway_path,
+    make_app,
+    person,
+)
 
 DATA = os.urandom(256 * 1024 + 3)
 
@@ -69,7 +77,7 @@ class Shop:
         started = self.api.call(
             "POST", "/api/v1/tenants/acme/checkout", token=token, json={"plan_code": plan}
         ).json()
-        mock_path = started["redirect_url"].split("127.0.0.1:4000", 1)[1]
+        mock_path = gateway_path(self.api, started["redirect_url"])
         page = self.api.call("POST", mock_path, data={"action": "pay"})
         fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
         self.api.call("POST", "/api/v1/payments/callback/mock", data=fields)

@@ -5,6 +5,8 @@ sessions and download tokens, pruning finished jobs, and enqueuing them all at o
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp
 
 from darvaza.audit.models import AuditEvent
 from darvaza.billing.callbacks import receive_callback
+from darvaza.billing.checkout import send_payer_to_gateway
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.mock import settle_mock_payment
 from darvaza.billing.models import Payment, PaymentEvent, Subscription, SubscriptionActivation
@@ -64,7 +67,8 @@ def _payment(db: Database, order_id: str) -> Payment:
 def _paid_at_gateway_without_callback(shop: Shop) -> tuple[str, dict[str, str]]:
     """The payer paid on the mock gateway and closed the browser: no callback came."""
     checkout = shop.checkout()
-    returned = settle_mock_payment(shop.db, checkout.redirect_url.rsplit("/", 1)[1], pay=True)
+    send_payer_to_gateway(shop.db, checkout.order_id)
+    returned = settle_mock_payment(shop.db, checkout.gateway_url.rsplit("/", 1)[1], pay=True)
     assert returned is not None
     return checkout.order_id, returned.fields
 
@@ -121,6 +125,7 @@ def test_reconcile_settles_a_payment_whose_callback_never_came(db: Database) -> 
     shop = open_shop(db)
     order_id, _ = _paid_at_gateway_without_callback(shop)
     unpaid = shop.checkout().order_id
+    send_payer_to_gateway(db, unpaid)  # the payer is at the gateway's page, not paying yet
     # Not old enough yet: left alone.
     assert reconcile_stale_payments(db, shop.gateways, older_than=SOON, **RECONCILE) == {}
     counts = reconcile_stale_payments(
@@ -200,6 +205,7 @@ def test_reconcile_through_idpay_verifies_and_survives_an_outage(
         db, gateway="idpay", idpay_api_key="k" * 36, idpay_base_url=url, gateway_timeout_seconds=1.0
     )
     checkout = shop.checkout()
+    send_payer_to_gateway(db, checkout.order_id)
     payment = _payment(db, checkout.order_id)
     assert payment.gateway == "idpay"
     fake.pay(payment.gateway_payment_id or "")
@@ -218,6 +224,133 @@ def test_reconcile_through_idpay_verifies_and_survives_an_outage(
     )
     assert fake.verify_calls() == 1
     assert _count(db, SubscriptionActivation) == 1
+
+
+def _idpay_shop(db: Database, url: str) -> Shop:
+    return open_shop(
+        db, gateway="idpay", idpay_api_key="k" * 36, idpay_base_url=url, gateway_timeout_seconds=1.0
+    )
+
+
+def _inquiries(fake: FakeIdPay) -> int:
+    return sum(1 for kind, _ in fake.calls if kind == "inquiry")
+
+
+def test_a_checkout_the_payer_never_followed_expires_without_asking(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    order_id = shop.checkout().order_id
+    counts = reconcile_stale_payments(
+        db, shop.gateways, older_than=SOON, now=utcnow() + SOON, **RECONCILE
+    )
+    assert counts == {"expired": 1}
+    payment = _payment(db, order_id)
+    assert (payment.state, payment.failure_code) == ("expired", "abandoned")
+    assert _inquiries(fake) == 0
+    # The go link now leads to the result page, never to the gateway.
+    assert send_payer_to_gateway(db, order_id).gateway_url is None
+
+
+def test_a_thousand_junk_checkouts_do_not_delay_a_real_payment(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    """1,000 abandoned payments older than a real one: one reconcile run, within a budget
+    far shorter than IDPay's verify window, settles the real one with two gateway calls."""
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    template = _payment(db, shop.checkout().order_id)
+    old = utcnow() - timedelta(minutes=9)
+    with db.transaction() as session:
+        session.execute(
+            Payment.__table__.insert(),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "order_id": f"dz-junk-{i}",
+                    "gateway_payment_id": f"junk-{i}",
+                    "tenant_id": template.tenant_id,
+                    "user_id": template.user_id,
+                    "plan_id": template.plan_id,
+                    "amount_rials": 150_000,
+                    "period_days": 30,
+                    "gateway": "idpay",
+                    "state": "pending",
+                    "created_at": old,
+                    "updated_at": old,
+                }
+                for i in range(1000)
+            ],
+        )
+    real = shop.checkout()
+    send_payer_to_gateway(db, real.order_id)
+    fake.pay(real.gateway_url.rsplit("/", 1)[1])
+    fake.calls.clear()
+    started = time.monotonic()
+    counts = reconcile_stale_payments(
+        db,
+        shop.gateways,
+        older_than=SOON,
+        now=utcnow() + SOON,
+        budget=timedelta(seconds=120),
+        **RECONCILE,
+    )
+    took = time.monotonic() - started
+    assert _payment(db, real.order_id).state == "paid"
+    assert counts["expired"] == 1001  # the junk and the first, unfollowed checkout
+    assert [kind for kind, _ in fake.calls] == ["inquiry", "verify"]
+    assert took < 120  # the budget was not what ended the run
+    assert _count(db, SubscriptionActivation) == 1
+
+
+def test_a_run_stops_at_its_budget_and_the_next_goes_on(db: Database) -> None:
+    shop = open_shop(db)
+    for _ in range(5):
+        shop.checkout()
+    ticks = iter(range(100))
+    counts = reconcile_stale_payments(
+        db,
+        shop.gateways,
+        older_than=SOON,
+        now=utcnow() + SOON,
+        budget=timedelta(seconds=3),
+        clock=lambda: float(next(ticks)),
+        **RECONCILE,
+    )
+    # Each look at the clock moves it a second: 0 (the deadline is 3), 1 (a batch), 2 (the
+    # first payment), 3 (time is up before the second).
+    assert counts == {"expired": 1}
+    counts = reconcile_stale_payments(
+        db, shop.gateways, older_than=SOON, now=utcnow() + SOON, **RECONCILE
+    )
+    assert counts == {"expired": 4}
+
+
+@pytest.mark.parametrize(
+    ("code", "age", "state"),
+    [("53", timedelta(minutes=4), "paid"), ("53", timedelta(minutes=11), "failed"),
+     ("54", timedelta(minutes=4), "failed")],
+)  # fmt: skip
+def test_a_payment_failed_on_a_not_final_answer_is_asked_again_in_the_window(
+    db: Database, idpay: tuple[FakeIdPay, str], code: str, age: timedelta, state: str
+) -> None:
+    """As older versions left them: failed on "not verifiable" (53), while the payer went on
+    to pay. Within the verify window reconciliation asks again and verifies."""
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    checkout = shop.checkout()
+    fake.pay(checkout.gateway_url.rsplit("/", 1)[1])
+    with db.transaction() as session:
+        session.execute(
+            update(Payment)
+            .where(Payment.order_id == checkout.order_id)
+            .values(state="failed", failure_code=code, created_at=utcnow() - age)
+        )
+    reconcile_stale_payments(db, shop.gateways, older_than=SOON, **RECONCILE)
+    assert _payment(db, checkout.order_id).state == state
+    assert _count(db, SubscriptionActivation) == (1 if state == "paid" else 0)
+    assert fake.verify_calls() == (1 if state == "paid" else 0)
 
 
 def _refusing_transport() -> httpx.BaseTransport:

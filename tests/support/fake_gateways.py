@@ -179,7 +179,10 @@ class FakeZarinpal:
         entry = self.authorities.get(str(body.get("authority")))
         if entry is None:
             return self._error(400, -54, "invalid authority")
-        status = "VERIFIED" if entry["verified"] else "PAID" if entry["paid"] else "IN_BANK"
+        status = (
+            "VERIFIED" if entry["verified"] else "PAID" if entry["paid"]
+            else "FAILED" if entry.get("failed") else "IN_BANK"
+        )  # fmt: skip
         return JSONResponse({"data": {"code": 100, "message": "Success", "status": status}})
 
     async def _verify(self, request: Request) -> JSONResponse:

@@ -90,3 +90,11 @@ class Api:
 
 def error_code(response: httpx.Response) -> str:
     return str(response.json()["error"]["code"])
+
+
+def gateway_path(api: Api, redirect_url: str) -> str:
+    """Follow a checkout's go link as the payer's browser would: the gateway page's path
+    (the mock gateway's page, served by the app itself)."""
+    go = api.call("GET", redirect_url.split("127.0.0.1:4000", 1)[1])
+    assert go.status_code == 303, go.text
+    return go.headers["location"].split("127.0.0.1:4000", 1)[1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,10 +22,12 @@ from darvaza.billing import events
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.base import (
     CallbackRejected,
+    Gateway,
     GatewayError,
     Outcome,
     PaymentRef,
     Verification,
+    bounded_fields,
 )
 from darvaza.billing.models import Payment
 from darvaza.billing.payments import ReceiptReused, fail_payment, lock_payment
@@ -40,6 +42,8 @@ class CallbackResult:
 
     state: str
     order_id: str | None
+    # Set by `settle_by_inquiry` when the gateway said "not paid yet".
+    open_at_gateway: bool = False
 
 
 def receive_callback(
@@ -53,9 +57,13 @@ def receive_callback(
     """
     try:
         gateway = gateways.get(gateway_name)
+    except GatewayError as exc:
+        return _reject_unreadable(db, gateway_name, fields, {}, str(exc))
+    try:
         data = gateway.read_callback(fields)
-    except (GatewayError, CallbackRejected) as exc:
-        return _reject_unreadable(db, gateway_name, fields, str(exc))
+    except CallbackRejected as exc:
+        kept = bounded_fields(fields, gateway.callback_fields)
+        return _reject_unreadable(db, gateway_name, fields, kept, str(exc))
 
     with db.transaction() as session:
         query = select(Payment).with_for_update(of=Payment)
@@ -68,7 +76,9 @@ def receive_callback(
             )
         payment = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
         if payment is None:
-            _audit_rejection(session, gateway_name, fields, "no payment of ours has this order")
+            _audit_rejection(
+                session, gateway_name, fields, data.fields, "no payment of ours has this order"
+            )
             return CallbackResult("unknown", None)
         if payment.gateway != gateway_name or payment.gateway_payment_id != data.gateway_payment_id:
             events.record(
@@ -89,23 +99,20 @@ def receive_callback(
         )
         if payment.state != "pending":
             return _already_settled(session, payment)
-        if data.outcome in (Outcome.FAILED, Outcome.CANCELLED):
-            state = "cancelled" if data.outcome is Outcome.CANCELLED else "failed"
-            fail_payment(payment, state, f"status_{data.status}", f"gateway status {data.status}")
-            events.record(
-                session,
-                payment,
-                state,
-                f"The gateway says {state} (status {data.status}); not verified.",
-            )
-            return CallbackResult(state, payment.order_id)
         if data.outcome is Outcome.PENDING:
             return CallbackResult(payment.state, payment.order_id)
-        # "Awaiting verification" (or, should a gateway ever send it, "paid"): only the
-        # gateway's own answer to verify decides.
         reference = PaymentRef(payment.order_id, data.gateway_payment_id, payment.amount_rials)
         payment_id = payment.id
 
+    if data.outcome in (Outcome.FAILED, Outcome.CANCELLED):
+        # A claim of failure is only a hint (anyone who knows an order id can send one, and
+        # a payer may still be paying): the gateway's own answer decides.
+        try:
+            return settle_by_inquiry(db, gateway, payment_id, reference)
+        except GatewayError as exc:
+            return _record_gateway_trouble(db, payment_id, "inquiry_failed", exc)
+    # "Awaiting verification" (or, should a gateway ever send it, "paid"): only the
+    # gateway's own answer to verify decides.
     try:
         verification = gateway.verify(reference)
     except GatewayError as exc:
@@ -113,12 +120,42 @@ def receive_callback(
     return apply_verification(db, payment_id, verification)
 
 
+def settle_by_inquiry(
+    db: Database,
+    gateway: Gateway,
+    payment_id: uuid.UUID,
+    reference: PaymentRef,
+    *,
+    reopen: frozenset[str] = frozenset(),
+) -> CallbackResult:
+    """Ask the gateway what became of a payment and settle by its answer: verify when it
+    says the payer paid (inquiry is never a substitute for verify), fail or cancel when it
+    says so, leave the payment open when it says "not yet". An inquiry that errs raises
+    `GatewayError` and changes nothing. `reopen` is passed on to `apply_verification`."""
+    answer = gateway.inquire(reference)
+    if answer.outcome in (Outcome.VERIFY, Outcome.PAID):
+        try:
+            answer = gateway.verify(reference)
+        except GatewayError as exc:
+            return record_verify_failure(db, payment_id, exc)
+    result = apply_verification(db, payment_id, answer, reopen=reopen)
+    return replace(result, open_at_gateway=answer.outcome is Outcome.PENDING)
+
+
 def apply_verification(
-    db: Database, payment_id: uuid.UUID, verification: Verification
+    db: Database,
+    payment_id: uuid.UUID,
+    verification: Verification,
+    *,
+    reopen: frozenset[str] = frozenset(),
 ) -> CallbackResult:
     """Settle a payment from the gateway's server-to-server answer (a callback's verify, or
     reconciliation's inquiry). Activates only when the gateway says paid and its order id,
-    payment id and amount are ours; any disagreement is a mismatch, recorded with both."""
+    payment id and amount are ours; any disagreement is a mismatch, recorded with both.
+
+    A `failed` payment whose failure code is in `reopen` (a failure that older versions
+    recorded from an answer that was not final) is settled as if still open, but only when
+    the gateway now says paid: money the payer paid is then verified, not refunded."""
     with db.transaction() as session:
         payment = lock_payment(session, payment_id)
         events.record(
@@ -133,6 +170,18 @@ def apply_verification(
             reference=verification.reference,
             already_verified=verification.already_verified,
         )
+        if (
+            payment.state == "failed"
+            and payment.failure_code in reopen
+            and verification.outcome is Outcome.PAID
+        ):
+            events.record(
+                session,
+                payment,
+                "reopened",
+                f"Failed earlier ({payment.failure_code}), but the gateway now says paid.",
+            )
+            payment.state, payment.failure_code, payment.failure_message = "pending", None, None
         if payment.state != "pending":
             return _already_settled(session, payment)
         if verification.outcome is not Outcome.PAID:
@@ -242,27 +291,46 @@ def _mismatch(
 
 
 def record_verify_failure(db: Database, payment_id: uuid.UUID, exc: GatewayError) -> CallbackResult:
-    """A verify that timed out or failed on the gateway's side leaves the payment pending,
-    safe to verify again later; a refusal ("not verifiable", "too late") fails it."""
+    """A verify that timed out, failed on the gateway's side or was "not possible yet"
+    leaves the payment pending, safe to verify again later; a final refusal ("too late")
+    fails it."""
+    return _record_gateway_trouble(db, payment_id, "verify_failed", exc, refusal_fails=True)
+
+
+def _record_gateway_trouble(
+    db: Database,
+    payment_id: uuid.UUID,
+    kind: str,
+    exc: GatewayError,
+    *,
+    refusal_fails: bool = False,
+) -> CallbackResult:
     with db.transaction() as session:
         payment = lock_payment(session, payment_id)
+        what = "Verify" if kind == "verify_failed" else "Inquiry"
         events.record(
             session,
             payment,
-            "verify_failed",
-            f"Verify failed: {exc.code} {exc.message}",
+            kind,
+            f"{what} failed: {exc.code} {exc.message}",
             code=exc.code,
             retryable=exc.retryable,
         )
-        if not exc.retryable and payment.state == "pending":
+        if refusal_fails and not exc.retryable and payment.state == "pending":
             fail_payment(payment, "failed", exc.code, exc.message)
             events.record(session, payment, "failed", "The gateway refused verification.")
         return CallbackResult(payment.state, payment.order_id)
 
 
 def _reject_unreadable(
-    db: Database, gateway_name: str, fields: Mapping[str, str], reason: str
+    db: Database,
+    gateway_name: str,
+    fields: Mapping[str, str],
+    kept: dict[str, str],
+    reason: str,
 ) -> CallbackResult:
+    """Record a callback that cannot be read: on the payment it names, if any, else in the
+    audit log. Only the gateway's known fields are kept, each cut short (`kept`)."""
     with db.transaction() as session:
         order_id = str(fields.get("order_id", ""))[:50]
         payment = session.scalars(select(Payment).where(Payment.order_id == order_id)).one_or_none()
@@ -271,18 +339,22 @@ def _reject_unreadable(
                 session,
                 payment,
                 "callback_rejected",
-                f"Unreadable callback ({reason}); ignored.",
-                fields=dict(list(fields.items())[:20]),
+                f"Unreadable callback ({reason[:200]}); ignored.",
+                fields=kept,
+                field_count=len(fields),
             )
             return CallbackResult(payment.state, payment.order_id)
-        _audit_rejection(session, gateway_name, fields, reason)
+        _audit_rejection(session, gateway_name, fields, kept, reason)
     return CallbackResult("unknown", None)
 
 
 def _audit_rejection(
-    session: Session, gateway_name: str, fields: Mapping[str, str], reason: str
+    session: Session,
+    gateway_name: str,
+    fields: Mapping[str, str],
+    kept: dict[str, str],
+    reason: str,
 ) -> None:
-    kept = {str(k)[:40]: str(v)[:200] for k, v in list(fields.items())[:20]}
     append_event(
         session,
         action="payment.callback_rejected",
@@ -290,5 +362,5 @@ def _audit_rejection(
         target_type="gateway",
         target_id=gateway_name[:50],
         reason=reason[:500],
-        data={"fields": scrub(kept)},
+        data={"fields": scrub(kept), "field_count": len(fields)},
     )

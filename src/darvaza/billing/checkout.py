@@ -19,6 +19,8 @@ from darvaza.errors import Conflict, GatewayFailed, NotFound
 from darvaza.tenants.models import Tenant
 
 CALLBACK_PATH = "/api/v1/payments/callback/{gateway}"
+# The payer's way to the gateway: our own link, so we know whether they ever went.
+GO_PATH = "/payments/go/{order_id}"
 
 
 def new_order_id() -> str:
@@ -29,7 +31,10 @@ def new_order_id() -> str:
 class Checkout:
     payment_id: uuid.UUID
     order_id: str
-    redirect_url: str
+    redirect_url: str  # our go link, for the payer
+    gateway_url: str  # the gateway's own page, where the go link leads
+    amount_rials: int
+    period_days: int
 
 
 def start_checkout(
@@ -61,6 +66,7 @@ def start_checkout(
             user_id=user_id,
             plan_id=plan.id,
             amount_rials=plan.price_rials,
+            period_days=plan.period_days,
             gateway=gateway_name,
             state="created",
             created_at=now,
@@ -75,6 +81,7 @@ def start_checkout(
             f"Checkout for plan {plan.code} started.",
             plan=plan.code,
             amount_rials=plan.price_rials,
+            period_days=plan.period_days,
             gateway=gateway_name,
         )
     callback = public_url.rstrip("/") + CALLBACK_PATH.format(gateway=gateway_name)
@@ -110,6 +117,7 @@ def start_checkout(
 
         def accept() -> None:
             locked.gateway_payment_id = created.gateway_payment_id
+            locked.gateway_url = created.redirect_url
             locked.state = "pending"
             locked.updated_at = utcnow()
 
@@ -136,4 +144,39 @@ def start_checkout(
             gateway_payment_id=created.gateway_payment_id,
             redirect_url=created.redirect_url,
         )
-    return Checkout(payment.id, payment.order_id, created.redirect_url)
+    go = public_url.rstrip("/") + GO_PATH.format(order_id=payment.order_id)
+    return Checkout(
+        payment.id,
+        payment.order_id,
+        go,
+        created.redirect_url,
+        payment.amount_rials,
+        payment.period_days,
+    )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the go link sends the payer: the gateway's page, or the result page."""
+
+    gateway_url: str | None
+    order_id: str | None
+
+
+def send_payer_to_gateway(db: Database, order_id: str) -> Destination:
+    """The payer follows the go link: note it, and send them to the gateway's page. A
+    payment that is no longer open (paid, expired as abandoned, ...) sends them to its
+    result page instead, so an abandoned payment can never be paid after it expired."""
+    with db.transaction() as session:
+        payment_id = session.scalars(
+            select(Payment.id).where(Payment.order_id == order_id[:50])
+        ).one_or_none()
+        if payment_id is None:
+            return Destination(None, None)
+        payment = lock_payment(session, payment_id)
+        if payment.state != "pending" or payment.gateway_url is None:
+            return Destination(None, payment.order_id)
+        if payment.sent_to_payer_at is None:
+            payment.sent_to_payer_at = utcnow()
+            events.record(session, payment, "sent_to_payer", "The payer went to the gateway.")
+        return Destination(payment.gateway_url, payment.order_id)

@@ -65,6 +65,7 @@ class Payment(Base):
             name="state_known",
         ),
         CheckConstraint("amount_rials > 0", name="amount_positive"),
+        CheckConstraint("period_days > 0", name="period_positive"),
         Index("ix_payments_tenant_id_created_at", "tenant_id", "created_at"),
         Index("ix_payments_user_id_created_at", "user_id", "created_at"),
         Index("ix_payments_state_updated_at", "state", "updated_at"),
@@ -76,7 +77,10 @@ class Payment(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="RESTRICT"))
+    # The plan's terms as shown at checkout: what the payer pays for, whatever the
+    # tenant changes on the plan afterwards.
     amount_rials: Mapped[int] = mapped_column(BigInteger)
+    period_days: Mapped[int] = mapped_column(Integer)
     gateway: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
     # IDPay's `id` / Zarinpal's `authority`: known once the gateway accepted the payment.
@@ -86,6 +90,11 @@ class Payment(Base):
     failure_code: Mapped[str | None] = mapped_column(String(50))
     failure_message: Mapped[str | None] = mapped_column(Text)
     card_number_masked: Mapped[str | None] = mapped_column(String(32))
+    # The gateway's page for the payer. The payer reaches it only through our own link
+    # (`/payments/go/<order id>`), which notes when: a payment whose payer never went
+    # there cannot have been paid, and expires without asking the gateway.
+    gateway_url: Mapped[str | None] = mapped_column(String(2048))
+    sent_to_payer_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     paid_at: Mapped[datetime | None]

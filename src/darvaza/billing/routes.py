@@ -135,7 +135,11 @@ def start_checkout(
         public_url=runtime.settings.public_url,
     )
     return CheckoutOut(
-        payment_id=started.payment_id, order_id=started.order_id, redirect_url=started.redirect_url
+        payment_id=started.payment_id,
+        order_id=started.order_id,
+        redirect_url=started.redirect_url,
+        amount_rials=started.amount_rials,
+        period_days=started.period_days,
     )
 
 
@@ -176,6 +180,25 @@ RESULT_TEXT = {
         "The gateway's answer did not match our records; we are looking into it.",
     ),
 }
+
+
+@pages.get(
+    "/payments/go/{order_id}",
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_class=RedirectResponse,
+    dependencies=[Requires(PUBLIC)],
+)
+def go_to_gateway(order_id: str, runtime: RuntimeDep) -> RedirectResponse:
+    """The checkout's `redirect_url`: sends the payer on to the gateway's page, or to the
+    result page once the payment is no longer open."""
+    where = checkout.send_payer_to_gateway(runtime.db, order_id)
+    if where.gateway_url is not None:
+        return RedirectResponse(where.gateway_url, status_code=status.HTTP_303_SEE_OTHER)
+    if where.order_id is None:
+        raise NotFound("No such payment.")
+    return RedirectResponse(
+        f"/payments/result/{where.order_id}", status_code=status.HTTP_303_SEE_OTHER
+    )
 
 
 @pages.get(

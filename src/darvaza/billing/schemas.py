@@ -45,7 +45,11 @@ class CheckoutIn(BaseModel):
 class CheckoutOut(BaseModel):
     payment_id: uuid.UUID
     order_id: str
-    redirect_url: str
+    redirect_url: str = Field(
+        description="Send the payer here: Darvaza's own link, which leads to the gateway"
+    )
+    amount_rials: int
+    period_days: int
 
 
 class PaymentOut(BaseModel):
@@ -57,6 +61,7 @@ class PaymentOut(BaseModel):
     user_id: uuid.UUID
     plan_id: uuid.UUID
     amount_rials: int
+    period_days: int
     gateway: str
     state: str
     gateway_payment_id: str | None

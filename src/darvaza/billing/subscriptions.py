@@ -55,7 +55,7 @@ def activate_subscription(session: Session, payment: Payment) -> SubscriptionAct
             subscription = _lock_subscription(session, payment)
             assert subscription is not None  # noqa: S101 (the unique row exists now)
     start = max(now, subscription.current_period_end)
-    end = start + timedelta(days=payment.plan.period_days)
+    end = start + timedelta(days=payment.period_days)
     was = subscription.state
     subscription.state = "active"
     subscription.current_period_end = end

@@ -45,6 +45,7 @@ def reconcile_payments(context: JobContext, _payload: dict[str, Any]) -> dict[st
             context.services.gateways,
             older_than=timedelta(minutes=settings.payment_reconcile_after_minutes),
             expire_after=timedelta(minutes=settings.payment_expire_after_minutes),
+            verify_window=timedelta(minutes=settings.payment_verify_window_minutes),
         )
     )
 

@@ -88,6 +88,8 @@ class Verification:
 
 class Gateway(Protocol):
     name: str
+    # The callback fields worth keeping on a payment's timeline; nothing else is stored.
+    callback_fields: tuple[str, ...]
 
     def create(self, request: CreateRequest) -> Created: ...
 
@@ -131,3 +133,12 @@ def parse_int(value: Any, what: str) -> int:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     raise CallbackRejected(f"{what} is not a number: {str(value)[:40]!r}")
+
+
+MAX_KEPT_FIELD_LENGTH = 100
+
+
+def bounded_fields(fields: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
+    """The named fields of a callback, each cut to a length no real value exceeds: an
+    anonymous caller must not be able to grow a payment's timeline at will."""
+    return {name: str(fields[name])[:MAX_KEPT_FIELD_LENGTH] for name in names if name in fields}

@@ -18,6 +18,7 @@ from darvaza.billing.gateways.base import (
     Outcome,
     PaymentRef,
     Verification,
+    bounded_fields,
     parse_int,
     post_json,
 )
@@ -39,9 +40,29 @@ STATUS_OUTCOMES: dict[int, Outcome] = {
 }
 NOT_MADE = 1
 ALREADY_VERIFIED = 101
-# Error codes worth asking about again later: IDPay's own trouble, not a refusal.
-RETRYABLE_ERRORS = frozenset({"-1", "15"})
+# Error codes worth asking about again later: IDPay's own trouble (-1, 15), and 53, "not
+# verifiable": the payer has not paid (yet). A callback anyone can forge before the payer
+# pays leads to 53, so 53 must leave the payment open; reconciliation settles it.
+NOT_VERIFIABLE_YET = "53"
+RETRYABLE_ERRORS = frozenset({"-1", "15", NOT_VERIFIABLE_YET})
 MAX_ID_LENGTH = 100
+# What a callback may carry that is worth keeping on the payment's timeline (the card
+# hash is not: the masked number is all a receipt needs).
+CALLBACK_FIELDS: tuple[str, ...] = (
+    "status",
+    "track_id",
+    "id",
+    "order_id",
+    "amount",
+    "card_no",
+    "date",
+)
+
+
+def idpay_error(code: str, message: str, *, http_status: int = 400) -> GatewayError:
+    """An IDPay error answer as a `GatewayError`, retryable when asking later can help."""
+    retryable = http_status >= 500 or code in RETRYABLE_ERRORS
+    return GatewayError(code, message, retryable=retryable)
 
 
 def outcome_of(status: int) -> Outcome:
@@ -62,11 +83,7 @@ def read_idpay_callback(fields: Mapping[str, str]) -> CallbackData:
     if len(gateway_payment_id) > MAX_ID_LENGTH or len(order_id) > MAX_ID_LENGTH:
         raise CallbackRejected("an id is longer than any IDPay issues")
     status = parse_int(fields["status"], "status")
-    kept = {
-        name: str(fields[name])[:200]
-        for name in ("status", "track_id", "id", "order_id", "amount", "card_no", "date")
-        if name in fields
-    }
+    kept = bounded_fields(fields, CALLBACK_FIELDS)
     return CallbackData(str(status), outcome_of(status), order_id, gateway_payment_id, kept)
 
 
@@ -105,6 +122,7 @@ def read_idpay_inquiry(body: Mapping[str, Any]) -> Verification:
 
 class IdPayGateway:
     name = "idpay"
+    callback_fields = CALLBACK_FIELDS
 
     def __init__(
         self,
@@ -130,8 +148,7 @@ class IdPayGateway:
         if status != expected:
             code = str(answer.get("error_code", f"http_{status}"))
             message = str(answer.get("error_message", "no message"))[:500]
-            retryable = status >= 500 or code in RETRYABLE_ERRORS
-            raise GatewayError(code, message, retryable=retryable)
+            raise idpay_error(code, message, http_status=status)
         return answer
 
     def create(self, request: CreateRequest) -> Created:

@@ -20,6 +20,9 @@ from darvaza.billing.gateways.base import (
     Verification,
 )
 from darvaza.billing.gateways.idpay import (
+    CALLBACK_FIELDS,
+    NOT_VERIFIABLE_YET,
+    idpay_error,
     read_idpay_callback,
     read_idpay_inquiry,
     read_idpay_verification,
@@ -34,6 +37,7 @@ MOCK_CARD = "603799******1234"
 
 class MockGateway:
     name = "mock"
+    callback_fields = CALLBACK_FIELDS
 
     def __init__(self, db: Database, public_url: str) -> None:
         self.db = db
@@ -82,7 +86,7 @@ class MockGateway:
             if book.status == VERIFIED:
                 return self._answer(book, 101)
             if book.status != AWAITING_VERIFICATION:
-                raise GatewayError("53", "verification is not possible", retryable=False)
+                raise idpay_error(NOT_VERIFIABLE_YET, "verification is not possible")
             book.status, book.verified_at = VERIFIED, utcnow()
             return self._answer(book, VERIFIED)
 

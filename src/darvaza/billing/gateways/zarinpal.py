@@ -16,14 +16,19 @@ from darvaza.billing.gateways.base import (
     Outcome,
     PaymentRef,
     Verification,
+    bounded_fields,
     post_json,
 )
 
 VERIFIED, ALREADY_VERIFIED = 100, 101
 SANDBOX_BASE_URL = "https://sandbox.zarinpal.com/pg"
 PRODUCTION_BASE_URL = "https://payment.zarinpal.com/pg"
-# Zarinpal's own trouble (worth asking again later), as opposed to a refusal.
-RETRYABLE_ERRORS = frozenset({"-1", "-2"})
+# Worth asking again later, as opposed to a refusal: Zarinpal's own trouble (-1, -2), and
+# -51, "payment not successful": at verify, the payer has not paid (yet), which a forged
+# early `OK` callback also leads to; reconciliation settles such a payment.
+NOT_PAID_YET = "-51"
+RETRYABLE_ERRORS = frozenset({"-1", "-2", NOT_PAID_YET})
+CALLBACK_FIELDS: tuple[str, ...] = ("Authority", "Status")
 # Inquiry's status words.
 INQUIRY_OUTCOMES = {
     "VERIFIED": Outcome.PAID,
@@ -44,13 +49,12 @@ def read_zarinpal_callback(fields: Mapping[str, str]) -> CallbackData:
     if status not in ("OK", "NOK"):
         raise CallbackRejected(f"Status {status[:20]!r} is neither OK nor NOK")
     outcome = Outcome.VERIFY if status == "OK" else Outcome.FAILED
-    return CallbackData(
-        status, outcome, None, authority, {"Authority": authority, "Status": status}
-    )
+    return CallbackData(status, outcome, None, authority, bounded_fields(fields, CALLBACK_FIELDS))
 
 
 class ZarinpalGateway:
     name = "zarinpal"
+    callback_fields = CALLBACK_FIELDS
 
     def __init__(
         self,

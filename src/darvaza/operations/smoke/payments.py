@@ -14,6 +14,14 @@ from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, ru
 _HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
+def follow_go_link(client: SmokeClient, redirect_url: str) -> str:
+    """Follow the checkout's link as the payer's browser would; the gateway page it leads
+    to. (The link carries the public URL; its path is asked of the instance under test.)"""
+    path = "/" + redirect_url.split("://", 1)[-1].split("/", 1)[1]
+    response = client.expect(303, "GET", path, follow_redirects=False)
+    return response.headers["location"]
+
+
 def pay_with_mock(
     client: SmokeClient, token: str, tenant: str, plan_code: str, *, pay: bool = True
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -26,7 +34,7 @@ def pay_with_mock(
         token=token,
         json={"plan_code": plan_code},
     ).json()
-    mock_id = str(started["redirect_url"]).rsplit("/", 1)[1]
+    mock_id = follow_go_link(client, str(started["redirect_url"])).rsplit("/", 1)[1]
     client.expect(200, "GET", f"/mock-gateway/{mock_id}")
     page = client.expect(
         200, "POST", f"/mock-gateway/{mock_id}", data={"action": "pay" if pay else "cancel"}

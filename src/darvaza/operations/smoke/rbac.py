@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, run_smoke
-from darvaza.operations.smoke.payments import call_back, pay_with_mock
+from darvaza.operations.smoke.payments import call_back, follow_go_link, pay_with_mock
 
 CALLERS = (
     "anonymous",
@@ -202,7 +202,7 @@ class World:
             member.token = self.login(member)[0]
         self.plan = self.create_plan(self.tenant)
         self.payment = self.checkout(self.members["customer"])
-        self.mock_id = self.payment["redirect_url"].rsplit("/", 1)[1]
+        self.mock_id = follow_go_link(self.client, self.payment["redirect_url"]).rsplit("/", 1)[1]
         self.item = self.upload(publish=True)
 
 
@@ -481,6 +481,9 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("GET", "/api/v1/payments/callback/{gateway}"): _plain(
         "/api/v1/payments/callback/mock?status=10&id=none&order_id=dz-none&track_id=1"
+    ),
+    ("GET", "/payments/go/{order_id}"): Example(
+        lambda w, _c, _a: Call(f"/payments/go/{w.payment['order_id']}")
     ),
     ("GET", "/payments/result/{order_id}"): Example(
         lambda w, _c, _a: Call(f"/payments/result/{w.payment['order_id']}")
