@@ -102,11 +102,11 @@ def test_a_subscriber_downloads_exactly_the_uploaded_bytes(shop: Shop) -> None:
     assert made["state"] == "draft"
     _, token = shop.subscriber()
     listed = shop.api.call("GET", "/api/v1/tenants/acme/content", token=token).json()
-    assert listed == []  # drafts are not listed
+    assert listed == {"items": [], "next_cursor": None}  # drafts are not listed
     shop.api.call(
         "POST", f"/api/v1/tenants/acme/content/{made['id']}/publish", token=shop.owner_token
     )
-    listed = shop.api.call("GET", "/api/v1/tenants/acme/content", token=token).json()
+    listed = shop.api.call("GET", "/api/v1/tenants/acme/content", token=token).json()["items"]
     assert [(i["id"], i["entitled"]) for i in listed] == [(made["id"], True)]
     response = shop.api.call("GET", shop.link(made["id"], token))
     assert response.status_code == 200
@@ -149,7 +149,7 @@ def test_no_subscription_no_token(shop: Shop) -> None:
     assert response.status_code == 403
     assert error_code(response) == "not_entitled"
     listed = shop.api.call("GET", "/api/v1/tenants/acme/content", token=stranger).json()
-    assert listed[0]["entitled"] is False
+    assert listed["items"][0]["entitled"] is False
 
 
 def test_chosen_plans_unlock_only_their_subscribers(shop: Shop) -> None:
@@ -161,6 +161,55 @@ def test_chosen_plans_unlock_only_their_subscribers(shop: Shop) -> None:
     )
     assert refused.status_code == 403
     assert shop.api.call("GET", shop.link(item, silver)).status_code == 200
+
+
+def test_the_list_pages_and_asks_the_same_few_queries_whatever_its_size(shop: Shop) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    silver_only = [
+        shop.published(unlocked_by="chosen_plans", plan_codes="silver") for _ in range(3)
+    ]
+    anyone = [shop.published() for _ in range(4)]
+    _, gold = shop.subscriber("gold")
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    # Every engine in this process, the server's included.
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        seen: list[tuple[str, bool]] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            statements.clear()
+            params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+            page = shop.api.call(
+                "GET", "/api/v1/tenants/acme/content", token=gold, params=params
+            ).json()
+            pages += 1
+            tables = ("content_items", "content_plans", "subscriptions")
+            content_queries = [s for s in statements if any(t in s for t in tables)]
+            assert len(content_queries) <= 3, content_queries
+            seen += [(item["id"], item["entitled"]) for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert pages == 3
+    expected = [(item, item in anyone) for item in reversed(silver_only + anyone)]
+    assert seen == expected  # newest first, each once, silver-only items locked for gold
+    bad = shop.api.call(
+        "GET", "/api/v1/tenants/acme/content", token=gold, params={"cursor": "nonsense"}
+    )
+    assert (bad.status_code, error_code(bad)) == (422, "invalid_cursor")
+    too_many = shop.api.call(
+        "GET", "/api/v1/tenants/acme/content", token=gold, params={"limit": 201}
+    )
+    assert too_many.status_code == 422
 
 
 def test_entitlement_is_checked_again_at_download(shop: Shop) -> None:
@@ -248,10 +297,9 @@ def test_bad_filenames_are_refused_and_nothing_is_stored(shop: Shop, api: Api, n
     )
     assert response.status_code in (400, 422), response.text
     assert error_code(response) in ("bad_request", "invalid_filename")
-    assert (
-        shop.api.call("GET", "/api/v1/tenants/acme/content/all", token=shop.owner_token).json()
-        == []
-    )
+    assert shop.api.call(
+        "GET", "/api/v1/tenants/acme/content/all", token=shop.owner_token
+    ).json() == {"items": [], "next_cursor": None}
 
 
 @pytest.mark.parametrize(

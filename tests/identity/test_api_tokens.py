@@ -3,20 +3,25 @@ moment they are revoked or expire."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from typer.testing import CliRunner
 
 from darvaza.cli import app as cli
 from darvaza.clock import utcnow
+from darvaza.db import Database
+from darvaza.errors import Conflict
+from darvaza.identity.accounts import set_platform_role
 from darvaza.identity.models import Credential, User
 from darvaza.security.roles import PlatformRole
-from tests.support.world import Api, admin_token, error_code, password, person
+from tests.support.world import SYSTEM, Api, Person, admin_token, error_code, password, person
 
 runner = CliRunner()
 ADMIN_PASSWORD = "correct-horse-battery-staple"
@@ -191,3 +196,46 @@ def test_unknown_roles_are_422(api: Api) -> None:
         json={"email": "x@example.com", "password": password(), "platform_role": "owner"},
     )  # fmt: skip
     assert created.status_code == 422
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(db: Database) -> None:
+    """Each transaction pauses right after it looked at the set of admins, so without a
+    lock on the whole set both would see two admins and both demotions would land."""
+    first = person(db, PlatformRole.PLATFORM_ADMIN)
+    second = person(db, PlatformRole.PLATFORM_ADMIN)
+    racers: set[int] = set()
+    barrier = threading.Barrier(2, timeout=3)
+
+    def pause_after_looking(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if threading.get_ident() in racers and "WHERE users.platform_role =" in statement:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()  # the other one is blocked on our lock: go on alone
+
+    outcomes: dict[str, str] = {}
+
+    def demote(name: str, target: Person) -> None:
+        racers.add(threading.get_ident())
+        try:
+            set_platform_role(db, SYSTEM, user_id=target.user.id, role=PlatformRole.AUDITOR)
+            outcomes[name] = "demoted"
+        except Conflict as exc:
+            outcomes[name] = exc.code
+
+    event.listen(db.engine, "after_cursor_execute", pause_after_looking)
+    try:
+        threads = [
+            threading.Thread(target=demote, args=("first", second)),
+            threading.Thread(target=demote, args=("second", first)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", pause_after_looking)
+    assert sorted(outcomes.values()) == ["demoted", "last_platform_admin"]
+    with db.read() as session:
+        left = session.scalars(
+            select(User.id).where(User.platform_role == PlatformRole.PLATFORM_ADMIN.value)
+        ).all()
+    assert len(left) == 1

@@ -9,9 +9,9 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, tuple_
 from sqlalchemy.orm import Session
 
 from darvaza.audit.service import Actor, append_event
@@ -282,35 +282,75 @@ def get_item(session: Session, tenant_id: uuid.UUID, item_id: uuid.UUID) -> Cont
     return item
 
 
-def entitled(session: Session, item: ContentItem, user_id: uuid.UUID, now: datetime) -> bool:
-    """The membership guard: an active subscription (to one of the chosen plans, when the
-    item names some) right now; or being one of the tenant's people, or a platform admin,
-    who may always see what the tenant publishes."""
+@dataclass(frozen=True)
+class CallerStanding:
+    """What entitles a caller to a tenant's items: being one of its people (or a platform
+    admin), who may always see what the tenant publishes, or active subscriptions."""
+
+    staff: bool
+    active_plan_ids: frozenset[uuid.UUID]
+
+    def unlocks(self, item: ContentItem, chosen_plan_ids: Iterable[uuid.UUID]) -> bool:
+        if self.staff:
+            return True
+        if item.unlocked_by == "chosen_plans":
+            return not self.active_plan_ids.isdisjoint(chosen_plan_ids)
+        return bool(self.active_plan_ids)
+
+
+def caller_standing(
+    session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> CallerStanding:
+    """One query: the caller's standing in the tenant, right now."""
     staff = exists(
         select(TenantMembership.id).where(
-            TenantMembership.tenant_id == item.tenant_id,
+            TenantMembership.tenant_id == tenant_id,
             TenantMembership.user_id == user_id,
             TenantMembership.role.in_([TenantRole.OWNER.value, TenantRole.MANAGER.value]),
         )
-    )
-    admin = exists(
+    ) | exists(
         select(User.id).where(
             User.id == user_id, User.platform_role == PlatformRole.PLATFORM_ADMIN.value
         )
     )
-    subscribed = select(Subscription.id).where(
-        Subscription.tenant_id == item.tenant_id,
-        Subscription.user_id == user_id,
-        Subscription.state == "active",
-        Subscription.current_period_end > now,
-    )
-    if item.unlocked_by == "chosen_plans":
-        subscribed = subscribed.where(
-            Subscription.plan_id.in_(
-                select(ContentPlan.plan_id).where(ContentPlan.content_id == item.id)
-            )
+    rows = session.execute(
+        select(staff.label("staff"), Subscription.plan_id)
+        .select_from(User)
+        .outerjoin(
+            Subscription,
+            (Subscription.user_id == User.id)
+            & (Subscription.tenant_id == tenant_id)
+            & (Subscription.state == "active")
+            & (Subscription.current_period_end > now),
         )
-    return bool(session.scalar(select(staff | admin | exists(subscribed))))
+        .where(User.id == user_id)
+    ).all()
+    return CallerStanding(
+        staff=any(row.staff for row in rows),
+        active_plan_ids=frozenset(row.plan_id for row in rows if row.plan_id is not None),
+    )
+
+
+def _chosen_plans(
+    session: Session, items: Sequence[ContentItem]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    chosen: dict[uuid.UUID, set[uuid.UUID]] = {item.id: set() for item in items}
+    wanted = [item.id for item in items if item.unlocked_by == "chosen_plans"]
+    if wanted:
+        for content_id, plan_id in session.execute(
+            select(ContentPlan.content_id, ContentPlan.plan_id).where(
+                ContentPlan.content_id.in_(wanted)
+            )
+        ):
+            chosen[content_id].add(plan_id)
+    return chosen
+
+
+def entitled(session: Session, item: ContentItem, user_id: uuid.UUID, now: datetime) -> bool:
+    """The membership guard for one item: an active subscription (to one of the chosen
+    plans, when the item names some) right now, or being one of the tenant's people."""
+    standing = caller_standing(session, item.tenant_id, user_id, now)
+    return standing.unlocks(item, _chosen_plans(session, [item])[item.id])
 
 
 @dataclass(frozen=True)
@@ -319,16 +359,61 @@ class Listed:
     entitled: bool
 
 
+@dataclass(frozen=True)
+class ItemPage:
+    items: list[Listed]
+    next_cursor: str | None
+
+
 def list_items(
-    db: Database, tenant_id: uuid.UUID, *, user_id: uuid.UUID | None, published_only: bool
-) -> list[Listed]:
+    db: Database,
+    tenant_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None,
+    published_only: bool,
+    limit: int,
+    cursor: str | None = None,
+) -> ItemPage:
+    """A page of the tenant's items, newest first, with the caller's entitlement to each:
+    three queries whatever the page's size."""
     now = utcnow()
     with db.read() as session:
         query = select(ContentItem).where(ContentItem.tenant_id == tenant_id)
         if published_only:
             query = query.where(ContentItem.state == "published")
-        items = session.scalars(query.order_by(ContentItem.created_at.desc())).all()
-        return [
-            Listed(item, user_id is not None and entitled(session, item, user_id, now))
-            for item in items
+        if cursor is not None:
+            created_at, item_id = read_cursor(cursor)
+            query = query.where(
+                tuple_(ContentItem.created_at, ContentItem.id) < (created_at, item_id)
+            )
+        found = session.scalars(
+            query.order_by(ContentItem.created_at.desc(), ContentItem.id.desc()).limit(limit)
+        ).all()
+        standing = (
+            caller_standing(session, tenant_id, user_id, now) if user_id is not None else None
+        )
+        chosen = _chosen_plans(session, found) if standing is not None else {}
+        listed = [
+            Listed(item, standing is not None and standing.unlocks(item, chosen[item.id]))
+            for item in found
         ]
+    last = found[-1] if len(found) == limit else None
+    return ItemPage(listed, make_cursor(last.created_at, last.id) if last else None)
+
+
+CURSOR_TIME = "%Y%m%dT%H%M%S.%f"
+
+
+def make_cursor(created_at: datetime, item_id: uuid.UUID) -> str:
+    """The position after an item: its exact time and id (ties on time are broken by id)."""
+    return f"{created_at.astimezone(UTC).strftime(CURSOR_TIME)}_{item_id.hex}"
+
+
+def read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        stamp, hex_id = cursor.split("_", 1)
+        return datetime.strptime(stamp, CURSOR_TIME).replace(tzinfo=UTC), uuid.UUID(hex=hex_id)
+    except ValueError:
+        raise InvalidInput(
+            "The cursor is not one this API gave out.", code="invalid_cursor"
+        ) from None

@@ -15,10 +15,12 @@ from darvaza.content.http_delivery import RangeNotSatisfiable, content_dispositi
 from darvaza.content.schemas import (
     ContentChangeIn,
     ContentOut,
+    ContentPageOut,
     DownloadRecordOut,
     DownloadTokenOut,
     ListedContentOut,
     RevokedTokensOut,
+    StaffContentPageOut,
 )
 from darvaza.content.storage import StorageError, StoredFile, read_in_chunks
 from darvaza.errors import DarvazaError, Gone
@@ -154,25 +156,47 @@ def archive(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOu
     return ContentOut.model_validate(item)
 
 
-@tenant_router.get("", response_model=list[ListedContentOut])
-def list_published(access: Customer, runtime: RuntimeDep) -> list[ListedContentOut]:
-    """The tenant's published items, each saying whether the caller may download it."""
-    listed = items.list_items(
-        runtime.db, access.tenant_id, user_id=access.user.user_id, published_only=True
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=60)]
+
+
+@tenant_router.get("", response_model=ContentPageOut)
+def list_published(
+    access: Customer, runtime: RuntimeDep, limit: Limit = 50, cursor: Cursor = None
+) -> ContentPageOut:
+    """The tenant's published items, newest first, each saying whether the caller may
+    download it; `next_cursor` pages on."""
+    page = items.list_items(
+        runtime.db,
+        access.tenant_id,
+        user_id=access.user.user_id,
+        published_only=True,
+        limit=limit,
+        cursor=cursor,
     )
-    return [
-        ListedContentOut(
-            **ContentOut.model_validate(entry.item).model_dump(), entitled=entry.entitled
-        )
-        for entry in listed
-    ]
+    return ContentPageOut(
+        items=[
+            ListedContentOut(
+                **ContentOut.model_validate(entry.item).model_dump(), entitled=entry.entitled
+            )
+            for entry in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )
 
 
-@tenant_router.get("/all", response_model=list[ContentOut])
-def list_all(access: Staff, runtime: RuntimeDep) -> list[ContentOut]:
-    """Every item, drafts and archived ones included."""
-    listed = items.list_items(runtime.db, access.tenant_id, user_id=None, published_only=False)
-    return [ContentOut.model_validate(entry.item) for entry in listed]
+@tenant_router.get("/all", response_model=StaffContentPageOut)
+def list_all(
+    access: Staff, runtime: RuntimeDep, limit: Limit = 50, cursor: Cursor = None
+) -> StaffContentPageOut:
+    """Every item, drafts and archived ones included, newest first."""
+    page = items.list_items(
+        runtime.db, access.tenant_id, user_id=None, published_only=False, limit=limit, cursor=cursor
+    )
+    return StaffContentPageOut(
+        items=[ContentOut.model_validate(entry.item) for entry in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @tenant_router.post(

@@ -29,6 +29,16 @@ class ListedContentOut(ContentOut):
     entitled: bool
 
 
+class ContentPageOut(BaseModel):
+    items: list[ListedContentOut]
+    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page")
+
+
+class StaffContentPageOut(BaseModel):
+    items: list[ContentOut]
+    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page")
+
+
 class ContentChangeIn(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)

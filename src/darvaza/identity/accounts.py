@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from darvaza.audit.service import Actor, append_event
@@ -198,8 +198,20 @@ def set_platform_role(
     new role); losing every platform role also ends their API tokens. The last platform
     admin cannot be demoted, so the platform is never left without one."""
     with db.transaction() as session:
+        # Lock the whole set of admins first, always in one order, then the user: two
+        # admins demoting each other at once are serialised, and the second one counts
+        # the admins that remain after the first.
+        admins = session.scalars(
+            select(User.id)
+            .where(User.platform_role == PlatformRole.PLATFORM_ADMIN.value)
+            .order_by(User.id)
+            .with_for_update()
+        ).all()
         user = session.scalars(
-            select(User).where(User.id == user_id).with_for_update()
+            select(User)
+            .where(User.id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).one_or_none()
         if user is None:
             raise NotFound("No such user.")
@@ -207,17 +219,11 @@ def set_platform_role(
         after = role.value if role else None
         if before == after:
             return user
-        if before == PlatformRole.PLATFORM_ADMIN:
-            admins = session.scalar(
-                select(func.count())
-                .select_from(User)
-                .where(User.platform_role == PlatformRole.PLATFORM_ADMIN.value)
+        if before == PlatformRole.PLATFORM_ADMIN and len(admins) <= 1:
+            raise Conflict(
+                "This is the last platform admin; make another one first.",
+                code="last_platform_admin",
             )
-            if admins == 1:
-                raise Conflict(
-                    "This is the last platform admin; make another one first.",
-                    code="last_platform_admin",
-                )
         user.platform_role = after
         now = utcnow()
         kinds = (SESSION,) if after else (SESSION, API_TOKEN)
