@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     zarinpal_base_url: str = "https://payment.zarinpal.com/pg"
     zarinpal_sandbox: bool = False
     rate_limit_callback_per_ip: str = "120/minute"
+    # Checkouts: each one is a payment at the gateway that reconciliation must look after.
+    rate_limit_checkout_per_user: str = "20/hour"
+    rate_limit_checkout_per_ip: str = "60/hour"
 
     # Protected content.
     storage_dir: str = "./var/storage"
@@ -145,6 +148,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "rate_limit_callback_per_ip",
+        "rate_limit_checkout_per_user",
+        "rate_limit_checkout_per_ip",
         "rate_limit_login_per_ip",
         "rate_limit_login_per_email",
         "rate_limit_register_per_ip",

@@ -190,3 +190,33 @@ def test_gateway_callbacks_are_limited_per_address(limited: Callable[..., Api]) 
     for _ in range(3):
         assert api.call("POST", "/api/v1/payments/callback/mock", data=junk).status_code == 303
     _assert_429(api.call("GET", "/api/v1/payments/callback/mock", params=junk))
+
+
+def test_checkout_is_limited_per_customer_and_per_address(limited: Callable[..., Api]) -> None:
+    api = limited(rate_limit_checkout_per_user="2/minute", rate_limit_checkout_per_ip="3/minute")
+    token = admin_token(api.db)
+    owner = person(api.db)
+    body = {"slug": "acme", "name": "Acme", "owner_email": owner.email}
+    assert api.call("POST", "/api/v1/admin/tenants", token=token, json=body).status_code == 201
+    plan = {"code": "gold", "name": "Gold", "price_rials": 150_000, "period_days": 30}
+    made = api.call("POST", "/api/v1/tenants/acme/plans", token=api.login(owner), json=plan)
+    assert made.status_code == 201
+
+    def checkout(who: str, ip: str) -> httpx.Response:
+        return api.call(
+            "POST",
+            "/api/v1/tenants/acme/checkout",
+            token=who,
+            json={"plan_code": "gold"},
+            headers={"X-Forwarded-For": ip},
+        )
+
+    first, second = api.login(person(api.db)), api.login(person(api.db))
+    assert checkout(first, "203.0.113.1").status_code == 201
+    assert checkout(first, "203.0.113.2").status_code == 201
+    _assert_429(checkout(first, "203.0.113.3"))  # the customer's limit, from any address
+    assert checkout(second, "203.0.113.9").status_code == 201
+    assert checkout(second, "203.0.113.9").status_code == 201
+    third = api.login(person(api.db))
+    assert checkout(third, "203.0.113.9").status_code == 201
+    _assert_429(checkout(third, "203.0.113.9"))  # the address's limit, whoever asks

@@ -24,6 +24,8 @@ GENEROUS = {
     "rate_limit_login_per_email": "100000/minute",
     "rate_limit_register_per_ip": "100000/minute",
     "rate_limit_token_create_per_user": "100000/minute",
+    "rate_limit_checkout_per_user": "100000/minute",
+    "rate_limit_checkout_per_ip": "100000/minute",
 }
 
 

@@ -121,10 +121,15 @@ def change_plan(
 
 @tenant_router.post("/checkout", status_code=status.HTTP_201_CREATED, response_model=CheckoutOut)
 def start_checkout(
-    body: CheckoutIn, access: Annotated[Access, Requires(TENANT_CUSTOMER)], runtime: RuntimeDep
+    body: CheckoutIn,
+    request: Request,
+    access: Annotated[Access, Requires(TENANT_CUSTOMER)],
+    runtime: RuntimeDep,
 ) -> CheckoutOut:
     """Start paying for a plan: send the customer to `redirect_url`."""
     assert access.tenant is not None  # noqa: S101 (the policy is tenant-scoped)
+    runtime.limiter.hit(runtime.rate_rules.checkout_per_user, str(access.user.user_id))
+    runtime.limiter.hit(runtime.rate_rules.checkout_per_ip, client_ip(request))
     started = checkout.start_checkout(
         runtime.db,
         runtime.gateways,

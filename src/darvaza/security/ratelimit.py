@@ -106,6 +106,8 @@ class RateRules:
     register_per_ip: Rule
     token_create_per_user: Rule
     callback_per_ip: Rule
+    checkout_per_user: Rule
+    checkout_per_ip: Rule
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateRules:
@@ -117,4 +119,6 @@ class RateRules:
             register_per_ip=rule("register_ip", settings.rate_limit_register_per_ip),
             token_create_per_user=rule("token_create", settings.rate_limit_token_create_per_user),
             callback_per_ip=rule("callback_ip", settings.rate_limit_callback_per_ip),
+            checkout_per_user=rule("checkout_user", settings.rate_limit_checkout_per_user),
+            checkout_per_ip=rule("checkout_ip", settings.rate_limit_checkout_per_ip),
         )
