@@ -10,12 +10,16 @@ VENV_STAMP := .venv/.darvaza-synced
 
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: run test lint typecheck pytest install clean bench
+.PHONY: run test lint typecheck pytest install system-packages clean bench
 
 run: install
 	.venv/bin/darvaza serve
 
-test: install lint typecheck pytest
+test: install system-packages lint typecheck pytest
+
+# Debian packages some tests drive for real (aria2, nginx); installed when missing.
+system-packages:
+	@bash scripts/system-packages.sh
 
 install: $(VENV_STAMP)
 

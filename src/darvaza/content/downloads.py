@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from darvaza.audit.service import Actor, append_event
 from darvaza.clock import utcnow
+from darvaza.content.http_delivery import ByteRange, RangeNotSatisfiable, parse_range
 from darvaza.content.items import entitled, get_item
 from darvaza.content.models import ContentItem, DownloadRecord, DownloadToken
 from darvaza.db import Database, changed_rows
@@ -24,6 +25,10 @@ from darvaza.errors import DarvazaError, Forbidden, Gone, NotFound
 from darvaza.security.tokens import hash_token, looks_like_token, new_token
 
 DOWNLOAD_PREFIX = "dzd_"
+# A link serves `max_uses` downloads, counted in bytes (that many times the file), not in
+# requests: a download manager fetches one file in 8 to 32 ranges at once. Requests are
+# capped too, so that tiny ranges cannot turn one link into endless traffic.
+REQUESTS_PER_DOWNLOAD = 64
 
 
 @dataclass(frozen=True)
@@ -83,17 +88,47 @@ def issue_download_token(
 
 @dataclass(frozen=True)
 class Grant:
-    """One use of a token, granted: what to send, to whom."""
+    """One request on a token, granted: what to send, to whom. `byte_range` is the range
+    asked for (None: the whole file); `range_refused` when the asked range is not in the
+    file (nothing was charged)."""
 
     token_id: uuid.UUID
     tenant_id: uuid.UUID
     user_id: uuid.UUID
     item: ContentItem
+    byte_range: ByteRange | None = None
+    range_refused: bool = False
+
+    @property
+    def charged(self) -> int:
+        if self.range_refused:
+            return 0
+        return self.byte_range.length if self.byte_range else self.item.size_bytes
 
 
-def open_download(db: Database, token: str, *, ip: str | None) -> Grant:
-    """Check a token again, in full, and spend one use of it. A refusal of a real token is
-    on record (audit event and download log); an unknown one is just unknown (404)."""
+def _requested(
+    item: ContentItem, range_header: str | None, if_range: str | None
+) -> tuple[ByteRange | None, bool]:
+    if range_header is not None and if_range is not None and if_range != f'"{item.sha256}"':
+        return None, False  # the file changed since the client's first part: send it whole
+    try:
+        return parse_range(range_header, item.size_bytes), False
+    except RangeNotSatisfiable:
+        return None, True
+
+
+def open_download(
+    db: Database,
+    token: str,
+    *,
+    ip: str | None,
+    range_header: str | None = None,
+    if_range: str | None = None,
+) -> Grant:
+    """Check a token again, in full, and charge the bytes this request asks for (the range,
+    or the whole file) to the link's budget of `max_uses` times the file. A refusal of a
+    real token is on record (audit event and download log); an unknown one is just
+    unknown (404)."""
     if not looks_like_token(token) or not token.startswith(DOWNLOAD_PREFIX):
         raise NotFound("No such download.")
     now = utcnow()
@@ -111,7 +146,7 @@ def open_download(db: Database, token: str, *, ip: str | None) -> Grant:
             refusal = Gone("This download link was revoked.", code="token_revoked")
         elif record.expires_at <= now:
             refusal = Gone("This download link has expired.", code="token_expired")
-        elif record.uses >= record.max_uses:
+        elif item is not None and _spent(record, item):
             refusal = Gone("This download link has been used up.", code="token_used_up")
         elif item is None or item.state != "published":
             refusal = Gone("This item is no longer available.", code="content_unavailable")
@@ -139,12 +174,24 @@ def open_download(db: Database, token: str, *, ip: str | None) -> Grant:
                 data={"token_id": record.id},
             )
         else:
-            record.uses += 1
             assert item is not None  # noqa: S101 (checked above)
-            grant = Grant(record.id, record.tenant_id, record.user_id, item)
+            byte_range, range_refused = _requested(item, range_header, if_range)
+            grant = Grant(
+                record.id, record.tenant_id, record.user_id, item, byte_range, range_refused
+            )
+            record.uses += 1
+            record.bytes_served += grant.charged
     if refusal is not None:
         raise refusal
     return grant
+
+
+def _spent(record: DownloadToken, item: ContentItem) -> bool:
+    """Whether the link has served its downloads' worth of bytes, or of requests."""
+    return (
+        record.bytes_served >= record.max_uses * max(item.size_bytes, 1)
+        or record.uses >= record.max_uses * REQUESTS_PER_DOWNLOAD
+    )
 
 
 def _log(
@@ -188,8 +235,17 @@ def record_delivery(
     bytes_sent: int,
     start: int | None = None,
     end: int | None = None,
+    refund: int = 0,
 ) -> None:
+    """Log how a granted request ended; `refund` gives back to the link the bytes that
+    were charged but not sent (an interrupted download resumes on the same link)."""
     with db.transaction() as session:
+        if refund > 0:
+            session.execute(
+                update(DownloadToken)
+                .where(DownloadToken.id == grant.token_id)
+                .values(bytes_served=DownloadToken.bytes_served - refund)
+            )
         _log(
             session,
             token_id=grant.token_id,

@@ -73,8 +73,10 @@ class DownloadToken(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    # Downloads the link serves, counted in bytes: up to max_uses times the file's size.
     max_uses: Mapped[int] = mapped_column(Integer)
-    uses: Mapped[int] = mapped_column(Integer, default=0)
+    uses: Mapped[int] = mapped_column(Integer, default=0)  # requests
+    bytes_served: Mapped[int] = mapped_column(BigInteger, default=0)
     revoked_at: Mapped[datetime | None]
     created_ip: Mapped[str | None] = mapped_column(String(45))
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from darvaza.content import downloads, items
-from darvaza.content.http_delivery import RangeNotSatisfiable, content_disposition, parse_range
+from darvaza.content.http_delivery import content_disposition
 from darvaza.content.schemas import (
     ContentChangeIn,
     ContentOut,
@@ -248,7 +248,13 @@ def download_log(
 def download(token: str, request: Request, runtime: RuntimeDep) -> Response:
     """The file, for the token's holder: whole, or one byte range (206) to resume."""
     ip = client_ip(request)
-    grant = downloads.open_download(runtime.db, token[:100], ip=ip)
+    grant = downloads.open_download(
+        runtime.db,
+        token[:100],
+        ip=ip,
+        range_header=request.headers.get("range"),
+        if_range=request.headers.get("if-range"),
+    )
     item = grant.item
     etag = f'"{item.sha256}"'
     headers = {
@@ -261,8 +267,9 @@ def download(token: str, request: Request, runtime: RuntimeDep) -> Response:
         delivery = runtime.storage.delivery(item.storage_key)
     except StorageError:
         downloads.record_delivery(
-            runtime.db, grant, ip=ip, outcome="file_missing", status=410, bytes_sent=0
-        )
+            runtime.db, grant, ip=ip, outcome="file_missing", status=410, bytes_sent=0,
+            refund=grant.charged,
+        )  # fmt: skip
         raise Gone("The file is missing from storage.", code="content_unavailable") from None
     if delivery.url is not None:  # an object store: the client fetches a presigned URL
         downloads.record_delivery(
@@ -272,23 +279,18 @@ def download(token: str, request: Request, runtime: RuntimeDep) -> Response:
     if runtime.settings.download_offload == "x-accel":
         headers["X-Accel-Redirect"] = runtime.settings.download_offload_prefix + item.storage_key
         downloads.record_delivery(
-            runtime.db, grant, ip=ip, outcome="offloaded", status=200, bytes_sent=item.size_bytes
+            runtime.db, grant, ip=ip, outcome="offloaded", status=200, bytes_sent=grant.charged
         )
         return Response(headers=headers, media_type=item.content_type)
-    wanted = request.headers.get("range")
-    if_range = request.headers.get("if-range")
-    if wanted is not None and if_range is not None and if_range != etag:
-        wanted = None  # the file changed since the client's first part: send it whole
-    try:
-        byte_range = parse_range(wanted, item.size_bytes)
-    except RangeNotSatisfiable:
+    byte_range = grant.byte_range
+    if grant.range_refused:
         downloads.record_delivery(
             runtime.db, grant, ip=ip, outcome="range_refused", status=416, bytes_sent=0
         )
         raise RangeRefused(
             "That byte range is not in the file.",
             headers={"Content-Range": f"bytes */{item.size_bytes}"},
-        ) from None
+        )
     start, end = (byte_range.start, byte_range.end) if byte_range else (0, item.size_bytes - 1)
     status_code = 206 if byte_range else 200
     headers["Content-Length"] = str(end - start + 1)
@@ -313,6 +315,7 @@ def download(token: str, request: Request, runtime: RuntimeDep) -> Response:
                 bytes_sent=sent,
                 start=byte_range.start if byte_range else None,
                 end=byte_range.end if byte_range else None,
+                refund=grant.charged - sent,
             )
 
     return StreamingResponse(
