@@ -22,6 +22,7 @@ DEPLOYED = {
     "public_url": "https://members.example.com",
     "payment_gateway": "zarinpal",
     "zarinpal_merchant_id": "m" * 36,
+    "metrics_token": "t" * 32,
 }
 
 
@@ -38,10 +39,11 @@ def test_local_works_with_nothing_set() -> None:
 def test_production_lists_every_problem_at_once() -> None:
     settings = make_settings(profile="production", cookie_secure=False, debug=True)
     problems = settings.problems()
-    assert len(problems) == 6
+    assert len(problems) == 7
     joined = "\n".join(problems)
     for expected in (
         "SECRET_KEY is not set", "SQLite", "COOKIE_SECURE", "DEBUG", "mock", "PUBLIC_URL",
+        "METRICS_TOKEN",
     ):  # fmt: skip
         assert expected in joined
 
@@ -87,6 +89,35 @@ def test_a_real_gateway_needs_its_credentials() -> None:
         ]
 
 
+@pytest.mark.parametrize(
+    ("unsafe", "problem"),
+    [
+        ({"forwarded_allow_ips": "*"}, "DARVAZA_FORWARDED_ALLOW_IPS is *"),
+        ({"forwarded_allow_ips": "10.0.0.2, *"}, "DARVAZA_FORWARDED_ALLOW_IPS is *"),
+        ({"metrics_token": None}, "DARVAZA_METRICS_TOKEN is not set"),
+        ({"api_token_max_days": 0}, "DARVAZA_API_TOKEN_MAX_DAYS is 0"),
+        ({"api_processes": 4}, "DARVAZA_API_PROCESSES is 4 but DARVAZA_REDIS_URL is not set"),
+    ],
+)
+def test_production_refuses_what_would_quietly_weaken_it(
+    unsafe: dict[str, object], problem: str
+) -> None:
+    settings = make_settings(
+        profile="production", secret_key=GOOD_KEY, database_url=POSTGRES,
+        **{**DEPLOYED, **unsafe},
+    )  # fmt: skip
+    assert [p for p in settings.problems() if p.startswith(problem)], settings.problems()
+    assert len(settings.problems()) == 1
+
+
+def test_several_api_processes_are_fine_with_redis() -> None:
+    settings = make_settings(
+        profile="production", secret_key=GOOD_KEY, database_url=POSTGRES, api_processes=4,
+        redis_url="redis://cache.internal:6379/0", **DEPLOYED,
+    )  # fmt: skip
+    assert settings.problems() == []
+
+
 def test_staging_allows_sqlite_but_production_does_not() -> None:
     staging = make_settings(profile="staging", secret_key=GOOD_KEY, **DEPLOYED)
     production = make_settings(profile="production", secret_key=GOOD_KEY, **DEPLOYED)
@@ -107,7 +138,7 @@ def test_secure_cookies_cannot_be_turned_off_outside_local() -> None:
 def test_app_factory_refuses_unsafe_settings() -> None:
     with pytest.raises(SettingsError) as refused:
         create_app(make_settings(profile="production"))
-    assert len(refused.value.problems) == 4
+    assert len(refused.value.problems) == 5
 
 
 def test_unreadable_values_are_named() -> None:
@@ -159,11 +190,13 @@ def test_config_check_fails_on_unsafe_production_and_masks_secrets() -> None:
         "DARVAZA_PUBLIC_URL": "https://members.example.com",
         "DARVAZA_PAYMENT_GATEWAY": "idpay",
         "DARVAZA_IDPAY_API_KEY": "idpay-key-that-must-not-print",
+        "DARVAZA_METRICS_TOKEN": "metrics-token-that-must-not-print",
     }
     result = runner.invoke(cli, ["config", "check"], env=env)
     assert result.exit_code == 1
     assert "too-short-but-secret" not in result.output
     assert "idpay-key-that-must-not-print" not in result.output
+    assert "metrics-token-that-must-not-print" not in result.output
     assert "hunter2" not in result.output
     assert "2 problem(s)" in result.output
     assert "shorter than 32 bytes" in result.output

@@ -295,16 +295,22 @@ def tokens_create(
     email: Annotated[str, typer.Option(help="The staff member the token acts for.")],
     name: Annotated[str, typer.Option(help="What the token is for, e.g. ops.")],
     expires_in_days: Annotated[
-        int | None, typer.Option(help="Days until it expires; no expiry when left out.")
+        int | None,
+        typer.Option(help="Days until it expires; DARVAZA_API_TOKEN_MAX_DAYS when left out."),
     ] = None,
 ) -> None:
     """Create a staff API token and print it once (only its hash is kept)."""
     from darvaza.audit.service import Actor
     from darvaza.identity.api_tokens import create_api_token
 
-    with _database() as (_, db):
+    with _database() as (settings, db):
         new = create_api_token(
-            db, Actor.system(CLI_ACTOR), email=email, name=name, expires_in_days=expires_in_days
+            db,
+            Actor.system(CLI_ACTOR),
+            email=email,
+            name=name,
+            expires_in_days=expires_in_days,
+            max_days=settings.api_token_max_days,
         )
     expiry = new.credential.expires_at.isoformat() if new.credential.expires_at else "never"
     typer.echo(f"Token {new.credential.id} for {email} (expires {expiry}). Shown once:", err=True)

@@ -73,14 +73,21 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
     hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
-    # When set, GET /metrics requires `Authorization: Bearer <metrics_token>`.
+    # When set, GET /metrics requires `Authorization: Bearer <metrics_token>` (required in
+    # production: the metrics say who pays and how much, and where the platform hurts).
     metrics_token: SecretStr | None = None
+    # How many API processes serve this deployment, on every host together. More than one
+    # needs DARVAZA_REDIS_URL outside `local`, or each would keep rate limits of its own.
+    api_processes: int = Field(default=1, ge=1, le=1024)
     readiness_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 
     log_level: LogLevel = LogLevel.INFO
 
     # Identity.
     password_min_length: int = Field(default=10, ge=8, le=128)
+    # Staff API tokens expire after at most this many days (the default when none is
+    # asked for); 0 lets tokens never expire, which production refuses.
+    api_token_max_days: int = Field(default=90, ge=0, le=3650)
     session_absolute_hours: int = Field(default=168, ge=1, le=24 * 90)
     session_idle_minutes: int = Field(default=720, ge=5, le=24 * 60 * 30)
 
@@ -215,14 +222,10 @@ class Settings(BaseSettings):
             found.append("DARVAZA_SECRET_KEY is the shared development default")
         elif len(key.encode()) < MIN_SECRET_KEY_BYTES:
             found.append(f"DARVAZA_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes")
-        if self.profile is Profile.PRODUCTION and self.database_backend == "sqlite":
-            found.append("DARVAZA_DATABASE_URL points at SQLite; production needs PostgreSQL")
         if not self.cookies_secure:
             found.append("DARVAZA_COOKIE_SECURE is false; cookies must be Secure")
         if self.debug:
             found.append("DARVAZA_DEBUG is on")
-        if self.profile is Profile.PRODUCTION and self.payment_gateway is GatewayName.MOCK:
-            found.append("DARVAZA_PAYMENT_GATEWAY is mock; production takes real payments")
         if self.payment_gateway is GatewayName.IDPAY and self.idpay_api_key is None:
             found.append("DARVAZA_PAYMENT_GATEWAY is idpay but DARVAZA_IDPAY_API_KEY is not set")
         if self.payment_gateway is GatewayName.ZARINPAL and self.zarinpal_merchant_id is None:
@@ -231,6 +234,30 @@ class Settings(BaseSettings):
             )
         if not self.public_url.startswith("https://"):
             found.append("DARVAZA_PUBLIC_URL is not https; gateways send customers back there")
+        if self.api_processes > 1 and not self.redis_url:
+            found.append(
+                f"DARVAZA_API_PROCESSES is {self.api_processes} but DARVAZA_REDIS_URL is not "
+                "set; each process would count rate limits on its own"
+            )
+        if self.profile is Profile.PRODUCTION:
+            found.extend(self._production_problems())
+        return found
+
+    def _production_problems(self) -> list[str]:
+        found: list[str] = []
+        if self.database_backend == "sqlite":
+            found.append("DARVAZA_DATABASE_URL points at SQLite; production needs PostgreSQL")
+        if self.payment_gateway is GatewayName.MOCK:
+            found.append("DARVAZA_PAYMENT_GATEWAY is mock; production takes real payments")
+        if "*" in (ip.strip() for ip in self.forwarded_allow_ips.split(",")):
+            found.append(
+                "DARVAZA_FORWARDED_ALLOW_IPS is *: anyone could set the client address that "
+                "rate limits and the audit log rely on; name your proxies"
+            )
+        if self.metrics_token is None:
+            found.append("DARVAZA_METRICS_TOKEN is not set; /metrics would be public")
+        if self.api_token_max_days == 0:
+            found.append("DARVAZA_API_TOKEN_MAX_DAYS is 0; staff API tokens would never expire")
         return found
 
     def masked(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import event, select, update
 from typer.testing import CliRunner
@@ -49,7 +49,9 @@ def test_bootstrap_the_first_admin_and_a_token_from_the_cli(api: Api) -> None:
     with api.db.read() as session:
         stored = session.scalars(select(Credential).where(Credential.kind == "api_token")).one()
     assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
-    assert stored.expires_at is None
+    # No expiry asked for: DARVAZA_API_TOKEN_MAX_DAYS (90) applies.
+    assert stored.expires_at is not None
+    assert timedelta(days=89) < stored.expires_at - utcnow() <= timedelta(days=90)
 
     who = api.call("GET", "/api/v1/auth/session", token=token).json()
     assert who["platform_role"] == "platform_admin"
@@ -112,6 +114,23 @@ def test_api_tokens_through_the_api(api: Api) -> None:
     assert api.call("GET", "/api/v1/admin/audit", token=token).status_code == 401
     unknown = api.call("DELETE", f"/api/v1/admin/api-tokens/{auditor.user.id}", token=admin)
     assert unknown.status_code == 404
+
+
+def test_api_tokens_expire_by_default_and_never_past_the_maximum(api: Api) -> None:
+    admin = admin_token(api.db)
+    auditor = person(api.db, PlatformRole.AUDITOR)
+    made = api.call(
+        "POST", "/api/v1/admin/api-tokens", token=admin,
+        json={"email": auditor.email, "name": "no expiry asked"},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    expires_at = datetime.fromisoformat(made.json()["expires_at"])
+    assert timedelta(days=89) < expires_at - utcnow() <= timedelta(days=90)
+    too_long = api.call(
+        "POST", "/api/v1/admin/api-tokens", token=admin,
+        json={"email": auditor.email, "name": "forever", "expires_in_days": 91},
+    )  # fmt: skip
+    assert (too_long.status_code, error_code(too_long)) == (422, "invalid_expiry")
 
 
 def test_only_staff_get_api_tokens(api: Api) -> None:

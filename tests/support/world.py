@@ -57,7 +57,10 @@ def person(db: Database, role: PlatformRole | None = None, email: str | None = N
 
 def admin_token(db: Database) -> str:
     admin = person(db, PlatformRole.PLATFORM_ADMIN)
-    return create_api_token(db, SYSTEM, email=admin.email, name="tests", expires_in_days=None).token
+    made = create_api_token(
+        db, SYSTEM, email=admin.email, name="tests", expires_in_days=None, max_days=90
+    )
+    return made.token
 
 
 class Api:

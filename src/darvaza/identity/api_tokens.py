@@ -37,15 +37,21 @@ def create_api_token(
     email: str,
     name: str,
     expires_in_days: int | None,
+    max_days: int,
     created_by: uuid.UUID | None = None,
 ) -> NewApiToken:
+    """A staff API token, shown once. It expires after `expires_in_days`, or after
+    `max_days` when none is asked for (`max_days` 0: no limit, and no expiry by default)."""
     name = name.strip()
     if not name:
         raise InvalidInput("A token needs a name.", code="invalid_name")
-    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+    longest = max_days or MAX_TOKEN_DAYS
+    if expires_in_days is not None and not 1 <= expires_in_days <= longest:
         raise InvalidInput(
-            f"expires_in_days must be between 1 and {MAX_TOKEN_DAYS}.", code="invalid_expiry"
+            f"expires_in_days must be between 1 and {longest}.", code="invalid_expiry"
         )
+    if expires_in_days is None and max_days:
+        expires_in_days = max_days
     now = utcnow()
     token, token_hash = new_token(API_TOKEN_PREFIX)
     with db.transaction() as session:

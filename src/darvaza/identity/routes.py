@@ -201,6 +201,7 @@ def create_api_token(
         email=body.email,
         name=body.name,
         expires_in_days=body.expires_in_days,
+        max_days=runtime.settings.api_token_max_days,
         created_by=access.user.user_id,
     )
     return ApiTokenCreatedOut(**_token_out(new.credential).model_dump(), token=new.token)
