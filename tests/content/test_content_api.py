@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable
 from datetime import timedelta
@@ -543,3 +544,85 @@ def test_aria2_with_16_connections_gets_the_whole_file(tmp_path: Path, api: Api)
     # What was charged is what was sent (a connection dropped early is given its unsent
     # bytes back): a small multiple of the file, far from the link's ten.
     assert record.bytes_served <= 3 * len(data)
+
+
+def _send_partial_upload(url: str, path: str, token: str | None) -> bytes:
+    """Headers announcing a 64 MB multipart body, then only its first kilobyte: a server
+    that waits for the body before checking access never answers."""
+    host, port = url.removeprefix("http://").split(":")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: multipart/form-data; boundary=xyz\r\n"
+        f"Content-Length: {64 * 1024 * 1024}\r\n"
+        + (f"Authorization: Bearer {token}\r\n" if token else "")
+        + "\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(head.encode() + b"--xyz\r\n" + b"x" * 1024)
+        try:
+            return conn.recv(4096)
+        except TimeoutError:
+            return b""
+
+
+@pytest.mark.parametrize("who", ["anonymous", "customer", "another tenant's owner"])
+def test_an_upload_is_refused_before_its_body_is_read(shop: Shop, who: str) -> None:
+    token = None
+    if who == "customer":
+        token = shop.api.login(person(shop.api.db))
+    elif who == "another tenant's owner":
+        other = person(shop.api.db)
+        shop.api.call(
+            "POST", "/api/v1/admin/tenants", token=admin_token(shop.api.db),
+            json={"slug": "other", "name": "Other", "owner_email": other.email},
+        )  # fmt: skip
+        token = shop.api.login(other)
+    for path in ("/api/v1/tenants/acme/content", "/api/v1/tenants/nope/content"):
+        answer = _send_partial_upload(shop.api.url, path, token)
+        status = answer.split(b" ", 2)[1] if answer else b"no answer within 5 s"
+        expected = {"anonymous": b"401", "customer": b"403"}.get(who, b"403")
+        if path.endswith("/nope/content") and who != "anonymous":
+            expected = b"404"
+        assert status == expected, (who, path, answer[:200])
+
+
+def test_uploads_check_their_form(shop: Shop) -> None:
+    missing_title = shop.api.call(
+        "POST", "/api/v1/tenants/acme/content", token=shop.owner_token,
+        files={"file": ("a.pdf", b"%PDF", "application/pdf")},
+    )  # fmt: skip
+    assert (missing_title.status_code, error_code(missing_title)) == (422, "validation_error")
+    assert missing_title.json()["error"]["details"][0]["field"] == "body.title"
+    no_file = shop.api.call(
+        "POST", "/api/v1/tenants/acme/content", token=shop.owner_token, data={"title": "x"},
+        files={"other": ("a.pdf", b"%PDF", "application/pdf")},
+    )  # fmt: skip
+    assert no_file.status_code == 422
+    assert no_file.json()["error"]["details"][0]["field"] == "body.file"
+    not_multipart = shop.api.call(
+        "POST", "/api/v1/tenants/acme/content", token=shop.owner_token, json={"title": "x"}
+    )
+    assert (not_multipart.status_code, error_code(not_multipart)) == (
+        415, "unsupported_media_type",
+    )  # fmt: skip
+    two_files = shop.api.call(
+        "POST", "/api/v1/tenants/acme/content", token=shop.owner_token, data={"title": "x"},
+        files=[("file", ("a.pdf", b"1", "application/pdf")),
+               ("file", ("b.pdf", b"2", "application/pdf"))],
+    )  # fmt: skip
+    assert (two_files.status_code, error_code(two_files)) == (422, "several_files")
+    huge_field = shop.api.call(
+        "POST", "/api/v1/tenants/acme/content", token=shop.owner_token,
+        data={"title": "x", "description": "d" * 20_000},
+        files={"file": ("a.pdf", b"%PDF", "application/pdf")},
+    )  # fmt: skip
+    assert (huge_field.status_code, error_code(huge_field)) == (422, "field_too_long")
+    # Fields after the file are read too; nothing refused was kept.
+    after = shop.api.call(
+        "POST", "/api/v1/tenants/acme/content", token=shop.owner_token,
+        files=[("file", ("a.pdf", DATA, "application/pdf")), ("title", (None, "After"))],
+    )  # fmt: skip
+    assert after.status_code == 201, after.text
+    assert after.json()["title"] == "After"
+    listed = shop.api.call("GET", "/api/v1/tenants/acme/content/all", token=shop.owner_token)
+    assert [i["title"] for i in listed.json()["items"]] == ["After"]

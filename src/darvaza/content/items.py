@@ -64,6 +64,12 @@ def store_upload(
         stored = storage.write(chunks, max_bytes=max_bytes)
     except TooLarge:
         raise PayloadTooLarge(f"The file is larger than the limit of {max_bytes} bytes.") from None
+    check_stored_file(storage, stored, declared_size)
+    return stored
+
+
+def check_stored_file(storage: Storage, stored: StoredFile, declared_size: int | None) -> None:
+    """Refuse (and delete) an empty file, or one whose declared size was not the truth."""
     problem = None
     if stored.size == 0:
         problem = InvalidInput("The file is empty.", code="empty_file")
@@ -75,7 +81,6 @@ def store_upload(
     if problem is not None:
         storage.delete(stored.key)
         raise problem
-    return stored
 
 
 def _plans_by_code(session: Session, tenant_id: uuid.UUID, codes: Sequence[str]) -> list[Plan]:

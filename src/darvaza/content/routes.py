@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+import anyio.from_thread
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 
-from darvaza.content import downloads, items
+from darvaza.content import downloads, items, uploads
 from darvaza.content.http_delivery import content_disposition
 from darvaza.content.schemas import (
     ContentChangeIn,
@@ -22,7 +24,7 @@ from darvaza.content.schemas import (
     RevokedTokensOut,
     StaffContentPageOut,
 )
-from darvaza.content.storage import StorageError, StoredFile, read_in_chunks
+from darvaza.content.storage import StorageError
 from darvaza.errors import DarvazaError, Gone
 from darvaza.identity.routes import client_ip
 from darvaza.runtime import Runtime, RuntimeDep
@@ -38,6 +40,7 @@ UPLOAD_ROUTES = (
     "/api/v1/tenants/{tenant}/content/{item_id}/file",
 )
 
+FormT = TypeVar("FormT", bound=BaseModel)
 Staff = Annotated[Access, Requires(TENANT_STAFF)]
 Customer = Annotated[Access, Requires(TENANT_CUSTOMER)]
 
@@ -47,70 +50,115 @@ class RangeRefused(DarvazaError):
     code = "range_not_satisfiable"
 
 
-def _store(
-    runtime: Runtime, upload: UploadFile, declared_size: int | None
-) -> tuple[str, str, StoredFile]:
-    filename = items.clean_filename(upload.filename)
-    stored = items.store_upload(
-        runtime.storage,
-        read_in_chunks(upload.file),
+class UploadFields(BaseModel):
+    """The form fields of an upload, beside its `file`."""
+
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    unlocked_by: str = Field(default="any_plan", max_length=20)
+    plan_codes: str = Field(default="", max_length=2000, description="comma-separated")
+    size: int | None = Field(default=None, ge=0, description="the file's size, if known")
+
+
+class ReplacementFields(BaseModel):
+    size: int | None = Field(default=None, ge=0, description="the file's size, if known")
+
+
+def _multipart_body(fields: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of an upload route (it reads the body itself, after the
+    access check, so FastAPI does not describe it)."""
+    schema = fields.model_json_schema()
+    schema["properties"] = {
+        "file": {"type": "string", "format": "binary"},
+        **schema["properties"],
+    }
+    schema["required"] = ["file", *schema.get("required", [])]
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": schema}},
+        }
+    }
+
+
+def request_body(request: Request) -> Iterator[bytes]:
+    """The request's body, chunk by chunk, for a sync route (it runs in a worker thread,
+    and pulls each chunk from the event loop as storage asks for it)."""
+    stream = request.stream()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await anext(stream)
+        except StopAsyncIteration:
+            return None
+
+    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+        if chunk:
+            yield chunk
+
+
+def _receive(request: Request, runtime: Runtime, fields: type[FormT]) -> uploads.UploadForm[FormT]:
+    return uploads.receive_form(
+        request_body(request),
+        request.headers.get("content-type"),
+        fields,
+        storage=runtime.storage,
         max_bytes=runtime.settings.content_max_upload_bytes,
-        declared_size=declared_size,
+        check_filename=items.clean_filename,
+        check_file=lambda stored, form: items.check_stored_file(
+            runtime.storage, stored, getattr(form, "size", None)
+        ),
     )
-    return filename, items.clean_content_type(upload.content_type), stored
 
 
 def _plan_codes(raw: str) -> list[str]:
     return [code.strip() for code in raw.split(",") if code.strip()]
 
 
-@tenant_router.post("", status_code=status.HTTP_201_CREATED, response_model=ContentOut)
-def upload(
-    access: Staff,
-    runtime: RuntimeDep,
-    file: Annotated[UploadFile, File()],
-    title: Annotated[str, Form(max_length=200)],
-    description: Annotated[str, Form(max_length=10_000)] = "",
-    unlocked_by: Annotated[str, Form(max_length=20)] = "any_plan",
-    plan_codes: Annotated[str, Form(max_length=2000, description="comma-separated")] = "",
-    size: Annotated[int | None, Form(ge=0, description="the file's size, if known")] = None,
-) -> ContentOut:
-    """Upload a file as a draft item (multipart: `file`, `title`, ...)."""
-    filename, content_type, stored = _store(runtime, file, size)
+@tenant_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContentOut,
+    openapi_extra=_multipart_body(UploadFields),
+)
+def upload(access: Staff, runtime: RuntimeDep, request: Request) -> ContentOut:
+    """Upload a file as a draft item (multipart: `file`, `title`, ...), streamed into
+    storage once the caller is known to be one of the tenant's people."""
+    received = _receive(request, runtime, UploadFields)
+    form = received.form
     item = items.create_item(
         runtime.db,
         runtime.storage,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
-        title=title,
-        description=description,
-        unlocked_by=unlocked_by,
-        plan_codes=_plan_codes(plan_codes),
-        stored=stored,
-        filename=filename,
-        content_type=content_type,
+        title=form.title,
+        description=form.description,
+        unlocked_by=form.unlocked_by,
+        plan_codes=_plan_codes(form.plan_codes),
+        stored=received.stored,
+        filename=received.filename,
+        content_type=items.clean_content_type(received.content_type),
     )
     return ContentOut.model_validate(item)
 
 
-@tenant_router.put("/{item_id}/file", response_model=ContentOut)
+@tenant_router.put(
+    "/{item_id}/file", response_model=ContentOut, openapi_extra=_multipart_body(ReplacementFields)
+)
 def replace_file(
-    item_id: uuid.UUID,
-    access: Staff,
-    runtime: RuntimeDep,
-    file: Annotated[UploadFile, File()],
-    size: Annotated[int | None, Form(ge=0)] = None,
+    item_id: uuid.UUID, access: Staff, runtime: RuntimeDep, request: Request
 ) -> ContentOut:
-    filename, content_type, stored = _store(runtime, file, size)
+    """Replace the item's file (multipart: `file`, `size?`)."""
+    received = _receive(request, runtime, ReplacementFields)
     item = items.replace_file(
         runtime.db,
         runtime.storage,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         item_id=item_id,
-        stored=stored,
-        filename=filename,
-        content_type=content_type,
+        stored=received.stored,
+        filename=received.filename,
+        content_type=items.clean_content_type(received.content_type),
     )
     return ContentOut.model_validate(item)
 
