@@ -30,6 +30,9 @@ from darvaza.security.passwords import use_hasher
 from tests.support.live_server import LiveServer
 from tests.support.world import Api, make_app
 
+# Fixtures shared by several folders: a real SMTP server and an app that mails through it.
+pytest_plugins = ("tests.support.mail",)
+
 POSTGRES_URL = make_url(
     os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 )

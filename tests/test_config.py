@@ -23,6 +23,8 @@ DEPLOYED = {
     "payment_gateway": "zarinpal",
     "zarinpal_merchant_id": "m" * 36,
     "metrics_token": "t" * 32,
+    "smtp_host": "smtp.example.com",
+    "mail_from": "Members <members@example.com>",
 }
 
 
@@ -39,11 +41,11 @@ def test_local_works_with_nothing_set() -> None:
 def test_production_lists_every_problem_at_once() -> None:
     settings = make_settings(profile="production", cookie_secure=False, debug=True)
     problems = settings.problems()
-    assert len(problems) == 7
+    assert len(problems) == 9
     joined = "\n".join(problems)
     for expected in (
         "SECRET_KEY is not set", "SQLite", "COOKIE_SECURE", "DEBUG", "mock", "PUBLIC_URL",
-        "METRICS_TOKEN",
+        "METRICS_TOKEN", "MAIL_FROM", "SMTP_HOST",
     ):  # fmt: skip
         assert expected in joined
 
@@ -97,6 +99,9 @@ def test_a_real_gateway_needs_its_credentials() -> None:
         ({"metrics_token": None}, "DARVAZA_METRICS_TOKEN is not set"),
         ({"api_token_max_days": 0}, "DARVAZA_API_TOKEN_MAX_DAYS is 0"),
         ({"api_processes": 4}, "DARVAZA_API_PROCESSES is 4 but DARVAZA_REDIS_URL is not set"),
+        ({"smtp_host": None}, "DARVAZA_SMTP_HOST is not set"),
+        ({"mail_backend": "files"}, "DARVAZA_MAIL_BACKEND is files"),
+        ({"mail_from": "Darvaza <no-reply@localhost>"}, "DARVAZA_MAIL_FROM is the placeholder"),
     ],
 )
 def test_production_refuses_what_would_quietly_weaken_it(
@@ -138,7 +143,7 @@ def test_secure_cookies_cannot_be_turned_off_outside_local() -> None:
 def test_app_factory_refuses_unsafe_settings() -> None:
     with pytest.raises(SettingsError) as refused:
         create_app(make_settings(profile="production"))
-    assert len(refused.value.problems) == 5
+    assert len(refused.value.problems) == 7
 
 
 def test_unreadable_values_are_named() -> None:
@@ -191,12 +196,16 @@ def test_config_check_fails_on_unsafe_production_and_masks_secrets() -> None:
         "DARVAZA_PAYMENT_GATEWAY": "idpay",
         "DARVAZA_IDPAY_API_KEY": "idpay-key-that-must-not-print",
         "DARVAZA_METRICS_TOKEN": "metrics-token-that-must-not-print",
+        "DARVAZA_SMTP_HOST": "smtp.example.com",
+        "DARVAZA_SMTP_PASSWORD": "smtp-password-that-must-not-print",
+        "DARVAZA_MAIL_FROM": "Members <members@example.com>",
     }
     result = runner.invoke(cli, ["config", "check"], env=env)
     assert result.exit_code == 1
     assert "too-short-but-secret" not in result.output
     assert "idpay-key-that-must-not-print" not in result.output
     assert "metrics-token-that-must-not-print" not in result.output
+    assert "smtp-password-that-must-not-print" not in result.output
     assert "hunter2" not in result.output
     assert "2 problem(s)" in result.output
     assert "shorter than 32 bytes" in result.output

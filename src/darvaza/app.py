@@ -40,6 +40,7 @@ from darvaza.security.headers import security_headers
 from darvaza.security.policy import annotate_openapi
 from darvaza.security.ratelimit import RateLimiter, RateRules
 from darvaza.tenants.routes import admin_router as tenants_admin_router
+from darvaza.tenants.routes import invitations_router
 from darvaza.tenants.routes import router as tenants_router
 
 API_PREFIX = "/api/v1"
@@ -100,6 +101,7 @@ def create_app(
         identity_admin_router,
         tenants_router,
         tenants_admin_router,
+        invitations_router,
         audit_router,
         console_router,
         *billing_routers,

@@ -21,6 +21,8 @@ ENV_PREFIX = "DARVAZA_"
 
 # The key every fresh checkout shares. Fine for `local`; refused everywhere else.
 DEFAULT_SECRET_KEY = "darvaza-local-development-secret-do-not-use-in-production"
+# The sender in `local`; production refuses it (mail from localhost does not arrive).
+DEFAULT_MAIL_FROM = "Darvaza <no-reply@localhost>"
 MIN_SECRET_KEY_BYTES = 32
 
 
@@ -138,6 +140,29 @@ class Settings(BaseSettings):
     # again within it.
     payment_verify_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
+    # Mail. "files" writes .eml files under mail_dir (the default in `local`); "smtp" sends
+    # through smtp_host (the default elsewhere). Mail is always sent by a job, never inside
+    # a request.
+    mail_backend: Literal["files", "smtp"] | None = None
+    mail_dir: str = "./var/mail"
+    mail_from: str = DEFAULT_MAIL_FROM
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    # "starttls" upgrades a plain connection (port 587), "tls" is TLS from the start (465),
+    # "none" sends in the clear (a relay on the same host only).
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Single-use tokens sent by email.
+    password_reset_ttl_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    email_verification_ttl_hours: int = Field(default=48, ge=1, le=24 * 30)
+    invitation_ttl_days: int = Field(default=7, ge=1, le=90)
+    # An account whose address is not verified may sign in but not check out.
+    require_verified_email_for_checkout: bool = True
+    rate_limit_password_reset_per_ip: str = "10/hour"
+    rate_limit_password_reset_per_email: str = "3/hour"
+
     # The worker. None means: `darvaza serve` runs one in its own process in `local` only.
     worker_in_process: bool | None = None
     worker_concurrency: int = Field(default=4, ge=1, le=256)
@@ -157,6 +182,8 @@ class Settings(BaseSettings):
         "rate_limit_callback_per_ip",
         "rate_limit_checkout_per_user",
         "rate_limit_checkout_per_ip",
+        "rate_limit_password_reset_per_ip",
+        "rate_limit_password_reset_per_email",
         "rate_limit_login_per_ip",
         "rate_limit_login_per_email",
         "rate_limit_register_per_ip",
@@ -188,6 +215,12 @@ class Settings(BaseSettings):
     @property
     def database_backend(self) -> str:
         return make_url(self.database_url).get_backend_name()
+
+    @property
+    def effective_mail_backend(self) -> str:
+        if self.mail_backend is not None:
+            return self.mail_backend
+        return "files" if self.is_local else "smtp"
 
     @property
     def worker_stale_after(self) -> timedelta:
@@ -254,6 +287,12 @@ class Settings(BaseSettings):
                 "DARVAZA_FORWARDED_ALLOW_IPS is *: anyone could set the client address that "
                 "rate limits and the audit log rely on; name your proxies"
             )
+        if self.mail_from == DEFAULT_MAIL_FROM:
+            found.append("DARVAZA_MAIL_FROM is the placeholder sender; mail from it bounces")
+        if self.effective_mail_backend == "files":
+            found.append("DARVAZA_MAIL_BACKEND is files; nobody would receive the mail")
+        elif not self.smtp_host:
+            found.append("DARVAZA_SMTP_HOST is not set; password resets and invitations need mail")
         if self.metrics_token is None:
             found.append("DARVAZA_METRICS_TOKEN is not set; /metrics would be public")
         if self.api_token_max_days == 0:

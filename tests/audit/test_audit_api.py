@@ -71,7 +71,7 @@ def test_identity_and_tenant_changes_are_on_record_with_ip_and_request_id(api: A
         "auth.login.failed",
         "auth.login.succeeded",
         "tenant.created",
-        "tenant.member_added",
+        "tenant.manager_invited",
         "user.platform_role_changed",
         "api_token.created",
         "api_token.revoked",
@@ -94,8 +94,9 @@ def test_identity_and_tenant_changes_are_on_record_with_ip_and_request_id(api: A
     assert by_action["api_token.created"][0]["request_id"] == rid["token"]
     assert made["token"] not in str(events)
     assert by_action["auth.logout"][0]["request_id"] == rid["out"]
-    added = by_action["tenant.member_added"][0]
-    assert (added["actor_role"], added["actor_id"]) == ("owner", str(owner.user.id))
+    invited = by_action["tenant.manager_invited"][0]
+    assert (invited["actor_role"], invited["actor_id"]) == ("owner", str(owner.user.id))
+    assert invited["data"] == {"email": manager.email}
 
 
 def test_audit_filters_and_cursor_pages(api: Api) -> None:

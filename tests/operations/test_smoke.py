@@ -29,16 +29,17 @@ def test_auth_session_passes_against_darvaza(api: Api) -> None:
 def test_auth_session_notices_a_logout_that_does_not_log_out(
     serve: Callable[[ASGIApp], str],
 ) -> None:
-    """A server that answers every step but keeps the session alive after logout."""
+    """A server that answers every step but keeps the session alive after logout, and
+    tells a taken address from a new one."""
     broken = FastAPI()
     state = {"email": ""}
 
-    @broken.post("/api/v1/auth/register", status_code=201, response_model=None)
+    @broken.post("/api/v1/auth/register", status_code=202, response_model=None)
     def register(body: dict[str, str]) -> Response | dict[str, str]:
         if state["email"] and body["email"].lower() == state["email"]:
             return Response(status_code=409)
         state["email"] = body["email"].lower()
-        return {"email": state["email"]}
+        return {"status": "accepted"}
 
     @broken.post("/api/v1/auth/login", response_model=None)
     def login(body: dict[str, str]) -> Response | dict[str, str]:
@@ -57,6 +58,7 @@ def test_auth_session_notices_a_logout_that_does_not_log_out(
     report = run_auth_session(serve(broken))
     assert any("still works after logout" in d for d in report.deviations), report.deviations
     assert any("without a token answered 200" in d for d in report.deviations)
+    assert any("tells who has an account" in d for d in report.deviations)
 
 
 def test_smoke_against_nothing_fails_and_says_why() -> None:

@@ -26,6 +26,8 @@ GENEROUS = {
     "rate_limit_token_create_per_user": "100000/minute",
     "rate_limit_checkout_per_user": "100000/minute",
     "rate_limit_checkout_per_ip": "100000/minute",
+    "rate_limit_password_reset_per_ip": "100000/minute",
+    "rate_limit_password_reset_per_email": "100000/minute",
 }
 
 

@@ -15,7 +15,7 @@ from darvaza.billing.models import Payment, Plan
 from darvaza.billing.payments import ReceiptReused, fail_payment, lock_payment
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
-from darvaza.errors import Conflict, GatewayFailed, NotFound
+from darvaza.errors import Conflict, Forbidden, GatewayFailed, NotFound
 from darvaza.tenants.models import Tenant
 
 CALLBACK_PATH = "/api/v1/payments/callback/{gateway}"
@@ -46,10 +46,17 @@ def start_checkout(
     tenant: Tenant,
     plan_code: str,
     public_url: str,
+    email_verified: bool = True,
 ) -> Checkout:
     """Create our payment, then ask the gateway to create its own. A gateway that refuses
     or does not answer fails the payment on the spot, with the gateway's code and message:
-    no payment is ever left pending without a gateway behind it."""
+    no payment is ever left pending without a gateway behind it. A customer whose address
+    is not confirmed (`email_verified` False) cannot pay: receipts and resets go there."""
+    if not email_verified:
+        raise Forbidden(
+            "Confirm your email address before you pay: we sent you a link.",
+            code="email_not_verified",
+        )
     now = utcnow()
     gateway_name = tenant.payment_gateway or gateways.default
     with db.transaction() as session:

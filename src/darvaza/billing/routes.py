@@ -138,6 +138,8 @@ def start_checkout(
         tenant=access.tenant,
         plan_code=body.plan_code,
         public_url=runtime.settings.public_url,
+        email_verified=access.user.email_verified
+        or not runtime.settings.require_verified_email_for_checkout,
     )
     return CheckoutOut(
         payment_id=started.payment_id,

@@ -9,12 +9,12 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import APIRouter, Form, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from darvaza.errors import Unauthenticated
-from darvaza.identity import sessions
+from darvaza.errors import DarvazaError, Unauthenticated
+from darvaza.identity import accounts, sessions
 from darvaza.identity.routes import client_ip
 from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import (
@@ -25,7 +25,7 @@ from darvaza.security.policy import (
     Requires,
     csrf_token_for,
 )
-from darvaza.tenants.service import tenants_by_id
+from darvaza.tenants.service import accept_invitation, tenants_by_id
 
 router = APIRouter(prefix="/console", tags=["console"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -33,6 +33,11 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # Before sign-in there is no session to bind a CSRF token to, so the login form uses a
 # double-submit cookie: a random value in a cookie that must match the form's field.
 LOGIN_CSRF_COOKIE = "darvaza_login_csrf"
+# The same for the other forms reached before sign-in (the links people get by mail).
+FORM_CSRF_COOKIE = "darvaza_form_csrf"
+Token = Annotated[str, Query(max_length=100)]
+FormToken = Annotated[str, Form(max_length=100)]
+FormCsrf = Annotated[str, Form(max_length=100)]
 ConsoleUser = Annotated[Access, Requires(CONSOLE_SIGNED_IN)]
 
 
@@ -145,3 +150,164 @@ def logout(access: ConsoleUser, runtime: RuntimeDep) -> Response:
     response = RedirectResponse("/console/login", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+# --- The pages mailed links lead to ------------------------------------------------------
+
+
+def _public_form(
+    request: Request, runtime: RuntimeDep, template: str, context: dict[str, object],
+    *, status_code: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    token = secrets.token_urlsafe(32)
+    response = templates.TemplateResponse(
+        request, template, {**context, "csrf_token": token}, status_code=status_code
+    )
+    response.set_cookie(
+        FORM_CSRF_COOKIE, token, httponly=True, samesite="strict",
+        secure=runtime.settings.cookies_secure, path="/console",
+    )  # fmt: skip
+    return response
+
+
+def _form_came_from_us(request: Request, csrf_token: str) -> bool:
+    expected = request.cookies.get(FORM_CSRF_COOKIE, "")
+    return bool(expected) and hmac.compare_digest(expected, csrf_token)
+
+
+def _message(
+    request: Request, heading: str, *, message: str = "", error: str = "", status_code: int = 200
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "message.html",
+        {"heading": heading, "message": message, "error": error},
+        status_code=status_code,
+    )
+
+
+EXPIRED_FORM = "The form expired; please try again."
+
+
+@router.get("/reset-password", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)])
+def reset_password_page(request: Request, runtime: RuntimeDep, token: Token = "") -> HTMLResponse:
+    """Ask for a reset link (no token), or choose the new password (the link's token)."""
+    return _public_form(request, runtime, "reset_password.html", {"token": token})
+
+
+@router.post("/reset-password", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)])
+def reset_password_request(
+    request: Request,
+    runtime: RuntimeDep,
+    email: Annotated[str, Form(max_length=320)],
+    csrf_token: FormCsrf = "",
+) -> HTMLResponse:
+    if not _form_came_from_us(request, csrf_token):
+        return _public_form(
+            request, runtime, "reset_password.html", {"error": EXPIRED_FORM}, status_code=403
+        )
+    try:
+        runtime.limiter.hit(runtime.rate_rules.password_reset_per_ip, client_ip(request))
+        runtime.limiter.hit(runtime.rate_rules.password_reset_per_email, accounts.email_key(email))
+        accounts.request_password_reset(runtime.db, email=email, mailed=runtime.mailed_tokens)
+    except DarvazaError as exc:
+        return _message(
+            request, "Reset your password", error=exc.message, status_code=exc.status_code
+        )
+    return _message(
+        request, "Check your email", message="If the address has an account, a link is on its way."
+    )
+
+
+@router.post(
+    "/reset-password/confirm", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)]
+)
+def reset_password_confirm(
+    request: Request,
+    runtime: RuntimeDep,
+    token: FormToken,
+    new_password: Annotated[str, Form(max_length=1024)],
+    csrf_token: FormCsrf = "",
+) -> HTMLResponse:
+    context: dict[str, object] = {"token": token}
+    if not _form_came_from_us(request, csrf_token):
+        return _public_form(
+            request, runtime, "reset_password.html", {**context, "error": EXPIRED_FORM},
+            status_code=403,
+        )  # fmt: skip
+    try:
+        accounts.reset_password(
+            runtime.db,
+            token=token,
+            new_password=new_password,
+            min_length=runtime.settings.password_min_length,
+        )
+    except DarvazaError as exc:
+        return _public_form(
+            request, runtime, "reset_password.html", {**context, "error": exc.message},
+            status_code=exc.status_code,
+        )  # fmt: skip
+    return _message(
+        request, "Password changed", message="Sign in with your new password; other sessions ended."
+    )
+
+
+@router.get("/verify-email", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)])
+def verify_email_page(request: Request, runtime: RuntimeDep, token: Token = "") -> HTMLResponse:
+    """A button, not an action: mail scanners that open links must not spend the token."""
+    return _public_form(
+        request, runtime, "confirm_token.html",
+        {"heading": "Confirm your address", "message": "Confirm that this address is yours.",
+         "action": "/console/verify-email", "button": "Confirm", "token": token},
+    )  # fmt: skip
+
+
+@router.post("/verify-email", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)])
+def verify_email(
+    request: Request, runtime: RuntimeDep, token: FormToken, csrf_token: FormCsrf = ""
+) -> HTMLResponse:
+    if not _form_came_from_us(request, csrf_token):
+        return _message(request, "Confirm your address", error=EXPIRED_FORM, status_code=403)
+    try:
+        accounts.verify_email(runtime.db, token=token)
+    except DarvazaError as exc:
+        return _message(
+            request, "Confirm your address", error=exc.message, status_code=exc.status_code
+        )
+    return _message(request, "Address confirmed", message="Thank you: you can pay for plans now.")
+
+
+@router.get("/invitations", response_class=HTMLResponse)
+def invitation_page(
+    request: Request, access: ConsoleUser, runtime: RuntimeDep, token: Token = ""
+) -> HTMLResponse:
+    caller = access.user
+    return templates.TemplateResponse(
+        request,
+        "confirm_token.html",
+        {
+            "heading": "An invitation",
+            "message": f"Accept the invitation sent to {caller.email}?",
+            "action": "/console/invitations/accept",
+            "button": "Accept",
+            "token": token,
+            "csrf_token": csrf_token_for(
+                runtime.settings.effective_secret_key, caller.credential_id
+            ),
+        },
+    )
+
+
+@router.post("/invitations/accept", response_class=HTMLResponse)
+def accept_invitation_page(
+    request: Request, access: ConsoleUser, runtime: RuntimeDep, token: FormToken
+) -> HTMLResponse:
+    try:
+        membership = accept_invitation(
+            runtime.db, user_id=access.user.user_id, email=access.user.email, token=token
+        )
+    except DarvazaError as exc:
+        return _message(request, "An invitation", error=exc.message, status_code=exc.status_code)
+    return _message(
+        request, "Invitation accepted", message=f"You now manage {membership.tenant.name}."
+    )

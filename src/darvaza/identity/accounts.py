@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -13,9 +15,11 @@ from sqlalchemy.orm import Session
 from darvaza.audit.service import Actor, append_event
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
-from darvaza.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from darvaza.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
+from darvaza.identity import one_time
 from darvaza.identity.credentials import revoke_credentials
 from darvaza.identity.models import API_TOKEN, SESSION, User
+from darvaza.mail import queue_mail
 from darvaza.security.passwords import (
     PasswordRejected,
     check_new_password,
@@ -68,25 +72,188 @@ def _insert_user(session: Session, user: User) -> User:
     return user
 
 
-def register(db: Database, *, email: str, password: str, min_length: int) -> User:
-    """A customer signs up. The new account has no role."""
+@dataclass(frozen=True)
+class MailedTokens:
+    """Lifetimes of the links mailed to people, and how links are made."""
+
+    links: one_time.Links
+    verification_ttl: timedelta
+    reset_ttl: timedelta
+
+
+def register(
+    db: Database, *, email: str, password: str, min_length: int, mailed: MailedTokens
+) -> None:
+    """A customer signs up. The answer is the same whether or not the address is taken:
+    a new account gets a link to verify its address, an existing one a note that someone
+    tried to sign up with it (so the owner learns of it and nobody else does)."""
     email = normalise_email(email)
     password_hash = _checked_password(password, min_length=min_length, email=email)
     now = utcnow()
     with db.transaction() as session:
-        user = _insert_user(
+        if find_user_by_email(session, email) is None:
+            try:
+                with session.begin_nested():
+                    user = _insert_user(
+                        session,
+                        User(
+                            email=email,
+                            password_hash=password_hash,
+                            created_at=now,
+                            password_changed_at=now,
+                        ),
+                    )
+            except Conflict:
+                user = None  # registered a moment ago by someone else: treat as taken
+            if user is not None:
+                append_event(
+                    session,
+                    action="user.registered",
+                    actor=Actor.user(user.id, None),
+                    target_type="user",
+                    target_id=user.id,
+                    data={"email": email},
+                )
+                _queue_verification(session, user, mailed, now)
+                return
+        queue_mail(
             session,
-            User(email=email, password_hash=password_hash, created_at=now, password_changed_at=now),
+            to=email,
+            subject="Someone tried to sign up with your address",
+            text=(
+                "Someone (perhaps you) tried to create an account with this address, but "
+                "it already has one.\n\nIf it was you, sign in instead, or reset your "
+                f"password at {mailed.links.url('/console/reset-password')}.\n\n"
+                "If it was not you, you need not do anything."
+            ),
+        )
+
+
+def _queue_verification(session: Session, user: User, mailed: MailedTokens, now: datetime) -> None:
+    secret = one_time.issue(
+        session,
+        secret_key=mailed.links.secret_key,
+        purpose=one_time.EMAIL_VERIFICATION,
+        email=user.email,
+        user_id=user.id,
+        ttl=mailed.verification_ttl,
+        now=now,
+    )
+    hours = int(mailed.verification_ttl.total_seconds() // 3600)
+    queue_mail(
+        session,
+        to=user.email,
+        subject="Confirm your email address",
+        text=(
+            "Confirm that this address is yours to finish signing up:\n\n"
+            f"{mailed.links.url('/console/verify-email')}?token={{token}}\n\n"
+            f"The link works once, for {hours} hours. If you did not sign up, ignore this."
+        ),
+        secret=secret,
+    )
+
+
+def resend_verification(db: Database, *, user_id: uuid.UUID, mailed: MailedTokens) -> bool:
+    """Send a fresh verification link; False when the address is verified already."""
+    now = utcnow()
+    with db.transaction() as session:
+        user = get_user(session, user_id)
+        if user.email_verified_at is not None:
+            return False
+        _queue_verification(session, user, mailed, now)
+        return True
+
+
+def verify_email(db: Database, *, token: str) -> User:
+    now = utcnow()
+    with db.transaction() as session:
+        row = one_time.find(session, purpose=one_time.EMAIL_VERIFICATION, token=token, now=now)
+        one_time.spend(row, now)
+        user = get_user(session, row.user_id) if row.user_id else None
+        if user is None or user.email != row.email:
+            raise Gone("That link is for an address this account no longer has.", code="token_used")
+        if user.email_verified_at is None:
+            user.email_verified_at = now
+        append_event(
+            session,
+            action="user.email_verified",
+            actor=Actor.user(user.id, user.platform_role),
+            target_type="user",
+            target_id=user.id,
+        )
+        return user
+
+
+def request_password_reset(db: Database, *, email: str, mailed: MailedTokens) -> None:
+    """Mail a reset link if an account has this address. The caller sees the same answer
+    either way, after about the same work."""
+    key = email_key(email)
+    now = utcnow()
+    with db.transaction() as session:
+        user = find_user_by_email(session, key)
+        if user is None:
+            return
+        secret = one_time.issue(
+            session,
+            secret_key=mailed.links.secret_key,
+            purpose=one_time.PASSWORD_RESET,
+            email=user.email,
+            user_id=user.id,
+            ttl=mailed.reset_ttl,
+            now=now,
+        )
+        minutes = int(mailed.reset_ttl.total_seconds() // 60)
+        queue_mail(
+            session,
+            to=user.email,
+            subject="Reset your password",
+            text=(
+                "Someone (perhaps you) asked to reset the password of this account. "
+                "Choose a new one here:\n\n"
+                f"{mailed.links.url('/console/reset-password')}?token={{token}}\n\n"
+                f"The link works once, for {minutes} minutes. If you did not ask, ignore "
+                "this: your password stays as it is."
+            ),
+            secret=secret,
         )
         append_event(
             session,
-            action="user.registered",
-            actor=Actor.user(user.id, None),
+            action="auth.password_reset_requested",
+            actor=Actor.anonymous(),
             target_type="user",
             target_id=user.id,
-            data={"email": email},
         )
-    return user
+
+
+def reset_password(db: Database, *, token: str, new_password: str, min_length: int) -> int:
+    """Set a new password with a reset link: the link and every other open one end, and so
+    does every session and API token of the account. Returns how many credentials ended."""
+    now = utcnow()
+    with db.transaction() as session:
+        row = one_time.find(session, purpose=one_time.PASSWORD_RESET, token=token, now=now)
+        user = get_user(session, row.user_id) if row.user_id else None
+        if user is None or user.email != row.email:
+            raise Gone("That link is for an address this account no longer has.", code="token_used")
+        user.password_hash = _checked_password(
+            new_password, min_length=min_length, email=user.email
+        )
+        user.password_changed_at = now
+        if user.email_verified_at is None:
+            user.email_verified_at = now  # the link reached this mailbox: it is theirs
+        one_time.spend(row, now)
+        one_time.spend_others(session, purpose=one_time.PASSWORD_RESET, user_id=user.id, now=now)
+        revoked = revoke_credentials(
+            session, user.id, now=now, reason="password_reset", kinds=(SESSION, API_TOKEN)
+        )
+        append_event(
+            session,
+            action="user.password_reset",
+            actor=Actor.user(user.id, user.platform_role),
+            target_type="user",
+            target_id=user.id,
+            data={"credentials_revoked": revoked},
+        )
+        return revoked
 
 
 def create_user(
@@ -111,6 +278,8 @@ def create_user(
                 platform_role=platform_role.value if platform_role else None,
                 created_at=now,
                 password_changed_at=now,
+                # Staff vouch for the address of an account they make.
+                email_verified_at=now,
             ),
         )
         append_event(

@@ -19,6 +19,7 @@ class Caller:
     credential_kind: str
     tenant_roles: Mapping[uuid.UUID, TenantRole] = field(default_factory=dict)
     via_cookie: bool = False
+    email_verified: bool = False
 
     def role_in(self, tenant_id: uuid.UUID) -> TenantRole | None:
         return self.tenant_roles.get(tenant_id)

@@ -35,6 +35,8 @@ class User(Base):
     platform_role: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime]
+    # Set when the person proved the address is theirs (or staff created the account).
+    email_verified_at: Mapped[datetime | None]
 
 
 class Credential(Base):
@@ -60,3 +62,32 @@ class Credential(Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class OneTimeToken(Base):
+    """A single-use token sent by email: a password reset, an address to verify, an
+    invitation to a tenant. Stored as a hash; used once; expires."""
+
+    __tablename__ = "one_time_tokens"
+    __table_args__ = (
+        CheckConstraint(
+            "purpose IN ('password_reset', 'email_verification', 'tenant_invitation')",
+            name="purpose_known",
+        ),
+        Index("ix_one_time_tokens_email_purpose", "email", "purpose"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    purpose: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # For invitations: where, and as what.
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    role: Mapped[str | None] = mapped_column(String(16))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

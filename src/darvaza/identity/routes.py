@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from darvaza.identity import accounts, api_tokens, sessions
 from darvaza.identity.models import Credential
 from darvaza.identity.schemas import (
+    AcceptedOut,
     ApiTokenCreatedOut,
     ApiTokenCreateIn,
     ApiTokenOut,
@@ -18,11 +19,14 @@ from darvaza.identity.schemas import (
     LoginIn,
     LoginOut,
     PasswordChangeIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
     PlatformRoleIn,
     RegisterIn,
     RevokedOut,
     SessionOut,
     TenantRoleOut,
+    TokenIn,
     UserOut,
     WhoAmIOut,
 )
@@ -43,19 +47,75 @@ def client_ip(request: Request) -> str:
 
 @router.post(
     "/register",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UserOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
     dependencies=[Requires(PUBLIC)],
 )
-def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> UserOut:
+def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> AcceptedOut:
+    """Sign up. The answer is the same whether or not the address has an account: the
+    address gets a mail (a link to confirm it, or a note that it has an account)."""
     runtime.limiter.hit(runtime.rate_rules.register_per_ip, client_ip(request))
-    user = accounts.register(
+    accounts.register(
         runtime.db,
         email=body.email,
         password=body.password,
         min_length=runtime.settings.password_min_length,
+        mailed=runtime.mailed_tokens,
     )
-    return UserOut.model_validate(user)
+    return AcceptedOut(message="Check your email to finish signing up.")
+
+
+@router.post(
+    "/verify-email", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Requires(PUBLIC)]
+)
+def verify_email(body: TokenIn, runtime: RuntimeDep) -> Response:
+    """Confirm an address with the link's token (410 when used or expired)."""
+    accounts.verify_email(runtime.db, token=body.token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/verify-email/resend", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedOut
+)
+def resend_verification(access: SignedIn, runtime: RuntimeDep) -> AcceptedOut:
+    """Mail me a fresh link to confirm my address."""
+    runtime.limiter.hit(runtime.rate_rules.password_reset_per_email, access.user.email)
+    sent = accounts.resend_verification(
+        runtime.db, user_id=access.user.user_id, mailed=runtime.mailed_tokens
+    )
+    return AcceptedOut(message="Sent." if sent else "Your address is confirmed already.")
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    dependencies=[Requires(PUBLIC)],
+)
+def request_password_reset(
+    body: PasswordResetIn, request: Request, runtime: RuntimeDep
+) -> AcceptedOut:
+    """Mail a reset link to the address, if it has an account (the same answer either way)."""
+    runtime.limiter.hit(runtime.rate_rules.password_reset_per_ip, client_ip(request))
+    runtime.limiter.hit(runtime.rate_rules.password_reset_per_email, accounts.email_key(body.email))
+    accounts.request_password_reset(runtime.db, email=body.email, mailed=runtime.mailed_tokens)
+    return AcceptedOut(message="If the address has an account, a link is on its way.")
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Requires(PUBLIC)],
+)
+def reset_password(body: PasswordResetConfirmIn, runtime: RuntimeDep) -> Response:
+    """Set a new password with the link's token; every session of the account ends."""
+    accounts.reset_password(
+        runtime.db,
+        token=body.token,
+        new_password=body.new_password,
+        min_length=runtime.settings.password_min_length,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/login", response_model=LoginOut, dependencies=[Requires(PUBLIC)])

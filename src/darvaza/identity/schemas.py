@@ -21,6 +21,26 @@ class RegisterIn(BaseModel):
     password: str = PasswordField
 
 
+class AcceptedOut(BaseModel):
+    """The same answer whatever the outcome, so that it tells nothing about accounts."""
+
+    status: Literal["accepted"] = "accepted"
+    message: str
+
+
+class PasswordResetIn(BaseModel):
+    email: str = EmailField
+
+
+class PasswordResetConfirmIn(BaseModel):
+    token: str = Field(min_length=1, max_length=100)
+    new_password: str = PasswordField
+
+
+class TokenIn(BaseModel):
+    token: str = Field(min_length=1, max_length=100)
+
+
 class LoginIn(BaseModel):
     email: str = EmailField
     password: str = PasswordField
@@ -38,6 +58,7 @@ class UserOut(BaseModel):
 
     id: uuid.UUID
     email: str
+    email_verified_at: datetime | None
     platform_role: PlatformRole | None
     created_at: datetime
 

@@ -162,6 +162,7 @@ def authenticate(db: Database, token: str, policy: SessionPolicy) -> Caller | No
             credential_id=credential.id,
             credential_kind=credential.kind,
             tenant_roles={m.tenant_id: TenantRole(m.role) for m in memberships},
+            email_verified=user.email_verified_at is not None,
         )
         stale = now - credential.last_used_at >= LAST_USED_WRITE_INTERVAL
     if stale:

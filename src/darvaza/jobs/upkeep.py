@@ -23,6 +23,7 @@ from darvaza.jobs.registry import JobContext, JobKind, Registry
 from darvaza.jobs.schedule import Periodic
 from darvaza.jobs.service import prune_finished
 from darvaza.jobs.worker import Worker, WorkerConfig
+from darvaza.mail import SEND_MAIL, send_queued_mail
 
 if TYPE_CHECKING:
     from darvaza.config import Settings
@@ -58,6 +59,10 @@ def cleanup(context: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def send_mail(context: JobContext, payload: dict[str, Any]) -> dict[str, str]:
+    return send_queued_mail(context.services.settings, payload)
+
+
 def prune_jobs(context: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
     days = context.services.settings.job_retention_days
     return {"jobs": prune_finished(context.db, older_than=timedelta(days=days))}
@@ -69,6 +74,8 @@ UPKEEP_KINDS = (
     JobKind("cleanup", cleanup, timeout=timedelta(minutes=10)),
     JobKind("jobs.prune", prune_jobs, timeout=timedelta(minutes=10)),
 )
+# Jobs that changes enqueue (not the schedule).
+EVENT_KINDS = (JobKind(SEND_MAIL, send_mail, timeout=timedelta(minutes=2)),)
 
 SCHEDULE = (
     Periodic("payments.reconcile", every=timedelta(minutes=1)),
@@ -79,7 +86,7 @@ SCHEDULE = (
 
 
 def upkeep_registry() -> Registry:
-    return Registry(UPKEEP_KINDS)
+    return Registry((*UPKEEP_KINDS, *EVENT_KINDS))
 
 
 def enqueue_ops(db: Database, actor: Actor) -> dict[str, int | None]:

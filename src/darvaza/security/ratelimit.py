@@ -108,6 +108,8 @@ class RateRules:
     callback_per_ip: Rule
     checkout_per_user: Rule
     checkout_per_ip: Rule
+    password_reset_per_ip: Rule
+    password_reset_per_email: Rule
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateRules:
@@ -121,4 +123,8 @@ class RateRules:
             callback_per_ip=rule("callback_ip", settings.rate_limit_callback_per_ip),
             checkout_per_user=rule("checkout_user", settings.rate_limit_checkout_per_user),
             checkout_per_ip=rule("checkout_ip", settings.rate_limit_checkout_per_ip),
+            password_reset_per_ip=rule("reset_ip", settings.rate_limit_password_reset_per_ip),
+            password_reset_per_email=rule(
+                "reset_email", settings.rate_limit_password_reset_per_email
+            ),
         )

@@ -7,13 +7,16 @@ is (and lets secret scanners recognise a leaked one).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import secrets
 
 TOKEN_BYTES = 32
 SESSION_PREFIX = "dzs_"
 API_TOKEN_PREFIX = "dzt_"
+ONE_TIME_PREFIX = "dzo_"
 
 # What a well-formed token looks like; anything else is refused before any database work.
 _TOKEN_SHAPE = re.compile(r"^dz[a-z]_[A-Za-z0-9_-]{43}$")
@@ -31,3 +34,12 @@ def hash_token(token: str) -> str:
 
 def looks_like_token(value: str) -> bool:
     return bool(_TOKEN_SHAPE.match(value))
+
+
+def derived_token(secret_key: str, purpose: str, ident: str) -> str:
+    """The one-time token for a row (a password reset, an invitation): an HMAC of its id
+    under the secret key. Only its hash is stored, and the mail job derives it again when
+    it sends the mail, so the token itself is never written down anywhere, not even in
+    the job queue."""
+    mac = hmac.new(secret_key.encode(), f"{purpose}:{ident}".encode(), hashlib.sha256)
+    return ONE_TIME_PREFIX + base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")

@@ -12,6 +12,7 @@ from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import (
     PLATFORM_ADMIN,
     PUBLIC_TENANT,
+    SIGNED_IN,
     TENANT_ADMIN,
     TENANT_DIRECTORY,
     TENANT_OWNER,
@@ -23,6 +24,8 @@ from darvaza.security.roles import TenantRole
 from darvaza.tenants import service
 from darvaza.tenants.models import TenantMembership
 from darvaza.tenants.schemas import (
+    InvitationAcceptIn,
+    InvitationOut,
     MemberIn,
     MemberOut,
     PublicTenantOut,
@@ -31,6 +34,7 @@ from darvaza.tenants.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["tenants"])
+invitations_router = APIRouter(prefix="/api/v1/invitations", tags=["tenants"])
 admin_router = APIRouter(prefix="/api/v1/admin/tenants", tags=["admin"])
 
 
@@ -70,6 +74,26 @@ def list_tenants(
 
 
 @admin_router.post(
+    "/{tenant}/managers", status_code=status.HTTP_201_CREATED, response_model=MemberOut
+)
+def add_manager(
+    body: MemberIn,
+    access: Annotated[Access, Requires(TENANT_ADMIN)],
+    runtime: RuntimeDep,
+) -> MemberOut:
+    """A platform admin makes an existing account a manager at once (onboarding a tenant);
+    a tenant's owners invite instead."""
+    membership = service.add_member(
+        runtime.db,
+        access.user.actor(access.tenant_id),
+        tenant_id=access.tenant_id,
+        email=body.email,
+        role=TenantRole.MANAGER,
+    )
+    return _member_out(membership)
+
+
+@admin_router.post(
     "/{tenant}/owners", status_code=status.HTTP_201_CREATED, response_model=MemberOut
 )
 def add_owner(
@@ -99,16 +123,32 @@ def list_members(
     return [_member_out(m) for m in service.list_members(runtime.db, access.tenant_id)]
 
 
-@router.post("/managers", status_code=status.HTTP_201_CREATED, response_model=MemberOut)
-def add_manager(
+@router.post("/managers", status_code=status.HTTP_202_ACCEPTED, response_model=InvitationOut)
+def invite_manager(
     body: MemberIn, access: Annotated[Access, Requires(TENANT_OWNER)], runtime: RuntimeDep
-) -> MemberOut:
-    membership = service.add_member(
+) -> InvitationOut:
+    """Invite someone to manage the tenant: they get a link by email and become a manager
+    when they accept it, signed in with that address. The answer is the same whether or
+    not the address has an account."""
+    service.invite_manager(
         runtime.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         email=body.email,
-        role=TenantRole.MANAGER,
+        invited_by=access.user.user_id,
+        links=runtime.mailed_tokens.links,
+        ttl=runtime.invitation_ttl,
+    )
+    return InvitationOut(message="Invited: the link is on its way.")
+
+
+@invitations_router.post("/accept", response_model=MemberOut)
+def accept_invitation(
+    body: InvitationAcceptIn, access: Annotated[Access, Requires(SIGNED_IN)], runtime: RuntimeDep
+) -> MemberOut:
+    """Accept an invitation sent to my address: I become a manager of its tenant."""
+    membership = service.accept_invitation(
+        runtime.db, user_id=access.user.user_id, email=access.user.email, token=body.token
     )
     return _member_out(membership)
 

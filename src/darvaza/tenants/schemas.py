@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +35,15 @@ class PublicTenantOut(BaseModel):
 
 class MemberIn(BaseModel):
     email: str = Field(min_length=1, max_length=320)
+
+
+class InvitationOut(BaseModel):
+    status: Literal["invited"] = "invited"
+    message: str
+
+
+class InvitationAcceptIn(BaseModel):
+    token: str = Field(min_length=1, max_length=100)
 
 
 class MemberOut(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,9 +14,11 @@ from sqlalchemy.orm import Session
 from darvaza.audit.service import Actor, append_event
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
-from darvaza.errors import Conflict, InvalidInput, NotFound
-from darvaza.identity.accounts import require_user_by_email
+from darvaza.errors import Conflict, Forbidden, InvalidInput, NotFound
+from darvaza.identity import one_time
+from darvaza.identity.accounts import normalise_email, require_user_by_email
 from darvaza.identity.credentials import revoke_credentials
+from darvaza.mail import queue_mail
 from darvaza.security.roles import TenantRole
 from darvaza.tenants.models import Tenant, TenantMembership
 
@@ -140,8 +143,102 @@ def add_member(
     return membership
 
 
+def invite_manager(
+    db: Database,
+    actor: Actor,
+    *,
+    tenant_id: uuid.UUID,
+    email: str,
+    invited_by: uuid.UUID,
+    links: one_time.Links,
+    ttl: timedelta,
+) -> None:
+    """Invite someone to manage this tenant: a link goes to the address, and they become a
+    manager only when they accept it signed in with that address. Nothing here looks at
+    whether the address has an account, so the answer cannot tell."""
+    email = normalise_email(email)
+    now = utcnow()
+    with db.transaction() as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            raise NotFound("No such tenant.")
+        secret = one_time.issue(
+            session,
+            secret_key=links.secret_key,
+            purpose=one_time.TENANT_INVITATION,
+            email=email,
+            tenant_id=tenant_id,
+            role=TenantRole.MANAGER.value,
+            created_by=invited_by,
+            ttl=ttl,
+            now=now,
+        )
+        queue_mail(
+            session,
+            to=email,
+            subject=f"You are invited to manage {tenant.name}",
+            text=(
+                f"You are invited to manage {tenant.name} on Darvaza. Sign in (or sign up) "
+                "with this address, then accept:\n\n"
+                f"{links.url('/console/invitations')}?token={{token}}\n\n"
+                f"The invitation works once, for {ttl.days} days. If you did not expect "
+                "it, ignore this."
+            ),
+            secret=secret,
+        )
+        append_event(
+            session,
+            action="tenant.manager_invited",
+            actor=actor,
+            tenant_id=tenant_id,
+            target_type="invitation",
+            target_id=uuid.UUID(secret.ident),
+            data={"email": email},
+        )
+
+
+def accept_invitation(
+    db: Database, *, user_id: uuid.UUID, email: str, token: str
+) -> TenantMembership:
+    """The invited person accepts, signed in with the invited address."""
+    now = utcnow()
+    with db.transaction() as session:
+        row = one_time.find(session, purpose=one_time.TENANT_INVITATION, token=token, now=now)
+        if row.email != email:
+            raise Forbidden(
+                "This invitation is for another address: sign in with that one.",
+                code="invitation_for_someone_else",
+            )
+        assert row.tenant_id is not None  # noqa: S101 (invitations always name a tenant)
+        membership = session.scalars(
+            select(TenantMembership)
+            .where(TenantMembership.tenant_id == row.tenant_id, TenantMembership.user_id == user_id)
+            .with_for_update(of=TenantMembership)
+        ).one_or_none()
+        one_time.spend(row, now)
+        if membership is not None:
+            return membership  # already one of its people: nothing to change
+        membership = TenantMembership(
+            tenant_id=row.tenant_id, user_id=user_id, role=row.role or "manager", created_at=now
+        )
+        session.add(membership)
+        session.flush()
+        session.refresh(membership)
+        append_event(
+            session,
+            action="tenant.member_added",
+            actor=Actor.user(user_id, None),
+            tenant_id=row.tenant_id,
+            target_type="user",
+            target_id=user_id,
+            data={"email": email, "role": membership.role, "invitation": str(row.id)},
+        )
+        return membership
+
+
 def remove_manager(db: Database, actor: Actor, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    """Remove a manager of this tenant; their sessions end."""
+    """Remove a manager of this tenant: their rights here end at once (roles are read on
+    every request). Their sessions stay: a tenant ends nothing beyond its own walls."""
     with db.transaction() as session:
         membership = session.scalars(
             select(TenantMembership)
@@ -155,7 +252,6 @@ def remove_manager(db: Database, actor: Actor, *, tenant_id: uuid.UUID, user_id:
         if membership is None:
             raise NotFound("No such manager in this tenant.")
         session.delete(membership)
-        revoked = revoke_credentials(session, user_id, now=utcnow(), reason="role_changed")
         append_event(
             session,
             action="tenant.member_removed",
@@ -163,7 +259,7 @@ def remove_manager(db: Database, actor: Actor, *, tenant_id: uuid.UUID, user_id:
             tenant_id=tenant_id,
             target_type="user",
             target_id=user_id,
-            data={"role": TenantRole.MANAGER.value, "credentials_revoked": revoked},
+            data={"role": TenantRole.MANAGER.value},
         )
 
 

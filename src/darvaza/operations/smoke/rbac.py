@@ -132,7 +132,8 @@ class World:
 
     def add_manager(self, tenant: str) -> Member:
         member = self.new_user()
-        self.admin(201, "POST", f"/api/v1/tenants/{tenant}/managers", json={"email": member.email})
+        path = f"/api/v1/admin/tenants/{tenant}/managers"
+        self.admin(201, "POST", path, json={"email": member.email})
         return member
 
     def create_plan(self, tenant: str) -> dict[str, Any]:
@@ -196,7 +197,10 @@ class World:
             self.admin(201, "POST", "/api/v1/admin/tenants", json=body)
         manager = self.members["manager"]
         self.admin(
-            201, "POST", f"/api/v1/tenants/{self.tenant}/managers", json={"email": manager.email}
+            201,
+            "POST",
+            f"/api/v1/admin/tenants/{self.tenant}/managers",
+            json={"email": manager.email},
         )
         for member in self.members.values():
             member.token = self.login(member)[0]
@@ -291,9 +295,19 @@ def _add_owner(w: World, _caller: str, admitted: bool) -> Call:
     return Call(f"/api/v1/admin/tenants/{w.tenant}/owners", json=body)
 
 
-def _add_manager(w: World, _caller: str, admitted: bool) -> Call:
+def _invite_manager(w: World, _caller: str, _admitted: bool) -> Call:
+    return Call(
+        f"/api/v1/tenants/{w.tenant}/managers", json={"email": w.unique("m") + "@example.com"}
+    )
+
+
+def _admin_add_manager(w: World, _caller: str, admitted: bool) -> Call:
     body = {"email": _someone_new(w, admitted)}
-    return Call(f"/api/v1/tenants/{w.tenant}/managers", json=body)
+    return Call(f"/api/v1/admin/tenants/{w.tenant}/managers", json=body)
+
+
+# A well-formed one-time token that was never issued: the route must refuse it (422).
+UNISSUED_TOKEN = "dzo_" + "A" * 43
 
 
 def _remove_manager(w: World, _caller: str, admitted: bool) -> Call:
@@ -317,6 +331,26 @@ def _console_login(w: World, caller: str, _admitted: bool) -> Call:
         data={"email": member.email, "password": member.password, "csrf_token": match.group(1)},
         cookies={"darvaza_login_csrf": page.cookies.get("darvaza_login_csrf") or ""},
     )
+
+
+def _console_form(
+    page: str, action: str, fields: dict[str, str], also_ok: frozenset[int] = frozenset()
+) -> Example:
+    """A console form reached before sign-in: fetch the page for its CSRF pair, then post."""
+
+    def build(w: World, _caller: str, _admitted: bool) -> Call:
+        shown = w.client.request("GET", page)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
+        if shown.status_code != 200 or match is None:
+            raise SmokeFailed(f"GET {page} answered {shown.status_code} without a form")
+        return Call(
+            action,
+            data={**fields, "csrf_token": match.group(1)},
+            cookies={"darvaza_form_csrf": shown.cookies.get("darvaza_form_csrf") or ""},
+            also_ok=also_ok,
+        )
+
+    return Example(build, RATE_LIMITED_SAMPLE)
 
 
 def _create_plan(w: World, _caller: str, _admitted: bool) -> Call:
@@ -442,7 +476,26 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/v1/admin/tenants/{tenant}/owners"): Example(_add_owner),
     ("GET", "/api/v1/tenants/{tenant}"): _tenant(""),
     ("GET", "/api/v1/tenants/{tenant}/members"): _tenant("/members"),
-    ("POST", "/api/v1/tenants/{tenant}/managers"): Example(_add_manager),
+    ("POST", "/api/v1/tenants/{tenant}/managers"): Example(_invite_manager),
+    ("POST", "/api/v1/admin/tenants/{tenant}/managers"): Example(_admin_add_manager),
+    ("POST", "/api/v1/invitations/accept"): _plain(
+        "/api/v1/invitations/accept", json={"token": UNISSUED_TOKEN}, also_ok=frozenset({422})
+    ),
+    ("POST", "/api/v1/auth/verify-email"): _plain(
+        "/api/v1/auth/verify-email", json={"token": UNISSUED_TOKEN}, also_ok=frozenset({422})
+    ),
+    ("POST", "/api/v1/auth/verify-email/resend"): _plain("/api/v1/auth/verify-email/resend"),
+    ("POST", "/api/v1/auth/password-reset"): Example(
+        lambda w, _c, _a: Call(
+            "/api/v1/auth/password-reset", json={"email": w.unique("nobody") + "@example.com"}
+        ),
+        RATE_LIMITED_SAMPLE,
+    ),
+    ("POST", "/api/v1/auth/password-reset/confirm"): _plain(
+        "/api/v1/auth/password-reset/confirm",
+        json={"token": UNISSUED_TOKEN, "new_password": "a-new-long-passphrase"},
+        also_ok=frozenset({422}),
+    ),
     ("DELETE", "/api/v1/tenants/{tenant}/managers/{user_id}"): Example(
         _remove_manager, foreign=_another_tenants_manager
     ),
@@ -457,6 +510,27 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/console/login"): _plain("/console/login"),
     ("POST", "/console/login"): Example(_console_login, RATE_LIMITED_SAMPLE),
     ("GET", "/console/"): _plain("/console/"),
+    ("GET", "/console/reset-password"): _plain("/console/reset-password"),
+    ("POST", "/console/reset-password"): _console_form(
+        "/console/reset-password", "/console/reset-password", {"email": "nobody@example.com"}
+    ),
+    ("POST", "/console/reset-password/confirm"): _console_form(
+        f"/console/reset-password?token={UNISSUED_TOKEN}",
+        "/console/reset-password/confirm",
+        {"token": UNISSUED_TOKEN, "new_password": "a-new-long-passphrase"},
+        also_ok=frozenset({422}),
+    ),
+    ("GET", "/console/verify-email"): _plain(f"/console/verify-email?token={UNISSUED_TOKEN}"),
+    ("POST", "/console/verify-email"): _console_form(
+        f"/console/verify-email?token={UNISSUED_TOKEN}",
+        "/console/verify-email",
+        {"token": UNISSUED_TOKEN},
+        also_ok=frozenset({422}),
+    ),
+    ("GET", "/console/invitations"): _plain(f"/console/invitations?token={UNISSUED_TOKEN}"),
+    ("POST", "/console/invitations/accept"): _plain(
+        "/console/invitations/accept", data={"token": UNISSUED_TOKEN}, also_ok=frozenset({422})
+    ),
     ("POST", "/console/logout"): _fresh("/console/logout"),
     ("GET", "/api/v1/tenants/{tenant}/plans"): _tenant("/plans"),
     ("GET", "/api/v1/tenants/{tenant}/plans/all"): _tenant("/plans/all"),

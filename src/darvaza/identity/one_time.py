@@ -1,0 +1,107 @@
+"""Single-use tokens sent by email: issued with a lifetime, stored as a hash, spent once.
+
+The token is derived from its row's id under the secret key (`derived_token`), so the mail
+job can put it in the mail without it ever being stored; a leaked database holds none.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from darvaza.errors import Gone, InvalidInput
+from darvaza.identity.models import OneTimeToken
+from darvaza.mail import OneTimeSecret
+from darvaza.security.tokens import ONE_TIME_PREFIX, derived_token, hash_token, looks_like_token
+
+
+@dataclass(frozen=True)
+class Links:
+    """What a mailed link is made of: the key tokens are derived under, and where people
+    reach Darvaza."""
+
+    secret_key: str
+    public_url: str
+
+    def url(self, path: str) -> str:
+        return f"{self.public_url.rstrip('/')}{path}"
+
+
+PASSWORD_RESET = "password_reset"
+EMAIL_VERIFICATION = "email_verification"
+TENANT_INVITATION = "tenant_invitation"
+
+
+def issue(
+    session: Session,
+    *,
+    secret_key: str,
+    purpose: str,
+    email: str,
+    ttl: timedelta,
+    now: datetime,
+    user_id: uuid.UUID | None = None,
+    tenant_id: uuid.UUID | None = None,
+    role: str | None = None,
+    created_by: uuid.UUID | None = None,
+) -> OneTimeSecret:
+    """A new token row; what the mail names so that the mail job can derive the token."""
+    row_id = uuid.uuid4()
+    token = derived_token(secret_key, purpose, str(row_id))
+    session.add(
+        OneTimeToken(
+            id=row_id,
+            purpose=purpose,
+            token_hash=hash_token(token),
+            email=email,
+            user_id=user_id,
+            tenant_id=tenant_id,
+            role=role,
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return OneTimeSecret(purpose, str(row_id))
+
+
+def find(session: Session, *, purpose: str, token: str, now: datetime) -> OneTimeToken:
+    """The live token row, locked: 422 for a token that is not one of ours, 410 for one
+    that was used or expired."""
+    if not token.startswith(ONE_TIME_PREFIX) or not looks_like_token(token):
+        raise InvalidInput("That link is not valid.", code="invalid_token")
+    row = session.scalars(
+        select(OneTimeToken)
+        .where(OneTimeToken.token_hash == hash_token(token), OneTimeToken.purpose == purpose)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        raise InvalidInput("That link is not valid.", code="invalid_token")
+    if row.used_at is not None:
+        raise Gone("That link was used already.", code="token_used")
+    if row.expires_at <= now:
+        raise Gone("That link has expired; ask for a new one.", code="token_expired")
+    return row
+
+
+def spend(row: OneTimeToken, now: datetime) -> None:
+    row.used_at = now
+
+
+def spend_others(session: Session, *, purpose: str, user_id: uuid.UUID, now: datetime) -> None:
+    """Every other live token of this purpose for the user ends too (one reset link
+    works, the rest stop)."""
+    session.execute(
+        update(OneTimeToken)
+        .where(
+            OneTimeToken.purpose == purpose,
+            OneTimeToken.user_id == user_id,
+            OneTimeToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
