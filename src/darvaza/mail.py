@@ -71,7 +71,7 @@ def compose(settings: Settings, payload: dict[str, Any]) -> EmailMessage:
     message["Subject"] = str(payload["subject"])
     message["Date"] = formatdate(utcnow().timestamp(), usegmt=True)
     message["Message-ID"] = make_msgid(domain=settings.mail_from.rsplit("@", 1)[-1].strip(">"))
-    message.set_content(text)
+    message.set_content(text, cte="8bit")  # readable as it stands; lines stay short
     return message
 
 

@@ -18,7 +18,7 @@ from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
 from darvaza.identity import one_time
 from darvaza.identity.credentials import revoke_credentials
-from darvaza.identity.models import API_TOKEN, SESSION, User
+from darvaza.identity.models import API_TOKEN, SESSION, OneTimeToken, User
 from darvaza.mail import queue_mail
 from darvaza.security.passwords import (
     PasswordRejected,
@@ -130,26 +130,21 @@ def register(
 
 
 def _queue_verification(session: Session, user: User, mailed: MailedTokens, now: datetime) -> None:
-    secret = one_time.issue(
+    hours = int(mailed.verification_ttl.total_seconds() // 3600)
+    one_time.mail_link(
         session,
-        secret_key=mailed.links.secret_key,
+        mailed.links,
         purpose=one_time.EMAIL_VERIFICATION,
         email=user.email,
         user_id=user.id,
         ttl=mailed.verification_ttl,
         now=now,
-    )
-    hours = int(mailed.verification_ttl.total_seconds() // 3600)
-    queue_mail(
-        session,
-        to=user.email,
+        path="/console/verify-email",
         subject="Confirm your email address",
         text=(
-            "Confirm that this address is yours to finish signing up:\n\n"
-            f"{mailed.links.url('/console/verify-email')}?token={{token}}\n\n"
+            "Confirm that this address is yours to finish signing up:\n\n{link}\n\n"
             f"The link works once, for {hours} hours. If you did not sign up, ignore this."
         ),
-        secret=secret,
     )
 
 
@@ -164,14 +159,22 @@ def resend_verification(db: Database, *, user_id: uuid.UUID, mailed: MailedToken
         return True
 
 
+def _user_named_by(
+    session: Session, purpose: str, token: str, now: datetime
+) -> tuple[User, OneTimeToken]:
+    """The live token of `purpose` and the account it was mailed to, still at that address."""
+    row = one_time.find(session, purpose=purpose, token=token, now=now)
+    user = session.get(User, row.user_id) if row.user_id else None
+    if user is None or user.email != row.email:
+        raise Gone("That link is for an address this account no longer has.", code="token_used")
+    return user, row
+
+
 def verify_email(db: Database, *, token: str) -> User:
     now = utcnow()
     with db.transaction() as session:
-        row = one_time.find(session, purpose=one_time.EMAIL_VERIFICATION, token=token, now=now)
+        user, row = _user_named_by(session, one_time.EMAIL_VERIFICATION, token, now)
         one_time.spend(row, now)
-        user = get_user(session, row.user_id) if row.user_id else None
-        if user is None or user.email != row.email:
-            raise Gone("That link is for an address this account no longer has.", code="token_used")
         if user.email_verified_at is None:
             user.email_verified_at = now
         append_event(
@@ -193,28 +196,23 @@ def request_password_reset(db: Database, *, email: str, mailed: MailedTokens) ->
         user = find_user_by_email(session, key)
         if user is None:
             return
-        secret = one_time.issue(
+        minutes = int(mailed.reset_ttl.total_seconds() // 60)
+        one_time.mail_link(
             session,
-            secret_key=mailed.links.secret_key,
+            mailed.links,
             purpose=one_time.PASSWORD_RESET,
             email=user.email,
             user_id=user.id,
             ttl=mailed.reset_ttl,
             now=now,
-        )
-        minutes = int(mailed.reset_ttl.total_seconds() // 60)
-        queue_mail(
-            session,
-            to=user.email,
+            path="/console/reset-password",
             subject="Reset your password",
             text=(
                 "Someone (perhaps you) asked to reset the password of this account. "
-                "Choose a new one here:\n\n"
-                f"{mailed.links.url('/console/reset-password')}?token={{token}}\n\n"
+                "Choose a new one here:\n\n{link}\n\n"
                 f"The link works once, for {minutes} minutes. If you did not ask, ignore "
                 "this: your password stays as it is."
             ),
-            secret=secret,
         )
         append_event(
             session,
@@ -230,10 +228,7 @@ def reset_password(db: Database, *, token: str, new_password: str, min_length: i
     does every session and API token of the account. Returns how many credentials ended."""
     now = utcnow()
     with db.transaction() as session:
-        row = one_time.find(session, purpose=one_time.PASSWORD_RESET, token=token, now=now)
-        user = get_user(session, row.user_id) if row.user_id else None
-        if user is None or user.email != row.email:
-            raise Gone("That link is for an address this account no longer has.", code="token_used")
+        user, row = _user_named_by(session, one_time.PASSWORD_RESET, token, now)
         user.password_hash = _checked_password(
             new_password, min_length=min_length, email=user.email
         )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from darvaza.errors import Gone, InvalidInput
 from darvaza.identity.models import OneTimeToken
-from darvaza.mail import OneTimeSecret
+from darvaza.mail import TOKEN_PLACEHOLDER, OneTimeSecret, queue_mail
 from darvaza.security.tokens import ONE_TIME_PREFIX, derived_token, hash_token, looks_like_token
 
 
@@ -105,3 +105,30 @@ def spend_others(session: Session, *, purpose: str, user_id: uuid.UUID, now: dat
         )
         .values(used_at=now)
     )
+
+
+def mail_link(
+    session: Session,
+    links: Links,
+    *,
+    purpose: str,
+    email: str,
+    ttl: timedelta,
+    now: datetime,
+    path: str,
+    subject: str,
+    text: str,
+    user_id: uuid.UUID | None = None,
+    tenant_id: uuid.UUID | None = None,
+    role: str | None = None,
+    created_by: uuid.UUID | None = None,
+) -> OneTimeSecret:
+    """Issue a token and queue the mail that carries it: `text` says `{link}` where the
+    link to `path` goes (the token is put in by the mail job, never stored)."""
+    secret = issue(
+        session, secret_key=links.secret_key, purpose=purpose, email=email, ttl=ttl, now=now,
+        user_id=user_id, tenant_id=tenant_id, role=role, created_by=created_by,
+    )  # fmt: skip
+    link = f"{links.url(path)}?token={TOKEN_PLACEHOLDER}"
+    queue_mail(session, to=email, subject=subject, text=text.replace("{link}", link), secret=secret)
+    return secret

@@ -18,7 +18,6 @@ from darvaza.errors import Conflict, Forbidden, InvalidInput, NotFound
 from darvaza.identity import one_time
 from darvaza.identity.accounts import normalise_email, require_user_by_email
 from darvaza.identity.credentials import revoke_credentials
-from darvaza.mail import queue_mail
 from darvaza.security.roles import TenantRole
 from darvaza.tenants.models import Tenant, TenantMembership
 
@@ -162,9 +161,9 @@ def invite_manager(
         tenant = session.get(Tenant, tenant_id)
         if tenant is None:
             raise NotFound("No such tenant.")
-        secret = one_time.issue(
+        secret = one_time.mail_link(
             session,
-            secret_key=links.secret_key,
+            links,
             purpose=one_time.TENANT_INVITATION,
             email=email,
             tenant_id=tenant_id,
@@ -172,19 +171,14 @@ def invite_manager(
             created_by=invited_by,
             ttl=ttl,
             now=now,
-        )
-        queue_mail(
-            session,
-            to=email,
+            path="/console/invitations",
             subject=f"You are invited to manage {tenant.name}",
             text=(
                 f"You are invited to manage {tenant.name} on Darvaza. Sign in (or sign up) "
-                "with this address, then accept:\n\n"
-                f"{links.url('/console/invitations')}?token={{token}}\n\n"
+                "with this address, then accept:\n\n{link}\n\n"
                 f"The invitation works once, for {ttl.days} days. If you did not expect "
                 "it, ignore this."
             ),
-            secret=secret,
         )
         append_event(
             session,
