@@ -39,6 +39,8 @@ audit_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts, and bootstrapping the first admin.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Staff API tokens for automation.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+db_app = typer.Typer(help="The database's roles.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
@@ -128,6 +130,23 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=30,
     )
+
+
+@db_app.command("grants")
+def db_grants(
+    role: Annotated[str, typer.Option(help="The PostgreSQL role that serves the API.")],
+) -> None:
+    """Print the SQL that gives the serving role what it needs and no more (run it as the
+    role that owns the tables, after every `darvaza migrate`)."""
+    from darvaza.db_roles import serving_role_grants
+    from darvaza.models import metadata
+
+    try:
+        statements = serving_role_grants(role, metadata)
+    except ValueError as exc:
+        _fail(str(exc), code=2)
+    for statement in statements:
+        typer.echo(statement + ";")
 
 
 @app.command()
