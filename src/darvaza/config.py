@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     require_verified_email_for_checkout: bool = True
     rate_limit_password_reset_per_ip: str = "10/hour"
     rate_limit_password_reset_per_email: str = "3/hour"
+    # Anonymous audit events (failed sign-ins, rejected callbacks) written per client
+    # address and action; past it they only reach the log lines.
+    rate_limit_anonymous_audit_per_ip: str = "20/minute"
 
     # The worker. None means: `darvaza serve` runs one in its own process in `local` only.
     worker_in_process: bool | None = None

@@ -624,3 +624,20 @@ def test_an_unknown_orders_callback_cannot_grow_the_audit_log(
         rows = session.scalars(select(AuditEvent.data)).all()
     assert rows
     assert all(len(json.dumps(data)) < 2_000 for data in rows)
+
+
+def test_rejected_callbacks_on_a_real_order_are_recorded_only_while_allowed(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    allowance = iter([True, True, False, False, False, False])
+    unreadable = {**fake.callback(checkout_id(fake)), "status": "ten"}
+    wrong_id = {**fake.callback(checkout_id(fake)), "id": "someone-elses"}
+    for fields in (unreadable, wrong_id, unreadable, wrong_id, unreadable, wrong_id):
+        result = receive_callback(
+            db, shop.gateways, "idpay", fields, record_rejection=lambda: next(allowance)
+        )
+        assert result.state == "pending"
+    assert _kinds(db).count("callback_rejected") == 2

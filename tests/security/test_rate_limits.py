@@ -220,3 +220,38 @@ def test_checkout_is_limited_per_customer_and_per_address(limited: Callable[...,
     third = api.login(person(api.db))
     assert checkout(third, "203.0.113.9").status_code == 201
     _assert_429(checkout(third, "203.0.113.9"))  # the address's limit, whoever asks
+
+
+def test_anonymous_noise_is_recorded_only_up_to_a_limit(limited: Callable[..., Api]) -> None:
+    from sqlalchemy import func, select
+
+    from darvaza.audit.models import AuditEvent
+
+    api = limited(rate_limit_anonymous_audit_per_ip="3/minute", rate_limit_login_per_ip="99/minute")
+    who = person(api.db)
+    for _ in range(8):
+        wrong = _login_from(api, "203.0.113.50", who.email, "wrong-passphrase-typed")
+        assert wrong.status_code == 401  # still refused, just not recorded each time
+    junk = {"status": "10", "id": "x", "order_id": "dz-nothing-of-ours"}
+    for _ in range(8):
+        answer = api.call(
+            "POST", "/api/v1/payments/callback/mock", data=junk,
+            headers={"X-Forwarded-For": "203.0.113.51"},
+        )  # fmt: skip
+        assert answer.status_code == 303
+    # Another address still gets its own events on record.
+    assert _login_from(api, "198.51.100.50", who.email, "x" * 12).status_code == 401
+
+    def recorded(action: str) -> int:
+        with api.db.read() as session:
+            return int(
+                session.scalar(
+                    select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+                )
+                or 0
+            )
+
+    assert recorded("auth.login.failed") == 3 + 1
+    assert recorded("payment.callback_rejected") == 3
+    with api.db.read() as session:
+        assert "wrong-passphrase-typed" not in str(session.scalars(select(AuditEvent.data)).all())

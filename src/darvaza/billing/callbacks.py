@@ -11,7 +11,7 @@ database itself.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from darvaza.audit.service import Actor, append_event, scrub
 from darvaza.billing import events
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.base import (
+    CallbackData,
     CallbackRejected,
     Gateway,
     GatewayError,
@@ -46,24 +47,35 @@ class CallbackResult:
     open_at_gateway: bool = False
 
 
+def _always() -> bool:
+    return True
+
+
 def receive_callback(
-    db: Database, gateways: GatewayRegistry, gateway_name: str, fields: Mapping[str, str]
+    db: Database,
+    gateways: GatewayRegistry,
+    gateway_name: str,
+    fields: Mapping[str, str],
+    *,
+    record_rejection: Callable[[], bool] = _always,
 ) -> CallbackResult:
     """Handle a gateway's callback, however often and however concurrently it arrives.
 
     Nothing in it is trusted: it only says which payment to look at and whether the payer
     says they paid. A callback that names no payment of ours, or a gateway id that is not
-    the one on record, changes nothing.
+    the one on record, changes nothing; it is recorded (in the audit log, or on the
+    payment it names) while `record_rejection()` says so, so that anonymous junk cannot
+    flood either.
     """
     try:
         gateway = gateways.get(gateway_name)
     except GatewayError as exc:
-        return _reject_unreadable(db, gateway_name, fields, {}, str(exc))
+        return _reject_unreadable(db, gateway_name, fields, {}, str(exc), record_rejection)
     try:
         data = gateway.read_callback(fields)
     except CallbackRejected as exc:
         kept = bounded_fields(fields, gateway.callback_fields)
-        return _reject_unreadable(db, gateway_name, fields, kept, str(exc))
+        return _reject_unreadable(db, gateway_name, fields, kept, str(exc), record_rejection)
 
     with db.transaction() as session:
         query = select(Payment).with_for_update(of=Payment)
@@ -76,20 +88,13 @@ def receive_callback(
             )
         payment = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
         if payment is None:
-            _audit_rejection(
-                session, gateway_name, fields, data.fields, "no payment of ours has this order"
-            )
+            if record_rejection():
+                _audit_rejection(
+                    session, gateway_name, fields, data.fields, "no payment of ours has this order"
+                )
             return CallbackResult("unknown", None)
         if payment.gateway != gateway_name or payment.gateway_payment_id != data.gateway_payment_id:
-            events.record(
-                session,
-                payment,
-                "callback_rejected",
-                "The callback's gateway or payment id is not the one on record; ignored.",
-                ours={"gateway": payment.gateway, "id": payment.gateway_payment_id},
-                theirs={"gateway": gateway_name, "id": data.gateway_payment_id},
-            )
-            return CallbackResult(payment.state, payment.order_id)
+            return _wrong_id(session, payment, gateway_name, data, record_rejection)
         events.record(
             session,
             payment,
@@ -118,6 +123,26 @@ def receive_callback(
     except GatewayError as exc:
         return record_verify_failure(db, payment_id, exc)
     return apply_verification(db, payment_id, verification)
+
+
+def _wrong_id(
+    session: Session,
+    payment: Payment,
+    gateway_name: str,
+    data: CallbackData,
+    record_rejection: Callable[[], bool],
+) -> CallbackResult:
+    """A callback naming our order with another gateway or payment id: ignored."""
+    if record_rejection():
+        events.record(
+            session,
+            payment,
+            "callback_rejected",
+            "The callback's gateway or payment id is not the one on record; ignored.",
+            ours={"gateway": payment.gateway, "id": payment.gateway_payment_id},
+            theirs={"gateway": gateway_name, "id": data.gateway_payment_id},
+        )
+    return CallbackResult(payment.state, payment.order_id)
 
 
 def settle_by_inquiry(
@@ -328,12 +353,17 @@ def _reject_unreadable(
     fields: Mapping[str, str],
     kept: dict[str, str],
     reason: str,
+    record_rejection: Callable[[], bool],
 ) -> CallbackResult:
     """Record a callback that cannot be read: on the payment it names, if any, else in the
     audit log. Only the gateway's known fields are kept, each cut short (`kept`)."""
     with db.transaction() as session:
         order_id = str(fields.get("order_id", ""))[:50]
         payment = session.scalars(select(Payment).where(Payment.order_id == order_id)).one_or_none()
+        if not record_rejection():
+            if payment is not None:
+                return CallbackResult(payment.state, payment.order_id)
+            return CallbackResult("unknown", None)
         if payment is not None:
             events.record(
                 session,

@@ -4,6 +4,7 @@ the mock gateway's pages, and what customers and tenants see of payments."""
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -151,13 +152,22 @@ def start_checkout(
 
 
 async def _callback(gateway: str, request: Request, runtime: RuntimeDep) -> RedirectResponse:
-    runtime.limiter.hit(runtime.rate_rules.callback_per_ip, client_ip(request))
+    ip = client_ip(request)
+    runtime.limiter.hit(runtime.rate_rules.callback_per_ip, ip)
     fields = dict(request.query_params.items())
     if request.method == "POST":
         form = await request.form()
         fields.update({key: value for key, value in form.items() if isinstance(value, str)})
+    noise = runtime.rate_rules.anonymous_audit_per_ip
     result = await run_in_threadpool(
-        callbacks.receive_callback, runtime.db, runtime.gateways, gateway, fields
+        partial(
+            callbacks.receive_callback,
+            runtime.db,
+            runtime.gateways,
+            gateway,
+            fields,
+            record_rejection=lambda: runtime.limiter.allow(noise, f"callback_rejected:{ip}"),
+        )
     )
     where = f"/payments/result/{result.order_id}" if result.order_id else "/payments/result/unknown"
     return RedirectResponse(where, status_code=status.HTTP_303_SEE_OTHER)

@@ -18,6 +18,7 @@ from darvaza.identity.accounts import email_key, find_user_by_email
 from darvaza.identity.caller import Caller
 from darvaza.identity.credentials import revoke_credentials
 from darvaza.identity.models import API_TOKEN, SESSION, Credential, User
+from darvaza.logs import get_logger
 from darvaza.security.passwords import hash_password, needs_rehash, verify_password
 from darvaza.security.ratelimit import RateLimiter, RateRules
 from darvaza.security.roles import PlatformRole, TenantRole
@@ -26,6 +27,8 @@ from darvaza.tenants.models import TenantMembership
 
 if TYPE_CHECKING:
     from darvaza.config import Settings
+
+log = get_logger("darvaza.identity")
 
 # Using a session moves its idle deadline; writing that down at most once a minute keeps
 # authentication a read on almost every request.
@@ -73,9 +76,12 @@ class LoginThrottle:
         ):
             self.limiter.refuse(failures, email)
 
-    def failed(self, *, ip: str, email: str) -> None:
+    def failed(self, *, ip: str, email: str) -> bool:
+        """Count a failure; whether it is still worth an audit event (anonymous noise from
+        one address is recorded up to a limit, then only counted in the log lines)."""
         self.limiter.count(self.rules.login_failures_per_email, email)
         self.limiter.count(self.rules.login_failed_recently_ip, ip)
+        return self.limiter.allow(self.rules.anonymous_audit_per_ip, f"login_failed:{ip}")
 
 
 def login(
@@ -96,17 +102,19 @@ def login(
     with db.read() as session:
         user = find_user_by_email(session, email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        if throttle is not None:
-            throttle.failed(ip=ip, email=email)
-        with db.transaction() as session:
-            append_event(
-                session,
-                action="auth.login.failed",
-                actor=Actor.anonymous(),
-                target_type="user" if user else None,
-                target_id=user.id if user else None,
-                data={"email": email},
-            )
+        worth_recording = throttle.failed(ip=ip, email=email) if throttle is not None else True
+        if worth_recording:
+            with db.transaction() as session:
+                append_event(
+                    session,
+                    action="auth.login.failed",
+                    actor=Actor.anonymous(),
+                    target_type="user" if user else None,
+                    target_id=user.id if user else None,
+                    data={"email": email},
+                )
+        else:
+            log.info("audit_noise_not_recorded", action="auth.login.failed", ip=ip)
         raise Unauthenticated(WRONG_LOGIN, code="invalid_credentials")
     now = utcnow()
     token, token_hash = new_token(SESSION_PREFIX)

@@ -52,6 +52,15 @@ class RateLimiter:
         if not allowed:
             self.refuse(rule, key)
 
+    def allow(self, rule: Rule, key: str) -> bool:
+        """Count one event; whether it was still within the limit (True when the store is
+        down). For what is merely not worth doing past a limit, such as recording noise."""
+        try:
+            return bool(self.limiter.hit(rule.limit, rule.name, key))
+        except Exception:
+            log.error("rate_limit_store_unavailable", rule=rule.name, exc_info=True)
+            return True
+
     def count(self, rule: Rule, key: str) -> None:
         """Count one event (a failure, say) without refusing anything now."""
         try:
@@ -110,6 +119,9 @@ class RateRules:
     checkout_per_ip: Rule
     password_reset_per_ip: Rule
     password_reset_per_email: Rule
+    # Anonymous events (failed sign-ins, rejected callbacks) recorded per client address
+    # and action: past it they are counted in the log lines, not written to the audit log.
+    anonymous_audit_per_ip: Rule
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateRules:
@@ -126,5 +138,8 @@ class RateRules:
             password_reset_per_ip=rule("reset_ip", settings.rate_limit_password_reset_per_ip),
             password_reset_per_email=rule(
                 "reset_email", settings.rate_limit_password_reset_per_email
+            ),
+            anonymous_audit_per_ip=rule(
+                "anonymous_audit", settings.rate_limit_anonymous_audit_per_ip
             ),
         )
