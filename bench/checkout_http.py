@@ -1,0 +1,180 @@
+"""Checkout to activation over HTTP against `darvaza serve` on PostgreSQL, with 16 and 64
+concurrent customers, beside `pgbench` (TPC-B-like write transactions) on the same server
+in the same run.
+
+Each flow is what a payer's browser does with the built-in mock gateway: check out, follow
+the go link, pay on the gateway's page, come back through the callback (verify, settle,
+activate). A flow is five HTTP requests and about eight transactions, three of them
+audited.
+
+    .venv/bin/python -m bench.checkout_http [--seconds 20] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.support import postgres_database
+from darvaza.audit.service import Actor
+from darvaza.billing.plans import create_plan
+from darvaza.db import Database
+from darvaza.identity.accounts import create_user
+from darvaza.migrate import upgrade_to_head
+from darvaza.security.passwords import use_hasher
+from darvaza.tenants.service import create_tenant
+
+SYSTEM = Actor.system("bench")
+PASSWORD = "bench-password-1"
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def prepare(url: str, customers: int) -> None:
+    from argon2 import PasswordHasher
+
+    use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))  # set-up only
+    db = Database(url)
+    upgrade_to_head(db)
+    owner = create_user(db, SYSTEM, email="owner@example.com", password=PASSWORD, min_length=10)
+    tenant = create_tenant(db, SYSTEM, slug="bench", name="Bench", owner_email=owner.email)
+    create_plan(
+        db, SYSTEM, tenant_id=tenant.id, code="gold", name="Gold", price_rials=150_000,
+        period_days=30,
+    )  # fmt: skip
+    for i in range(customers):
+        create_user(db, SYSTEM, email=f"c{i}@example.com", password=PASSWORD, min_length=10)
+    db.dispose()
+
+
+def one_flow(http: httpx.Client, token: str) -> None:
+    started = http.post(
+        "/api/v1/tenants/bench/checkout",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"plan_code": "gold"},
+    )
+    started.raise_for_status()
+    go = "/" + started.json()["redirect_url"].split("://", 1)[1].split("/", 1)[1]
+    gateway = http.get(go).headers["location"]
+    page = http.post("/" + gateway.split("://", 1)[1].split("/", 1)[1], data={"action": "pay"})
+    back = http.post("/api/v1/payments/callback/mock", data=dict(_HIDDEN.findall(page.text)))
+    if back.status_code != 303 or "result" not in back.headers.get("location", ""):
+        raise RuntimeError(f"callback answered {back.status_code}")
+
+
+def run_load(base: str, tokens: list[str], seconds: float) -> tuple[int, int]:
+    """(flows completed, errors) with one thread per token for `seconds`."""
+    deadline = time.monotonic() + seconds
+    done, errors = [0] * len(tokens), [0] * len(tokens)
+
+    def customer(i: int) -> None:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            while time.monotonic() < deadline:
+                try:
+                    one_flow(http, tokens[i])
+                    done[i] += 1
+                except (httpx.HTTPError, RuntimeError):
+                    errors[i] += 1
+
+    threads = [threading.Thread(target=customer, args=(i,)) for i in range(len(tokens))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done), sum(errors)
+
+
+def pgbench(url: str, clients: int, seconds: int) -> float:
+    from sqlalchemy.engine import make_url
+
+    parts = make_url(url)
+    env = {**os.environ, "PGHOST": parts.host or "127.0.0.1", "PGPORT": str(parts.port or 5432),
+           "PGUSER": parts.username or "postgres"}  # fmt: skip
+    database = parts.database or ""
+    subprocess.run(["pgbench", "-i", "-q", "-s", "10", database], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    out = subprocess.run(
+        ["pgbench", "-c", str(clients), "-j", "2", "-T", str(seconds), "-n", database],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    found = re.search(r"tps = ([\d.]+)", out)
+    return float(found.group(1)) if found else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument(
+        "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    args = parser.parse_args()
+    if shutil.which("pgbench") is None:
+        sys.exit("pgbench is not installed (Debian: postgresql-client)")
+    levels = (16, 64)
+    with postgres_database(args.postgres) as url, tempfile.TemporaryDirectory() as folder:
+        if url is None:
+            return
+        prepare(url, max(levels))
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
+        env.update(
+            DARVAZA_DATABASE_URL=url, DARVAZA_LOG_LEVEL="warning",
+            DARVAZA_WORKER_IN_PROCESS="false", DARVAZA_DATABASE_POOL_SIZE="20",
+            DARVAZA_RATE_LIMIT_LOGIN_PER_IP="100000/minute",
+            DARVAZA_RATE_LIMIT_CHECKOUT_PER_USER="100000/minute",
+            DARVAZA_RATE_LIMIT_CHECKOUT_PER_IP="100000/minute",
+            DARVAZA_RATE_LIMIT_CALLBACK_PER_IP="100000/minute",
+            DARVAZA_STORAGE_DIR=str(Path(folder) / "storage"),
+        )  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "darvaza.cli", "serve", "--port", str(port)], env=env
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(base + "/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            with httpx.Client(base_url=base, timeout=30) as http:
+                tokens = [
+                    http.post(
+                        "/api/v1/auth/login",
+                        json={"email": f"c{i}@example.com", "password": PASSWORD},
+                    ).json()["token"]
+                    for i in range(max(levels))
+                ]
+            results = []
+            for level in levels:
+                flows, errors = run_load(base, tokens[:level], args.seconds)
+                results.append((level, flows / args.seconds, errors))
+        finally:
+            server.terminate()
+            server.wait(30)
+        tps = {level: pgbench(url, level, int(args.seconds)) for level in levels}
+    print("checkout to activation over HTTP (darvaza serve, one process, PostgreSQL)")
+    for level, rate, errors in results:
+        print(f"  {level:3} customers: {rate:7.1f} flows/s ({errors} errors);"
+              f" pgbench -c {level}: {tps[level]:8.0f} tps")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
