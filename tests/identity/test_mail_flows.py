@@ -244,3 +244,26 @@ def test_local_writes_mail_to_files(db: Database, database_url: str, tmp_path: P
     assert parsed["To"] == who.email
     with db.read() as session:
         assert session.scalars(select(User).where(User.id == who.user.id)).one()
+
+
+def test_sign_ups_cannot_flood_an_inbox(
+    db: Database, database_url: str, serve: Callable[[ASGIApp], str]
+) -> None:
+    api = Api(serve(make_app(database_url, rate_limit_password_reset_per_email="2/hour")), db)
+    try:
+        taken = person(db)
+        answers = [
+            api.call("POST", "/api/v1/auth/register",
+                     json={"email": taken.email.upper(), "password": password()}).status_code
+            for _ in range(3)
+        ]  # fmt: skip
+        assert answers == [202, 202, 429]
+        # The same for an address nobody has: the limit tells nothing either.
+        fresh = [
+            api.call("POST", "/api/v1/auth/register",
+                     json={"email": "fresh@example.com", "password": password()}).status_code
+            for _ in range(3)
+        ]  # fmt: skip
+        assert fresh == [202, 202, 429]
+    finally:
+        api.close()

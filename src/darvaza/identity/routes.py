@@ -55,6 +55,11 @@ def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> Accepte
     """Sign up. The answer is the same whether or not the address has an account: the
     address gets a mail (a link to confirm it, or a note that it has an account)."""
     runtime.limiter.hit(runtime.rate_rules.register_per_ip, client_ip(request))
+    # Each sign-up mails the address: limit it per address too, or anyone could flood an
+    # inbox with "someone tried to sign up" notes (the same answer either way).
+    runtime.limiter.hit(
+        runtime.rate_rules.password_reset_per_email, f"register:{accounts.email_key(body.email)}"
+    )
     accounts.register(
         runtime.db,
         email=body.email,
