@@ -25,6 +25,7 @@ DEPLOYED = {
     "metrics_token": "t" * 32,
     "smtp_host": "smtp.example.com",
     "mail_from": "Members <members@example.com>",
+    "audit_key": "a" * 40,
 }
 
 
@@ -41,11 +42,11 @@ def test_local_works_with_nothing_set() -> None:
 def test_production_lists_every_problem_at_once() -> None:
     settings = make_settings(profile="production", cookie_secure=False, debug=True)
     problems = settings.problems()
-    assert len(problems) == 9
+    assert len(problems) == 10
     joined = "\n".join(problems)
     for expected in (
         "SECRET_KEY is not set", "SQLite", "COOKIE_SECURE", "DEBUG", "mock", "PUBLIC_URL",
-        "METRICS_TOKEN", "MAIL_FROM", "SMTP_HOST",
+        "METRICS_TOKEN", "MAIL_FROM", "SMTP_HOST", "AUDIT_KEY",
     ):  # fmt: skip
         assert expected in joined
 
@@ -84,7 +85,7 @@ def test_a_real_gateway_needs_its_credentials() -> None:
     for gateway, setting in (("idpay", "IDPAY_API_KEY"), ("zarinpal", "ZARINPAL_MERCHANT_ID")):
         settings = make_settings(
             profile="staging", secret_key=GOOD_KEY, public_url="https://x.example",
-            payment_gateway=gateway,
+            payment_gateway=gateway, audit_key="a" * 40,
         )  # fmt: skip
         assert settings.problems() == [
             f"DARVAZA_PAYMENT_GATEWAY is {gateway} but DARVAZA_{setting} is not set"
@@ -102,6 +103,9 @@ def test_a_real_gateway_needs_its_credentials() -> None:
         ({"smtp_host": None}, "DARVAZA_SMTP_HOST is not set"),
         ({"mail_backend": "files"}, "DARVAZA_MAIL_BACKEND is files"),
         ({"mail_from": "Darvaza <no-reply@localhost>"}, "DARVAZA_MAIL_FROM is the placeholder"),
+        ({"audit_key": None}, "DARVAZA_AUDIT_KEY is not set"),
+        ({"audit_key": "k" * 32}, "DARVAZA_AUDIT_KEY must be at least 32 bytes and not the"),
+        ({"audit_key": "short"}, "DARVAZA_AUDIT_KEY must be at least 32 bytes"),
     ],
 )
 def test_production_refuses_what_would_quietly_weaken_it(
@@ -143,7 +147,7 @@ def test_secure_cookies_cannot_be_turned_off_outside_local() -> None:
 def test_app_factory_refuses_unsafe_settings() -> None:
     with pytest.raises(SettingsError) as refused:
         create_app(make_settings(profile="production"))
-    assert len(refused.value.problems) == 7
+    assert len(refused.value.problems) == 8
 
 
 def test_unreadable_values_are_named() -> None:
@@ -199,6 +203,7 @@ def test_config_check_fails_on_unsafe_production_and_masks_secrets() -> None:
         "DARVAZA_SMTP_HOST": "smtp.example.com",
         "DARVAZA_SMTP_PASSWORD": "smtp-password-that-must-not-print",
         "DARVAZA_MAIL_FROM": "Members <members@example.com>",
+        "DARVAZA_AUDIT_KEY": "audit-key-that-must-not-print-at-all",
     }
     result = runner.invoke(cli, ["config", "check"], env=env)
     assert result.exit_code == 1
@@ -206,6 +211,7 @@ def test_config_check_fails_on_unsafe_production_and_masks_secrets() -> None:
     assert "idpay-key-that-must-not-print" not in result.output
     assert "metrics-token-that-must-not-print" not in result.output
     assert "smtp-password-that-must-not-print" not in result.output
+    assert "audit-key-that-must-not-print-at-all" not in result.output
     assert "hunter2" not in result.output
     assert "2 problem(s)" in result.output
     assert "shorter than 32 bytes" in result.output

@@ -205,6 +205,7 @@ def test_hsts_outside_local(database_url: str, serve: Callable[[ASGIApp], str]) 
     staging = make_settings(
         profile="staging",
         secret_key="s" * 40,
+        audit_key="a" * 40,
         database_url=database_url,
         public_url="https://members.example.com",
     )

@@ -95,6 +95,7 @@ def test_serve_in_staging_refuses_a_pending_migration(empty_database_url: str) -
             "DARVAZA_PROFILE": "staging",
             "DARVAZA_PUBLIC_URL": "https://members.example.com",
             "DARVAZA_SECRET_KEY": "s" * 40,
+            "DARVAZA_AUDIT_KEY": "a" * 40,
             "DARVAZA_DATABASE_URL": empty_database_url,
         }
     )

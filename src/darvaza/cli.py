@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a check found a problem (or the server refused to start
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -203,17 +205,37 @@ def config_check() -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit log's hash chain; exit 1 naming the first broken event."""
+    """Recompute the hash chain, then check every signed checkpoint against the events and
+    the checkpoint folder; exit 1 naming the first event that disagrees, or when events
+    wait too long for a checkpoint."""
+    from darvaza.audit.checkpoints import (
+        AuditKeys,
+        first_event_that_disagrees,
+        verify_checkpoints,
+    )
     from darvaza.audit.service import verify_chain
     from darvaza.db import Database
     from darvaza.migrate import migration_status
 
-    db = Database.from_settings(_settings())
+    settings = _settings()
+    folder = Path(settings.audit_checkpoint_dir)
+    db = Database.from_settings(settings)
     try:
         status = migration_status(db)
         if status.pending:
             _fail(f"Cannot verify: {status.describe()}. Run `darvaza migrate` first.")
         report = verify_chain(db)
+        public_key = AuditKeys.from_secret(settings.effective_audit_key).signing.public_key()
+        sealed = verify_checkpoints(
+            db, public_key, folder, max_delay_seconds=settings.audit_seal_max_delay_seconds
+        )
+        first_bad = sealed.first_bad_seq
+        if first_bad is not None:
+            # The folder keeps each checkpoint's leaves: name the very event.
+            for path in sorted(folder.glob("*.json")):
+                if int(path.stem) >= first_bad:
+                    first_bad = first_event_that_disagrees(db, folder, int(path.stem)) or first_bad
+                    break
     finally:
         db.dispose()
     if not report.ok:
@@ -221,20 +243,74 @@ def audit_verify() -> None:
             f"Audit chain BROKEN at event {report.first_broken_seq}: {report.problem}.\n"
             f"Events verified before it: {report.events_checked}."
         )
+    if not sealed.ok:
+        where = f" First event that disagrees: {first_bad}." if first_bad is not None else ""
+        _fail("Audit checkpoints BROKEN: " + "; ".join(sealed.problems) + "." + where)
     typer.echo(
         f"Audit chain intact: {report.events_checked} events, "
-        f"head {report.head_seq} {report.head_hash}"
+        f"head {report.head_seq} {report.head_hash}; "
+        f"{sealed.checkpoints} signed checkpoints through event {sealed.sealed_through}, "
+        f"{sealed.unsealed} events not sealed yet"
     )
 
 
-class RoleChoice(StrEnum):
-    PLATFORM_ADMIN = "platform_admin"
-    SUPPORT_ADMIN = "support_admin"
-    AUDITOR = "auditor"
-    CUSTOMER = "customer"
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Sign checkpoints of every event not yet in one, now (the worker does it every 10 s)."""
+    from darvaza.audit.checkpoints import AuditKeys, seal_checkpoint
 
-    def platform_role(self) -> PlatformRole | None:
-        return None if self is RoleChoice.CUSTOMER else PlatformRole(self.value)
+    settings = _settings()
+    keys = AuditKeys.from_secret(settings.effective_audit_key)
+    sealed = 0
+    with _database() as (_, db):
+        while (batch := seal_checkpoint(db, keys, Path(settings.audit_checkpoint_dir))) is not None:
+            sealed += batch.events
+    typer.echo(f"Sealed {sealed} events.")
+
+
+@audit_app.command("public-key")
+def audit_public_key() -> None:
+    """Print the public key that checkpoints are signed with (keep a copy elsewhere)."""
+    from darvaza.audit.checkpoints import AuditKeys
+
+    typer.echo(AuditKeys.from_secret(_settings().effective_audit_key).public_hex)
+
+
+@audit_app.command("prove")
+def audit_prove(
+    seq: Annotated[int, typer.Argument(help="The event's sequence number.", min=1)],
+) -> None:
+    """Print a proof (JSON) that the event is in a signed checkpoint; `darvaza audit
+    check-proof` checks it with the public key alone, without the database."""
+    from darvaza.audit.checkpoints import inclusion_proof
+
+    with _database() as (_, db):
+        try:
+            proof = inclusion_proof(db, seq)
+        except LookupError as exc:
+            _fail(str(exc))
+    typer.echo(json.dumps(proof, indent=1, ensure_ascii=False))
+
+
+@audit_app.command("check-proof")
+def audit_check_proof(
+    proof_file: Annotated[Path, typer.Argument(help="A proof from `darvaza audit prove`.")],
+    public_key: Annotated[str, typer.Option(help="The audit public key, hex.")],
+) -> None:
+    """Check a proof offline: exit 0 when it holds, 1 naming what does not."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from darvaza.audit.checkpoints import check_proof
+
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key))
+        proof = json.loads(proof_file.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        _fail(f"Cannot read the key or the proof: {exc}", code=2)
+    problems = check_proof(proof, key)
+    if problems:
+        _fail("The proof does not hold: " + "; ".join(problems) + ".")
+    typer.echo(f"The proof holds: event {proof['event']['seq']} is in the signed checkpoint.")
 
 
 @contextmanager
@@ -265,6 +341,16 @@ def _new_password() -> str:
         _fail(f"Set {PASSWORD_VARIABLE} or run this in a terminal to type the password.")
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return str(password)
+
+
+class RoleChoice(StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    SUPPORT_ADMIN = "support_admin"
+    AUDITOR = "auditor"
+    CUSTOMER = "customer"
+
+    def platform_role(self) -> PlatformRole | None:
+        return None if self is RoleChoice.CUSTOMER else PlatformRole(self.value)
 
 
 @users_app.command("create")

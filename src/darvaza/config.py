@@ -21,6 +21,8 @@ ENV_PREFIX = "DARVAZA_"
 
 # The key every fresh checkout shares. Fine for `local`; refused everywhere else.
 DEFAULT_SECRET_KEY = "darvaza-local-development-secret-do-not-use-in-production"
+# The audit key in `local`; refused everywhere else.
+DEFAULT_AUDIT_KEY = "darvaza-local-audit-key-do-not-use-outside-local"
 # The sender in `local`; production refuses it (mail from localhost does not arrive).
 DEFAULT_MAIL_FROM = "Darvaza <no-reply@localhost>"
 MIN_SECRET_KEY_BYTES = 32
@@ -140,6 +142,14 @@ class Settings(BaseSettings):
     # again within it.
     payment_verify_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
+    # The audit log's key: signs its checkpoints (the signing key is derived from it). It
+    # must live outside the database, and differ from the secret key; required outside
+    # `local`. Checkpoints are also written to audit_checkpoint_dir, outside the database.
+    audit_key: SecretStr | None = None
+    audit_checkpoint_dir: str = "./var/audit-checkpoints"
+    # `darvaza audit verify` fails when an event waited longer than this for a checkpoint.
+    audit_seal_max_delay_seconds: int = Field(default=300, ge=10, le=86_400)
+
     # Mail. "files" writes .eml files under mail_dir (the default in `local`); "smtp" sends
     # through smtp_host (the default elsewhere). Mail is always sent by a job, never inside
     # a request.
@@ -220,6 +230,12 @@ class Settings(BaseSettings):
         return make_url(self.database_url).get_backend_name()
 
     @property
+    def effective_audit_key(self) -> str:
+        if self.audit_key is not None:
+            return self.audit_key.get_secret_value()
+        return DEFAULT_AUDIT_KEY
+
+    @property
     def effective_mail_backend(self) -> str:
         if self.mail_backend is not None:
             return self.mail_backend
@@ -270,6 +286,7 @@ class Settings(BaseSettings):
             )
         if not self.public_url.startswith("https://"):
             found.append("DARVAZA_PUBLIC_URL is not https; gateways send customers back there")
+        found.extend(self._audit_key_problems(key))
         if self.api_processes > 1 and not self.redis_url:
             found.append(
                 f"DARVAZA_API_PROCESSES is {self.api_processes} but DARVAZA_REDIS_URL is not "
@@ -278,6 +295,17 @@ class Settings(BaseSettings):
         if self.profile is Profile.PRODUCTION:
             found.extend(self._production_problems())
         return found
+
+    def _audit_key_problems(self, secret_key: str) -> list[str]:
+        audit_key = self.audit_key.get_secret_value() if self.audit_key else ""
+        if not audit_key or audit_key == DEFAULT_AUDIT_KEY:
+            return ["DARVAZA_AUDIT_KEY is not set; audit checkpoints would not be signed"]
+        if len(audit_key.encode()) < MIN_SECRET_KEY_BYTES or audit_key == secret_key:
+            return [
+                f"DARVAZA_AUDIT_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes and not the "
+                "secret key"
+            ]
+        return []
 
     def _production_problems(self) -> list[str]:
         found: list[str] = []

@@ -18,6 +18,7 @@ FULL = "SELECT, INSERT, UPDATE, DELETE"
 # Where the serving role gets less than FULL.
 PRIVILEGES = {
     "audit_events": "SELECT, INSERT",  # append-only
+    "audit_checkpoints": "SELECT, INSERT",  # append-only
     "audit_chain_head": "SELECT, UPDATE",  # only moves forward (its trigger checks how)
     "alembic_version": "SELECT",  # written by migrations alone
 }

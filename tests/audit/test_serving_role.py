@@ -31,6 +31,8 @@ REFUSED = [
     "TRUNCATE audit_events",
     "DROP TABLE audit_events",
     "UPDATE audit_chain_head SET last_seq = 0",
+    "DELETE FROM audit_checkpoints",
+    "UPDATE audit_checkpoints SET signature = ''",
 ]
 
 

@@ -53,6 +53,7 @@ def test_the_cookie_is_secure_outside_local(
         database_url,
         profile="staging",
         secret_key="s" * 40,
+        audit_key="a" * 40,
         public_url="https://members.example.com",
     )
     staging = Api(serve(app), db)

@@ -63,3 +63,18 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(SequenceNumber)
     last_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the events `first_seq..last_seq`: their Merkle root and the
+    newest one's hash, chained to the checkpoint before (see `checkpoints.py`)."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (CheckConstraint("last_seq >= first_seq", name="range_ordered"),)
+
+    id: Mapped[int] = mapped_column(SequenceNumber, primary_key=True, autoincrement=True)
+    first_seq: Mapped[int] = mapped_column(SequenceNumber, unique=True)
+    last_seq: Mapped[int] = mapped_column(SequenceNumber, unique=True)
+    body: Mapped[str] = mapped_column(Text)  # the signed JSON, byte for byte
+    signature: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]

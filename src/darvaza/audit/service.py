@@ -169,6 +169,12 @@ def canonical_content(audit_event: AuditEvent) -> bytes:
         "data": audit_event.data,
         "prev_hash": audit_event.prev_hash,
     }
+    return canonical_bytes(content)
+
+
+def canonical_bytes(content: dict[str, Any]) -> bytes:
+    """Sorted, compact, UTF-8 JSON: the one encoding event hashes are taken over (a proof's
+    checker re-encodes an event the same way)."""
     return json.dumps(
         content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from darvaza.audit.checkpoints import AuditKeys, seal_checkpoint
 from darvaza.audit.service import Actor, append_event
 from darvaza.billing.reconcile import reconcile_stale_payments
 from darvaza.billing.subscriptions import expire_due_subscriptions
@@ -59,6 +61,19 @@ def cleanup(context: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def seal_audit_log(context: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
+    """Sign checkpoints of every event not yet in one (a batch at a time)."""
+    settings = context.services.settings
+    keys = AuditKeys.from_secret(settings.effective_audit_key)
+    sealed = 0
+    while not context.should_stop():
+        batch = seal_checkpoint(context.db, keys, Path(settings.audit_checkpoint_dir))
+        if batch is None:
+            break
+        sealed += batch.events
+    return {"sealed": sealed}
+
+
 def send_mail(context: JobContext, payload: dict[str, Any]) -> dict[str, str]:
     return send_queued_mail(context.services.settings, payload)
 
@@ -73,6 +88,7 @@ UPKEEP_KINDS = (
     JobKind("subscriptions.expire", expire_subscriptions, timeout=timedelta(minutes=10)),
     JobKind("cleanup", cleanup, timeout=timedelta(minutes=10)),
     JobKind("jobs.prune", prune_jobs, timeout=timedelta(minutes=10)),
+    JobKind("audit.seal", seal_audit_log, timeout=timedelta(minutes=5)),
 )
 # Jobs that changes enqueue (not the schedule).
 EVENT_KINDS = (JobKind(SEND_MAIL, send_mail, timeout=timedelta(minutes=2)),)
@@ -82,6 +98,7 @@ SCHEDULE = (
     Periodic("subscriptions.expire", every=timedelta(minutes=5)),
     Periodic("cleanup", cron="17 * * * *"),
     Periodic("jobs.prune", cron="30 3 * * *"),
+    Periodic("audit.seal", every=timedelta(seconds=10)),
 )
 
 
