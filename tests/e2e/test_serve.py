@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from darvaza.jobs.upkeep import UPKEEP_KINDS
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -61,7 +63,7 @@ def test_serve_with_nothing_configured(tmp_path: Path) -> None:
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         job_ids = re.findall(r": job (\d+)", ops.stdout)
-        assert len(job_ids) == 4, ops.stdout
+        assert len(job_ids) == len(UPKEEP_KINDS), ops.stdout
         deadline = time.monotonic() + 30
         while True:
             listed = subprocess.run(

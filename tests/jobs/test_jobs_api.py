@@ -191,6 +191,7 @@ def test_enqueue_ops_over_http(api: Api) -> None:
         "subscriptions.expire",
         "cleanup",
         "jobs.prune",
+        "audit.seal",
     }
     assert all(isinstance(v, int) for v in first.json().values())
     second = api.call("POST", "/api/v1/admin/jobs/enqueue-ops", token).json()
