@@ -44,6 +44,7 @@ pytest: install
 bench: install
 	.venv/bin/python -m bench.billing
 	.venv/bin/python -m bench.checkout_http
+	.venv/bin/python -m bench.audit
 	.venv/bin/python -m bench.content
 	.venv/bin/python -m bench.upload
 	.venv/bin/python -m bench.jobs
