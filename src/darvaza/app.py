@@ -25,7 +25,7 @@ from darvaza.content.routes import routers as content_routers
 from darvaza.content.storage import LocalStorage
 from darvaza.context import current_request_id
 from darvaza.db import Database
-from darvaza.errors import DarvazaError, code_for_status, error_body
+from darvaza.errors import DarvazaError, code_for_status, error_body, validation_details
 from darvaza.identity.routes import admin_router as identity_admin_router
 from darvaza.identity.routes import router as identity_router
 from darvaza.jobs.metrics import QueueCollector
@@ -162,16 +162,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _error_response(
                 415, "unsupported_media_type", "Send the request body as application/json."
             )
-        details = [
-            {
-                "field": ".".join(str(part) for part in err.get("loc", ())),
-                "message": err.get("msg", "invalid"),
-                "type": err.get("type", "invalid"),
-            }
-            for err in exc.errors()  # the offending input is left out: it may be a password
-        ]
         return _error_response(
-            422, "validation_error", "The request is not valid.", details=details
+            422,
+            "validation_error",
+            "The request is not valid.",
+            details=validation_details(exc.errors()),
         )
 
 

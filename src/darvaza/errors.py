@@ -8,6 +8,7 @@ HTTP beyond the status each one maps to.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # The code clients see for a bare HTTP status (a Starlette 404 or 405, for example).
@@ -29,6 +30,21 @@ CODE_FOR_STATUS: dict[int, str] = {
     502: "gateway_error",
     503: "unavailable",
 }
+
+
+def validation_details(
+    errors: Sequence[Mapping[str, Any]], *, prefix: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """Pydantic's errors as the error shape lists them: each field, message and type. The
+    offending input is left out: it may be a password."""
+    return [
+        {
+            "field": ".".join((*prefix, *(str(part) for part in err.get("loc", ())))),
+            "message": err.get("msg", "invalid"),
+            "type": err.get("type", "invalid"),
+        }
+        for err in errors
+    ]
 
 
 def code_for_status(status_code: int) -> str:

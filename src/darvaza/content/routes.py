@@ -104,7 +104,6 @@ def _receive(request: Request, runtime: Runtime, fields: type[FormT]) -> uploads
         fields,
         storage=runtime.storage,
         max_bytes=runtime.settings.content_max_upload_bytes,
-        check_filename=items.clean_filename,
         check_file=lambda stored, form: items.check_stored_file(
             runtime.storage, stored, getattr(form, "size", None)
         ),

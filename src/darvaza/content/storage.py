@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 CHUNK = 1024 * 1024
 
@@ -125,8 +125,3 @@ class LocalStorage:
         if not path.is_file():
             raise StorageError("no such file")
         return path
-
-
-def read_in_chunks(handle: BinaryIO) -> Iterator[bytes]:
-    while chunk := handle.read(CHUNK):
-        yield chunk

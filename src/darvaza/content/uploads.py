@@ -16,8 +16,9 @@ from pydantic import BaseModel, ValidationError
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from darvaza.content.storage import Storage, StoredFile, TooLarge
-from darvaza.errors import DarvazaError, InvalidInput, PayloadTooLarge
+from darvaza.content.items import clean_filename, store_upload
+from darvaza.content.storage import Storage, StoredFile
+from darvaza.errors import DarvazaError, InvalidInput, validation_details
 
 FILE_FIELD = "file"
 FormT = TypeVar("FormT", bound=BaseModel)
@@ -57,8 +58,7 @@ class _Reader:
     """Callbacks for python-multipart's push parser that sort parts into fields and the
     file, and hold the file's bytes until storage pulls them."""
 
-    def __init__(self, check_filename: Callable[[str | None], str]) -> None:
-        self.check_filename = check_filename
+    def __init__(self) -> None:
         self.upload = ReceivedUpload()
         self.headers: dict[bytes, bytes] = {}
         self.header_field = b""
@@ -105,7 +105,7 @@ class _Reader:
         if self.file_started:
             raise InvalidInput("Send one file at a time.", code="several_files")
         raw_name = params.get(b"filename")
-        self.upload.filename = self.check_filename(
+        self.upload.filename = clean_filename(
             raw_name.decode("utf-8", "replace") if raw_name is not None else None
         )
         content_type = self.headers.get(b"content-type")
@@ -142,12 +142,11 @@ def receive_upload(
     *,
     storage: Storage,
     max_bytes: int,
-    check_filename: Callable[[str | None], str],
 ) -> ReceivedUpload:
     """Parse a multipart body from `body`, writing the file part into `storage` as it
-    arrives. The file name is checked (`check_filename`) before a byte is stored; if the
+    arrives. The file name is checked before a byte is stored; if the
     body turns out broken after the file was stored, the file is deleted again."""
-    reader = _Reader(check_filename)
+    reader = _Reader()
     parser = MultipartParser(boundary_of(content_type), reader.callbacks())  # type: ignore[arg-type]
     chunks = iter(body)
 
@@ -166,13 +165,13 @@ def receive_upload(
         for chunk in chunks:
             parser.write(chunk)
             if reader.file_started:
-                reader.upload.stored = storage.write(file_bytes(), max_bytes=max_bytes)
+                reader.upload.stored = store_upload(
+                    storage, file_bytes(), max_bytes=max_bytes, declared_size=None
+                )
                 break
         for chunk in chunks:
             parser.write(chunk)
         parser.finalize()
-    except TooLarge:
-        raise PayloadTooLarge(f"The file is larger than the limit of {max_bytes} bytes.") from None
     except BaseException as exc:
         if reader.upload.stored is not None:
             storage.delete(reader.upload.stored.key)
@@ -197,14 +196,11 @@ def receive_form(
     *,
     storage: Storage,
     max_bytes: int,
-    check_filename: Callable[[str | None], str],
     check_file: Callable[[StoredFile, FormT], None],
 ) -> UploadForm[FormT]:
     """Receive a multipart upload and read its fields into `form`; then `check_file` may
     still refuse the stored file. Whatever is refused leaves nothing in storage."""
-    received = receive_upload(
-        body, content_type, storage=storage, max_bytes=max_bytes, check_filename=check_filename
-    )
+    received = receive_upload(body, content_type, storage=storage, max_bytes=max_bytes)
     try:
         if received.stored is None or received.filename is None:
             raise InvalidInput(
@@ -216,15 +212,7 @@ def receive_form(
             values = form.model_validate(received.fields)
         except ValidationError as exc:
             raise InvalidInput(
-                "The input is invalid.",
-                details=[
-                    {
-                        "field": ".".join(("body", *(str(p) for p in err["loc"]))),
-                        "message": err["msg"],
-                        "type": err["type"],
-                    }
-                    for err in exc.errors()
-                ],
+                "The input is invalid.", details=validation_details(exc.errors(), prefix=("body",))
             ) from None
         check_file(received.stored, values)
     except BaseException:
