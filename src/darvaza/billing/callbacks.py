@@ -115,7 +115,7 @@ def receive_callback(
         try:
             return settle_by_inquiry(db, gateway, payment_id, reference)
         except GatewayError as exc:
-            return _record_gateway_trouble(db, payment_id, "inquiry_failed", exc)
+            return record_gateway_trouble(db, payment_id, "inquiry_failed", "Inquiry", exc)
     # "Awaiting verification" (or, should a gateway ever send it, "paid"): only the
     # gateway's own answer to verify decides.
     try:
@@ -319,20 +319,24 @@ def record_verify_failure(db: Database, payment_id: uuid.UUID, exc: GatewayError
     """A verify that timed out, failed on the gateway's side or was "not possible yet"
     leaves the payment pending, safe to verify again later; a final refusal ("too late")
     fails it."""
-    return _record_gateway_trouble(db, payment_id, "verify_failed", exc, refusal_fails=True)
+    return record_gateway_trouble(
+        db, payment_id, "verify_failed", "Verify", exc, refusal_fails=True
+    )
 
 
-def _record_gateway_trouble(
+def record_gateway_trouble(
     db: Database,
     payment_id: uuid.UUID,
     kind: str,
+    what: str,
     exc: GatewayError,
     *,
     refusal_fails: bool = False,
 ) -> CallbackResult:
+    """Put a gateway call that failed on the payment's timeline (event `kind`; `what` the
+    call). Nothing else changes, unless `refusal_fails` and the gateway refused for good."""
     with db.transaction() as session:
         payment = lock_payment(session, payment_id)
-        what = "Verify" if kind == "verify_failed" else "Inquiry"
         events.record(
             session,
             payment,

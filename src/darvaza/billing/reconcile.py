@@ -24,7 +24,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from darvaza.billing import events
-from darvaza.billing.callbacks import settle_by_inquiry
+from darvaza.billing.callbacks import record_gateway_trouble, settle_by_inquiry
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.base import GatewayError, PaymentRef
 from darvaza.billing.gateways.idpay import NOT_VERIFIABLE_YET
@@ -174,17 +174,7 @@ def _inquiry_failed(
         return _expire_if_open(
             db, payment_id, "unknown_to_gateway", "The gateway has no such payment."
         )
-    with db.transaction() as session:
-        payment = lock_payment(session, payment_id)
-        events.record(
-            session,
-            payment,
-            "reconcile_failed",
-            f"Inquiry failed: {exc.code} {exc.message}",
-            code=exc.code,
-            retryable=exc.retryable,
-        )
-        return payment.state
+    return record_gateway_trouble(db, payment_id, "reconcile_failed", "Inquiry", exc).state
 
 
 def _expire(session: Session, payment: Payment, code: str, message: str) -> None:

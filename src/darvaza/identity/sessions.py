@@ -79,8 +79,8 @@ class LoginThrottle:
     def failed(self, *, ip: str, email: str) -> bool:
         """Count a failure; whether it is still worth an audit event (anonymous noise from
         one address is recorded up to a limit, then only counted in the log lines)."""
-        self.limiter.count(self.rules.login_failures_per_email, email)
-        self.limiter.count(self.rules.login_failed_recently_ip, ip)
+        self.limiter.allow(self.rules.login_failures_per_email, email)
+        self.limiter.allow(self.rules.login_failed_recently_ip, ip)
         return self.limiter.allow(self.rules.anonymous_audit_per_ip, f"login_failed:{ip}")
 
 

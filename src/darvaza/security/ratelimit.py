@@ -44,29 +44,18 @@ class RateLimiter:
         If the shared store is down the attempt is let through and logged: a Redis outage
         must not lock every customer out.
         """
-        try:
-            allowed = self.limiter.hit(rule.limit, rule.name, key)
-        except Exception:
-            log.error("rate_limit_store_unavailable", rule=rule.name, exc_info=True)
-            return
-        if not allowed:
+        if not self.allow(rule, key):
             self.refuse(rule, key)
 
     def allow(self, rule: Rule, key: str) -> bool:
         """Count one event; whether it was still within the limit (True when the store is
-        down). For what is merely not worth doing past a limit, such as recording noise."""
+        down). Past the limit nothing is refused here: the caller decides (refuse, or skip
+        what is not worth doing, such as recording noise)."""
         try:
             return bool(self.limiter.hit(rule.limit, rule.name, key))
         except Exception:
             log.error("rate_limit_store_unavailable", rule=rule.name, exc_info=True)
             return True
-
-    def count(self, rule: Rule, key: str) -> None:
-        """Count one event (a failure, say) without refusing anything now."""
-        try:
-            self.limiter.hit(rule.limit, rule.name, key)
-        except Exception:
-            log.error("rate_limit_store_unavailable", rule=rule.name, exc_info=True)
 
     def exhausted(self, rule: Rule, key: str) -> bool:
         """Whether the counter is at its limit, without counting (False when the store is
