@@ -208,11 +208,7 @@ def audit_verify() -> None:
     """Recompute the hash chain, then check every signed checkpoint against the events and
     the checkpoint folder; exit 1 naming the first event that disagrees, or when events
     wait too long for a checkpoint."""
-    from darvaza.audit.checkpoints import (
-        AuditKeys,
-        first_event_that_disagrees,
-        verify_checkpoints,
-    )
+    from darvaza.audit.checkpoints import AuditKeys, verify_checkpoints
     from darvaza.audit.service import verify_chain
     from darvaza.db import Database
     from darvaza.migrate import migration_status
@@ -229,13 +225,6 @@ def audit_verify() -> None:
         sealed = verify_checkpoints(
             db, public_key, folder, max_delay_seconds=settings.audit_seal_max_delay_seconds
         )
-        first_bad = sealed.first_bad_seq
-        if first_bad is not None:
-            # The folder keeps each checkpoint's leaves: name the very event.
-            for path in sorted(folder.glob("*.json")):
-                if int(path.stem) >= first_bad:
-                    first_bad = first_event_that_disagrees(db, folder, int(path.stem)) or first_bad
-                    break
     finally:
         db.dispose()
     if not report.ok:
@@ -244,6 +233,7 @@ def audit_verify() -> None:
             f"Events verified before it: {report.events_checked}."
         )
     if not sealed.ok:
+        first_bad = sealed.first_bad_seq
         where = f" First event that disagrees: {first_bad}." if first_bad is not None else ""
         _fail("Audit checkpoints BROKEN: " + "; ".join(sealed.problems) + "." + where)
     typer.echo(
@@ -257,14 +247,11 @@ def audit_verify() -> None:
 @audit_app.command("seal")
 def audit_seal() -> None:
     """Sign checkpoints of every event not yet in one, now (the worker does it every 10 s)."""
-    from darvaza.audit.checkpoints import AuditKeys, seal_checkpoint
+    from darvaza.audit.checkpoints import AuditKeys, seal_all
 
-    settings = _settings()
-    keys = AuditKeys.from_secret(settings.effective_audit_key)
-    sealed = 0
-    with _database() as (_, db):
-        while (batch := seal_checkpoint(db, keys, Path(settings.audit_checkpoint_dir))) is not None:
-            sealed += batch.events
+    with _database() as (settings, db):
+        keys = AuditKeys.from_secret(settings.effective_audit_key)
+        sealed = seal_all(db, keys, Path(settings.audit_checkpoint_dir))
     typer.echo(f"Sealed {sealed} events.")
 
 

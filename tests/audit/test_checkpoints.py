@@ -16,7 +16,6 @@ from darvaza.audit import merkle
 from darvaza.audit.checkpoints import (
     AuditKeys,
     check_proof,
-    first_event_that_disagrees,
     inclusion_proof,
     seal_checkpoint,
     verify_checkpoints,
@@ -118,7 +117,7 @@ def test_a_deleted_and_rehashed_event_is_caught(db: Database, tmp_path: Path) ->
     report = _verify(db, folder)
     assert not report.ok  # type: ignore[attr-defined]
     assert "are not the ones signed" in report.problems[0]  # type: ignore[attr-defined]
-    assert first_event_that_disagrees(db, folder, 12) == 7
+    assert report.first_bad_seq == 7  # type: ignore[attr-defined]
     env = {
         "DARVAZA_DATABASE_URL": db.url.render_as_string(hide_password=False),
         "DARVAZA_AUDIT_KEY": "a" * 40,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -141,6 +142,23 @@ def seal_checkpoint(db: Database, keys: AuditKeys, folder: Path) -> Sealed | Non
     return Sealed(first, upto)
 
 
+def _never() -> bool:
+    return False
+
+
+def seal_all(
+    db: Database, keys: AuditKeys, folder: Path, *, should_stop: Callable[[], bool] = _never
+) -> int:
+    """Seal checkpoints until every event is in one (or `should_stop()`); how many events."""
+    sealed = 0
+    while not should_stop():
+        batch = seal_checkpoint(db, keys, folder)
+        if batch is None:
+            break
+        sealed += batch.events
+    return sealed
+
+
 @dataclass
 class CheckpointReport:
     checkpoints: int = 0
@@ -174,7 +192,11 @@ def verify_checkpoints(
             problem = problem or _compare_copy(checkpoint, copy)
             if problem:
                 report.problems.append(problem)
-                report.first_bad_seq = report.first_bad_seq or checkpoint.first_seq
+                # The folder's copy keeps the leaves: name the very event, if it can.
+                report.first_bad_seq = (
+                    _first_unsigned_event(session, folder, checkpoint.last_seq)
+                    or checkpoint.first_seq
+                )
                 break
             previous, expected_first = _digest(checkpoint.body), checkpoint.last_seq + 1
             report.sealed_through = checkpoint.last_seq
@@ -233,15 +255,14 @@ def _compare_copy(checkpoint: AuditCheckpoint, copy: Path | None) -> str | None:
     return None
 
 
-def first_event_that_disagrees(db: Database, folder: Path, checkpoint_last_seq: int) -> int | None:
+def _first_unsigned_event(session: Session, folder: Path, last_seq: int) -> int | None:
     """With the folder's leaf hashes, the first event whose hash is not the one signed."""
-    copy = _folder_file(folder, checkpoint_last_seq)
+    copy = _folder_file(folder, last_seq)
     if not copy.exists():
         return None
     stored = json.loads(copy.read_text(encoding="utf-8"))
     body = json.loads(stored["body"])
-    with db.read() as session:
-        hashes = _event_hashes(session, body["first_seq"], body["last_seq"])
+    hashes = _event_hashes(session, body["first_seq"], body["last_seq"])
     for offset, signed in enumerate(stored.get("leaves", [])):
         if offset >= len(hashes) or hashes[offset] != signed:
             return int(body["first_seq"]) + offset

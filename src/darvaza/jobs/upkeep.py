@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from darvaza.audit.checkpoints import AuditKeys, seal_checkpoint
+from darvaza.audit.checkpoints import AuditKeys, seal_all
 from darvaza.audit.service import Actor, append_event
 from darvaza.billing.reconcile import reconcile_stale_payments
 from darvaza.billing.subscriptions import expire_due_subscriptions
@@ -65,13 +65,8 @@ def seal_audit_log(context: JobContext, _payload: dict[str, Any]) -> dict[str, i
     """Sign checkpoints of every event not yet in one (a batch at a time)."""
     settings = context.services.settings
     keys = AuditKeys.from_secret(settings.effective_audit_key)
-    sealed = 0
-    while not context.should_stop():
-        batch = seal_checkpoint(context.db, keys, Path(settings.audit_checkpoint_dir))
-        if batch is None:
-            break
-        sealed += batch.events
-    return {"sealed": sealed}
+    folder = Path(settings.audit_checkpoint_dir)
+    return {"sealed": seal_all(context.db, keys, folder, should_stop=context.should_stop)}
 
 
 def send_mail(context: JobContext, payload: dict[str, Any]) -> dict[str, str]:
