@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from darvaza.runtime import RuntimeDep
+from darvaza.runtime import Runtime, RuntimeDep
 from darvaza.security.policy import (
     PLATFORM_ADMIN,
     PUBLIC_TENANT,
@@ -73,42 +73,34 @@ def list_tenants(
     ]
 
 
-@admin_router.post(
-    "/{tenant}/managers", status_code=status.HTTP_201_CREATED, response_model=MemberOut
-)
-def add_manager(
-    body: MemberIn,
-    access: Annotated[Access, Requires(TENANT_ADMIN)],
-    runtime: RuntimeDep,
-) -> MemberOut:
-    """A platform admin makes an existing account a manager at once (onboarding a tenant);
-    a tenant's owners invite instead."""
+TenantAdmin = Annotated[Access, Requires(TENANT_ADMIN)]
+
+
+def _add_member(body: MemberIn, access: Access, runtime: Runtime, role: TenantRole) -> MemberOut:
     membership = service.add_member(
         runtime.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         email=body.email,
-        role=TenantRole.MANAGER,
+        role=role,
     )
     return _member_out(membership)
+
+
+@admin_router.post(
+    "/{tenant}/managers", status_code=status.HTTP_201_CREATED, response_model=MemberOut
+)
+def add_manager(body: MemberIn, access: TenantAdmin, runtime: RuntimeDep) -> MemberOut:
+    """A platform admin makes an existing account a manager at once (onboarding a tenant);
+    a tenant's owners invite instead."""
+    return _add_member(body, access, runtime, TenantRole.MANAGER)
 
 
 @admin_router.post(
     "/{tenant}/owners", status_code=status.HTTP_201_CREATED, response_model=MemberOut
 )
-def add_owner(
-    body: MemberIn,
-    access: Annotated[Access, Requires(TENANT_ADMIN)],
-    runtime: RuntimeDep,
-) -> MemberOut:
-    membership = service.add_member(
-        runtime.db,
-        access.user.actor(access.tenant_id),
-        tenant_id=access.tenant_id,
-        email=body.email,
-        role=TenantRole.OWNER,
-    )
-    return _member_out(membership)
+def add_owner(body: MemberIn, access: TenantAdmin, runtime: RuntimeDep) -> MemberOut:
+    return _add_member(body, access, runtime, TenantRole.OWNER)
 
 
 @router.get("", response_model=PublicTenantOut)
