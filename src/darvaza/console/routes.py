@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -30,37 +31,55 @@ from darvaza.tenants.service import accept_invitation, tenants_by_id
 router = APIRouter(prefix="/console", tags=["console"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
-# Before sign-in there is no session to bind a CSRF token to, so the login form uses a
-# double-submit cookie: a random value in a cookie that must match the form's field.
-LOGIN_CSRF_COOKIE = "darvaza_login_csrf"
-# The same for the other forms reached before sign-in (the links people get by mail).
-FORM_CSRF_COOKIE = "darvaza_form_csrf"
 Token = Annotated[str, Query(max_length=100)]
 FormToken = Annotated[str, Form(max_length=100)]
 FormCsrf = Annotated[str, Form(max_length=100)]
 ConsoleUser = Annotated[Access, Requires(CONSOLE_SIGNED_IN)]
 
 
+@dataclass(frozen=True)
+class FormCookie:
+    """A double-submit CSRF cookie for forms shown before sign-in: its name and path."""
+
+    name: str
+    path: str
+
+
+# Before sign-in there is no session to bind a CSRF token to, so these forms use a
+# double-submit cookie: a random value in a cookie that must match the form's field.
+LOGIN_FORM = FormCookie("darvaza_login_csrf", "/console/login")
+# The same for the other forms reached before sign-in (the links people get by mail).
+LINK_FORMS = FormCookie("darvaza_form_csrf", "/console")
+
+
+def _public_form(
+    request: Request, runtime: RuntimeDep, template: str, context: dict[str, object],
+    *, status_code: int = 200, cookie: FormCookie = LINK_FORMS,
+) -> HTMLResponse:  # fmt: skip
+    token = secrets.token_urlsafe(32)
+    response = templates.TemplateResponse(
+        request, template, {**context, "csrf_token": token}, status_code=status_code
+    )
+    response.set_cookie(
+        cookie.name, token, httponly=True, samesite="strict",
+        secure=runtime.settings.cookies_secure, path=cookie.path,
+    )  # fmt: skip
+    return response
+
+
+def _form_came_from_us(request: Request, csrf_token: str, cookie: FormCookie = LINK_FORMS) -> bool:
+    expected = request.cookies.get(cookie.name, "")
+    return bool(expected) and hmac.compare_digest(expected, csrf_token)
+
+
 def _login_page(
     request: Request, runtime: RuntimeDep, *, error: str | None = None, email: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:  # fmt: skip
-    token = secrets.token_urlsafe(32)
-    response = templates.TemplateResponse(
-        request,
-        "login.html",
-        {"csrf_token": token, "error": error, "email": email},
-        status_code=status_code,
-    )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=runtime.settings.cookies_secure,
-        path="/console/login",
-    )
-    return response
+    return _public_form(
+        request, runtime, "login.html", {"error": error, "email": email},
+        status_code=status_code, cookie=LOGIN_FORM,
+    )  # fmt: skip
 
 
 STYLESHEET = (Path(__file__).parent / "static" / "console.css").read_bytes()
@@ -87,8 +106,7 @@ def login(
     password: Annotated[str, Form(max_length=1024)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf_token):
+    if not _form_came_from_us(request, csrf_token, LOGIN_FORM):
         return _login_page(
             request, runtime, error="The form expired; please try again.", email=email,
             status_code=status.HTTP_403_FORBIDDEN,
@@ -118,7 +136,7 @@ def login(
         secure=runtime.settings.cookies_secure,
         path="/",
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
+    response.delete_cookie(LOGIN_FORM.name, path=LOGIN_FORM.path)
     return response
 
 
@@ -153,26 +171,6 @@ def logout(access: ConsoleUser, runtime: RuntimeDep) -> Response:
 
 
 # --- The pages mailed links lead to ------------------------------------------------------
-
-
-def _public_form(
-    request: Request, runtime: RuntimeDep, template: str, context: dict[str, object],
-    *, status_code: int = 200,
-) -> HTMLResponse:  # fmt: skip
-    token = secrets.token_urlsafe(32)
-    response = templates.TemplateResponse(
-        request, template, {**context, "csrf_token": token}, status_code=status_code
-    )
-    response.set_cookie(
-        FORM_CSRF_COOKIE, token, httponly=True, samesite="strict",
-        secure=runtime.settings.cookies_secure, path="/console",
-    )  # fmt: skip
-    return response
-
-
-def _form_came_from_us(request: Request, csrf_token: str) -> bool:
-    expected = request.cookies.get(FORM_CSRF_COOKIE, "")
-    return bool(expected) and hmac.compare_digest(expected, csrf_token)
 
 
 def _message(
