@@ -241,3 +241,16 @@ def test_serve_refuses_unsafe_production_naming_every_problem() -> None:
     assert "Refusing to start in the production profile" in result.stderr
     for problem in ("SECRET_KEY is not set", "SQLite", "DEBUG is on"):
         assert problem in result.stderr
+
+
+def test_every_rate_limit_setting_is_checked() -> None:
+    from pydantic import ValidationError
+
+    from darvaza.config import Settings
+
+    names = [name for name in Settings.model_fields if name.startswith("rate_limit_")]
+    assert "rate_limit_anonymous_audit_per_ip" in names
+    for name in names:
+        with pytest.raises(ValidationError) as refused:
+            make_settings(**{name: "lots"})
+        assert "is not a rate limit like '30/minute'" in str(refused.value), name

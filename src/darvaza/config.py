@@ -13,7 +13,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from limits import parse_many
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -191,19 +191,12 @@ class Settings(BaseSettings):
     # Finished jobs (succeeded, dead, cancelled) are deleted after this many days.
     job_retention_days: int = Field(default=14, ge=1, le=3650)
 
-    @field_validator(
-        "rate_limit_callback_per_ip",
-        "rate_limit_checkout_per_user",
-        "rate_limit_checkout_per_ip",
-        "rate_limit_password_reset_per_ip",
-        "rate_limit_password_reset_per_email",
-        "rate_limit_login_per_ip",
-        "rate_limit_login_per_email",
-        "rate_limit_register_per_ip",
-        "rate_limit_token_create_per_user",
-    )
+    # Every `rate_limit_*` setting, by its name: a new limit cannot be left unchecked.
+    @field_validator("*")
     @classmethod
-    def _rate_limit_is_readable(cls, value: str) -> str:
+    def _rate_limit_is_readable(cls, value: Any, info: ValidationInfo) -> Any:
+        if not (info.field_name or "").startswith("rate_limit_"):
+            return value
         try:
             parse_many(value)
         except ValueError as exc:
