@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.support import postgres_database
+from bench.support import pgbench, postgres_database
 from darvaza.audit.service import Actor
 from darvaza.billing.plans import create_plan
 from darvaza.db import Database
@@ -100,21 +100,10 @@ def run_load(base: str, tokens: list[str], seconds: float) -> tuple[int, int]:
     return sum(done), sum(errors)
 
 
-def pgbench(url: str, clients: int, seconds: int) -> float:
-    from sqlalchemy.engine import make_url
-
-    parts = make_url(url)
-    env = {**os.environ, "PGHOST": parts.host or "127.0.0.1", "PGPORT": str(parts.port or 5432),
-           "PGUSER": parts.username or "postgres"}  # fmt: skip
-    database = parts.database or ""
-    subprocess.run(["pgbench", "-i", "-q", "-s", "10", database], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    out = subprocess.run(
-        ["pgbench", "-c", str(clients), "-j", "2", "-T", str(seconds), "-n", database],
-        env=env, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    found = re.search(r"tps = ([\d.]+)", out)
-    return float(found.group(1)) if found else 0.0
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -164,16 +153,18 @@ def main() -> None:
                 ]
             results = []
             for level in levels:
+                busy = cpu_seconds(server.pid)
                 flows, errors = run_load(base, tokens[:level], args.seconds)
-                results.append((level, flows / args.seconds, errors))
+                busy = (cpu_seconds(server.pid) - busy) / args.seconds
+                results.append((level, flows / args.seconds, errors, busy))
         finally:
             server.terminate()
             server.wait(30)
         tps = {level: pgbench(url, level, int(args.seconds)) for level in levels}
     print("checkout to activation over HTTP (darvaza serve, one process, PostgreSQL)")
-    for level, rate, errors in results:
-        print(f"  {level:3} customers: {rate:7.1f} flows/s ({errors} errors);"
-              f" pgbench -c {level}: {tps[level]:8.0f} tps")  # fmt: skip
+    for level, rate, errors, busy in results:
+        print(f"  {level:3} customers: {rate:7.1f} flows/s ({errors} errors), server process "
+              f"{busy:.0%} of a core; pgbench -c {level}: {tps[level]:8.0f} tps")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
+from darvaza.audit.checkpoints import CheckpointFolder, seal_all
+from darvaza.audit.models import AuditEvent
 from darvaza.cli import app as cli
+from darvaza.clock import utcnow
 from darvaza.db import Database
+from darvaza.jobs.models import Job
 from darvaza.migrate import (
     alembic_config,
     head_revisions,
@@ -20,6 +26,7 @@ from darvaza.migrate import (
     model_differences,
     upgrade_to_head,
 )
+from tests.audit.support import KEYS, append, verify
 
 runner = CliRunner()
 
@@ -53,7 +60,7 @@ def test_migrate_twice_is_harmless(empty_database_url: str) -> None:
 def test_check_fails_when_models_and_database_differ(db: Database) -> None:
     assert model_differences(db) == []
     with db.engine.begin() as connection:
-        connection.execute(text("ALTER TABLE audit_chain_head ADD COLUMN stray INTEGER"))
+        connection.execute(text("ALTER TABLE audit_pending ADD COLUMN stray INTEGER"))
     assert model_differences(db) != []
     code, output = _check(db.url.render_as_string(hide_password=False))
     assert code == 1
@@ -113,5 +120,53 @@ def test_serve_in_staging_refuses_a_pending_migration(empty_database_url: str) -
     db = Database(empty_database_url)
     try:
         assert migration_status(db).current == frozenset()  # it did not migrate
+    finally:
+        db.dispose()
+
+
+def test_upgrade_keeps_events_written_under_the_old_chain(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """Revision 0012 retires the chain-head row: events written before it keep their
+    content, get their old sequence number as their id, and are sealed afresh; new events
+    continue after them."""
+    db = Database(empty_database_url)
+    try:
+        with db.engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0011")
+        with db.engine.begin() as connection:
+            for seq in (1, 2, 3):
+                connection.execute(
+                    text(
+                        "INSERT INTO audit_events (seq, occurred_at, actor_type, action, data, "
+                        "prev_hash, hash) VALUES (:seq, :at, 'system', 'old.event', :data, "
+                        ":prev, :hash)"
+                    ),
+                    {"seq": seq, "at": utcnow(), "data": json.dumps({"n": seq}),
+                     "prev": f"{seq - 1:064x}", "hash": f"{seq:064x}"},
+                )  # fmt: skip
+                connection.execute(text("UPDATE audit_chain_head SET last_seq = :seq"),
+                                   {"seq": seq})  # fmt: skip
+            connection.execute(
+                text("INSERT INTO jobs (kind, queue, payload, priority, state, attempts, "
+                     "max_attempts, run_at, created_at, updated_at) VALUES ('audit.seal', "
+                     "'default', '{}', 0, 'queued', 0, 3, :at, :at, :at)"),
+                {"at": utcnow()},
+            )  # fmt: skip
+        upgrade_to_head(db)
+        assert model_differences(db) == []
+        (new,) = append(db, 1)
+        assert new.id == 4
+        assert seal_all(db, KEYS, CheckpointFolder(tmp_path)) == 4
+        with db.read() as session:
+            kept = session.execute(
+                select(AuditEvent.id, AuditEvent.data).order_by(AuditEvent.id)
+            ).all()
+            retired_job = session.scalars(select(Job.state).where(Job.kind == "audit.seal")).one()
+        assert [tuple(row) for row in kept[:3]] == [(1, {"n": 1}), (2, {"n": 2}), (3, {"n": 3})]
+        assert retired_job == "cancelled"
+        assert verify(db, tmp_path).ok
     finally:
         db.dispose()

@@ -205,53 +205,56 @@ def config_check() -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the hash chain, then check every signed checkpoint against the events and
-    the checkpoint folder; exit 1 naming the first event that disagrees, or when events
-    wait too long for a checkpoint."""
-    from darvaza.audit.checkpoints import AuditKeys, verify_checkpoints
-    from darvaza.audit.service import verify_chain
+    """Check every sealed event against its seal, the seals' keyed chain, every signed
+    checkpoint and its copy in the checkpoint folder; report what is not sealed yet. Exit 1
+    naming the first event that disagrees, or when events wait too long for their seal."""
+    from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, verify_log
+    from darvaza.clock import utcnow
     from darvaza.db import Database
     from darvaza.migrate import migration_status
 
     settings = _settings()
-    folder = Path(settings.audit_checkpoint_dir)
     db = Database.from_settings(settings)
     try:
         status = migration_status(db)
         if status.pending:
             _fail(f"Cannot verify: {status.describe()}. Run `darvaza migrate` first.")
-        report = verify_chain(db)
-        public_key = AuditKeys.from_secret(settings.effective_audit_key).signing.public_key()
-        sealed = verify_checkpoints(
-            db, public_key, folder, max_delay_seconds=settings.audit_seal_max_delay_seconds
+        report = verify_log(
+            db,
+            AuditKeys.from_secret(settings.effective_audit_key),
+            CheckpointFolder(Path(settings.audit_checkpoint_dir)),
+            max_delay_seconds=settings.audit_seal_max_delay_seconds,
         )
     finally:
         db.dispose()
+    waiting = f"{report.unsealed} events not sealed yet"
+    if report.oldest_unsealed_at is not None:
+        age = (utcnow() - report.oldest_unsealed_at).total_seconds()
+        waiting += f" (the oldest for {age:.1f} s)"
     if not report.ok:
+        where = ""
+        if report.first_bad_seq is not None:
+            event = f", event {report.first_bad_event}" if report.first_bad_event else ""
+            where = f"\nFirst disagreement at seal {report.first_bad_seq}{event}."
         _fail(
-            f"Audit chain BROKEN at event {report.first_broken_seq}: {report.problem}.\n"
-            f"Events verified before it: {report.events_checked}."
-        )
-    if not sealed.ok:
-        first_bad = sealed.first_bad_seq
-        where = f" First event that disagrees: {first_bad}." if first_bad is not None else ""
-        _fail("Audit checkpoints BROKEN: " + "; ".join(sealed.problems) + "." + where)
+            "Audit log BROKEN: " + "; ".join(report.problems) + "." + where
+            + f"\nSeals verified before it: {report.sealed}; {waiting}."
+        )  # fmt: skip
     typer.echo(
-        f"Audit chain intact: {report.events_checked} events, "
-        f"head {report.head_seq} {report.head_hash}; "
-        f"{sealed.checkpoints} signed checkpoints through event {sealed.sealed_through}, "
-        f"{sealed.unsealed} events not sealed yet"
+        f"Audit log intact: {report.sealed} sealed events in {report.checkpoints} signed "
+        f"checkpoints; {waiting}."
     )
 
 
 @audit_app.command("seal")
 def audit_seal() -> None:
-    """Sign checkpoints of every event not yet in one, now (the worker does it every 10 s)."""
-    from darvaza.audit.checkpoints import AuditKeys, seal_all
+    """Seal every pending event now and sign its checkpoints (the worker's sealer does
+    this continuously)."""
+    from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, seal_all
 
     with _database() as (settings, db):
         keys = AuditKeys.from_secret(settings.effective_audit_key)
-        sealed = seal_all(db, keys, Path(settings.audit_checkpoint_dir))
+        sealed = seal_all(db, keys, CheckpointFolder(Path(settings.audit_checkpoint_dir)))
     typer.echo(f"Sealed {sealed} events.")
 
 
@@ -265,7 +268,7 @@ def audit_public_key() -> None:
 
 @audit_app.command("prove")
 def audit_prove(
-    seq: Annotated[int, typer.Argument(help="The event's sequence number.", min=1)],
+    event_id: Annotated[int, typer.Argument(help="The event's id (as the API shows it).", min=1)],
 ) -> None:
     """Print a proof (JSON) that the event is in a signed checkpoint; `darvaza audit
     check-proof` checks it with the public key alone, without the database."""
@@ -273,7 +276,7 @@ def audit_prove(
 
     with _database() as (_, db):
         try:
-            proof = inclusion_proof(db, seq)
+            proof = inclusion_proof(db, event_id)
         except LookupError as exc:
             _fail(str(exc))
     typer.echo(json.dumps(proof, indent=1, ensure_ascii=False))
@@ -297,7 +300,9 @@ def audit_check_proof(
     problems = check_proof(proof, key)
     if problems:
         _fail("The proof does not hold: " + "; ".join(problems) + ".")
-    typer.echo(f"The proof holds: event {proof['event']['seq']} is in the signed checkpoint.")
+    typer.echo(
+        f"The proof holds: event {proof['id']} is seal {proof['seq']} of the signed checkpoint."
+    )
 
 
 @contextmanager

@@ -142,13 +142,16 @@ class Settings(BaseSettings):
     # again within it.
     payment_verify_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
-    # The audit log's key: signs its checkpoints (the signing key is derived from it). It
-    # must live outside the database, and differ from the secret key; required outside
-    # `local`. Checkpoints are also written to audit_checkpoint_dir, outside the database.
+    # The audit log's key: the seals' HMAC key and the checkpoints' signing key are
+    # derived from it. It must live outside the database, and differ from the secret key;
+    # required outside `local`. Checkpoints are also copied to audit_checkpoint_dir.
     audit_key: SecretStr | None = None
     audit_checkpoint_dir: str = "./var/audit-checkpoints"
     # `darvaza audit verify` fails when an event waited longer than this for a checkpoint.
     audit_seal_max_delay_seconds: int = Field(default=300, ge=10, le=86_400)
+    # How often the worker's sealer looks for new events: an event waits about this long
+    # for its seal; shorter means smaller checkpoints, more of them.
+    audit_seal_interval_seconds: float = Field(default=0.5, ge=0.05, le=60)
 
     # Mail. "files" writes .eml files under mail_dir (the default in `local`); "smtp" sends
     # through smtp_host (the default elsewhere). Mail is always sent by a job, never inside

@@ -18,8 +18,10 @@ FULL = "SELECT, INSERT, UPDATE, DELETE"
 # Where the serving role gets less than FULL.
 PRIVILEGES = {
     "audit_events": "SELECT, INSERT",  # append-only
+    "audit_seals": "SELECT, INSERT",  # append-only
     "audit_checkpoints": "SELECT, INSERT",  # append-only
-    "audit_chain_head": "SELECT, UPDATE",  # only moves forward (its trigger checks how)
+    # The sealer's queue: a trigger fills it as the inserting role; the sealer empties it.
+    "audit_pending": "SELECT, INSERT, DELETE",
     "alembic_version": "SELECT",  # written by migrations alone
 }
 

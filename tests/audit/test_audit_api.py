@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+from sqlalchemy import select
+
+from darvaza.audit.checkpoints import CheckpointFolder, seal_all
+from darvaza.audit.models import AuditSeal
 from darvaza.clock import utcnow
 from darvaza.security.roles import PlatformRole
+from tests.audit.support import KEYS
 from tests.support.world import Api, admin_token, error_code, person
 
 
@@ -114,7 +120,7 @@ def test_audit_filters_and_cursor_pages(api: Api) -> None:
 
     logins = _events(api, auditor, action="auth.login.succeeded", actor=str(owner.user.id))
     assert len(logins) == 5
-    assert [e["seq"] for e in logins] == sorted((e["seq"] for e in logins), reverse=True)
+    assert [e["id"] for e in logins] == sorted((e["id"] for e in logins), reverse=True)
     assert len(_events(api, auditor, action="auth.")) >= 6
     assert [e["action"] for e in _events(api, auditor, tenant=tenant["id"])] == ["tenant.created"]
 
@@ -125,12 +131,12 @@ def test_audit_filters_and_cursor_pages(api: Api) -> None:
         token=auditor,
         params={"limit": 3, "cursor": page_one["next_cursor"]},
     ).json()
-    first_seqs = [e["seq"] for e in page_one["items"]]
-    second_seqs = [e["seq"] for e in page_two["items"]]
-    assert len(first_seqs) == 3
-    assert max(second_seqs) < min(first_seqs)
+    first_ids = [e["id"] for e in page_one["items"]]
+    second_ids = [e["id"] for e in page_two["items"]]
+    assert len(first_ids) == 3
+    assert max(second_ids) < min(first_ids)
     every = _events(api, auditor, limit="200")
-    assert [e["seq"] for e in every][:6] == first_seqs + second_seqs
+    assert [e["id"] for e in every][:6] == first_ids + second_ids
 
     now = utcnow()
     assert _events(api, auditor, since=(now + timedelta(hours=1)).isoformat()) == []
@@ -151,3 +157,14 @@ def test_bad_audit_queries_are_422(api: Api) -> None:
         response = api.call("GET", "/api/v1/admin/audit", token=auditor, params=query)
         assert response.status_code == 422, query
         assert error_code(response) in {"validation_error", "invalid_cursor", "invalid_time"}
+
+
+def test_an_event_shows_its_seal_once_sealed(api: Api, tmp_path: Path) -> None:
+    auditor = api.login(person(api.db, PlatformRole.AUDITOR))
+    (login,) = _events(api, auditor, action="auth.login.succeeded")
+    assert (login["seq"], login["hash"]) == (None, None)
+    seal_all(api.db, KEYS, CheckpointFolder(tmp_path))
+    (login,) = _events(api, auditor, action="auth.login.succeeded")
+    with api.db.read() as session:
+        seal = session.scalars(select(AuditSeal).where(AuditSeal.event_id == login["id"])).one()
+    assert (login["seq"], login["hash"]) == (seal.seq, seal.hash)

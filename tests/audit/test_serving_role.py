@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -13,10 +14,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from darvaza.audit.service import verify_chain
+from darvaza.audit.checkpoints import CheckpointFolder, seal_all
 from darvaza.cli import app as cli
 from darvaza.db import Database
 from darvaza.identity.accounts import create_user
+from tests.audit.support import KEYS, verify
 from tests.conftest import BACKENDS
 from tests.support.world import SYSTEM
 
@@ -30,7 +32,10 @@ REFUSED = [
     "UPDATE audit_events SET reason = 'rewritten'",
     "TRUNCATE audit_events",
     "DROP TABLE audit_events",
-    "UPDATE audit_chain_head SET last_seq = 0",
+    "DROP TRIGGER audit_events_queue ON audit_events",
+    "DELETE FROM audit_seals",
+    "UPDATE audit_seals SET mac = ''",
+    "ALTER TABLE audit_seals DISABLE TRIGGER ALL",
     "DELETE FROM audit_checkpoints",
     "UPDATE audit_checkpoints SET signature = ''",
 ]
@@ -57,7 +62,7 @@ def serving_url(db: Database, database_url: str) -> Iterator[str]:
 
 @pytest.mark.parametrize("statement", REFUSED)
 def test_the_serving_role_cannot_touch_the_audit_log(
-    serving_url: str, db: Database, statement: str
+    serving_url: str, db: Database, statement: str, tmp_path: Path
 ) -> None:
     served = Database(serving_url)
     try:
@@ -67,9 +72,11 @@ def test_the_serving_role_cannot_touch_the_audit_log(
             connection.execute(text(statement))
         # 42501 insufficient_privilege: refused for want of a privilege (or by the trigger).
         assert getattr(refused.value.orig, "sqlstate", None) == "42501", refused.value
-        # And the app works as that role: an audited change lands, the chain holds.
+        # And the app works as that role: an audited change lands, the role's worker seals
+        # it, and the log verifies.
         create_user(served, SYSTEM, email="after@example.com", password="pw-long-enough-2",
                     min_length=10)  # fmt: skip
-        assert verify_chain(db).ok
+        assert seal_all(served, KEYS, CheckpointFolder(tmp_path)) >= 2
+        assert verify(db, tmp_path).ok
     finally:
         served.dispose()

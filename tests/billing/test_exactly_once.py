@@ -4,15 +4,17 @@ activates at most one subscription, once, after verification agrees."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from sqlalchemy import func, select
 
+from darvaza.audit.checkpoints import CheckpointFolder, seal_all
 from darvaza.audit.models import AuditEvent
-from darvaza.audit.service import verify_chain
 from darvaza.billing.callbacks import receive_callback
 from darvaza.billing.gateways.mock import settle_mock_payment
 from darvaza.billing.models import Payment, PaymentEvent, Subscription, SubscriptionActivation
 from darvaza.db import Database
+from tests.audit.support import KEYS, verify
 from tests.billing.support import open_shop
 
 
@@ -59,7 +61,8 @@ def test_pay_through_the_mock_gateway_activates_once(db: Database) -> None:
     ]
     assert kinds.count("replay_ignored") == 3
     assert subscription.state == "active"
-    assert verify_chain(db).ok
+    seal_all(db, KEYS, CheckpointFolder(Path("checkpoints")))
+    assert verify(db, Path("checkpoints")).ok
 
 
 def test_fifty_concurrent_identical_callbacks_activate_once(db: Database) -> None:
@@ -88,4 +91,5 @@ def test_fifty_concurrent_identical_callbacks_activate_once(db: Database) -> Non
     assert _count(db, SubscriptionActivation) == 1
     assert _count(db, AuditEvent, action="subscription.activated") == 1
     assert _count(db, PaymentEvent, kind="activated") == 1
-    assert verify_chain(db).ok
+    seal_all(db, KEYS, CheckpointFolder(Path("checkpoints")))
+    assert verify(db, Path("checkpoints")).ok

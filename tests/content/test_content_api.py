@@ -443,7 +443,7 @@ def test_issuance_and_refusals_are_audit_events(shop: Shop) -> None:
         events = session.scalars(
             select(AuditEvent)
             .where(AuditEvent.action.startswith("content."))
-            .order_by(AuditEvent.seq)
+            .order_by(AuditEvent.id)
         ).all()
     actions = [(e.action, e.reason) for e in events]
     assert ("content.download_token_issued", None) in actions

@@ -1,1 +1,2 @@
-"""The append-only, hash-chained audit log every domain writes to."""
+"""The append-only audit log every domain writes to: appended without waiting, sealed by
+one sealer in signed checkpoints."""

@@ -41,9 +41,9 @@ def list_audit_events(
         runtime.db,
         AuditFilter(actor_id=actor, tenant_id=tenant, action=action, since=since, until=until),
         limit=limit,
-        before_seq=before,
+        before_id=before,
     )
     return AuditPageOut(
-        items=[AuditEventOut.model_validate(event) for event in events],
+        items=[AuditEventOut.of(event, seal) for event, seal in events],
         next_cursor=str(next_before) if next_before is not None else None,
     )

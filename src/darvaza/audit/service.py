@@ -17,15 +17,10 @@ from enum import Enum
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import event, select
+from sqlalchemy import Row, event, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
-from darvaza.audit.models import (
-    GENESIS_HASH,
-    HEAD_ROW_ID,
-    AuditChainHead,
-    AuditEvent,
-)
+from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from darvaza.clock import utcnow
 from darvaza.context import current_client_ip, current_request_id
 from darvaza.db import Database
@@ -38,7 +33,8 @@ _SECRET_KEY = re.compile(
     r"|private_key|merchant_id|otp)$",
     re.IGNORECASE,
 )
-_VERIFY_BATCH = 1000
+# Only ever inserted (the database's triggers say the same).
+APPEND_ONLY = (AuditEvent, AuditSeal, AuditCheckpoint)
 
 
 class AuditLogError(Exception):
@@ -80,23 +76,11 @@ def append_event(
     ip: str | None = None,
     request_id: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction.
-
-    The head row is locked first (`FOR UPDATE` on PostgreSQL; SQLite's write transactions
-    are already serial), so concurrent appenders queue and each links to the one before.
-    IP and request id default to those of the current request.
-    """
-    head = session.execute(
-        select(AuditChainHead)
-        .where(AuditChainHead.id == HEAD_ROW_ID)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if head is None:
-        raise AuditLogError("the audit chain head is missing: run `darvaza migrate`")
+    """Append one event inside the caller's transaction: it lands if and only if the
+    change it records does. The insert touches no shared row, so audited transactions never
+    wait on each other; the sealer gives the event its place once it has committed.
+    IP and request id default to those of the current request."""
     audit_event = AuditEvent(
-        seq=head.last_seq + 1,
-        # Taken under the lock, so time order follows sequence order.
         occurred_at=utcnow(),
         actor_type=actor.type,
         actor_id=actor.id,
@@ -109,15 +93,10 @@ def append_event(
         request_id=request_id if request_id is not None else current_request_id(),
         reason=reason,
         data=scrub(data or {}),
-        prev_hash=head.last_hash,
     )
-    audit_event.hash = event_hash(audit_event)
+    # Hashed here, by each writer, so the one sealer only has to order and chain.
+    audit_event.content_hash = content_hash(audit_event)
     session.add(audit_event)
-    head.last_seq = audit_event.seq
-    head.last_hash = audit_event.hash
-    # Flush now so a second append in the same transaction sees the advanced head and the
-    # head trigger sees one step at a time.
-    session.flush()
     return audit_event
 
 
@@ -151,11 +130,12 @@ def _jsonable(value: Any, key: str | None = None) -> Any:
     raise AuditLogError(f"audit data cannot hold a {type(value).__name__}")
 
 
-def canonical_content(audit_event: AuditEvent) -> bytes:
-    """The exact bytes an event's hash covers: every field but the hash, as sorted JSON."""
+def canonical_content(audit_event: AuditEvent | Row[Any]) -> bytes:
+    """The exact bytes an event's content hash covers: every field the writer gave it, as
+    sorted JSON. (Its id and place are the seal's to bind.)"""
+    occurred_at = audit_event.occurred_at
     content = {
-        "seq": audit_event.seq,
-        "occurred_at": audit_event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor_type": audit_event.actor_type,
         "actor_id": audit_event.actor_id,
         "actor_role": audit_event.actor_role,
@@ -167,83 +147,26 @@ def canonical_content(audit_event: AuditEvent) -> bytes:
         "request_id": audit_event.request_id,
         "reason": audit_event.reason,
         "data": audit_event.data,
-        "prev_hash": audit_event.prev_hash,
     }
     return canonical_bytes(content)
 
 
 def canonical_bytes(content: dict[str, Any]) -> bytes:
-    """Sorted, compact, UTF-8 JSON: the one encoding event hashes are taken over (a proof's
-    checker re-encodes an event the same way)."""
+    """Sorted, compact, UTF-8 JSON: the one encoding the log's hashes are taken over (a
+    proof's checker re-encodes an event the same way)."""
     return json.dumps(
         content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
 
 
-def event_hash(audit_event: AuditEvent) -> str:
+def content_hash(audit_event: AuditEvent | Row[Any]) -> str:
     return hashlib.sha256(canonical_content(audit_event)).hexdigest()
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    """What `verify_chain` found. `first_broken_seq` is None when the chain is whole."""
-
-    events_checked: int
-    head_seq: int
-    head_hash: str
-    first_broken_seq: int | None = None
-    problem: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.first_broken_seq is None
-
-
-def verify_chain(db: Database) -> ChainReport:
-    """Recompute the whole chain and report the first event that does not fit.
-
-    The head is read first and only events up to it are checked, so events appended while
-    verification runs are left for the next run instead of looking like damage.
-    """
-    with db.read() as session:
-        head = session.get(AuditChainHead, HEAD_ROW_ID)
-        if head is None:
-            return ChainReport(0, 0, GENESIS_HASH, 1, "the audit chain head row is missing")
-        expected_seq, previous_hash, checked = 1, GENESIS_HASH, 0
-        rows = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.seq <= head.last_seq)
-            .order_by(AuditEvent.seq)
-            .execution_options(yield_per=_VERIFY_BATCH)
-        )
-        for audit_event in rows:
-            problem = _problem_with(audit_event, expected_seq, previous_hash)
-            if problem is not None:
-                return ChainReport(checked, head.last_seq, head.last_hash, expected_seq, problem)
-            checked += 1
-            expected_seq, previous_hash = audit_event.seq + 1, audit_event.hash
-            session.expunge(audit_event)  # keep memory flat on long chains
-        if expected_seq - 1 != head.last_seq:
-            return ChainReport(
-                checked, head.last_seq, head.last_hash, expected_seq,
-                f"events {expected_seq}..{head.last_seq} are missing from the end of the chain",
-            )  # fmt: skip
-        if previous_hash != head.last_hash:
-            return ChainReport(
-                checked, head.last_seq, head.last_hash, head.last_seq,
-                "the chain head's hash does not match the newest event",
-            )  # fmt: skip
-        return ChainReport(checked, head.last_seq, head.last_hash)
-
-
-def _problem_with(audit_event: AuditEvent, expected_seq: int, previous_hash: str) -> str | None:
-    if audit_event.seq != expected_seq:
-        return f"event {expected_seq} is missing (next present is {audit_event.seq})"
-    if audit_event.prev_hash != previous_hash:
-        return f"event {audit_event.seq} does not link to the event before it"
-    if event_hash(audit_event) != audit_event.hash:
-        return f"event {audit_event.seq} was changed after it was written"
-    return None
+def seal_hash(seq: int, event_id: int, event_content_hash: str) -> str:
+    """What a seal signs for an event: its place, its id and its content hash."""
+    bound = {"seq": seq, "id": event_id, "content": event_content_hash}
+    return hashlib.sha256(canonical_bytes(bound)).hexdigest()
 
 
 # --- No code path changes or removes an event -------------------------------------------
@@ -252,17 +175,17 @@ def _problem_with(audit_event: AuditEvent, expected_seq: int, previous_hash: str
 @event.listens_for(Session, "before_flush")
 def _refuse_audit_changes(session: Session, _context: UOWTransaction, _instances: object) -> None:
     for obj in session.deleted:
-        if isinstance(obj, AuditEvent):
+        if isinstance(obj, APPEND_ONLY):
             raise AuditLogError("audit events are never deleted")
     for obj in session.dirty:
-        if isinstance(obj, AuditEvent) and session.is_modified(obj):
+        if isinstance(obj, APPEND_ONLY) and session.is_modified(obj):
             raise AuditLogError("audit events are never changed")
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk_audit_changes(state: ORMExecuteState) -> None:
     mapper = state.bind_mapper
-    if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ is AuditEvent:
+    if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ in APPEND_ONLY:
         raise AuditLogError("audit events are never changed or deleted")
 
 
@@ -276,12 +199,18 @@ class AuditFilter:
 
 
 def list_events(
-    db: Database, where: AuditFilter, *, limit: int, before_seq: int | None
-) -> tuple[list[AuditEvent], int | None]:
-    """Newest first; returns the page and the sequence number to continue before."""
-    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit + 1)
-    if before_seq is not None:
-        query = query.where(AuditEvent.seq < before_seq)
+    db: Database, where: AuditFilter, *, limit: int, before_id: int | None
+) -> tuple[list[tuple[AuditEvent, AuditSeal | None]], int | None]:
+    """Newest first, each with its seal (None until sealed); returns the page and the id
+    to continue before."""
+    query = (
+        select(AuditEvent, AuditSeal)
+        .outerjoin(AuditSeal, AuditSeal.event_id == AuditEvent.id)
+        .order_by(AuditEvent.id.desc())
+        .limit(limit + 1)
+    )
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
     if where.actor_id is not None:
         query = query.where(AuditEvent.actor_id == where.actor_id)
     if where.tenant_id is not None:
@@ -296,7 +225,9 @@ def list_events(
     if where.until is not None:
         query = query.where(AuditEvent.occurred_at < where.until)
     with db.read() as session:
-        events = list(session.scalars(query).all())
-    more = len(events) > limit
-    events = events[:limit]
-    return events, (events[-1].seq if more and events else None)
+        rows: list[tuple[AuditEvent, AuditSeal | None]] = [
+            (event, seal) for event, seal in session.execute(query)
+        ]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1][0].id if more and rows else None)

@@ -13,7 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from darvaza.audit.checkpoints import AuditKeys, seal_all
+from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder
+from darvaza.audit.sealer import run_sealer
 from darvaza.audit.service import Actor, append_event
 from darvaza.billing.reconcile import reconcile_stale_payments
 from darvaza.billing.subscriptions import expire_due_subscriptions
@@ -21,7 +22,7 @@ from darvaza.content.downloads import delete_ended_download_tokens
 from darvaza.db import Database
 from darvaza.identity.sessions import SessionPolicy, delete_ended_sessions
 from darvaza.jobs.queue import enqueue
-from darvaza.jobs.registry import JobContext, JobKind, Registry
+from darvaza.jobs.registry import JobContext, JobKind, Registry, Services
 from darvaza.jobs.schedule import Periodic
 from darvaza.jobs.service import prune_finished
 from darvaza.jobs.worker import Worker, WorkerConfig
@@ -61,12 +62,16 @@ def cleanup(context: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def seal_audit_log(context: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
-    """Sign checkpoints of every event not yet in one (a batch at a time)."""
-    settings = context.services.settings
-    keys = AuditKeys.from_secret(settings.effective_audit_key)
-    folder = Path(settings.audit_checkpoint_dir)
-    return {"sealed": seal_all(context.db, keys, folder, should_stop=context.should_stop)}
+def seal_audit_log(services: Services, stop: threading.Event) -> None:
+    """The audit log's sealer, as a worker loop (`audit/sealer.py`)."""
+    settings = services.settings
+    run_sealer(
+        services.db,
+        AuditKeys.from_secret(settings.effective_audit_key),
+        CheckpointFolder(Path(settings.audit_checkpoint_dir)),
+        stop,
+        interval=settings.audit_seal_interval_seconds,
+    )
 
 
 def send_mail(context: JobContext, payload: dict[str, Any]) -> dict[str, str]:
@@ -83,7 +88,6 @@ UPKEEP_KINDS = (
     JobKind("subscriptions.expire", expire_subscriptions, timeout=timedelta(minutes=10)),
     JobKind("cleanup", cleanup, timeout=timedelta(minutes=10)),
     JobKind("jobs.prune", prune_jobs, timeout=timedelta(minutes=10)),
-    JobKind("audit.seal", seal_audit_log, timeout=timedelta(minutes=5)),
 )
 # Jobs that changes enqueue (not the schedule).
 EVENT_KINDS = (JobKind(SEND_MAIL, send_mail, timeout=timedelta(minutes=2)),)
@@ -93,7 +97,6 @@ SCHEDULE = (
     Periodic("subscriptions.expire", every=timedelta(minutes=5)),
     Periodic("cleanup", cron="17 * * * *"),
     Periodic("jobs.prune", cron="30 3 * * *"),
-    Periodic("audit.seal", every=timedelta(seconds=10)),
 )
 
 
@@ -122,6 +125,7 @@ def config_from_settings(settings: Settings, *, concurrency: int | None = None) 
         poll_seconds=settings.worker_poll_seconds,
         shutdown_grace_seconds=float(settings.worker_shutdown_grace_seconds),
         schedule=SCHEDULE,
+        loops=(seal_audit_log,),
     )
 
 

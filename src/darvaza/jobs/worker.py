@@ -15,6 +15,8 @@ when things go wrong.
   are the cost that matters.
 - On PostgreSQL a listener thread wakes the claim loop when a job becomes due
   (`wakeups.py`); the poll is the fallback.
+- Loops (`WorkerConfig.loops`) are work that never ends, such as the audit log's sealer:
+  each runs on a thread of its own for the worker's whole life, until it has drained.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -53,6 +55,8 @@ log = get_logger("darvaza.worker")
 
 EXIT_HUNG = 3
 HUNG_GRACE = timedelta(seconds=10)
+# A loop's body: runs until the event is set, and must survive its own errors.
+Loop = Callable[[Services, threading.Event], None]
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class WorkerConfig:
     batch_window_seconds: float = 0.005
     # Wake on PostgreSQL's notices when a job becomes due, rather than waiting for the poll.
     listen: bool = True
+    loops: Sequence[Loop] = ()
 
     @property
     def heartbeat_seconds(self) -> float:
@@ -151,6 +156,14 @@ class Worker:
         )
         if self.config.listen and self.db.backend == "postgresql":
             listener.start()
+        loops = [
+            threading.Thread(
+                target=loop, args=(self.services, self._finished), name=loop.__name__, daemon=True
+            )
+            for loop in self.config.loops
+        ]
+        for thread in loops:
+            thread.start()
         log.info("worker_started", worker=self.id, concurrency=self.config.concurrency)
         try:
             self._work()
@@ -162,6 +175,8 @@ class Worker:
             beat.join(timeout=5)
             if listener.is_alive():
                 listener.join(timeout=5)
+            for thread in loops:
+                thread.join(timeout=5)
             self._write_heartbeat("stopped")
             log.info(
                 "worker_stopped",
