@@ -15,6 +15,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from darvaza import __version__
+from darvaza.audit.metrics import SealerCollector
 from darvaza.audit.routes import router as audit_router
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.routes import routers as billing_routers
@@ -78,6 +79,7 @@ def create_app(
     )
     metrics = Metrics()
     metrics.registry.register(QueueCollector(database, settings.worker_stale_after))
+    metrics.registry.register(SealerCollector(database))
     app.state.runtime = Runtime(
         settings=settings,
         db=database,

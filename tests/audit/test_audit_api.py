@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from darvaza.audit.checkpoints import CheckpointFolder, seal_all
 from darvaza.audit.models import AuditSeal
 from darvaza.clock import utcnow
 from darvaza.security.roles import PlatformRole
-from tests.audit.support import KEYS
+from tests.audit.support import KEYS, append
 from tests.support.world import Api, admin_token, error_code, person
 
 
@@ -168,3 +169,18 @@ def test_an_event_shows_its_seal_once_sealed(api: Api, tmp_path: Path) -> None:
     with api.db.read() as session:
         seal = session.scalars(select(AuditSeal).where(AuditSeal.event_id == login["id"])).one()
     assert (login["seq"], login["hash"]) == (seal.seq, seal.hash)
+
+
+def test_metrics_show_the_sealers_backlog(api: Api, tmp_path: Path) -> None:
+    def figure(name: str) -> float:
+        text = api.call("GET", "/metrics").text
+        return float(next(line for line in text.splitlines() if line.startswith(name)).split()[-1])
+
+    assert figure("darvaza_audit_unsealed_events") == 0
+    assert figure("darvaza_audit_seal_lag_seconds") == 0
+    append(api.db, 3)
+    time.sleep(0.2)
+    assert figure("darvaza_audit_unsealed_events") == 3
+    assert figure("darvaza_audit_seal_lag_seconds") >= 0.2
+    seal_all(api.db, KEYS, CheckpointFolder(tmp_path))
+    assert figure("darvaza_audit_unsealed_events") == 0
