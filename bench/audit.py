@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from bench.support import pgbench, postgres_database
-from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, seal_all
+from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, covering_checkpoint, seal_all
 from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from darvaza.audit.sealer import run_sealer
 from darvaza.audit.service import Actor, append_event
@@ -109,11 +109,7 @@ def seal_delays(db: Database, action: str) -> list[float]:
         rows = session.execute(
             select(AuditCheckpoint.created_at, AuditEvent.occurred_at)
             .join(AuditSeal, AuditSeal.event_id == AuditEvent.id)
-            .join(
-                AuditCheckpoint,
-                (AuditCheckpoint.first_seq <= AuditSeal.seq)
-                & (AuditCheckpoint.last_seq >= AuditSeal.seq),
-            )
+            .join(AuditCheckpoint, covering_checkpoint())
             .where(AuditEvent.action == action)
         ).all()
     return [(sealed - appended).total_seconds() for sealed, appended in rows]

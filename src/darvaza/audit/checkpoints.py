@@ -36,7 +36,7 @@ import psycopg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Row, Table, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, Row, Table, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from darvaza.audit import merkle
@@ -189,21 +189,6 @@ def _signed(public: Ed25519PublicKey, body: str, signature: str) -> bool:
 
 
 # --- Sealing ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sealed:
-    first_seq: int
-    last_seq: int
-
-    @property
-    def events(self) -> int:
-        return self.last_seq - self.first_seq + 1
-
-
-def pending_count(db: Database) -> int:
-    with db.read() as session:
-        return int(session.scalar(select(func.count()).select_from(AuditPending)) or 0)
 
 
 def seal_batch(
@@ -481,6 +466,13 @@ def _check_copy(checkpoint: AuditCheckpoint, copies: Iterator[FolderEntry]) -> N
 # --- Proofs -------------------------------------------------------------------------------
 
 
+def covering_checkpoint() -> ColumnElement[bool]:
+    """Joins a seal to the checkpoint whose range holds it."""
+    return (AuditCheckpoint.first_seq <= AuditSeal.seq) & (
+        AuditCheckpoint.last_seq >= AuditSeal.seq
+    )
+
+
 def inclusion_proof(db: Database, event_id: int) -> dict[str, Any]:
     """A proof that event `event_id` is in a signed checkpoint, checkable without the
     database: the event with its place, the path from its hash to the checkpoint's root,
@@ -489,11 +481,7 @@ def inclusion_proof(db: Database, event_id: int) -> dict[str, Any]:
         found = session.execute(
             select(AuditEvent, AuditSeal, AuditCheckpoint)
             .join(AuditSeal, AuditSeal.event_id == AuditEvent.id)
-            .join(
-                AuditCheckpoint,
-                (AuditCheckpoint.first_seq <= AuditSeal.seq)
-                & (AuditCheckpoint.last_seq >= AuditSeal.seq),
-            )
+            .join(AuditCheckpoint, covering_checkpoint())
             .where(AuditEvent.id == event_id)
         ).one_or_none()
         if found is None:
