@@ -154,10 +154,12 @@ def test_bad_audit_queries_are_422(api: Api) -> None:
         {"limit": "0"},
         {"limit": "201"},
         {"since": "yesterday"},
+        {"until": "0.5"},  # was read as half a second after 1970
+        {"until": "1700000000"},
     ):
         response = api.call("GET", "/api/v1/admin/audit", token=auditor, params=query)
         assert response.status_code == 422, query
-        assert error_code(response) in {"validation_error", "invalid_cursor", "invalid_time"}
+        assert error_code(response) in {"validation_error", "invalid_cursor"}
 
 
 def test_an_event_shows_its_seal_once_sealed(api: Api, tmp_path: Path) -> None:

@@ -101,10 +101,19 @@ def test_running_and_unknown_jobs_are_refused(api: Api) -> None:
     assert (missing.status_code, error_code(missing)) == (404, "not_found")
     not_a_number = api.call("POST", "/api/v1/admin/jobs/abc/retry", token)
     assert not_a_number.status_code == 422
+    for path in ("/retry", "/cancel", ""):  # past the database's integer: was a 500
+        method = "POST" if path else "GET"
+        huge = api.call(method, f"/api/v1/admin/jobs/110041564694817510785024{path}", token)
+        assert (huge.status_code, error_code(huge)) == (422, "validation_error"), huge.text
     bad_state = api.call("GET", "/api/v1/admin/jobs?state=exploded", token)
     assert bad_state.status_code == 422
     naive = api.call("GET", "/api/v1/admin/jobs?since=2026-01-01T00:00:00", token)
-    assert (naive.status_code, error_code(naive)) == (422, "invalid_time")
+    assert (naive.status_code, error_code(naive)) == (422, "validation_error")
+    for not_a_time in ("0.5", "1700000000", "yesterday"):  # "0.5" was read as 1970
+        response = api.call("GET", f"/api/v1/admin/jobs?until={not_a_time}", token)
+        assert (response.status_code, error_code(response)) == (422, "validation_error")
+    aware = api.call("GET", "/api/v1/admin/jobs?since=2026-01-01T00:00:00%2B03:30", token)
+    assert aware.status_code == 200
     with api.db.read() as session:
         job = session.get(Job, job_id)
         assert job is not None
