@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 # The code clients see for a bare HTTP status (a Starlette 404 or 405, for example).
 CODE_FOR_STATUS: dict[int, str] = {
     400: "bad_request",
@@ -30,6 +32,25 @@ CODE_FOR_STATUS: dict[int, str] = {
     502: "gateway_error",
     503: "unavailable",
 }
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    request_id: str | None
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorOut(BaseModel):
+    """The one error shape, as the contract declares it."""
+
+    error: ErrorInfo
 
 
 def validation_details(

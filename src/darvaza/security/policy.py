@@ -20,13 +20,13 @@ import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.concurrency import run_in_threadpool
 
-from darvaza.errors import DarvazaError, Forbidden, Unauthenticated
+from darvaza.errors import DarvazaError, ErrorOut, Forbidden, Unauthenticated
 from darvaza.identity.caller import Caller
 from darvaza.identity.sessions import authenticate
 from darvaza.runtime import Runtime, get_runtime
@@ -65,6 +65,22 @@ class Policy:
         if self.any_user or caller.platform_role in self.platform_roles:
             return True
         return tenant_id is not None and caller.role_in(tenant_id) in self.tenant_roles
+
+    def refusals(self) -> dict[int, str]:
+        """The answers this policy itself can give instead of the route's, by status."""
+        found: dict[int, str] = {}
+        if self.login_redirect:
+            found[303] = f"Not signed in: sent to {self.login_redirect}."
+        elif not self.anonymous:
+            found[401] = "Not signed in, or the token is unknown, expired or revoked."
+        if not self.anonymous:
+            found[403] = (
+                "Signed in, but this caller may not do this (or a cookie session sent no "
+                "CSRF token)."
+            )
+        if self.tenant_scoped:
+            found[404] = "No tenant has this slug."
+        return found
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -158,10 +174,15 @@ class LoginRequired(DarvazaError):
         super().__init__("Sign in first.", headers={"Location": location})
 
 
+# The `{tenant}` of a tenant-scoped route, declared by its policy so every such operation
+# names it in the contract.
+TenantSlug = Annotated[str, Path(description="the tenant's slug", min_length=1, max_length=63)]
+
+
 def Requires(policy: Policy) -> Any:
     """The dependency that enforces `policy` and hands the route its `Access`."""
 
-    async def enforce(request: Request) -> Access:
+    async def check(request: Request, tenant_slug: str | None) -> Access:
         runtime = get_runtime(request)
         caller = await _authenticate(request, runtime, required=not policy.anonymous)
         if caller is None and not policy.anonymous:
@@ -172,13 +193,22 @@ def Requires(policy: Policy) -> Any:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         tenant = None
-        if policy.tenant_scoped:
-            tenant = await run_in_threadpool(find_tenant, runtime.db, request.path_params["tenant"])
+        if tenant_slug is not None:
+            tenant = await run_in_threadpool(find_tenant, runtime.db, tenant_slug)
         if not policy.admits(caller, tenant.id if tenant else None):
             raise Forbidden("You are not allowed to do this.")
         if caller is not None and caller.via_cookie and request.method not in SAFE_METHODS:
             await _check_csrf(request, runtime, caller)
         return Access(policy, caller, tenant)
+
+    if policy.tenant_scoped:
+
+        async def enforce(request: Request, tenant: TenantSlug) -> Access:
+            return await check(request, tenant)
+    else:
+
+        async def enforce(request: Request) -> Access:  # type: ignore[misc]
+            return await check(request, None)
 
     setattr(enforce, _POLICY_ATTRIBUTE, policy)
     return Depends(enforce)
@@ -293,19 +323,39 @@ def routes_without_policy(app: FastAPI) -> list[str]:
 
 
 def annotate_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """An `openapi()` that adds each operation's policy as `x-darvaza-policy`, so clients
-    (and `darvaza smoke rbac-admin`) read who may call what from the running server."""
+    """An `openapi()` that adds to each operation its policy (`x-darvaza-policy`, so
+    clients and `darvaza smoke rbac-admin` read who may call what from the running server)
+    and the refusals that policy can answer with, in the one error shape, which also
+    replaces FastAPI's own shape for 422."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = original()
+        error_ref = _add_error_schema(schema)
         for row in route_policies(app):
             operation = schema.get("paths", {}).get(row.path, {}).get(row.method.lower())
-            if operation is not None and row.policy is not None:
-                operation["x-darvaza-policy"] = row.policy.describe()
+            if operation is None or row.policy is None:
+                continue
+            operation["x-darvaza-policy"] = row.policy.describe()
+            responses = operation.setdefault("responses", {})
+            for status, why in row.policy.refusals().items():
+                responses.setdefault(str(status), {"description": why})
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    response["content"] = {"application/json": {"schema": error_ref}}
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
         app.openapi_schema = schema
         return schema
 
     return openapi
+
+
+def _add_error_schema(schema: dict[str, Any]) -> dict[str, str]:
+    shape = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(shape.pop("$defs", {}))
+    components["ErrorOut"] = shape
+    return {"$ref": "#/components/schemas/ErrorOut"}
