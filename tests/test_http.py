@@ -113,6 +113,24 @@ def test_wrong_method_is_405_with_allow(client: httpx.Client) -> None:
     assert response.headers["allow"] == "GET"
 
 
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/v1/admin/tenants", "GET, POST"),  # two routes on one path
+        ("/api/v1/tenants/acme/plans", "GET, POST"),
+        ("/api/v1/admin/jobs/7", "GET"),
+    ],
+)
+def test_a_405_names_every_method_the_path_has(
+    client: httpx.Client, path: str, allowed: str
+) -> None:
+    """Starlette's 405 named only the first route that matched (a GET and a POST on one
+    path are two routes): a client told `Allow: POST` would never try the GET."""
+    response = client.request("PATCH", path)
+    assert_error_shape(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allowed
+
+
 def test_malformed_json_is_422(client: httpx.Client) -> None:
     response = client.post(
         "/probe/items", content=b'{"name": "gold",', headers={"content-type": "application/json"}

@@ -11,8 +11,10 @@ import anyio
 from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from darvaza import __version__
 from darvaza.audit.metrics import SealerCollector
@@ -138,10 +140,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         phrase = HTTPStatus(exc.status_code).phrase
         message = exc.detail if exc.detail and exc.detail != phrase else f"{phrase}."
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         return _error_response(
             exc.status_code, code_for_status(exc.status_code), message, headers=headers
         )
@@ -170,6 +174,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             "The request is not valid.",
             details=validation_details(exc.errors()),
         )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path. Starlette's own 405 names only the
+    first route that matched the path, though a path's GET and POST are often two."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.path and compile_path(route.path)[0].match(request.url.path):
+            methods |= set(route.methods or ())
+    return sorted(methods)
 
 
 def _body_has_wrong_media_type(request: Request, exc: RequestValidationError) -> bool:

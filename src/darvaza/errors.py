@@ -53,6 +53,19 @@ class ErrorOut(BaseModel):
     error: ErrorInfo
 
 
+def refuses(**why: str) -> dict[int | str, dict[str, Any]]:
+    """A route's own refusals for its `responses=`, by status: `refuses(_409="…")`. The
+    app's contract gives each the error shape (`policy.annotate_openapi`)."""
+    return {int(status.lstrip("_")): {"description": text} for status, text in why.items()}
+
+
+# The content of an answer that is a page for a person, not the error shape.
+HTML_PAGE: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
+UNKNOWN_LINK = "No link has this token (it is well-formed, but names nothing)."
+SPENT_LINK = "The link was used already, or has expired."
+RATE_LIMITED = "Too many requests from this caller or address; Retry-After says when to try."
+
+
 def validation_details(
     errors: Sequence[Mapping[str, Any]], *, prefix: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:

@@ -140,7 +140,8 @@ def _route_of(scope: Scope) -> str:
     """The route template (`/api/v1/tenants/{tenant}`), never the raw path: paths can hold
     tokens, and raw paths would give metrics one series per URL."""
     route = scope.get("route")
-    path: object = getattr(route, "path", None)
+    # `path_format` drops convertors (`{job_id:int}` is `{job_id}`), as the contract does.
+    path: object = getattr(route, "path_format", None) or getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 

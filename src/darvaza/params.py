@@ -6,7 +6,7 @@ import re
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AwareDatetime, BeforeValidator, WithJsonSchema
+from pydantic import AwareDatetime, BeforeValidator, Field, WithJsonSchema
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
@@ -29,3 +29,12 @@ IsoTime = Annotated[
 # A numeric id in a path (jobs): within the database's BIGINT, so an id past it is a 422,
 # not an overflow inside the database driver.
 NumericId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+# An email address in a request body. Its size is bounded here and the contract says it is
+# an address; whether it is a valid one is the service's rule (`accounts.email_key`), which
+# answers with its own code.
+EmailIn = Annotated[str, Field(min_length=3, max_length=320, json_schema_extra={"format": "email"})]
+
+# A one-time token from a mailed link: a malformed one is refused by its shape (422); a
+# well-formed one that names nothing is a 404.
+OneTimeTokenIn = Annotated[str, Field(pattern=r"^dzo_[A-Za-z0-9_-]{43}$")]

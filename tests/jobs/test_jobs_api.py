@@ -100,7 +100,11 @@ def test_running_and_unknown_jobs_are_refused(api: Api) -> None:
     missing = api.call("POST", "/api/v1/admin/jobs/999999/retry", token)
     assert (missing.status_code, error_code(missing)) == (404, "not_found")
     not_a_number = api.call("POST", "/api/v1/admin/jobs/abc/retry", token)
-    assert not_a_number.status_code == 422
+    assert (not_a_number.status_code, error_code(not_a_number)) == (404, "not_found")
+    # A path with a POST but no GET is a 405 that names the method, not a 422 for a bad id.
+    wrong_method = api.call("GET", "/api/v1/admin/jobs/enqueue-ops", token)
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "POST"
     for path in ("/retry", "/cancel", ""):  # past the database's integer: was a 500
         method = "POST" if path else "GET"
         huge = api.call(method, f"/api/v1/admin/jobs/110041564694817510785024{path}", token)

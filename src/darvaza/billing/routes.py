@@ -28,7 +28,7 @@ from darvaza.billing.schemas import (
     PlanOut,
     SubscriptionOut,
 )
-from darvaza.errors import NotFound
+from darvaza.errors import HTML_PAGE, RATE_LIMITED, NotFound, refuses
 from darvaza.identity.routes import client_ip
 from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import (
@@ -99,7 +99,7 @@ def create_plan(body: PlanIn, access: Staff, runtime: RuntimeDep) -> PlanOut:
     return PlanOut.model_validate(plan)
 
 
-@tenant_router.patch("/plans/{plan_id}", response_model=PlanOut)
+@tenant_router.patch("/plans/{plan_id:uuid}", response_model=PlanOut)
 def change_plan(
     plan_id: uuid.UUID, body: PlanChangeIn, access: Staff, runtime: RuntimeDep
 ) -> PlanOut:
@@ -120,7 +120,12 @@ def change_plan(
 # --- Checkout and the gateway's return ---------------------------------------------------
 
 
-@tenant_router.post("/checkout", status_code=status.HTTP_201_CREATED, response_model=CheckoutOut)
+@tenant_router.post(
+    "/checkout",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckoutOut,
+    responses=refuses(_429=RATE_LIMITED, _502="The payment gateway refused or did not answer."),
+)
 def start_checkout(
     body: CheckoutIn,
     request: Request,
@@ -173,14 +178,26 @@ async def _callback(gateway: str, request: Request, runtime: RuntimeDep) -> Redi
     return RedirectResponse(where, status_code=status.HTTP_303_SEE_OTHER)
 
 
-@callback_router.post("/api/v1/payments/callback/{gateway}", dependencies=[Requires(PUBLIC)])
+@callback_router.post(
+    "/api/v1/payments/callback/{gateway}",
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_class=RedirectResponse,
+    dependencies=[Requires(PUBLIC)],
+    responses=refuses(_429=RATE_LIMITED),
+)
 async def callback_post(gateway: str, request: Request, runtime: RuntimeDep) -> RedirectResponse:
     """The gateway returns the payer here (IDPay's POST form). Always a redirect to the
     result page, whatever arrived."""
     return await _callback(gateway, request, runtime)
 
 
-@callback_router.get("/api/v1/payments/callback/{gateway}", dependencies=[Requires(PUBLIC)])
+@callback_router.get(
+    "/api/v1/payments/callback/{gateway}",
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_class=RedirectResponse,
+    dependencies=[Requires(PUBLIC)],
+    responses=refuses(_429=RATE_LIMITED),
+)
 async def callback_get(gateway: str, request: Request, runtime: RuntimeDep) -> RedirectResponse:
     """The same callback as a GET query (IDPay's other mode, and Zarinpal's)."""
     return await _callback(gateway, request, runtime)
@@ -219,7 +236,10 @@ def go_to_gateway(order_id: str, runtime: RuntimeDep) -> RedirectResponse:
 
 
 @pages.get(
-    "/payments/result/{order_id}", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)]
+    "/payments/result/{order_id}",
+    response_class=HTMLResponse,
+    dependencies=[Requires(PUBLIC)],
+    responses={404: {"description": "No such payment (a page).", "content": HTML_PAGE}},
 )
 def result_page(order_id: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
     state = payments.payment_state(runtime.db, order_id[:50])

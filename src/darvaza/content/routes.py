@@ -142,7 +142,9 @@ def upload(access: Staff, runtime: RuntimeDep, request: Request) -> ContentOut:
 
 
 @tenant_router.put(
-    "/{item_id}/file", response_model=ContentOut, openapi_extra=_multipart_body(ReplacementFields)
+    "/{item_id:uuid}/file",
+    response_model=ContentOut,
+    openapi_extra=_multipart_body(ReplacementFields),
 )
 def replace_file(
     item_id: uuid.UUID, access: Staff, runtime: RuntimeDep, request: Request
@@ -162,7 +164,7 @@ def replace_file(
     return ContentOut.model_validate(item)
 
 
-@tenant_router.patch("/{item_id}", response_model=ContentOut)
+@tenant_router.patch("/{item_id:uuid}", response_model=ContentOut)
 def change(
     item_id: uuid.UUID, body: ContentChangeIn, access: Staff, runtime: RuntimeDep
 ) -> ContentOut:
@@ -179,7 +181,7 @@ def change(
     return ContentOut.model_validate(item)
 
 
-@tenant_router.post("/{item_id}/publish", response_model=ContentOut)
+@tenant_router.post("/{item_id:uuid}/publish", response_model=ContentOut)
 def publish(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOut:
     item = items.move_item(
         runtime.db,
@@ -191,7 +193,7 @@ def publish(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOu
     return ContentOut.model_validate(item)
 
 
-@tenant_router.post("/{item_id}/archive", response_model=ContentOut)
+@tenant_router.post("/{item_id:uuid}/archive", response_model=ContentOut)
 def archive(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOut:
     item = items.move_item(
         runtime.db,
@@ -247,7 +249,7 @@ def list_all(
 
 
 @tenant_router.post(
-    "/{item_id}/download-token",
+    "/{item_id:uuid}/download-token",
     status_code=status.HTTP_201_CREATED,
     response_model=DownloadTokenOut,
 )
@@ -269,7 +271,7 @@ def download_token(
     return DownloadTokenOut(url=url, expires_at=issued.expires_at, max_uses=issued.max_uses)
 
 
-@tenant_router.post("/{item_id}/revoke-tokens", response_model=RevokedTokensOut)
+@tenant_router.post("/{item_id:uuid}/revoke-tokens", response_model=RevokedTokensOut)
 def revoke_tokens(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> RevokedTokensOut:
     """End every outstanding download link of the item at once."""
     revoked = downloads.revoke_item_tokens(

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from darvaza.errors import Gone, InvalidInput
+from darvaza.errors import Gone, InvalidInput, NotFound
 from darvaza.identity.models import OneTimeToken
 from darvaza.mail import TOKEN_PLACEHOLDER, OneTimeSecret, queue_mail
 from darvaza.security.tokens import ONE_TIME_PREFIX, derived_token, hash_token, looks_like_token
@@ -70,8 +70,8 @@ def issue(
 
 
 def find(session: Session, *, purpose: str, token: str, now: datetime) -> OneTimeToken:
-    """The live token row, locked: 422 for a token that is not one of ours, 410 for one
-    that was used or expired."""
+    """The live token row, locked: 422 for a token that is not shaped like one of ours,
+    404 for a well-formed one that names nothing, 410 for one used or expired."""
     if not token.startswith(ONE_TIME_PREFIX) or not looks_like_token(token):
         raise InvalidInput("That link is not valid.", code="invalid_token")
     row = session.scalars(
@@ -81,7 +81,7 @@ def find(session: Session, *, purpose: str, token: str, now: datetime) -> OneTim
         .execution_options(populate_existing=True)
     ).one_or_none()
     if row is None:
-        raise InvalidInput("That link is not valid.", code="invalid_token")
+        raise NotFound("That link is not valid.", code="invalid_token")
     if row.used_at is not None:
         raise Gone("That link was used already.", code="token_used")
     if row.expires_at <= now:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from darvaza.errors import RATE_LIMITED, SPENT_LINK, UNKNOWN_LINK, refuses
 from darvaza.identity import accounts, api_tokens, sessions
 from darvaza.identity.models import Credential
 from darvaza.identity.schemas import (
@@ -50,6 +51,7 @@ def client_ip(request: Request) -> str:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AcceptedOut,
     dependencies=[Requires(PUBLIC)],
+    responses=refuses(_429=RATE_LIMITED),
 )
 def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> AcceptedOut:
     """Sign up. The answer is the same whether or not the address has an account: the
@@ -71,7 +73,10 @@ def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> Accepte
 
 
 @router.post(
-    "/verify-email", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Requires(PUBLIC)]
+    "/verify-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Requires(PUBLIC)],
+    responses=refuses(_404=UNKNOWN_LINK, _410=SPENT_LINK),
 )
 def verify_email(body: TokenIn, runtime: RuntimeDep) -> Response:
     """Confirm an address with the link's token (410 when used or expired)."""
@@ -80,7 +85,10 @@ def verify_email(body: TokenIn, runtime: RuntimeDep) -> Response:
 
 
 @router.post(
-    "/verify-email/resend", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedOut
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    responses=refuses(_429=RATE_LIMITED),
 )
 def resend_verification(access: SignedIn, runtime: RuntimeDep) -> AcceptedOut:
     """Mail me a fresh link to confirm my address."""
@@ -96,6 +104,7 @@ def resend_verification(access: SignedIn, runtime: RuntimeDep) -> AcceptedOut:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AcceptedOut,
     dependencies=[Requires(PUBLIC)],
+    responses=refuses(_429=RATE_LIMITED),
 )
 def request_password_reset(
     body: PasswordResetIn, request: Request, runtime: RuntimeDep
@@ -111,6 +120,7 @@ def request_password_reset(
     "/password-reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[Requires(PUBLIC)],
+    responses=refuses(_404=UNKNOWN_LINK, _410=SPENT_LINK),
 )
 def reset_password(body: PasswordResetConfirmIn, runtime: RuntimeDep) -> Response:
     """Set a new password with the link's token; every session of the account ends."""
@@ -123,7 +133,12 @@ def reset_password(body: PasswordResetConfirmIn, runtime: RuntimeDep) -> Respons
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/login", response_model=LoginOut, dependencies=[Requires(PUBLIC)])
+@router.post(
+    "/login",
+    response_model=LoginOut,
+    dependencies=[Requires(PUBLIC)],
+    responses=refuses(_401="The email or password is wrong.", _429=RATE_LIMITED),
+)
 def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> LoginOut:
     new = sessions.login(
         runtime.db,
@@ -207,7 +222,12 @@ def change_password(body: PasswordChangeIn, access: SignedIn, runtime: RuntimeDe
 # --- Platform admin: users and API tokens ---------------------------------------------
 
 
-@admin_router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+@admin_router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses=refuses(_409="An account has this address already."),
+)
 def create_user(body: CreateUserIn, access: PlatformAdmin, runtime: RuntimeDep) -> UserOut:
     user = accounts.create_user(
         runtime.db,
@@ -231,7 +251,11 @@ def list_users(
     ]
 
 
-@admin_router.put("/users/{user_id}/platform-role", response_model=UserOut)
+@admin_router.put(
+    "/users/{user_id}/platform-role",
+    response_model=UserOut,
+    responses=refuses(_409="That would leave the platform without a platform admin."),
+)
 def set_platform_role(
     user_id: uuid.UUID, body: PlatformRoleIn, access: PlatformAdmin, runtime: RuntimeDep
 ) -> UserOut:
@@ -254,7 +278,10 @@ def _token_out(credential: Credential) -> ApiTokenOut:
 
 
 @admin_router.post(
-    "/api-tokens", status_code=status.HTTP_201_CREATED, response_model=ApiTokenCreatedOut
+    "/api-tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiTokenCreatedOut,
+    responses=refuses(_429=RATE_LIMITED),
 )
 def create_api_token(
     body: ApiTokenCreateIn, access: PlatformAdmin, runtime: RuntimeDep

@@ -8,16 +8,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from darvaza.params import EmailIn, OneTimeTokenIn
+from darvaza.security.passwords import MAX_PASSWORD_LENGTH
 from darvaza.security.roles import PlatformRole, TenantRole
 
 # Bounds on input size only; the rules themselves (valid address, strong password) are the
 # service's, and answer with their own codes.
-EmailField = Field(min_length=1, max_length=320)
-PasswordField = Field(min_length=1, max_length=1024)
+PasswordField = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
 class RegisterIn(BaseModel):
-    email: str = EmailField
+    email: EmailIn
     password: str = PasswordField
 
 
@@ -29,20 +30,20 @@ class AcceptedOut(BaseModel):
 
 
 class PasswordResetIn(BaseModel):
-    email: str = EmailField
+    email: EmailIn
 
 
 class PasswordResetConfirmIn(BaseModel):
-    token: str = Field(min_length=1, max_length=100)
+    token: OneTimeTokenIn
     new_password: str = PasswordField
 
 
 class TokenIn(BaseModel):
-    token: str = Field(min_length=1, max_length=100)
+    token: OneTimeTokenIn
 
 
 class LoginIn(BaseModel):
-    email: str = EmailField
+    email: EmailIn
     password: str = PasswordField
 
 
@@ -105,7 +106,7 @@ class PasswordChangeIn(BaseModel):
 
 
 class CreateUserIn(BaseModel):
-    email: str = EmailField
+    email: EmailIn
     password: str = PasswordField
     platform_role: PlatformRole | None = None
 
@@ -115,7 +116,7 @@ class PlatformRoleIn(BaseModel):
 
 
 class ApiTokenCreateIn(BaseModel):
-    email: str = EmailField
+    email: EmailIn
     name: str = Field(min_length=1, max_length=100)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 

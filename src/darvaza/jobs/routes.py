@@ -47,7 +47,7 @@ def list_jobs(
     )
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, dependencies=[Requires(AUDIT_READER)])
+@router.get("/jobs/{job_id:int}", response_model=JobOut, dependencies=[Requires(AUDIT_READER)])
 def get_job(job_id: NumericId, runtime: RuntimeDep) -> JobOut:
     return JobOut.model_validate(service.get_job(runtime.db, job_id))
 
@@ -61,7 +61,7 @@ def enqueue_ops(
     return upkeep.enqueue_ops(runtime.db, access.user.actor())
 
 
-@router.post("/jobs/{job_id}/retry", response_model=JobOut)
+@router.post("/jobs/{job_id:int}/retry", response_model=JobOut)
 def retry_job(
     job_id: NumericId,
     access: Annotated[Access, Requires(PLATFORM_ADMIN)],
@@ -74,7 +74,7 @@ def retry_job(
     return JobOut.model_validate(job)
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=JobOut)
+@router.post("/jobs/{job_id:int}/cancel", response_model=JobOut)
 def cancel_job(
     job_id: NumericId,
     access: Annotated[Access, Requires(PLATFORM_ADMIN)],

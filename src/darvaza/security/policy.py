@@ -311,7 +311,8 @@ def route_policies(app: FastAPI) -> list[RoutePolicy]:
     table: list[RoutePolicy] = []
     for route in iter_route_contexts(app.routes):
         policy = policy_of(route)
-        path = route.path or ""
+        # As the contract writes it: `{job_id}`, not the router's `{job_id:int}`.
+        path = getattr(route, "path_format", None) or route.path or ""
         table.extend(
             RoutePolicy(method, path, policy) for method in sorted(route.methods or {"GET"})
         )
@@ -340,10 +341,14 @@ def annotate_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 continue
             operation["x-darvaza-policy"] = row.policy.describe()
             responses = operation.setdefault("responses", {})
-            for status, why in row.policy.refusals().items():
+            refusals = {**row.policy.refusals(), **_refusals_of_shape(operation)}
+            for status, why in refusals.items():
                 responses.setdefault(str(status), {"description": why})
             for status, response in responses.items():
-                if status.startswith(("4", "5")):
+                # The error shape, unless the route says the answer is something else (a page).
+                if status.startswith(("4", "5")) and set(response.get("content", {})) <= {
+                    "application/json"
+                }:
                     response["content"] = {"application/json": {"schema": error_ref}}
         for name in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(name, None)
@@ -351,6 +356,24 @@ def annotate_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         return schema
 
     return openapi
+
+
+# What any operation with a body can be answered, before the route runs.
+BODY_REFUSALS = {
+    400: "The body could not be read (it is not UTF-8 text).",
+    413: "The body is larger than this route accepts.",
+    415: "The body is not in the media type this route reads.",
+}
+
+
+def _refusals_of_shape(operation: dict[str, Any]) -> dict[int, str]:
+    """Refusals that follow from an operation's shape: a body can be unreadable, too large
+    or of the wrong type; an id in the path can name nothing."""
+    found = dict(BODY_REFUSALS) if "requestBody" in operation else {}
+    names = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"]
+    if names:
+        found[404] = "Nothing has this " + " and ".join(f"`{name}`" for name in names) + "."
+    return found
 
 
 def _add_error_schema(schema: dict[str, Any]) -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from darvaza.errors import SPENT_LINK, UNKNOWN_LINK, refuses
 from darvaza.runtime import Runtime, RuntimeDep
 from darvaza.security.policy import (
     PLATFORM_ADMIN,
@@ -47,7 +48,12 @@ def _member_out(membership: TenantMembership) -> MemberOut:
     )
 
 
-@admin_router.post("", status_code=status.HTTP_201_CREATED, response_model=TenantOut)
+@admin_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TenantOut,
+    responses=refuses(_409="A tenant has this slug already."),
+)
 def create_tenant(
     body: TenantCreateIn, access: Annotated[Access, Requires(PLATFORM_ADMIN)], runtime: RuntimeDep
 ) -> TenantOut:
@@ -88,7 +94,10 @@ def _add_member(body: MemberIn, access: Access, runtime: Runtime, role: TenantRo
 
 
 @admin_router.post(
-    "/{tenant}/managers", status_code=status.HTTP_201_CREATED, response_model=MemberOut
+    "/{tenant}/managers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberOut,
+    responses=refuses(_409="That person has this or a higher role in the tenant already."),
 )
 def add_manager(body: MemberIn, access: TenantAdmin, runtime: RuntimeDep) -> MemberOut:
     """A platform admin makes an existing account a manager at once (onboarding a tenant);
@@ -97,7 +106,10 @@ def add_manager(body: MemberIn, access: TenantAdmin, runtime: RuntimeDep) -> Mem
 
 
 @admin_router.post(
-    "/{tenant}/owners", status_code=status.HTTP_201_CREATED, response_model=MemberOut
+    "/{tenant}/owners",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberOut,
+    responses=refuses(_409="That person has this or a higher role in the tenant already."),
 )
 def add_owner(body: MemberIn, access: TenantAdmin, runtime: RuntimeDep) -> MemberOut:
     return _add_member(body, access, runtime, TenantRole.OWNER)
@@ -134,7 +146,11 @@ def invite_manager(
     return InvitationOut(message="Invited: the link is on its way.")
 
 
-@invitations_router.post("/accept", response_model=MemberOut)
+@invitations_router.post(
+    "/accept",
+    response_model=MemberOut,
+    responses=refuses(_404=UNKNOWN_LINK, _410=SPENT_LINK),
+)
 def accept_invitation(
     body: InvitationAcceptIn, access: Annotated[Access, Requires(SIGNED_IN)], runtime: RuntimeDep
 ) -> MemberOut:

@@ -8,13 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from darvaza.params import EmailIn, OneTimeTokenIn
 from darvaza.security.roles import TenantRole
 
 
 class TenantCreateIn(BaseModel):
     slug: str = Field(min_length=1, max_length=63)
     name: str = Field(min_length=1, max_length=200)
-    owner_email: str = Field(min_length=1, max_length=320)
+    owner_email: EmailIn
 
 
 class TenantOut(BaseModel):
@@ -34,7 +35,7 @@ class PublicTenantOut(BaseModel):
 
 
 class MemberIn(BaseModel):
-    email: str = Field(min_length=1, max_length=320)
+    email: EmailIn
 
 
 class InvitationOut(BaseModel):
@@ -43,7 +44,7 @@ class InvitationOut(BaseModel):
 
 
 class InvitationAcceptIn(BaseModel):
-    token: str = Field(min_length=1, max_length=100)
+    token: OneTimeTokenIn
 
 
 class MemberOut(BaseModel):
