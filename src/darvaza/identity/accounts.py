@@ -189,8 +189,9 @@ def verify_email(db: Database, *, token: str) -> User:
 
 def request_password_reset(db: Database, *, email: str, mailed: MailedTokens) -> None:
     """Mail a reset link if an account has this address. The caller sees the same answer
-    either way, after about the same work."""
-    key = email_key(email)
+    either way, after about the same work; only text that is no address at all is refused
+    (422), which tells nothing about accounts."""
+    key = normalise_email(email)
     now = utcnow()
     with db.transaction() as session:
         user = find_user_by_email(session, key)
