@@ -89,3 +89,9 @@ def test_a_tenant_scoped_operation_takes_the_tenant_as_its_policy_declares(
         if p["name"] == "tenant"
     ]
     assert (tenant["in"], tenant["required"], tenant["schema"]["maxLength"]) == ("path", True, 63)
+
+
+def test_operation_ids_are_unique(document: dict[str, Any]) -> None:
+    """A generated client names a method after each; two alike and one is lost."""
+    ids = [operation["operationId"] for _, _, operation in _operations(document)]
+    assert len(ids) == len(set(ids))
