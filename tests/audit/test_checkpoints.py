@@ -166,6 +166,25 @@ def test_a_log_cut_at_the_end_is_caught_by_the_folder(db: Database, tmp_path: Pa
     assert report.first_bad_seq == 5
 
 
+def test_a_cut_is_caught_even_behind_a_copy_not_yet_written(db: Database, tmp_path: Path) -> None:
+    """The newest checkpoint left in the database is young and its copy is not in the
+    folder yet (allowed for a minute); the folder's copy of the cut checkpoint after it
+    must still be seen, not taken for the young one's."""
+    events = _sealed_log(db, tmp_path, 3, 3, 3)
+    (day,) = tmp_path.glob("*.jsonl")
+    lines = day.read_text().splitlines()
+    day.write_text("\n".join([lines[0], lines[2]]) + "\n")  # the copy through 6 is missing
+    cut = ", ".join(str(e.id) for e in events[6:])
+    tamper(
+        db,
+        "DELETE FROM audit_checkpoints WHERE last_seq = 9",
+        "DELETE FROM audit_seals WHERE seq > 6",
+        f"DELETE FROM audit_events WHERE id IN ({cut})",
+    )
+    report = verify(db, tmp_path)
+    assert "the log was cut after seal 6" in report.problems[0]
+
+
 def test_a_removed_seal_or_checkpoint_is_caught(db: Database, tmp_path: Path) -> None:
     _sealed_log(db, tmp_path, 3, 3)
     tamper(db, "DELETE FROM audit_checkpoints WHERE last_seq = 3")

@@ -350,7 +350,7 @@ def verify_log(
 
 def _walk(db: Database, keys: AuditKeys, folder: CheckpointFolder, report: LogReport) -> None:
     public = keys.signing.public_key()
-    copies = folder.entries()
+    copies = _Lookahead(folder.entries())
     with db.read() as session:
         checkpoints = iter(
             session.scalars(
@@ -393,7 +393,7 @@ def _walk(db: Database, keys: AuditKeys, folder: CheckpointFolder, report: LogRe
                 f"seals {report.sealed_through + 1}..{report.sealed} are in no signed checkpoint",
                 report.sealed_through + 1,
             )
-    for extra in copies:
+    if (extra := copies.next) is not None:
         if extra.last_seq is None:
             raise _Broken(f"the checkpoint folder has an unreadable line ({extra.where})", None)
         raise _Broken(
@@ -441,20 +441,32 @@ def _check_checkpoint(
         raise _Broken(f"the seals of {name} are not the ones signed", checkpoint.first_seq)
 
 
-def _check_copy(checkpoint: AuditCheckpoint, copies: Iterator[FolderEntry]) -> None:
+class _Lookahead:
+    """The folder's entries, with a look at the next one before taking it: an entry for a
+    later checkpoint must stay for that checkpoint (or for the end of the walk)."""
+
+    def __init__(self, entries: Iterator[FolderEntry]) -> None:
+        self._entries = entries
+        self.next: FolderEntry | None = next(entries, None)
+
+    def take(self) -> None:
+        self.next = next(self._entries, None)
+
+
+def _check_copy(checkpoint: AuditCheckpoint, copies: _Lookahead) -> None:
     name = f"checkpoint {checkpoint.first_seq}..{checkpoint.last_seq}"
-    for copy in copies:
-        if copy.last_seq is None:
-            raise _Broken(f"the checkpoint folder has an unreadable line ({copy.where})",
-                          checkpoint.first_seq)  # fmt: skip
-        if copy.last_seq < checkpoint.last_seq:
-            raise _Broken(
-                f"the checkpoint through seal {copy.last_seq} is in the folder "
-                f"({copy.where}) but not in the database",
-                copy.last_seq,
-            )
-        if copy.last_seq > checkpoint.last_seq:
-            break
+    copy = copies.next
+    if copy is not None and copy.last_seq is None:
+        raise _Broken(f"the checkpoint folder has an unreadable line ({copy.where})",
+                      checkpoint.first_seq)  # fmt: skip
+    if copy is not None and copy.last_seq is not None and copy.last_seq < checkpoint.last_seq:
+        raise _Broken(
+            f"the checkpoint through seal {copy.last_seq} is in the folder "
+            f"({copy.where}) but not in the database",
+            copy.last_seq,
+        )
+    if copy is not None and copy.last_seq == checkpoint.last_seq:
+        copies.take()
         if (copy.body, copy.signature) != (checkpoint.body, checkpoint.signature):
             raise _Broken(f"{name} differs from its copy in the folder ({copy.where})",
                           checkpoint.first_seq)  # fmt: skip
