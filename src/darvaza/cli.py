@@ -209,7 +209,6 @@ def audit_verify() -> None:
     checkpoint and its copy in the checkpoint folder; report what is not sealed yet. Exit 1
     naming the first event that disagrees, or when events wait too long for their seal."""
     from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, verify_log
-    from darvaza.clock import utcnow
     from darvaza.db import Database
     from darvaza.migrate import migration_status
 
@@ -228,9 +227,8 @@ def audit_verify() -> None:
     finally:
         db.dispose()
     waiting = f"{report.unsealed} events not sealed yet"
-    if report.oldest_unsealed_at is not None:
-        age = (utcnow() - report.oldest_unsealed_at).total_seconds()
-        waiting += f" (the oldest for {age:.1f} s)"
+    if report.oldest_unsealed_seconds is not None:
+        waiting += f" (the oldest for {report.oldest_unsealed_seconds:.1f} s)"
     if not report.ok:
         where = ""
         if report.first_bad_seq is not None:

@@ -303,6 +303,7 @@ class LogReport:
     sealed_through: int = 0
     unsealed: int = 0
     oldest_unsealed_at: datetime | None = None
+    oldest_unsealed_seconds: float | None = None  # its wait, when verify looked
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
     first_bad_event: int | None = None
@@ -340,6 +341,7 @@ def verify_log(
     report.unsealed, report.oldest_unsealed_at = int(waiting[0]), waiting[1]
     if report.oldest_unsealed_at is not None:
         age = (utcnow() - report.oldest_unsealed_at).total_seconds()
+        report.oldest_unsealed_seconds = age
         if age > max_delay_seconds:
             report.problems.append(
                 f"{report.unsealed} events are not sealed; the oldest for {age:.0f} s "
