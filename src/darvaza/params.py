@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import AwareDatetime, BeforeValidator, Field, WithJsonSchema
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -29,6 +29,14 @@ IsoTime = Annotated[
 # A numeric id in a path (jobs): within the database's BIGINT, so an id past it is a 422,
 # not an overflow inside the database driver.
 NumericId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+# The cursor of a list paged by a numeric id (audit events, jobs): the id to continue
+# below. Any value of this shape is a valid position, so the contract can say exactly what
+# is accepted.
+IdCursor = Annotated[
+    str | None,
+    Query(pattern=r"^[0-9]{1,18}$", description="`next_cursor` of the page before"),
+]
 
 # An email address in a request body. Its size is bounded here and the contract says it is
 # an address; whether it is a valid one is the service's rule (`accounts.email_key`), which

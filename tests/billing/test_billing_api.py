@@ -155,6 +155,7 @@ def test_plans_bad_input_and_retired_plans(api: Api) -> None:
     owner_token, _, customer = _shop(api)
     for body in (
         {"code": "Bad Code", "name": "x", "price_rials": 1000, "period_days": 1},
+        {"code": "silver\n", "name": "x", "price_rials": 1000, "period_days": 1},
         {"code": "free", "name": "x", "price_rials": 0, "period_days": 1},
         {"code": "neg", "name": "x", "price_rials": -5, "period_days": 1},
         {"code": "text", "name": "x", "price_rials": "lots", "period_days": 1},

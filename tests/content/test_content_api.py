@@ -208,7 +208,12 @@ def test_the_list_pages_and_asks_the_same_few_queries_whatever_its_size(shop: Sh
     bad = shop.api.call(
         "GET", "/api/v1/tenants/acme/content", token=gold, params={"cursor": "nonsense"}
     )
-    assert (bad.status_code, error_code(bad)) == (422, "invalid_cursor")
+    assert (bad.status_code, error_code(bad)) == (422, "validation_error")
+    # Any cursor of the declared shape is a position: this one is before every item.
+    first = shop.api.call(
+        "GET", "/api/v1/tenants/acme/content", token=gold, params={"cursor": "0_" + "0" * 32}
+    )
+    assert (first.status_code, first.json()["items"]) == (200, [])
     too_many = shop.api.call(
         "GET", "/api/v1/tenants/acme/content", token=gold, params={"limit": 201}
     )
@@ -372,6 +377,16 @@ def test_states_move_one_way(shop: Shop) -> None:
     _, token = shop.subscriber()
     gone = shop.api.call("POST", f"/api/v1/tenants/acme/content/{item}/download-token", token=token)
     assert gone.status_code == 404
+
+
+def test_a_draft_has_no_links_and_only_its_staff_are_told_why(shop: Shop) -> None:
+    item = shop.upload().json()["id"]
+    path = f"/api/v1/tenants/acme/content/{item}/download-token"
+    staff = shop.api.call("POST", path, token=shop.owner_token)
+    assert (staff.status_code, error_code(staff)) == (409, "not_published")
+    _, token = shop.subscriber()
+    outsider = shop.api.call("POST", path, token=token)
+    assert (outsider.status_code, error_code(outsider)) == (404, "not_found")
 
 
 def test_replacing_the_file_changes_what_is_delivered(shop: Shop) -> None:

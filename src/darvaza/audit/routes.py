@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query
 
 from darvaza.audit.schemas import AuditEventOut, AuditPageOut
 from darvaza.audit.service import AuditFilter, list_events
-from darvaza.errors import InvalidInput
-from darvaza.params import IsoTime
+from darvaza.params import IdCursor, IsoTime
 from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import AUDIT_READER, Requires
 
@@ -27,18 +26,13 @@ def list_audit_events(
     since: Annotated[IsoTime | None, Query(description="inclusive")] = None,
     until: Annotated[IsoTime | None, Query(description="exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: IdCursor = None,
 ) -> AuditPageOut:
-    before = None
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise InvalidInput("The cursor is not one this API gave out.", code="invalid_cursor")
-        before = int(cursor)
     events, next_before = list_events(
         runtime.db,
         AuditFilter(actor_id=actor, tenant_id=tenant, action=action, since=since, until=until),
         limit=limit,
-        before_id=before,
+        before_id=int(cursor) if cursor else None,
     )
     return AuditPageOut(
         items=[AuditEventOut.of(event, seal) for event, seal in events],

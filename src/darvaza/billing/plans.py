@@ -10,15 +10,16 @@ from sqlalchemy import select
 
 from darvaza.audit.service import Actor, append_event
 from darvaza.billing.models import Plan
+from darvaza.billing.schemas import PLAN_CODE_PATTERN
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, InvalidInput, NotFound
 
-CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+CODE_PATTERN = re.compile(PLAN_CODE_PATTERN)
 
 
 def _check(code: str | None = None, name: str | None = None) -> None:
-    if code is not None and not CODE_PATTERN.match(code):
+    if code is not None and not CODE_PATTERN.fullmatch(code):
         raise InvalidInput(
             "A plan code is 1 to 50 lower-case letters, digits, - or _.", code="invalid_code"
         )

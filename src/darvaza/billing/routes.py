@@ -85,7 +85,12 @@ def list_all_plans(access: Staff, runtime: RuntimeDep) -> list[PlanOut]:
     return [PlanOut.model_validate(p) for p in found]
 
 
-@tenant_router.post("/plans", status_code=status.HTTP_201_CREATED, response_model=PlanOut)
+@tenant_router.post(
+    "/plans",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlanOut,
+    responses=refuses(_409="The tenant has a plan with this code already."),
+)
 def create_plan(body: PlanIn, access: Staff, runtime: RuntimeDep) -> PlanOut:
     plan = plans.create_plan(
         runtime.db,
@@ -124,7 +129,11 @@ def change_plan(
     "/checkout",
     status_code=status.HTTP_201_CREATED,
     response_model=CheckoutOut,
-    responses=refuses(_429=RATE_LIMITED, _502="The payment gateway refused or did not answer."),
+    responses=refuses(
+        _409="The plan is retired: no longer sold.",
+        _429=RATE_LIMITED,
+        _502="The payment gateway refused or did not answer.",
+    ),
 )
 def start_checkout(
     body: CheckoutIn,
@@ -299,7 +308,11 @@ def my_subscriptions(access: SignedIn, runtime: RuntimeDep) -> list[Subscription
     ]
 
 
-@me_router.post("/subscriptions/{subscription_id}/cancel", response_model=SubscriptionOut)
+@me_router.post(
+    "/subscriptions/{subscription_id:uuid}/cancel",
+    response_model=SubscriptionOut,
+    responses=refuses(_409="The subscription is not active."),
+)
 def cancel_my_subscription(
     subscription_id: uuid.UUID, access: SignedIn, runtime: RuntimeDep
 ) -> SubscriptionOut:
@@ -319,7 +332,7 @@ def tenant_payments(access: Staff, runtime: RuntimeDep, limit: Limit = 50) -> li
     return [PaymentOut.model_validate(p) for p in found]
 
 
-@tenant_router.get("/payments/{payment_id}", response_model=PaymentDetailOut)
+@tenant_router.get("/payments/{payment_id:uuid}", response_model=PaymentDetailOut)
 def tenant_payment(payment_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> PaymentDetailOut:
     """One payment with its timeline. Another tenant's payment is unknown here."""
     timeline = payments.payment_timeline(

@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from darvaza.config import GatewayName
 
 MAX_PRICE_RIALS = 10**13
+# A plan's code: what people type and see, and what content names to unlock it.
+PLAN_CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,49}$"
 
 
 class PlanIn(BaseModel):
-    code: str = Field(min_length=1, max_length=50)
+    code: str = Field(min_length=1, max_length=50, pattern=PLAN_CODE_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     price_rials: int = Field(ge=1, le=MAX_PRICE_RIALS)
     period_days: int = Field(ge=1, le=3660)

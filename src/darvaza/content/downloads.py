@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from darvaza.audit.service import Actor, append_event
 from darvaza.clock import utcnow
 from darvaza.content.http_delivery import ByteRange, RangeNotSatisfiable, parse_range
-from darvaza.content.items import entitled, get_item
+from darvaza.content.items import caller_standing, entitled, get_item
 from darvaza.content.models import ContentItem, DownloadRecord, DownloadToken
 from darvaza.db import Database, changed_rows
-from darvaza.errors import DarvazaError, Forbidden, Gone, NotFound
+from darvaza.errors import Conflict, DarvazaError, Forbidden, Gone, NotFound
 from darvaza.security.tokens import hash_token, looks_like_token, new_token
 
 DOWNLOAD_PREFIX = "dzd_"
@@ -53,9 +53,13 @@ def issue_download_token(
     now = utcnow()
     with db.transaction() as session:
         item = get_item(session, tenant_id, item_id)
+        standing = caller_standing(session, tenant_id, user_id, now)
         if item.state != "published":
+            # Its staff know the item exists; to anyone else a draft is not there at all.
+            if standing.staff:
+                raise Conflict(f"A {item.state} item has no download links.", code="not_published")
             raise NotFound("No such content item.")
-        allowed = entitled(session, item, user_id, now)
+        allowed = entitled(session, item, user_id, now, standing)
         if allowed:
             token, token_hash = new_token(DOWNLOAD_PREFIX)
             record = DownloadToken(

@@ -9,7 +9,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, exists, select, tuple_
 from sqlalchemy.orm import Session
@@ -351,10 +351,16 @@ def _chosen_plans(
     return chosen
 
 
-def entitled(session: Session, item: ContentItem, user_id: uuid.UUID, now: datetime) -> bool:
+def entitled(
+    session: Session,
+    item: ContentItem,
+    user_id: uuid.UUID,
+    now: datetime,
+    standing: CallerStanding | None = None,
+) -> bool:
     """The membership guard for one item: an active subscription (to one of the chosen
     plans, when the item names some) right now, or being one of the tenant's people."""
-    standing = caller_standing(session, item.tenant_id, user_id, now)
+    standing = standing or caller_standing(session, item.tenant_id, user_id, now)
     return standing.unlocks(item, _chosen_plans(session, [item])[item.id])
 
 
@@ -406,19 +412,23 @@ def list_items(
     return ItemPage(listed, make_cursor(last.created_at, last.id) if last else None)
 
 
-CURSOR_TIME = "%Y%m%dT%H%M%S.%f"
+# A cursor is microseconds since 1970 and an id: every string of this shape is a valid
+# position (17 digits stay within year 9999), so the contract says exactly what is taken.
+CURSOR_PATTERN = r"^[0-9]{1,17}_[0-9a-f]{32}$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def make_cursor(created_at: datetime, item_id: uuid.UUID) -> str:
     """The position after an item: its exact time and id (ties on time are broken by id)."""
-    return f"{created_at.astimezone(UTC).strftime(CURSOR_TIME)}_{item_id.hex}"
+    return f"{(created_at.astimezone(UTC) - _EPOCH) // _MICROSECOND}_{item_id.hex}"
 
 
 def read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         stamp, hex_id = cursor.split("_", 1)
-        return datetime.strptime(stamp, CURSOR_TIME).replace(tzinfo=UTC), uuid.UUID(hex=hex_id)
-    except ValueError:
+        return _EPOCH + int(stamp) * _MICROSECOND, uuid.UUID(hex=hex_id)
+    except (ValueError, OverflowError):
         raise InvalidInput(
             "The cursor is not one this API gave out.", code="invalid_cursor"
         ) from None

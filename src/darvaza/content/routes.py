@@ -8,13 +8,14 @@ from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 import anyio.from_thread
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from darvaza.content import downloads, items, uploads
 from darvaza.content.http_delivery import content_disposition
 from darvaza.content.schemas import (
+    TITLE_PATTERN,
     ContentChangeIn,
     ContentOut,
     ContentPageOut,
@@ -25,7 +26,7 @@ from darvaza.content.schemas import (
     StaffContentPageOut,
 )
 from darvaza.content.storage import StorageError
-from darvaza.errors import DarvazaError, Gone
+from darvaza.errors import DarvazaError, Gone, refuses
 from darvaza.identity.routes import client_ip
 from darvaza.runtime import Runtime, RuntimeDep
 from darvaza.security.policy import PUBLIC, TENANT_CUSTOMER, TENANT_STAFF, Access, Requires
@@ -45,6 +46,9 @@ Staff = Annotated[Access, Requires(TENANT_STAFF)]
 Customer = Annotated[Access, Requires(TENANT_CUSTOMER)]
 
 
+ARCHIVED = "Archived items cannot change."
+
+
 class RangeRefused(DarvazaError):
     status_code = 416
     code = "range_not_satisfiable"
@@ -53,7 +57,7 @@ class RangeRefused(DarvazaError):
 class UploadFields(BaseModel):
     """The form fields of an upload, beside its `file`."""
 
-    title: str = Field(max_length=200)
+    title: str = Field(min_length=1, max_length=200, pattern=TITLE_PATTERN)
     description: str = Field(default="", max_length=10_000)
     unlocked_by: str = Field(default="any_plan", max_length=20)
     plan_codes: str = Field(default="", max_length=2000, description="comma-separated")
@@ -68,6 +72,12 @@ def _multipart_body(fields: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI request body of an upload route (it reads the body itself, after the
     access check, so FastAPI does not describe it)."""
     schema = fields.model_json_schema()
+    # A form field is absent or a text; it cannot be null, whatever the model allows.
+    for name, field in list(schema["properties"].items()):
+        options = [o for o in field.get("anyOf", []) if o.get("type") != "null"]
+        if len(options) == 1:
+            kept = {k: v for k, v in field.items() if k not in ("anyOf", "default")}
+            schema["properties"][name] = kept | options[0]
     schema["properties"] = {
         "file": {"type": "string", "format": "binary"},
         **schema["properties"],
@@ -145,6 +155,7 @@ def upload(access: Staff, runtime: RuntimeDep, request: Request) -> ContentOut:
     "/{item_id:uuid}/file",
     response_model=ContentOut,
     openapi_extra=_multipart_body(ReplacementFields),
+    responses=refuses(_409=ARCHIVED),
 )
 def replace_file(
     item_id: uuid.UUID, access: Staff, runtime: RuntimeDep, request: Request
@@ -164,7 +175,7 @@ def replace_file(
     return ContentOut.model_validate(item)
 
 
-@tenant_router.patch("/{item_id:uuid}", response_model=ContentOut)
+@tenant_router.patch("/{item_id:uuid}", response_model=ContentOut, responses=refuses(_409=ARCHIVED))
 def change(
     item_id: uuid.UUID, body: ContentChangeIn, access: Staff, runtime: RuntimeDep
 ) -> ContentOut:
@@ -181,7 +192,11 @@ def change(
     return ContentOut.model_validate(item)
 
 
-@tenant_router.post("/{item_id:uuid}/publish", response_model=ContentOut)
+@tenant_router.post(
+    "/{item_id:uuid}/publish",
+    response_model=ContentOut,
+    responses=refuses(_409="Only a draft can be published (an archived item stays archived)."),
+)
 def publish(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOut:
     item = items.move_item(
         runtime.db,
@@ -193,7 +208,11 @@ def publish(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOu
     return ContentOut.model_validate(item)
 
 
-@tenant_router.post("/{item_id:uuid}/archive", response_model=ContentOut)
+@tenant_router.post(
+    "/{item_id:uuid}/archive",
+    response_model=ContentOut,
+    responses=refuses(_409="Only a published item can be archived."),
+)
 def archive(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOut:
     item = items.move_item(
         runtime.db,
@@ -206,7 +225,10 @@ def archive(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOu
 
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=60)]
+Cursor = Annotated[
+    str | None,
+    Query(pattern=items.CURSOR_PATTERN, description="`next_cursor` of the page before"),
+]
 
 
 @tenant_router.get("", response_model=ContentPageOut)
@@ -252,6 +274,7 @@ def list_all(
     "/{item_id:uuid}/download-token",
     status_code=status.HTTP_201_CREATED,
     response_model=DownloadTokenOut,
+    responses=refuses(_409="The item is a draft or archived (its staff are told; others get 404)."),
 )
 def download_token(
     item_id: uuid.UUID, request: Request, access: Customer, runtime: RuntimeDep
@@ -291,18 +314,36 @@ def download_log(
     ]
 
 
+_FILE = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+
+
 @downloads_router.get(
-    "/api/v1/downloads/{token}", dependencies=[Requires(PUBLIC)], response_class=Response
+    "/api/v1/downloads/{token}",
+    dependencies=[Requires(PUBLIC)],
+    response_class=Response,
+    responses={
+        200: {"description": "The whole file, in its own content type", "content": _FILE},
+        206: {"description": "The byte range asked for (`Content-Range`)", "content": _FILE},
+        302: {"description": "The file is in an object store: `Location` is a presigned URL"},
+        **refuses(
+            _410="The link was revoked, has expired or is used up, or the file is gone.",
+            _416="The byte range is not in the file (`Content-Range: bytes */size`).",
+        ),
+    },
 )
-def download(token: str, request: Request, runtime: RuntimeDep) -> Response:
+def download(
+    token: str,
+    request: Request,
+    runtime: RuntimeDep,
+    range_: Annotated[
+        str | None, Header(alias="range", description="one byte range, to resume")
+    ] = None,
+    if_range: Annotated[str | None, Header(description="the ETag the range is valid for")] = None,
+) -> Response:
     """The file, for the token's holder: whole, or one byte range (206) to resume."""
     ip = client_ip(request)
     grant = downloads.open_download(
-        runtime.db,
-        token[:100],
-        ip=ip,
-        range_header=request.headers.get("range"),
-        if_range=request.headers.get("if-range"),
+        runtime.db, token[:100], ip=ip, range_header=range_, if_range=if_range
     )
     item = grant.item
     etag = f'"{item.sha256}"'

@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# A title holds at least one visible character; it is stored trimmed.
+TITLE_PATTERN = r"\S"
+
 
 class ContentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -40,7 +43,7 @@ class StaffContentPageOut(BaseModel):
 
 
 class ContentChangeIn(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=200, pattern=TITLE_PATTERN)
     description: str | None = Field(default=None, max_length=10_000)
     unlocked_by: Literal["any_plan", "chosen_plans"] | None = None
     plan_codes: list[str] | None = Field(default=None, max_length=50)

@@ -195,7 +195,7 @@ def list_sessions(access: SignedIn, runtime: RuntimeDep) -> list[SessionOut]:
     ]
 
 
-@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/sessions/{session_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_session(session_id: uuid.UUID, access: SignedIn, runtime: RuntimeDep) -> Response:
     sessions.revoke_session(runtime.db, access.user, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -252,7 +252,7 @@ def list_users(
 
 
 @admin_router.put(
-    "/users/{user_id}/platform-role",
+    "/users/{user_id:uuid}/platform-role",
     response_model=UserOut,
     responses=refuses(_409="That would leave the platform without a platform admin."),
 )
@@ -309,7 +309,7 @@ def list_api_tokens(runtime: RuntimeDep, include_revoked: bool = False) -> list[
     ]
 
 
-@admin_router.delete("/api-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+@admin_router.delete("/api-tokens/{token_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_api_token(token_id: uuid.UUID, access: PlatformAdmin, runtime: RuntimeDep) -> Response:
     api_tokens.revoke_api_token(runtime.db, access.user.actor(), token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

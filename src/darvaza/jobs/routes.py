@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from darvaza.errors import InvalidInput
+from darvaza.errors import refuses
 from darvaza.jobs import service, upkeep
 from darvaza.jobs.schemas import JobActionIn, JobOut, JobPageOut, JobState, WorkerOut
-from darvaza.params import IsoTime, NumericId
+from darvaza.params import IdCursor, IsoTime, NumericId
 from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import AUDIT_READER, PLATFORM_ADMIN, Access, Requires
 
@@ -25,11 +25,9 @@ def list_jobs(
     since: Annotated[IsoTime | None, Query(description="created at or after")] = None,
     until: Annotated[IsoTime | None, Query(description="created before")] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: IdCursor = None,
 ) -> JobPageOut:
     """Newest first; `next_cursor` pages on."""
-    if cursor is not None and not cursor.isdigit():
-        raise InvalidInput("The cursor is not one this API gave out.", code="invalid_cursor")
     jobs = service.list_jobs(
         runtime.db,
         service.JobFilter(
@@ -61,7 +59,11 @@ def enqueue_ops(
     return upkeep.enqueue_ops(runtime.db, access.user.actor())
 
 
-@router.post("/jobs/{job_id:int}/retry", response_model=JobOut)
+@router.post(
+    "/jobs/{job_id:int}/retry",
+    response_model=JobOut,
+    responses=refuses(_409="The job is running or succeeded, or its unique key is taken."),
+)
 def retry_job(
     job_id: NumericId,
     access: Annotated[Access, Requires(PLATFORM_ADMIN)],
@@ -74,7 +76,11 @@ def retry_job(
     return JobOut.model_validate(job)
 
 
-@router.post("/jobs/{job_id:int}/cancel", response_model=JobOut)
+@router.post(
+    "/jobs/{job_id:int}/cancel",
+    response_model=JobOut,
+    responses=refuses(_409="Only a queued job can be cancelled."),
+)
 def cancel_job(
     job_id: NumericId,
     access: Annotated[Access, Requires(PLATFORM_ADMIN)],

@@ -161,7 +161,7 @@ def accept_invitation(
     return _member_out(membership)
 
 
-@router.delete("/managers/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/managers/{user_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_manager(
     user_id: uuid.UUID, access: Annotated[Access, Requires(TENANT_OWNER)], runtime: RuntimeDep
 ) -> Response:
