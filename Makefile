@@ -10,12 +10,12 @@ VENV_STAMP := .venv/.darvaza-synced
 
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: run test lint typecheck pytest install system-packages clean bench
+.PHONY: run test lint typecheck contracts contracts-update pytest install system-packages clean bench
 
 run: install
 	.venv/bin/darvaza serve
 
-test: install system-packages lint typecheck pytest
+test: install system-packages lint typecheck contracts pytest
 
 # Debian packages some tests drive for real (aria2, nginx); installed when missing.
 system-packages:
@@ -37,6 +37,15 @@ lint: install
 
 typecheck: install
 	.venv/bin/mypy
+
+# The API contract against its committed snapshot (docs/api/openapi.json): a change that
+# breaks clients fails unless the version says so; any change must be recorded.
+CONTRACT_SNAPSHOT ?= docs/api/openapi.json
+contracts: install
+	.venv/bin/python -m darvaza.contract check --snapshot $(CONTRACT_SNAPSHOT)
+
+contracts-update: install
+	.venv/bin/python -m darvaza.contract update --snapshot $(CONTRACT_SNAPSHOT)
 
 pytest: install
 	.venv/bin/pytest -n 2
