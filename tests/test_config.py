@@ -216,7 +216,7 @@ def test_config_check_fails_on_unsafe_production_and_masks_secrets() -> None:
     assert "2 problem(s)" in result.output
     assert "shorter than 32 bytes" in result.output
     assert "DARVAZA_DEBUG is on" in result.output
-    assert "DARVAZA_SECRT_KEY is set but is not a Darvaza setting" in result.output
+    assert "DARVAZA_SECRT_KEY is not a Darvaza setting" in result.output
 
 
 def test_config_check_exits_2_on_unreadable_settings() -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from darvaza import __version__
-from darvaza.config import Settings, SettingsError, load_settings, unknown_environment_names
+from darvaza.config import Settings, SettingsError, load_settings, start_warnings
 from darvaza.errors import DarvazaError
 from darvaza.security.roles import PlatformRole
 
@@ -65,11 +65,16 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _settings() -> Settings:
+def _settings(**overrides: object) -> Settings:
     try:
-        return load_settings()
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
         _fail("Settings cannot be read:\n" + "\n".join(f"  - {p}" for p in exc.problems), 2)
+
+
+def _warn(settings: Settings, port: int) -> None:
+    for warning in start_warnings(settings, port):
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _refuse_unsafe(settings: Settings) -> None:
@@ -104,7 +109,9 @@ def serve(
     from darvaza.logs import configure_logging, get_logger
     from darvaza.migrate import migration_status, upgrade_to_head
 
-    settings = _settings()
+    # The address given here is the address served on: in `local`, links follow it too.
+    settings = _settings(host=host, port=port)
+    _warn(settings, settings.port)
     _refuse_unsafe(settings)
     configure_logging(settings.log_level)
     log = get_logger("darvaza.serve")
@@ -118,13 +125,14 @@ def serve(
                 _fail(f"Refusing to start: {status.describe()}. Run `darvaza migrate` first.")
     finally:
         db.dispose()
-    host = settings.host if host is None else host
-    port = settings.port if port is None else port
-    log.info("starting", profile=settings.profile.value, host=host, port=port, version=__version__)
+    log.info(
+        "starting", profile=settings.profile.value, host=settings.host, port=settings.port,
+        public_url=settings.public_url, version=__version__,
+    )  # fmt: skip
     uvicorn.run(
         create_app(settings, run_worker=settings.runs_worker_in_process),
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         log_config=None,  # logging is already configured: JSON lines
         access_log=False,  # the middleware writes one line per request
         proxy_headers=True,
@@ -192,8 +200,7 @@ def config_check() -> None:
     settings = _settings()
     for name, value in settings.masked().items():
         typer.echo(f"{name} = {value}")
-    for name in unknown_environment_names():
-        typer.echo(f"warning: {name} is set but is not a Darvaza setting (a typo?)", err=True)
+    _warn(settings, settings.port)
     problems = settings.problems()
     if problems:
         _fail(
@@ -493,6 +500,7 @@ def worker(
     from darvaza.ops.metrics import Metrics
 
     with _database() as (settings, db):
+        _warn(settings, settings.port)
         _refuse_unsafe(settings)
         configure_logging(settings.log_level)
         metrics = Metrics()
@@ -609,7 +617,18 @@ def jobs_workers(
         _fail("A worker is gone: its heartbeat stopped (see docs/runbooks/worker-gone.md).")
 
 
-BaseUrl = Annotated[str, typer.Option(help="Where Darvaza runs.")]
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="Where Darvaza runs [default: DARVAZA_PUBLIC_URL; in `local`, unset, "
+        "http://DARVAZA_HOST:DARVAZA_PORT].",
+        show_default=False,
+    ),
+]
+
+
+def _instance(base_url: str | None) -> str:
+    return base_url or _settings().public_url
 
 
 def _report(report: Report) -> None:
@@ -619,43 +638,48 @@ def _report(report: Report) -> None:
     _fail(report.summary())
 
 
-@smoke_app.command("auth-session")
-def smoke_auth_session(base_url: BaseUrl = "http://127.0.0.1:4000") -> None:
-    """Register, sign in, ask who I am, sign out, and be refused afterwards."""
-    from darvaza.operations.smoke.auth_session import run_auth_session
-
-    _report(run_auth_session(base_url))
-
-
 AdminToken = Annotated[
     str, typer.Option(envvar="ADMIN_TOKEN", help="A platform admin's API token (or $ADMIN_TOKEN).")
 ]
+UnusedAdminToken = Annotated[
+    str | None,
+    typer.Option(
+        envvar="ADMIN_TOKEN", help="Taken so that every smoke check takes it; not needed here."
+    ),
+]
+
+
+@smoke_app.command("auth-session")
+def smoke_auth_session(
+    admin_token: UnusedAdminToken = None,  # noqa: ARG001 - one loop calls every check alike
+    base_url: BaseUrl = None,
+) -> None:
+    """Register, sign in, ask who I am, sign out, and be refused afterwards."""
+    from darvaza.operations.smoke.auth_session import run_auth_session
+
+    _report(run_auth_session(_instance(base_url)))
 
 
 @smoke_app.command("mock-payment")
-def smoke_mock_payment(
-    admin_token: AdminToken, base_url: BaseUrl = "http://127.0.0.1:4000"
-) -> None:
+def smoke_mock_payment(admin_token: AdminToken, base_url: BaseUrl = None) -> None:
     """Checkout, pay on the mock gateway, call back: one active subscription."""
     from darvaza.operations.smoke.payments import run_mock_payment
 
-    _report(run_mock_payment(base_url, admin_token))
+    _report(run_mock_payment(_instance(base_url), admin_token))
 
 
 @smoke_app.command("idpay-callback")
-def smoke_idpay_callback(
-    admin_token: AdminToken, base_url: BaseUrl = "http://127.0.0.1:4000"
-) -> None:
+def smoke_idpay_callback(admin_token: AdminToken, base_url: BaseUrl = None) -> None:
     """Replayed, tampered, forged and unknown callbacks change nothing they should not."""
     from darvaza.operations.smoke.payments import run_idpay_callback
 
-    _report(run_idpay_callback(base_url, admin_token))
+    _report(run_idpay_callback(_instance(base_url), admin_token))
 
 
 @smoke_app.command("content-download")
 def smoke_content_download(
     admin_token: AdminToken,
-    base_url: BaseUrl = "http://127.0.0.1:4000",
+    base_url: BaseUrl = None,
     max_wait: Annotated[
         float, typer.Option(help="Seconds to wait for a token to expire (skip the check past it).")
     ] = 30,
@@ -663,15 +687,15 @@ def smoke_content_download(
     """A subscriber downloads the exact bytes; strangers, tampered and expired tokens don't."""
     from darvaza.operations.smoke.content_download import run_content_download
 
-    _report(run_content_download(base_url, admin_token, max_wait_seconds=max_wait))
+    _report(run_content_download(_instance(base_url), admin_token, max_wait_seconds=max_wait))
 
 
 @smoke_app.command("rbac-admin")
-def smoke_rbac_admin(admin_token: AdminToken, base_url: BaseUrl = "http://127.0.0.1:4000") -> None:
+def smoke_rbac_admin(admin_token: AdminToken, base_url: BaseUrl = None) -> None:
     """Call every route as every kind of caller and compare with its declared policy."""
     from darvaza.operations.smoke.rbac import run_rbac_matrix
 
-    _report(run_rbac_matrix(base_url, admin_token))
+    _report(run_rbac_matrix(_instance(base_url), admin_token))
 
 
 def main() -> None:

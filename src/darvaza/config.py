@@ -13,7 +13,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from limits import parse_many
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -106,9 +113,11 @@ class Settings(BaseSettings):
     rate_limit_register_per_ip: str = "20/hour"
     rate_limit_token_create_per_user: str = "20/hour"
 
-    # Payments. The address customers' browsers reach Darvaza at: gateways send them back to
-    # <public_url>/api/v1/payments/callback/<gateway>.
-    public_url: str = "http://127.0.0.1:4000"
+    # The address customers' browsers reach Darvaza at: every link it gives out starts with
+    # it, and gateways send payers back to <public_url>/api/v1/payments/callback/<gateway>.
+    # Unset in `local`, it follows the host and port Darvaza serves on; elsewhere it must be
+    # set (the https address of the proxy in front).
+    public_url: str = ""
     payment_gateway: GatewayName = GatewayName.MOCK
     gateway_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     idpay_api_key: SecretStr | None = None
@@ -206,6 +215,18 @@ class Settings(BaseSettings):
             raise ValueError(f"is not a rate limit like '30/minute': {exc}") from None
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _public_url_follows_the_port(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("public_url"):
+            return data
+        if str(data.get("profile", Profile.LOCAL)).lower() != Profile.LOCAL.value:
+            return data
+        return {
+            **data,
+            "public_url": served_url(data.get("host", "127.0.0.1"), data.get("port", 4000)),
+        }
+
     @field_validator("database_url")
     @classmethod
     def _database_url_is_supported(cls, value: str) -> str:
@@ -280,7 +301,9 @@ class Settings(BaseSettings):
             found.append(
                 "DARVAZA_PAYMENT_GATEWAY is zarinpal but DARVAZA_ZARINPAL_MERCHANT_ID is not set"
             )
-        if not self.public_url.startswith("https://"):
+        if not self.public_url:
+            found.append("DARVAZA_PUBLIC_URL is not set; every link and callback starts with it")
+        elif not self.public_url.startswith("https://"):
             found.append("DARVAZA_PUBLIC_URL is not https; gateways send customers back there")
         found.extend(self._audit_key_problems(key))
         if self.api_processes > 1 and not self.redis_url:
@@ -340,6 +363,38 @@ class Settings(BaseSettings):
             shown[name] = value
         shown["cookies_secure (effective)"] = self.cookies_secure
         return shown
+
+
+def served_url(host: object, port: object) -> str:
+    """The address a browser on this machine reaches a server listening on host:port at."""
+    name = str(host)
+    if name in ("", "0.0.0.0"):  # noqa: S104 - every IPv4 address: this machine is one of them
+        name = "127.0.0.1"
+    elif name == "::":
+        name = "::1"
+    if ":" in name:
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
+
+
+def start_warnings(
+    settings: Settings, port: int, environ: dict[str, str] | None = None
+) -> list[str]:
+    """What `serve` and `worker` warn about as they start: settings that are probably not
+    what was meant, though they are safe."""
+    found = [
+        f"{name} is not a Darvaza setting (a typo?); it is ignored"
+        for name in unknown_environment_names(environ)
+    ]
+    public = urlsplit(settings.public_url)
+    public_port = public.port or (443 if public.scheme == "https" else 80)
+    here = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", settings.host}  # noqa: S104
+    if not settings.is_local and public.hostname in here and public_port != port:
+        found.append(
+            f"DARVAZA_PUBLIC_URL ({settings.public_url}) names this machine on port "
+            f"{public_port}, but Darvaza serves on {port}: links and callbacks would miss it"
+        )
+    return found
 
 
 def _mask_url_password(url: str) -> str:
