@@ -6,16 +6,19 @@ Exit codes: 0 success, 1 a check found a problem (or the server refused to start
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
+import socket
 import sys
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -94,25 +97,40 @@ def version() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on.", show_default="$DARVAZA_HOST, else 127.0.0.1"),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port to listen on.", show_default="$DARVAZA_PORT, else 4000"),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes on this port (one per core is a good start).",
+            show_default="$DARVAZA_SERVE_WORKERS, else 1",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (and, in `local`, migrate the database first).
 
     Outside `local` it never migrates by itself: it refuses to start while a migration is
-    pending or a setting is unsafe, and names every problem.
+    pending or a setting is unsafe, and names every problem. With several workers, each
+    is a process of its own on the same port; the in-process job worker (`local`, or
+    DARVAZA_WORKER_IN_PROCESS) then runs once, in the process that watches them.
     """
-    import uvicorn
-
-    from darvaza.app import create_app
     from darvaza.db import Database
     from darvaza.logs import configure_logging, get_logger
     from darvaza.migrate import migration_status, upgrade_to_head
 
     # The address given here is the address served on: in `local`, links follow it too.
-    settings = _settings(host=host, port=port)
+    settings = _settings(host=host, port=port, serve_workers=workers)
     _warn(settings, settings.port)
     _refuse_unsafe(settings)
+    listening = _listen(settings.host, settings.port)
     configure_logging(settings.log_level)
     log = get_logger("darvaza.serve")
     db = Database.from_settings(settings)
@@ -127,19 +145,92 @@ def serve(
         db.dispose()
     log.info(
         "starting", profile=settings.profile.value, host=settings.host, port=settings.port,
-        public_url=settings.public_url, version=__version__,
+        workers=settings.serve_workers, public_url=settings.public_url, version=__version__,
     )  # fmt: skip
-    uvicorn.run(
-        create_app(settings, run_worker=settings.runs_worker_in_process),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,  # logging is already configured: JSON lines
-        access_log=False,  # the middleware writes one line per request
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        server_header=False,
-        timeout_graceful_shutdown=30,
+    _run_api(settings, listening)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts: a busy port is one line, exit 1."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            _fail(
+                f"Port {port} on {host} is in use: stop what serves there, or choose another "
+                "port (DARVAZA_PORT or --port)."
+            )
+        _fail(f"Cannot listen on {host}:{port}: {exc.strerror}.")
+    sock.set_inheritable(True)  # the API processes share it
+    return sock
+
+
+def _run_api(settings: Settings, listening: socket.socket) -> None:
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from darvaza.app import create_app
+
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,  # logging is already configured: JSON lines
+        "access_log": False,  # the middleware writes one line per request
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "server_header": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    if settings.serve_workers == 1:
+        app_ = create_app(settings, run_worker=settings.runs_worker_in_process)
+        uvicorn.Server(uvicorn.Config(app_, **options)).run(sockets=[listening])
+        return
+    # Each API process reads the same settings from the environment; the options given
+    # on the command line travel there too.
+    os.environ.update(
+        {"DARVAZA_HOST": settings.host, "DARVAZA_PORT": str(settings.port),
+         "DARVAZA_WORKER_IN_PROCESS": "false"}
+    )  # fmt: skip
+    config = uvicorn.Config(
+        "darvaza.app:create_app", factory=True, workers=settings.serve_workers, **options
     )
+    job_worker = _job_worker_thread(settings) if settings.runs_worker_in_process else None
+    try:
+        Multiprocess(config, sockets=[listening]).run()
+    finally:
+        if job_worker is not None:
+            job_worker()
+
+
+def _job_worker_thread(settings: Settings) -> Callable[[], None]:
+    """The upkeep worker on a thread of this process; returns what stops it."""
+    from darvaza.billing.gateways import GatewayRegistry
+    from darvaza.db import Database
+    from darvaza.jobs.registry import Services
+    from darvaza.jobs.upkeep import config_from_settings, upkeep_registry
+    from darvaza.jobs.worker import Worker
+    from darvaza.ops.metrics import Metrics
+
+    db = Database.from_settings(settings)
+    worker = Worker(
+        Services(db, settings, GatewayRegistry(settings, db)),
+        upkeep_registry(),
+        config_from_settings(settings),
+        metrics=Metrics(),
+    )
+    thread = threading.Thread(target=worker.run, name="worker", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        worker.stop()
+        thread.join(timeout=worker.config.shutdown_grace_seconds + 10)
+        db.dispose()
+
+    return stop
 
 
 @db_app.command("grants")
@@ -311,11 +402,13 @@ def audit_check_proof(
 
 
 @contextmanager
-def _database() -> Iterator[tuple[Settings, Database]]:
+def _database(*, warn: bool = False) -> Iterator[tuple[Settings, Database]]:
     from darvaza.db import Database
     from darvaza.migrate import migration_status
 
     settings = _settings()
+    if warn:
+        _warn(settings, settings.port)
     db = Database.from_settings(settings)
     try:
         status = migration_status(db)
@@ -499,8 +592,7 @@ def worker(
     from darvaza.logs import configure_logging
     from darvaza.ops.metrics import Metrics
 
-    with _database() as (settings, db):
-        _warn(settings, settings.port)
+    with _database(warn=True) as (settings, db):
         _refuse_unsafe(settings)
         configure_logging(settings.log_level)
         metrics = Metrics()
@@ -699,7 +791,20 @@ def smoke_rbac_admin(admin_token: AdminToken, base_url: BaseUrl = None) -> None:
 
 
 def main() -> None:
-    app()
+    from sqlalchemy.exc import OperationalError
+
+    from darvaza.db import DatabaseUnusable, explain_connection_error, normalise_url
+
+    try:
+        app()
+    except (DatabaseUnusable, OperationalError) as exc:
+        # A database that cannot be used is one line with the fix, not a traceback.
+        said = str(exc) if isinstance(exc, DatabaseUnusable) else None
+        said = said or explain_connection_error(exc, normalise_url(load_settings().database_url))
+        if said is None:
+            raise
+        typer.echo(said, err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # How many API processes serve this deployment, on every host together. More than one
     # needs DARVAZA_REDIS_URL outside `local`, or each would keep rate limits of its own.
     api_processes: int = Field(default=1, ge=1, le=1024)
+    # API processes `darvaza serve` runs on this host (`--workers`): the way to use more
+    # than one core. Beyond one, rate limits need DARVAZA_REDIS_URL to be shared.
+    serve_workers: int = Field(default=1, ge=1, le=64)
     readiness_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 
     log_level: LogLevel = LogLevel.INFO
@@ -301,18 +304,26 @@ class Settings(BaseSettings):
             found.append(
                 "DARVAZA_PAYMENT_GATEWAY is zarinpal but DARVAZA_ZARINPAL_MERCHANT_ID is not set"
             )
+        found.extend(self._audit_key_problems(key))
+        found.extend(self._deployment_problems())
+        if self.profile is Profile.PRODUCTION:
+            found.extend(self._production_problems())
+        return found
+
+    def _deployment_problems(self) -> list[str]:
+        found: list[str] = []
         if not self.public_url:
             found.append("DARVAZA_PUBLIC_URL is not set; every link and callback starts with it")
         elif not self.public_url.startswith("https://"):
             found.append("DARVAZA_PUBLIC_URL is not https; gateways send customers back there")
-        found.extend(self._audit_key_problems(key))
-        if self.api_processes > 1 and not self.redis_url:
-            found.append(
-                f"DARVAZA_API_PROCESSES is {self.api_processes} but DARVAZA_REDIS_URL is not "
-                "set; each process would count rate limits on its own"
-            )
-        if self.profile is Profile.PRODUCTION:
-            found.extend(self._production_problems())
+        for name, processes in (
+            ("API_PROCESSES", self.api_processes), ("SERVE_WORKERS", self.serve_workers)
+        ):  # fmt: skip
+            if processes > 1 and not self.redis_url:
+                found.append(
+                    f"DARVAZA_{name} is {processes} but DARVAZA_REDIS_URL is not set; each "
+                    "process would count rate limits on its own"
+                )
         return found
 
     def _audit_key_problems(self, secret_key: str) -> list[str]:

@@ -10,6 +10,7 @@ begins a deferred transaction and never takes the write lock.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,6 +35,37 @@ NAMING_CONVENTION = {
 }
 
 _SQLITE_BEGIN_OPTION = "darvaza_sqlite_begin"
+# The embedded default's folder is made when missing; any other SQLite path's folder must
+# exist, so that a typo in the path is an error rather than a new, empty platform.
+DEFAULT_SQLITE_FOLDER = Path("var")
+
+
+class DatabaseUnusable(Exception):
+    """The database cannot be used, said in one line with what to do about it."""
+
+
+def explain_connection_error(exc: BaseException, url: URL) -> str | None:
+    """One line for an operator from a driver's connection error; None if it is none."""
+    said = str(getattr(exc, "orig", None) or exc)
+    where = f"DARVAZA_DATABASE_URL is {url.render_as_string(hide_password=True)}"
+    if re.search(r'role "[^"]*" does not exist|password authentication failed', said):
+        return (
+            f"The database refused the user {url.username!r}: check its name and password "
+            f"({where})."
+        )
+    if re.search(r'database "[^"]*" does not exist', said):
+        return (
+            f"The database {url.database!r} does not exist on {url.host or 'localhost'}: create it "
+            f"(createdb -O {url.username or 'darvaza'} {url.database}) or fix the name ({where})."
+        )
+    if re.search(r"Connection refused|could not connect|timeout expired|Name or service", said):
+        return (
+            f"Nothing answers at {url.host}:{url.port or 5432}: is PostgreSQL running there? "
+            f"({where})"
+        )
+    if "unable to open database file" in said:
+        return f"SQLite cannot open {url.database!r}: check the path and its permissions."
+    return None
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -112,11 +144,12 @@ class Database:
         pool_size: int = 5,
         connect_timeout_seconds: int = 5,
         sqlite_busy_timeout_ms: int = 5000,
+        make_sqlite_folder: bool = False,
     ) -> None:
         self.url = normalise_url(url)
         self.backend = self.url.get_backend_name()
         if self.backend == "sqlite":
-            self.engine = _sqlite_engine(self.url, sqlite_busy_timeout_ms)
+            self.engine = _sqlite_engine(self.url, sqlite_busy_timeout_ms, make_sqlite_folder)
         else:
             self.engine = create_engine(
                 self.url,
@@ -138,6 +171,7 @@ class Database:
             pool_size=settings.database_pool_size,
             connect_timeout_seconds=settings.database_connect_timeout_seconds,
             sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            make_sqlite_folder=_is_default_sqlite(settings.database_url),
         )
 
     @contextmanager
@@ -168,10 +202,22 @@ class Database:
         self.engine.dispose()
 
 
-def _sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
+def _is_default_sqlite(url: str) -> bool:
+    database = make_url(url).database or ""
+    return Path(database).parent == DEFAULT_SQLITE_FOLDER
+
+
+def _sqlite_engine(url: URL, busy_timeout_ms: int, make_folder: bool) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).parent
+        if make_folder:
+            folder.mkdir(parents=True, exist_ok=True)
+        elif not folder.is_dir():
+            raise DatabaseUnusable(
+                f"The folder of the SQLite database {database!r} does not exist: create it "
+                "(mkdir -p) or fix DARVAZA_DATABASE_URL; Darvaza makes only ./var/ by itself."
+            )
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},

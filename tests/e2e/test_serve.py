@@ -96,3 +96,45 @@ def test_serve_with_nothing_configured(tmp_path: Path) -> None:
     assert isinstance(last["duration_ms"], float | int)
     assert all(r["request_id"] for r in requests)
     assert all({"timestamp", "level", "logger"} <= set(line) for line in lines)
+
+
+def test_serve_with_several_workers_runs_them_on_one_port_and_the_job_worker_once(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
+    env["DARVAZA_SERVE_WORKERS"] = "2"  # the setting; `--workers 2` is the same
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "darvaza.cli", "serve", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            pids = set(re.findall(r"Started server process \[(\d+)\]", log_path.read_text()))
+            try:
+                if len(pids) == 2 and httpx.get(base + "/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        for pid in pids:
+            os.kill(int(pid), 0)  # both API processes are alive
+        assert str(process.pid) not in pids
+        workers = subprocess.run(
+            [sys.executable, "-m", "darvaza.cli", "jobs", "workers"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=True,
+        ).stdout  # fmt: skip
+        # One job worker, in the process that watches the API processes.
+        assert len(workers.strip().splitlines()) == 1, workers
+        assert f":{process.pid}:" in workers
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        log.close()
+    assert '"worker_stopped"' in log_path.read_text()
