@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -12,6 +13,9 @@ from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp
 
 from darvaza.app import create_app
+from darvaza.clock import utcnow
+from darvaza.db import Database
+from darvaza.jobs.models import WorkerHeartbeat
 from darvaza.runtime import RuntimeDep
 from tests.support.settings import make_settings
 from tests.support.tcp_proxy import TcpProxy
@@ -112,3 +116,51 @@ def test_readiness_includes_redis_when_rate_limits_live_there(
     assert response.status_code == 503
     assert response.json()["checks"]["rate_limit_store"]["ok"] is False
     assert response.json()["checks"]["database"]["ok"] is True
+
+
+def _failures_logged(captured: str) -> dict[str, str]:
+    """check -> reason, from the JSON log lines `readiness_check_failed`."""
+    lines = [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
+    return {
+        line["check"]: line["reason"]
+        for line in lines
+        if line.get("event") == "readiness_check_failed"
+    }
+
+
+def test_outside_local_no_live_worker_is_not_ready_and_says_why_in_the_log(
+    database_url: str, serve: Callable[[ASGIApp], str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    staging = make_settings(
+        database_url=database_url, profile="staging", secret_key="k" * 32, audit_key="a" * 40,
+        public_url="https://members.example.com",
+    )  # fmt: skip
+    base = serve(create_app(staging))
+    capfd.readouterr()
+    response = httpx.get(base + "/ready")
+    assert response.status_code == 503
+    workers = response.json()["checks"]["workers"]
+    assert workers["ok"] is False
+    assert workers["detail"].startswith("no worker running: start `darvaza worker`")
+    assert _failures_logged(capfd.readouterr().err) == {"workers": workers["detail"]}
+
+    now = utcnow()
+    with Database(database_url).transaction() as session:
+        session.add(
+            WorkerHeartbeat(
+                id="host:1:test", host="host", pid=1, queues="default", concurrency=1,
+                state="running", started_at=now, last_seen_at=now,
+            )
+        )  # fmt: skip
+    again = httpx.get(base + "/ready")
+    assert again.status_code == 200, again.text
+    assert again.json()["checks"]["workers"]["detail"] == "1 live, 0 gone"
+
+
+def test_a_pending_migration_is_logged_with_its_reason(
+    empty_database_url: str, serve: Callable[[ASGIApp], str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    base = serve(create_app(make_settings(database_url=empty_database_url)))
+    capfd.readouterr()
+    assert httpx.get(base + "/ready").status_code == 503
+    assert "migration pending" in _failures_logged(capfd.readouterr().err)["migrations"]

@@ -169,14 +169,19 @@ def count_workers(db: Database, *, stale_after: timedelta) -> tuple[int, int]:
     return len(views) - gone, gone
 
 
-def describe_workers(db: Database, *, stale_after: timedelta) -> str:
-    """For the readiness probe. A missing worker does not make the API unready (taking
-    every API process out of service would not bring it back); it is reported here, in
-    the metrics and in the ops summary."""
+class WorkerMissing(Exception):
+    """No live worker where one must run; the message is safe to show in the probe."""
+
+
+def describe_workers(db: Database, *, stale_after: timedelta, required: bool) -> str:
+    """For the readiness probe. Where a worker is `required` (outside `local`), none live
+    is a failure: payments whose callback never came are verified only by the worker, and
+    IDPay refunds what is not verified within ten minutes. In `local` it is reported."""
     live, gone = count_workers(db, stale_after=stale_after)
-    if live + gone == 0:
-        return "no worker running"
-    return f"{live} live, {gone} gone"
+    detail = "no worker running" if live + gone == 0 else f"{live} live, {gone} gone"
+    if required and live == 0:
+        raise WorkerMissing(f"{detail}: start `darvaza worker` (see docs/runbooks/worker-gone.md)")
+    return detail
 
 
 @dataclass(frozen=True)

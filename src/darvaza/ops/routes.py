@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from darvaza import __version__
 from darvaza.context import current_request_id
 from darvaza.errors import Unauthenticated, error_body
-from darvaza.jobs.service import describe_workers
+from darvaza.jobs.service import WorkerMissing, describe_workers
 from darvaza.ops.schemas import CheckOut, HealthOut, ReadinessOut
-from darvaza.ops.service import check_readiness
+from darvaza.ops.service import CheckFailed, check_readiness
 from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import PUBLIC, Requires
 
@@ -36,12 +36,18 @@ def health() -> HealthOut:
     dependencies=[Requires(PUBLIC)],
 )
 async def ready(runtime: RuntimeDep) -> JSONResponse:
-    """Readiness: the database answers and no migration is pending. Workers are reported
-    (live and gone) but do not decide readiness."""
-    stale = runtime.settings.worker_stale_after
-    extra: dict[str, Callable[[], object]] = {
-        "workers": lambda: describe_workers(runtime.db, stale_after=stale)
-    }
+    """Readiness: the database answers, no migration is pending, and (outside `local`) a
+    job worker is live; Redis answers when rate limits are kept there. Each failing check
+    is logged as `readiness_check_failed` with its reason."""
+    stale, required = runtime.settings.worker_stale_after, not runtime.settings.is_local
+
+    def workers() -> str:
+        try:
+            return describe_workers(runtime.db, stale_after=stale, required=required)
+        except WorkerMissing as exc:
+            raise CheckFailed(str(exc)) from None
+
+    extra: dict[str, Callable[[], object]] = {"workers": workers}
     if runtime.limiter.backend == "redis":
         extra["rate_limit_store"] = runtime.limiter.ping
     report = await check_readiness(

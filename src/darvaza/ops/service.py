@@ -58,6 +58,10 @@ def readiness_checks(db: Database) -> dict[str, Callable[[], str]]:
     }
 
 
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
 async def check_readiness(
     db: Database,
     timeout_seconds: float,
@@ -71,7 +75,7 @@ async def check_readiness(
     results: dict[str, CheckResult] = {}
     checks: dict[str, Callable[[], object]] = {**readiness_checks(db), **(extra_checks or {})}
     for name, check in checks.items():
-        started = time.perf_counter()
+        started, logged = time.perf_counter(), False
         ok, detail = False, f"no answer within {timeout_seconds:g}s"
         with anyio.move_on_after(timeout_seconds):
             try:
@@ -82,9 +86,11 @@ async def check_readiness(
                 ok = True
             except CheckFailed as exc:
                 detail = str(exc)
-            except Exception:
+            except Exception as exc:
                 # The probe's body is public: the reason (hosts, SQL) goes to the log only.
-                log.warning("readiness_check_failed", check=name, exc_info=True)
-                detail = "failed; the reason is in the server log"
-        results[name] = CheckResult(ok, detail, round((time.perf_counter() - started) * 1000, 2))
+                log.warning("readiness_check_failed", check=name, reason=repr(exc), exc_info=True)
+                detail, logged = "failed; the reason is in the server log", True
+        if not ok and not logged:
+            log.warning("readiness_check_failed", check=name, reason=detail)
+        results[name] = CheckResult(ok, detail, _since(started))
     return ReadinessReport(results)
