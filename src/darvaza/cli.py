@@ -51,6 +51,10 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 payments_app = typer.Typer(help="Payments and their timelines.", no_args_is_help=True)
 app.add_typer(payments_app, name="payments")
+tenants_app = typer.Typer(help="Tenants: list, create, show.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+plans_app = typer.Typer(help="A tenant's plans.", no_args_is_help=True)
+app.add_typer(plans_app, name="plans")
 jobs_app = typer.Typer(help="The job queue: list, retry, cancel, enqueue.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 smoke_app = typer.Typer(
@@ -485,6 +489,132 @@ def users_set_role(
     typer.echo(f"{user.email} is now {user.platform_role or 'customer'}")
 
 
+@users_app.command("list")
+def users_list(
+    email: Annotated[str | None, typer.Option(help="Only this address.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """Accounts, oldest first: email, platform role, whether the address is verified."""
+    from darvaza.identity.accounts import list_users
+
+    with _database() as (_, db):
+        users = list_users(db, email=email, limit=limit)
+    for user in users:
+        verified = "verified" if user.email_verified_at else "unverified"
+        typer.echo(f"{user.id}  {user.email}  {user.platform_role or 'customer'}  {verified}")
+    if not users:
+        typer.echo("No accounts.")
+
+
+@users_app.command("show")
+def users_show(email: Annotated[str, typer.Option(help="The account's email address.")]) -> None:
+    """One account: its role, when it was made and its password changed, and the tenants
+    it is staff of."""
+    from darvaza.identity.accounts import require_user_by_email
+    from darvaza.tenants.service import memberships_of
+
+    with _database() as (_, db):
+        with db.read() as session:
+            user = require_user_by_email(session, email)
+        staff_of = memberships_of(db, user.id)
+    typer.echo(f"{user.email}  id {user.id}")
+    typer.echo(f"  platform role: {user.platform_role or 'customer'}")
+    typer.echo(f"  created: {user.created_at:%Y-%m-%d %H:%M:%S}")
+    verified = f"{user.email_verified_at:%Y-%m-%d %H:%M:%S}" if user.email_verified_at else "no"
+    typer.echo(f"  email verified: {verified}")
+    changed = user.password_changed_at
+    typer.echo(f"  password changed: {f'{changed:%Y-%m-%d %H:%M:%S}' if changed else 'never'}")
+    for membership in staff_of:
+        typer.echo(f"  {membership.role} of {membership.tenant.slug}")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    email: Annotated[str, typer.Option(help="The account's email address.")],
+) -> None:
+    """Set a new password (from DARVAZA_PASSWORD or a prompt), for someone locked out;
+    every session, API token and reset link of the account ends. Audited."""
+    from darvaza.audit.service import Actor
+    from darvaza.identity.accounts import set_password
+
+    password = _new_password()
+    with _database() as (settings, db):
+        revoked = set_password(
+            db, Actor.system(CLI_ACTOR), email=email, new_password=password,
+            min_length=settings.password_min_length,
+        )  # fmt: skip
+    typer.echo(f"New password set for {email}; {revoked} session(s) and token(s) ended.")
+
+
+@tenants_app.command("list")
+def tenants_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 100) -> None:
+    """Tenants by slug."""
+    from darvaza.tenants.service import list_tenants
+
+    with _database() as (_, db):
+        tenants = list_tenants(db, limit=limit, after=None)
+    for tenant in tenants:
+        typer.echo(f"{tenant.slug}  {tenant.name}  gateway {tenant.payment_gateway or 'default'}")
+    if not tenants:
+        typer.echo("No tenants.")
+
+
+@tenants_app.command("create")
+def tenants_create(
+    slug: Annotated[str, typer.Option(help="Lower-case letters, digits and -.")],
+    name: Annotated[str, typer.Option(help="The tenant's name as people see it.")],
+    owner_email: Annotated[str, typer.Option(help="An existing account, its first owner.")],
+) -> None:
+    """Create a tenant with its first owner (audited)."""
+    from darvaza.audit.service import Actor
+    from darvaza.tenants.service import create_tenant
+
+    with _database() as (_, db):
+        tenant = create_tenant(
+            db, Actor.system(CLI_ACTOR), slug=slug, name=name, owner_email=owner_email
+        )
+    typer.echo(f"Created tenant {tenant.slug} ({tenant.name}), id {tenant.id}")
+
+
+@tenants_app.command("show")
+def tenants_show(slug: Annotated[str, typer.Argument(help="The tenant's slug.")]) -> None:
+    """One tenant: its gateway, its owners and managers, and its plans."""
+    from darvaza.billing.plans import list_plans
+    from darvaza.tenants.service import find_tenant, list_members
+
+    with _database() as (settings, db):
+        tenant = find_tenant(db, slug)
+        members = list_members(db, tenant.id)
+        plans = list_plans(db, tenant.id, include_retired=True)
+    gateway = tenant.payment_gateway or f"{settings.payment_gateway.value} (the default)"
+    typer.echo(f"{tenant.slug}  {tenant.name}  id {tenant.id}")
+    typer.echo(f"  gateway: {gateway}")
+    for member in members:
+        typer.echo(f"  {member.role}: {member.user.email}")
+    typer.echo(f"  plans: {len(plans)} ({sum(p.active for p in plans)} on sale)")
+
+
+@plans_app.command("list")
+def plans_list(
+    tenant: Annotated[str, typer.Option(help="The tenant's slug.")],
+    include_retired: Annotated[bool, typer.Option(help="Show retired plans too.")] = False,
+) -> None:
+    """A tenant's plans: code, price, period, and whether it is on sale."""
+    from darvaza.billing.plans import list_plans
+    from darvaza.tenants.service import find_tenant
+
+    with _database() as (_, db):
+        found = list_plans(db, find_tenant(db, tenant).id, include_retired=include_retired)
+    for plan in found:
+        sale = "on sale" if plan.active else "retired"
+        typer.echo(
+            f"{plan.code}  {plan.name}  {plan.price_rials:,} Rials / {plan.period_days} days"
+            f"  {sale}  id {plan.id}"
+        )
+    if not found:
+        typer.echo("No plans.")
+
+
 @tokens_app.command("create")
 def tokens_create(
     email: Annotated[str, typer.Option(help="The staff member the token acts for.")],
@@ -541,6 +671,42 @@ def tokens_revoke(token_id: Annotated[uuid.UUID, typer.Argument(help="The token'
     with _database() as (_, db):
         revoke_api_token(db, Actor.system(CLI_ACTOR), token_id)
     typer.echo(f"Revoked {token_id}")
+
+
+@payments_app.command("list")
+def payments_list(
+    state: Annotated[
+        str | None, typer.Option(help="Only this state (paid, mismatch, ...).")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's (its slug).")] = None,
+    gateway: Annotated[str | None, typer.Option(help="Only this gateway's.")] = None,
+    stuck: Annotated[bool, typer.Option(help="Only those still open past their time.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """Payments of every tenant, newest first; mismatched and stuck ones are counted first."""
+    from datetime import timedelta
+
+    from darvaza.billing.payments import PaymentFilter, list_payments, payments_needing_attention
+
+    with _database() as (settings, db):
+        stuck_after = timedelta(minutes=settings.payment_reconcile_after_minutes + 10)
+        attention = payments_needing_attention(db, stuck_after=stuck_after)
+        page = list_payments(
+            db,
+            PaymentFilter(state=state, tenant_slug=tenant, gateway=gateway, stuck_only=stuck),
+            stuck_after=stuck_after,
+            limit=limit,
+        )
+    typer.echo(f"mismatch: {attention['mismatch']}  stuck: {attention['stuck']}")
+    for listed in page.items:
+        p = listed.payment
+        typer.echo(
+            f"{p.created_at:%Y-%m-%d %H:%M}  {p.order_id}  {p.state:<9}"
+            f"{' STUCK' if listed.stuck else ''}  {p.amount_rials:>12,} Rials  {p.gateway:<8}"
+            f"  {listed.tenant_slug}  {p.plan_code}  {listed.user_email}"
+        )
+    if not page.items:
+        typer.echo("No payments.")
 
 
 @payments_app.command("show")

@@ -103,7 +103,7 @@ def test_a_subscriber_downloads_exactly_the_uploaded_bytes(shop: Shop) -> None:
     made = shop.upload(name="گزارش سالانه.pdf").json()
     assert made["sha256"] == hashlib.sha256(DATA).hexdigest()
     assert made["state"] == "draft"
-    _, token = shop.subscriber()
+    subscriber, token = shop.subscriber()
     listed = shop.api.call("GET", "/api/v1/tenants/acme/content", token=token).json()
     assert listed == {"items": [], "next_cursor": None}  # drafts are not listed
     shop.api.call(
@@ -122,6 +122,8 @@ def test_a_subscriber_downloads_exactly_the_uploaded_bytes(shop: Shop) -> None:
     assert [(r["outcome"], r["bytes_sent"], r["status_code"]) for r in log] == [
         ("delivered", len(DATA), 200)
     ]
+    # The log names who and what, not only their ids.
+    assert (log[0]["user_email"], log[0]["content_title"]) == (subscriber.email, "Annual report")
 
 
 def test_ranges_resume_a_download(shop: Shop) -> None:

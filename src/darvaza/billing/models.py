@@ -101,6 +101,10 @@ class Payment(Base):
 
     plan: Mapped[Plan] = relationship(lazy="selectin")
 
+    @property
+    def plan_code(self) -> str:
+        return self.plan.code
+
 
 class PaymentEvent(Base):
     __tablename__ = "payment_events"
@@ -138,6 +142,10 @@ class Subscription(Base):
     updated_at: Mapped[datetime]
 
     plan: Mapped[Plan] = relationship(lazy="selectin")
+
+    @property
+    def plan_code(self) -> str:
+        return self.plan.code
 
 
 class SubscriptionActivation(Base):

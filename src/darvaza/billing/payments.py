@@ -10,14 +10,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from darvaza.billing.models import Payment, PaymentEvent
 from darvaza.clock import utcnow
 from darvaza.db import Database
 from darvaza.errors import NotFound
+from darvaza.identity.models import User
+from darvaza.params import read_time_cursor, time_cursor
+from darvaza.tenants.models import Tenant
+
+# A payment in these states may still be paid; every other state is final.
+OPEN_STATES = ("created", "pending")
 
 
 class ReceiptReused(Exception):
@@ -73,20 +80,15 @@ def payment_timeline(
         return Timeline(payment, found)
 
 
-def payments_of(
-    db: Database,
-    *,
-    user_id: uuid.UUID | None = None,
-    tenant_id: uuid.UUID | None = None,
-    limit: int = 50,
-) -> Sequence[Payment]:
+def payments_of(db: Database, *, user_id: uuid.UUID, limit: int = 50) -> Sequence[Payment]:
+    """A customer's own payments, newest first."""
     with db.read() as session:
-        query = select(Payment).order_by(Payment.created_at.desc()).limit(limit)
-        if user_id is not None:
-            query = query.where(Payment.user_id == user_id)
-        if tenant_id is not None:
-            query = query.where(Payment.tenant_id == tenant_id)
-        return session.scalars(query).all()
+        return session.scalars(
+            select(Payment)
+            .where(Payment.user_id == user_id)
+            .order_by(Payment.created_at.desc())
+            .limit(limit)
+        ).all()
 
 
 def payment_state(db: Database, order_id: str) -> str | None:
@@ -94,3 +96,88 @@ def payment_state(db: Database, order_id: str) -> str | None:
         return session.scalars(
             select(Payment.state).where(Payment.order_id == order_id)
         ).one_or_none()
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    """What a list of payments is narrowed to; every field left out matches all."""
+
+    state: str | None = None
+    tenant_id: uuid.UUID | None = None
+    tenant_slug: str | None = None
+    user_id: uuid.UUID | None = None
+    gateway: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    stuck_only: bool = False
+
+
+@dataclass(frozen=True)
+class ListedPayment:
+    payment: Payment
+    user_email: str
+    tenant_slug: str
+    # Still open past the time a callback or reconciliation should have settled it.
+    stuck: bool
+
+
+@dataclass(frozen=True)
+class PaymentPage:
+    items: list[ListedPayment]
+    next_cursor: str | None
+
+
+def _stuck(stuck_after: timedelta, now: datetime) -> ColumnElement[bool]:
+    return Payment.state.in_(OPEN_STATES) & (Payment.created_at <= now - stuck_after)
+
+
+def list_payments(
+    db: Database,
+    where: PaymentFilter,
+    *,
+    stuck_after: timedelta,
+    limit: int,
+    cursor: str | None = None,
+) -> PaymentPage:
+    """Payments newest first, each with its payer's email, its tenant's slug and whether
+    it is stuck; `next_cursor` pages on."""
+    now = utcnow()
+    stuck = _stuck(stuck_after, now)
+    query = (
+        select(Payment, User.email, Tenant.slug, stuck.label("stuck"))
+        .join(User, User.id == Payment.user_id)
+        .join(Tenant, Tenant.id == Payment.tenant_id)
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+        .limit(limit)
+    )
+    for column, value in (
+        (Payment.state, where.state),
+        (Payment.tenant_id, where.tenant_id),
+        (Tenant.slug, where.tenant_slug),
+        (Payment.user_id, where.user_id),
+        (Payment.gateway, where.gateway),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(Payment.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(Payment.created_at < where.until)
+    if where.stuck_only:
+        query = query.where(stuck)
+    if cursor is not None:
+        query = query.where(tuple_(Payment.created_at, Payment.id) < read_time_cursor(cursor))
+    with db.read() as session:
+        rows = session.execute(query).all()
+    items = [ListedPayment(row[0], row[1], row[2], bool(row[3])) for row in rows]
+    last = items[-1].payment if len(items) == limit else None
+    return PaymentPage(items, time_cursor(last.created_at, last.id) if last else None)
+
+
+def payments_needing_attention(db: Database, *, stuck_after: timedelta) -> dict[str, int]:
+    """Platform-wide: payments whose amount did not match (`mismatch`) and stuck ones."""
+    stuck = _stuck(stuck_after, utcnow())
+    with db.read() as session:
+        mismatch = session.scalar(select(func.count()).where(Payment.state == "mismatch"))
+        stuck_count = session.scalar(select(func.count()).select_from(Payment).where(stuck))
+    return {"mismatch": int(mismatch or 0), "stuck": int(stuck_count or 0)}

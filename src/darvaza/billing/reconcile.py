@@ -30,11 +30,10 @@ from darvaza.billing.gateways.base import GatewayError, PaymentRef
 from darvaza.billing.gateways.idpay import NOT_VERIFIABLE_YET
 from darvaza.billing.gateways.zarinpal import NOT_PAID_YET
 from darvaza.billing.models import Payment
-from darvaza.billing.payments import fail_payment, lock_payment
+from darvaza.billing.payments import OPEN_STATES, fail_payment, lock_payment
 from darvaza.clock import utcnow
 from darvaza.db import Database
 
-OPEN_STATES = ("created", "pending")
 # Failures that older versions recorded from answers that were not final ("not verifiable
 # yet"): while the gateway may still verify, such a payment is asked about again.
 RECHECKABLE_FAILURES = frozenset({NOT_VERIFIABLE_YET, NOT_PAID_YET})

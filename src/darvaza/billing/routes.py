@@ -4,6 +4,7 @@ the mock gateway's pages, and what customers and tenants see of payments."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -20,18 +21,26 @@ from darvaza.billing.schemas import (
     CheckoutIn,
     CheckoutOut,
     GatewayChoiceIn,
+    ListedPaymentOut,
+    PaymentAttentionOut,
     PaymentDetailOut,
     PaymentEventOut,
     PaymentOut,
+    PaymentPageOut,
+    PaymentState,
     PlanChangeIn,
     PlanIn,
     PlanOut,
+    SubscriberOut,
     SubscriptionOut,
 )
+from darvaza.config import GatewayName
 from darvaza.errors import HTML_PAGE, RATE_LIMITED, NotFound, refuses
 from darvaza.identity.routes import client_ip
-from darvaza.runtime import RuntimeDep
+from darvaza.params import IsoTime, TimeCursor
+from darvaza.runtime import Runtime, RuntimeDep
 from darvaza.security.policy import (
+    AUDIT_READER,
     PUBLIC,
     PUBLIC_TENANT,
     SIGNED_IN,
@@ -47,8 +56,11 @@ tenant_router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["billing"])
 me_router = APIRouter(prefix="/api/v1/me", tags=["billing"])
 callback_router = APIRouter(tags=["billing"])
 admin_router = APIRouter(prefix="/api/v1/admin/tenants/{tenant}", tags=["admin"])
+platform_router = APIRouter(
+    prefix="/api/v1/admin", tags=["admin"], dependencies=[Requires(AUDIT_READER)]
+)
 pages = APIRouter(tags=["billing"])
-routers = (tenant_router, me_router, callback_router, admin_router, pages)
+routers = (tenant_router, me_router, callback_router, admin_router, platform_router, pages)
 
 templates = Jinja2Templates(
     directory=[
@@ -326,10 +338,64 @@ def cancel_my_subscription(
     return _subscription_out(cancelled)
 
 
-@tenant_router.get("/payments", response_model=list[PaymentOut])
-def tenant_payments(access: Staff, runtime: RuntimeDep, limit: Limit = 50) -> list[PaymentOut]:
-    found = payments.payments_of(runtime.db, tenant_id=access.tenant_id, limit=limit)
-    return [PaymentOut.model_validate(p) for p in found]
+@tenant_router.get("/payments", response_model=list[ListedPaymentOut])
+def tenant_payments(
+    access: Staff, runtime: RuntimeDep, limit: Limit = 50
+) -> list[ListedPaymentOut]:
+    """The tenant's payments, newest first, with who paid."""
+    page = payments.list_payments(
+        runtime.db,
+        payments.PaymentFilter(tenant_id=access.tenant_id),
+        stuck_after=_stuck_after(runtime),
+        limit=limit,
+    )
+    return [ListedPaymentOut.of(listed) for listed in page.items]
+
+
+def _stuck_after(runtime: Runtime) -> timedelta:
+    # Past the reconcile threshold and the gateway's own verify window, a payment still
+    # open means neither the callback nor the worker settled it.
+    return timedelta(minutes=runtime.settings.payment_reconcile_after_minutes + 10)
+
+
+@platform_router.get("/payments", response_model=PaymentPageOut)
+def platform_payments(
+    runtime: RuntimeDep,
+    state: Annotated[PaymentState | None, Query()] = None,
+    tenant: Annotated[str | None, Query(max_length=63, description="a tenant's slug")] = None,
+    gateway: GatewayName | None = None,
+    stuck: Annotated[bool, Query(description="only payments still open past their time")] = False,
+    since: Annotated[IsoTime | None, Query(description="created at or after")] = None,
+    until: Annotated[IsoTime | None, Query(description="created before")] = None,
+    limit: Limit = 50,
+    cursor: TimeCursor = None,
+) -> PaymentPageOut:
+    """Every tenant's payments, newest first, for platform staff; `attention` counts the
+    `mismatch` and stuck ones platform-wide, whatever the filters."""
+    page = payments.list_payments(
+        runtime.db,
+        payments.PaymentFilter(
+            state=state,
+            tenant_slug=tenant,
+            gateway=gateway,
+            since=since,
+            until=until,
+            stuck_only=stuck,
+        ),
+        stuck_after=_stuck_after(runtime),
+        limit=limit,
+        cursor=cursor,
+    )
+    return PaymentPageOut(
+        items=[ListedPaymentOut.of(listed) for listed in page.items],
+        next_cursor=page.next_cursor,
+        attention=_attention(runtime),
+    )
+
+
+def _attention(runtime: Runtime) -> PaymentAttentionOut:
+    counts = payments.payments_needing_attention(runtime.db, stuck_after=_stuck_after(runtime))
+    return PaymentAttentionOut(**counts)
 
 
 @tenant_router.get("/payments/{payment_id:uuid}", response_model=PaymentDetailOut)
@@ -344,12 +410,14 @@ def tenant_payment(payment_id: uuid.UUID, access: Staff, runtime: RuntimeDep) ->
     )
 
 
-@tenant_router.get("/subscribers", response_model=list[SubscriptionOut])
+@tenant_router.get("/subscribers", response_model=list[SubscriberOut])
 def tenant_subscribers(
     access: Staff, runtime: RuntimeDep, limit: Limit = 50
-) -> list[SubscriptionOut]:
+) -> list[SubscriberOut]:
     found = subscriptions.subscribers_of_tenant(runtime.db, access.tenant_id, limit=limit)
-    return [_subscription_out(s) for s in found]
+    return [
+        SubscriberOut(**_subscription_out(s).model_dump(), user_email=email) for s, email in found
+    ]
 
 
 @admin_router.put("/gateway", response_model=GatewayChoiceIn)

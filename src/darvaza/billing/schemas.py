@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from darvaza.config import GatewayName
 
 MAX_PRICE_RIALS = 10**13
+PaymentState = Literal["created", "pending", "paid", "failed", "cancelled", "expired", "mismatch"]
 # A plan's code: what people type and see, and what content names to unlock it.
 PLAN_CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,49}$"
 
@@ -72,6 +73,42 @@ class PaymentOut(BaseModel):
     failure_message: str | None
     created_at: datetime
     paid_at: datetime | None
+    plan_code: str
+
+
+class ListedPaymentOut(PaymentOut):
+    """A payment in a list: who paid, for which tenant, and whether it is stuck."""
+
+    user_email: str
+    tenant_slug: str
+    stuck: bool = Field(
+        description="Still open past the time its callback or reconciliation should have "
+        "settled it: the worker's reconciliation is not keeping up, or the gateway is down"
+    )
+
+    @classmethod
+    def of(cls, listed: Any) -> ListedPaymentOut:
+        return cls.model_validate(
+            {
+                **PaymentOut.model_validate(listed.payment).model_dump(),
+                "user_email": listed.user_email,
+                "tenant_slug": listed.tenant_slug,
+                "stuck": listed.stuck,
+            }
+        )
+
+
+class PaymentAttentionOut(BaseModel):
+    mismatch: int = Field(description="Paid with another amount than asked: see the runbook")
+    stuck: int
+
+
+class PaymentPageOut(BaseModel):
+    items: list[ListedPaymentOut]
+    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page")
+    attention: PaymentAttentionOut = Field(
+        description="Platform-wide counts, whatever the filters: payments that need a person"
+    )
 
 
 class PaymentEventOut(BaseModel):
@@ -94,11 +131,16 @@ class SubscriptionOut(BaseModel):
     tenant_id: uuid.UUID
     user_id: uuid.UUID
     plan_id: uuid.UUID
+    plan_code: str
     state: str
     active_now: bool = False
     started_at: datetime
     current_period_end: datetime
     cancel_at_period_end: bool
+
+
+class SubscriberOut(SubscriptionOut):
+    user_email: str
 
 
 class GatewayChoiceIn(BaseModel):

@@ -14,6 +14,7 @@ from darvaza.billing.models import Payment, Subscription, SubscriptionActivation
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, NotFound
+from darvaza.identity.models import User
 
 
 class _Raced(Exception):
@@ -146,14 +147,17 @@ def subscriptions_of_user(db: Database, user_id: uuid.UUID) -> Sequence[Subscrip
 
 def subscribers_of_tenant(
     db: Database, tenant_id: uuid.UUID, *, limit: int
-) -> Sequence[Subscription]:
+) -> list[tuple[Subscription, str]]:
+    """The tenant's subscriptions, latest ending first, each with its subscriber's email."""
     with db.read() as session:
-        return session.scalars(
-            select(Subscription)
+        rows = session.execute(
+            select(Subscription, User.email)
+            .join(User, User.id == Subscription.user_id)
             .where(Subscription.tenant_id == tenant_id)
             .order_by(Subscription.current_period_end.desc())
             .limit(limit)
         ).all()
+    return [(row[0], row[1]) for row in rows]
 
 
 def expire_due_subscriptions(

@@ -8,7 +8,6 @@ a subscription that ended after the token was issued stops the download.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +21,7 @@ from darvaza.content.items import caller_standing, entitled, get_item
 from darvaza.content.models import ContentItem, DownloadRecord, DownloadToken
 from darvaza.db import Database, changed_rows
 from darvaza.errors import Conflict, DarvazaError, Forbidden, Gone, NotFound
+from darvaza.identity.models import User
 from darvaza.security.tokens import hash_token, looks_like_token, new_token
 
 DOWNLOAD_PREFIX = "dzd_"
@@ -293,14 +293,20 @@ def revoke_item_tokens(
     return int(revoked or 0)
 
 
-def download_log(db: Database, tenant_id: uuid.UUID, *, limit: int) -> Sequence[DownloadRecord]:
+def download_log(
+    db: Database, tenant_id: uuid.UUID, *, limit: int
+) -> list[tuple[DownloadRecord, str, str]]:
+    """The tenant's downloads, newest first, each with who downloaded and the item's title."""
     with db.read() as session:
-        return session.scalars(
-            select(DownloadRecord)
+        rows = session.execute(
+            select(DownloadRecord, User.email, ContentItem.title)
+            .join(User, User.id == DownloadRecord.user_id)
+            .join(ContentItem, ContentItem.id == DownloadRecord.content_id)
             .where(DownloadRecord.tenant_id == tenant_id)
             .order_by(DownloadRecord.id.desc())
             .limit(limit)
         ).all()
+    return [(row[0], row[1], row[2]) for row in rows]
 
 
 def delete_ended_download_tokens(

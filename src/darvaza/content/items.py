@@ -9,7 +9,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import delete, exists, select, tuple_
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from darvaza.content.storage import Storage, StoredFile, TooLarge
 from darvaza.db import Database
 from darvaza.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from darvaza.identity.models import User
+from darvaza.params import read_time_cursor, time_cursor
 from darvaza.security.roles import PlatformRole, TenantRole
 from darvaza.tenants.models import TenantMembership
 
@@ -393,7 +394,7 @@ def list_items(
         if published_only:
             query = query.where(ContentItem.state == "published")
         if cursor is not None:
-            created_at, item_id = read_cursor(cursor)
+            created_at, item_id = read_time_cursor(cursor)
             query = query.where(
                 tuple_(ContentItem.created_at, ContentItem.id) < (created_at, item_id)
             )
@@ -409,26 +410,4 @@ def list_items(
             for item in found
         ]
     last = found[-1] if len(found) == limit else None
-    return ItemPage(listed, make_cursor(last.created_at, last.id) if last else None)
-
-
-# A cursor is microseconds since 1970 and an id: every string of this shape is a valid
-# position (17 digits stay within year 9999), so the contract says exactly what is taken.
-CURSOR_PATTERN = r"^[0-9]{1,17}_[0-9a-f]{32}$"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def make_cursor(created_at: datetime, item_id: uuid.UUID) -> str:
-    """The position after an item: its exact time and id (ties on time are broken by id)."""
-    return f"{(created_at.astimezone(UTC) - _EPOCH) // _MICROSECOND}_{item_id.hex}"
-
-
-def read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        stamp, hex_id = cursor.split("_", 1)
-        return _EPOCH + int(stamp) * _MICROSECOND, uuid.UUID(hex=hex_id)
-    except (ValueError, OverflowError):
-        raise InvalidInput(
-            "The cursor is not one this API gave out.", code="invalid_cursor"
-        ) from None
+    return ItemPage(listed, time_cursor(last.created_at, last.id) if last else None)

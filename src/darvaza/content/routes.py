@@ -28,6 +28,7 @@ from darvaza.content.schemas import (
 from darvaza.content.storage import StorageError
 from darvaza.errors import DarvazaError, Gone, refuses
 from darvaza.identity.routes import client_ip
+from darvaza.params import TimeCursor
 from darvaza.runtime import Runtime, RuntimeDep
 from darvaza.security.policy import PUBLIC, TENANT_CUSTOMER, TENANT_STAFF, Access, Requires
 
@@ -225,10 +226,7 @@ def archive(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOu
 
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[
-    str | None,
-    Query(pattern=items.CURSOR_PATTERN, description="`next_cursor` of the page before"),
-]
+Cursor = TimeCursor
 
 
 @tenant_router.get("", response_model=ContentPageOut)
@@ -309,8 +307,12 @@ def download_log(
 ) -> list[DownloadRecordOut]:
     """Who downloaded what, when, how much, and how it ended."""
     return [
-        DownloadRecordOut.model_validate(r)
-        for r in downloads.download_log(runtime.db, access.tenant_id, limit=limit)
+        DownloadRecordOut.model_validate(
+            {**vars(record), "user_email": email, "content_title": title}
+        )
+        for record, email, title in downloads.download_log(
+            runtime.db, access.tenant_id, limit=limit
+        )
     ]
 
 

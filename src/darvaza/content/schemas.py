@@ -64,7 +64,9 @@ class DownloadRecordOut(BaseModel):
 
     occurred_at: datetime
     content_id: uuid.UUID
+    content_title: str
     user_id: uuid.UUID
+    user_email: str
     ip: str | None
     outcome: str
     status_code: int

@@ -252,6 +252,34 @@ def reset_password(db: Database, *, token: str, new_password: str, min_length: i
         return revoked
 
 
+def set_password(
+    db: Database, actor: Actor, *, email: str, new_password: str, min_length: int
+) -> int:
+    """An operator sets someone's password (an admin locked out, from the shell): every
+    open reset link, session and API token of the account ends. Returns how many
+    credentials ended."""
+    now = utcnow()
+    with db.transaction() as session:
+        user = require_user_by_email(session, email)
+        user.password_hash = _checked_password(
+            new_password, min_length=min_length, email=user.email
+        )
+        user.password_changed_at = now
+        one_time.spend_others(session, purpose=one_time.PASSWORD_RESET, user_id=user.id, now=now)
+        revoked = revoke_credentials(
+            session, user.id, now=now, reason="password_set", kinds=(SESSION, API_TOKEN)
+        )
+        append_event(
+            session,
+            action="user.password_set",
+            actor=actor,
+            target_type="user",
+            target_id=user.id,
+            data={"credentials_revoked": revoked},
+        )
+        return revoked
+
+
 def create_user(
     db: Database,
     actor: Actor,

@@ -96,6 +96,16 @@ def list_members(db: Database, tenant_id: uuid.UUID) -> Sequence[TenantMembershi
         ).all()
 
 
+def memberships_of(db: Database, user_id: uuid.UUID) -> Sequence[TenantMembership]:
+    """The tenants someone is an owner or a manager of."""
+    with db.read() as session:
+        return session.scalars(
+            select(TenantMembership)
+            .where(TenantMembership.user_id == user_id)
+            .order_by(TenantMembership.created_at)
+        ).all()
+
+
 def add_member(
     db: Database, actor: Actor, *, tenant_id: uuid.UUID, email: str, role: TenantRole
 ) -> TenantMembership:

@@ -503,6 +503,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         _remove_manager, foreign=_another_tenants_manager
     ),
     ("GET", "/api/v1/admin/audit"): _plain("/api/v1/admin/audit"),
+    ("GET", "/api/v1/admin/payments"): _plain("/api/v1/admin/payments?stuck=true"),
     ("GET", "/api/v1/admin/jobs"): _plain("/api/v1/admin/jobs?state=dead"),
     ("GET", "/api/v1/admin/jobs/{job_id}"): _job_action(""),
     ("POST", "/api/v1/admin/jobs/{job_id}/retry"): _job_action("/retry"),
