@@ -131,12 +131,16 @@ def test_a_405_names_every_method_the_path_has(
     assert response.headers["allow"] == allowed
 
 
-def test_malformed_json_is_422(client: httpx.Client) -> None:
+def test_malformed_json_is_400_bad_request(client: httpx.Client) -> None:
+    """A body that cannot be read at all is a 400, as the error table says; JSON that
+    reads but does not fit is a 422."""
     response = client.post(
         "/probe/items", content=b'{"name": "gold",', headers={"content-type": "application/json"}
     )
-    error = assert_error_shape(response, 422, "validation_error")
+    error = assert_error_shape(response, 400, "bad_request")
     assert error["details"][0]["type"] == "json_invalid"  # type: ignore[index]
+    wrong_shape = client.post("/probe/items", json=[1, 2])
+    assert_error_shape(wrong_shape, 422, "validation_error")
 
 
 def test_invalid_fields_are_422_naming_each_field_without_echoing_input(

@@ -8,7 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, Request, params
+from fastapi import FastAPI, Request, Response, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
@@ -22,13 +22,20 @@ from darvaza.audit.routes import router as audit_router
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.routes import routers as billing_routers
 from darvaza.config import Settings, load_settings, require_safe
+from darvaza.console.routes import error_page
 from darvaza.console.routes import router as console_router
 from darvaza.content.routes import UPLOAD_ROUTES
 from darvaza.content.routes import routers as content_routers
 from darvaza.content.storage import LocalStorage
 from darvaza.context import current_request_id
 from darvaza.db import Database
-from darvaza.errors import DarvazaError, code_for_status, error_body, validation_details
+from darvaza.errors import (
+    PAGES_PREFIX,
+    DarvazaError,
+    code_for_status,
+    error_body,
+    validation_details,
+)
 from darvaza.identity.routes import admin_router as identity_admin_router
 from darvaza.identity.routes import router as identity_router
 from darvaza.jobs.metrics import QueueCollector
@@ -132,22 +139,32 @@ def _error_response(
     )
 
 
+def _refusal(request: Request, status: int, code: str, message: str, **extra: Any) -> Response:
+    """The one error shape; under the console, for a browser (it asks for text/html), the
+    same refusal as a page for a person."""
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if status >= 400 and wants_page and request.url.path.startswith(PAGES_PREFIX):
+        return error_page(request, status, message, current_request_id(), extra.get("headers"))
+    return _error_response(status, code, message, **extra)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DarvazaError)
-    async def _darvaza_error(_request: Request, exc: DarvazaError) -> JSONResponse:
-        return _error_response(
-            exc.status_code, exc.code, exc.message, headers=exc.headers, details=exc.details
-        )
+    async def _darvaza_error(request: Request, exc: DarvazaError) -> Response:
+        return _refusal(
+            request, exc.status_code, exc.code, exc.message, headers=exc.headers,
+            details=exc.details,
+        )  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         phrase = HTTPStatus(exc.status_code).phrase
         message = exc.detail if exc.detail and exc.detail != phrase else f"{phrase}."
         headers = dict(exc.headers) if exc.headers else None
         if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
-        return _error_response(
-            exc.status_code, code_for_status(exc.status_code), message, headers=headers
+        return _refusal(
+            request, exc.status_code, code_for_status(exc.status_code), message, headers=headers
         )
 
     @app.exception_handler(OperationalError)
@@ -167,6 +184,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _body_has_wrong_media_type(request, exc):
             return _error_response(
                 415, "unsupported_media_type", "Send the request body as application/json."
+            )
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            # A body that cannot even be read is a bad request, not invalid input.
+            return _error_response(
+                400,
+                "bad_request",
+                "The body is not valid JSON.",
+                details=validation_details(exc.errors()),
             )
         return _error_response(
             422,

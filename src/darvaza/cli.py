@@ -93,10 +93,32 @@ def _refuse_unsafe(settings: Settings) -> None:
         )
 
 
+def _version_line() -> str:
+    return f"darvaza {__version__} (python {platform.python_version()})"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(_version_line())
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Darvaza: a self-hosted membership platform that runs its own operations."""
+
+
 @app.command()
 def version() -> None:
     """Print Darvaza's version."""
-    typer.echo(f"darvaza {__version__} (python {platform.python_version()})")
+    typer.echo(_version_line())
 
 
 @app.command()
@@ -819,7 +841,9 @@ ReasonOption = Annotated[str | None, typer.Option(help="Why, for the audit log."
 
 @jobs_app.command("retry")
 def jobs_retry(job_id: JobIdArgument, reason: ReasonOption = None) -> None:
-    """Run a dead or cancelled job again now (audited)."""
+    """Run a dead or cancelled job again now (one more attempt if it had used them all),
+    or a job waiting for its retry at once. A running or succeeded job is refused (exit
+    1). Audited, with --reason."""
     from darvaza.audit.service import Actor
     from darvaza.jobs.service import retry_job
 

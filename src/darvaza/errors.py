@@ -61,6 +61,9 @@ def refuses(**why: str) -> dict[int | str, dict[str, Any]]:
 
 # The content of an answer that is a page for a person, not the error shape.
 HTML_PAGE: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
+# Paths whose answers are pages for people: a refusal is a page too when the client asks
+# for text/html (a browser), and the error shape otherwise.
+PAGES_PREFIX = "/console"
 UNKNOWN_LINK = "No link has this token (it is well-formed, but names nothing)."
 SPENT_LINK = "The link was used already, or has expired."
 RATE_LIMITED = "Too many requests from this caller or address; Retry-After says when to try."

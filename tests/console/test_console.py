@@ -132,3 +132,22 @@ def test_pages_pass_the_content_security_policy(api: Api) -> None:
     sheet = api.call("GET", "/console/assets/console.css")
     assert sheet.status_code == 200
     assert sheet.headers["content-type"].startswith("text/css")
+
+
+def test_a_console_refusal_is_a_page_for_a_browser_and_the_error_shape_otherwise(
+    api: Api,
+) -> None:
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = api.call("GET", "/console/no-such-page", headers=browser)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<h1>Not Found</h1>" in page.text
+    assert page.headers["x-request-id"] in page.text  # to quote when asking for help
+    assert '<a href="/console">' in page.text
+    wrong_method = api.call("DELETE", "/console/login", headers=browser)
+    assert (wrong_method.status_code, wrong_method.headers["allow"]) == (405, "GET, POST")
+    assert "Method Not Allowed" in wrong_method.text
+    client = api.call("GET", "/console/no-such-page")
+    assert client.json()["error"]["code"] == "not_found"
+    outside = api.call("GET", "/api/v1/no-such-route", headers=browser)
+    assert outside.json()["error"]["code"] == "not_found"  # the API always answers JSON

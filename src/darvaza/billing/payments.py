@@ -91,11 +91,15 @@ def payments_of(db: Database, *, user_id: uuid.UUID, limit: int = 50) -> Sequenc
         ).all()
 
 
-def payment_state(db: Database, order_id: str) -> str | None:
+def payment_state(db: Database, order_id: str) -> tuple[str, str] | None:
+    """For the payer's result page: the payment's state and its tenant's name."""
     with db.read() as session:
-        return session.scalars(
-            select(Payment.state).where(Payment.order_id == order_id)
+        row = session.execute(
+            select(Payment.state, Tenant.name)
+            .join(Tenant, Tenant.id == Payment.tenant_id)
+            .where(Payment.order_id == order_id)
         ).one_or_none()
+    return (row[0], row[1]) if row is not None else None
 
 
 @dataclass(frozen=True)

@@ -263,15 +263,19 @@ def go_to_gateway(order_id: str, runtime: RuntimeDep) -> RedirectResponse:
     responses={404: {"description": "No such payment (a page).", "content": HTML_PAGE}},
 )
 def result_page(order_id: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    state = payments.payment_state(runtime.db, order_id[:50])
-    heading, message = RESULT_TEXT.get(
-        state or "", ("Payment not found", "We have no such payment.")
-    )
+    found = payments.payment_state(runtime.db, order_id[:50])
+    state, shop = found if found is not None else ("", None)
+    heading, message = RESULT_TEXT.get(state, ("Payment not found", "We have no such payment."))
     return templates.TemplateResponse(
         request,
         "result.html",
-        {"heading": heading, "message": message, "order_id": order_id if state else None},
-        status_code=200 if state else 404,
+        {
+            "heading": heading,
+            "message": message,
+            "order_id": order_id if found else None,
+            "shop": shop,
+        },
+        status_code=200 if found else 404,
     )
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated
 
@@ -181,6 +183,28 @@ def _message(
         "message.html",
         {"heading": heading, "message": message, "error": error},
         status_code=status_code,
+    )
+
+
+def error_page(
+    request: Request,
+    status_code: int,
+    message: str,
+    request_id: str | None,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """A refusal under the console, as a page: what went wrong, and the request id to
+    quote when asking for help."""
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "heading": HTTPStatus(status_code).phrase,
+            "message": message,
+            "request_id": request_id,
+        },
+        status_code=status_code,
+        headers=dict(headers or {}),
     )
 
 

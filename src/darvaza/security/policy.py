@@ -26,7 +26,14 @@ from fastapi import Depends, FastAPI, Path, Request
 from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.concurrency import run_in_threadpool
 
-from darvaza.errors import DarvazaError, ErrorOut, Forbidden, Unauthenticated
+from darvaza.errors import (
+    HTML_PAGE,
+    PAGES_PREFIX,
+    DarvazaError,
+    ErrorOut,
+    Forbidden,
+    Unauthenticated,
+)
 from darvaza.identity.caller import Caller
 from darvaza.identity.sessions import authenticate
 from darvaza.runtime import Runtime, get_runtime
@@ -344,12 +351,14 @@ def annotate_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             refusals = {**row.policy.refusals(), **_refusals_of_shape(operation)}
             for status, why in refusals.items():
                 responses.setdefault(str(status), {"description": why})
+            page = row.path.startswith(PAGES_PREFIX)
             for status, response in responses.items():
                 # The error shape, unless the route says the answer is something else (a page).
                 if status.startswith(("4", "5")) and set(response.get("content", {})) <= {
                     "application/json"
                 }:
-                    response["content"] = {"application/json": {"schema": error_ref}}
+                    shape = {"application/json": {"schema": error_ref}}
+                    response["content"] = {**HTML_PAGE, **shape} if page else shape
         for name in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(name, None)
         app.openapi_schema = schema
