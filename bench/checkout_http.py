@@ -1,13 +1,13 @@
 """Checkout to activation over HTTP against `darvaza serve` on PostgreSQL, with 16 and 64
-concurrent customers, beside `pgbench` (TPC-B-like write transactions) on the same server
-in the same run.
+concurrent customers, with one API process and with `--workers 2`, beside `pgbench`
+(TPC-B-like write transactions) on the same server in the same run.
 
 Each flow is what a payer's browser does with the built-in mock gateway: check out, follow
 the go link, pay on the gateway's page, come back through the callback (verify, settle,
 activate). A flow is five HTTP requests and about eight transactions, three of them
 audited.
 
-    .venv/bin/python -m bench.checkout_http [--seconds 20] [--postgres URL]
+    .venv/bin/python -m bench.checkout_http [--seconds 20] [--workers 1,2] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -101,14 +101,70 @@ def run_load(base: str, tokens: list[str], seconds: float) -> tuple[int, int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used so far (Linux)."""
+    """User and system CPU time a process and its API processes have used so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(cpu_seconds(int(kid)) for kid in kids if Path(f"/proc/{kid}").exists())
+
+
+def serve_and_load(
+    url: str, folder: str, workers: int, tokens_for: int, levels: tuple[int, ...], seconds: float
+) -> list[tuple[int, float, int, float]]:
+    """Start `darvaza serve --workers N`, sign the customers in, load it at each level."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
+    env.update(
+        DARVAZA_DATABASE_URL=url, DARVAZA_LOG_LEVEL="warning",
+        DARVAZA_WORKER_IN_PROCESS="false", DARVAZA_DATABASE_POOL_SIZE="20",
+        DARVAZA_RATE_LIMIT_LOGIN_PER_IP="100000/minute",
+        DARVAZA_RATE_LIMIT_CHECKOUT_PER_USER="100000/minute",
+        DARVAZA_RATE_LIMIT_CHECKOUT_PER_IP="100000/minute",
+        DARVAZA_RATE_LIMIT_CALLBACK_PER_IP="100000/minute",
+        DARVAZA_STORAGE_DIR=str(Path(folder) / "storage"),
+    )  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "darvaza.cli", "serve", "--port", str(port),
+         "--workers", str(workers)],
+        env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        time.sleep(2)  # every API process up
+        with httpx.Client(base_url=base, timeout=30) as http:
+            tokens = [
+                http.post(
+                    "/api/v1/auth/login",
+                    json={"email": f"c{i}@example.com", "password": PASSWORD},
+                ).json()["token"]
+                for i in range(tokens_for)
+            ]
+        results = []
+        for level in levels:
+            busy = cpu_seconds(server.pid)
+            flows, errors = run_load(base, tokens[:level], seconds)
+            busy = (cpu_seconds(server.pid) - busy) / seconds
+            results.append((level, flows / seconds, errors, busy))
+        return results
+    finally:
+        server.terminate()
+        server.wait(60)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument(
+        "--workers", type=lambda text: [int(n) for n in text.split(",")], default=[1, 2]
+    )
     parser.add_argument(
         "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -120,51 +176,17 @@ def main() -> None:
         if url is None:
             return
         prepare(url, max(levels))
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
-        env.update(
-            DARVAZA_DATABASE_URL=url, DARVAZA_LOG_LEVEL="warning",
-            DARVAZA_WORKER_IN_PROCESS="false", DARVAZA_DATABASE_POOL_SIZE="20",
-            DARVAZA_RATE_LIMIT_LOGIN_PER_IP="100000/minute",
-            DARVAZA_RATE_LIMIT_CHECKOUT_PER_USER="100000/minute",
-            DARVAZA_RATE_LIMIT_CHECKOUT_PER_IP="100000/minute",
-            DARVAZA_RATE_LIMIT_CALLBACK_PER_IP="100000/minute",
-            DARVAZA_STORAGE_DIR=str(Path(folder) / "storage"),
-        )  # fmt: skip
-        server = subprocess.Popen(
-            [sys.executable, "-m", "darvaza.cli", "serve", "--port", str(port)], env=env
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(base + "/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            with httpx.Client(base_url=base, timeout=30) as http:
-                tokens = [
-                    http.post(
-                        "/api/v1/auth/login",
-                        json={"email": f"c{i}@example.com", "password": PASSWORD},
-                    ).json()["token"]
-                    for i in range(max(levels))
-                ]
-            results = []
-            for level in levels:
-                busy = cpu_seconds(server.pid)
-                flows, errors = run_load(base, tokens[:level], args.seconds)
-                busy = (cpu_seconds(server.pid) - busy) / args.seconds
-                results.append((level, flows / args.seconds, errors, busy))
-        finally:
-            server.terminate()
-            server.wait(30)
+        results = {
+            workers: serve_and_load(url, folder, workers, max(levels), levels, args.seconds)
+            for workers in args.workers
+        }
         tps = {level: pgbench(url, level, int(args.seconds)) for level in levels}
-    print("checkout to activation over HTTP (darvaza serve, one process, PostgreSQL)")
-    for level, rate, errors, busy in results:
-        print(f"  {level:3} customers: {rate:7.1f} flows/s ({errors} errors), server process "
-              f"{busy:.0%} of a core; pgbench -c {level}: {tps[level]:8.0f} tps")  # fmt: skip
+    print("checkout to activation over HTTP (darvaza serve, PostgreSQL)")
+    for workers, rows in results.items():
+        for level, rate, errors, busy in rows:
+            print(f"  --workers {workers}, {level:3} customers: {rate:7.1f} flows/s ({errors} "
+                  f"errors), API processes {busy:.0%} of a core; pgbench -c {level}: "
+                  f"{tps[level]:8.0f} tps")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -45,10 +45,22 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert "Usage:" in result.output
 
 
-def test_serve_takes_host_and_port() -> None:
-    output = runner.invoke(cli, ["serve", "--help"]).output
-    assert "--host" in output
-    assert "--port" in output
+def test_serve_help_shows_its_defaults_and_the_variables_that_set_them() -> None:
+    shown = runner.invoke(cli, ["serve", "--help"]).output.replace("│", " ")
+    output = " ".join(shown.split())  # the help is boxed and wrapped
+    for option, default in (
+        ("--host", "$DARVAZA_HOST, else 127.0.0.1"),
+        ("--port", "$DARVAZA_PORT, else 4000"),
+        ("--workers", "$DARVAZA_SERVE_WORKERS, else 1"),
+    ):
+        assert option in output
+        assert default in output
+
+
+def test_version_is_an_option_too() -> None:
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == runner.invoke(cli, ["version"]).output.strip()
 
 
 def test_version() -> None:

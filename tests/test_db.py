@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, MetaData, Table, insert, select
 from sqlalchemy.exc import StatementError
 
-from darvaza.db import Database, UTCDateTime, normalise_url
+from darvaza.db import Database, DatabaseUnusable, UTCDateTime, normalise_url
+from tests.support.settings import make_settings
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: object) -> None:
-    db = Database("sqlite:///var/nested/dir/app.db", sqlite_busy_timeout_ms=1234)
+    db = Database("sqlite:///var/app.db", sqlite_busy_timeout_ms=1234, make_sqlite_folder=True)
     try:
         with db.engine.connect() as connection:
             pragma = connection.exec_driver_sql
@@ -21,6 +23,18 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: objec
             assert pragma("PRAGMA busy_timeout").scalar() == 1234
     finally:
         db.dispose()
+
+
+def test_only_the_default_sqlite_folder_is_made(tmp_path: Path) -> None:
+    """The embedded default's ./var/ is made; any other path's folder must exist, so a typo
+    in the path is an error, not a new and empty platform."""
+    with pytest.raises(DatabaseUnusable, match="does not exist"):
+        Database.from_settings(make_settings(database_url="sqlite:///./varr/darvaza.db"))
+    assert not (tmp_path / "varr").exists()
+    Database.from_settings(make_settings()).dispose()
+    assert (tmp_path / "var").is_dir()
+    (tmp_path / "elsewhere").mkdir()
+    Database.from_settings(make_settings(database_url="sqlite:///elsewhere/x.db")).dispose()
 
 
 def test_postgresql_shorthand_uses_psycopg() -> None:

@@ -141,17 +141,17 @@ def test_postgresql_in_production(tmp_path: Path, names: dict[str, str], backend
     base = f"http://127.0.0.1:{port}"
     serve_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"
     processes: list[subprocess.Popen[str]] = []
-    try:
-        with serve_log.open("w") as out:
-            processes.append(
-                subprocess.Popen(
-                    ["bash", "-c", f"source {settings} && exec {long_running[0]}"],
-                    cwd=tmp_path,
-                    env=env,
-                    stdout=out,
-                    stderr=out,
-                )
+
+    def start(command: str, log: Path) -> None:
+        script = f"source {settings} && exec {command}"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                ["bash", "-c", script], cwd=tmp_path, env=env, stdout=out, stderr=out
             )
+        processes.append(process)
+
+    try:
+        start(long_running[0], serve_log)
         deadline = time.monotonic() + 60
         while True:  # up, but not ready: no worker yet
             try:
@@ -163,16 +163,7 @@ def test_postgresql_in_production(tmp_path: Path, names: dict[str, str], backend
                 time.sleep(0.2)
         assert early.status_code == 503
         assert early.json()["checks"]["workers"]["ok"] is False
-        with worker_log.open("w") as out:
-            processes.append(
-                subprocess.Popen(
-                    ["bash", "-c", f"source {settings} && exec {long_running[1]}"],
-                    cwd=tmp_path,
-                    env=env,
-                    stdout=out,
-                    stderr=out,
-                )
-            )
+        start(long_running[1], worker_log)
         ready = _wait_ready(base, processes[1], worker_log).json()
         assert ready["checks"]["workers"]["detail"].startswith("1 live")
         # The API serves as the role that owns nothing.

@@ -129,8 +129,9 @@ def _failures_logged(captured: str) -> dict[str, str]:
 
 
 def test_outside_local_no_live_worker_is_not_ready_and_says_why_in_the_log(
-    database_url: str, serve: Callable[[ASGIApp], str], capfd: pytest.CaptureFixture[str]
+    capfd: pytest.CaptureFixture[str], database_url: str, serve: Callable[[ASGIApp], str]
 ) -> None:
+    # capfd first: it is set up before the server and torn down after it stops.
     staging = make_settings(
         database_url=database_url, profile="staging", secret_key="k" * 32, audit_key="a" * 40,
         public_url="https://members.example.com",
@@ -158,7 +159,7 @@ def test_outside_local_no_live_worker_is_not_ready_and_says_why_in_the_log(
 
 
 def test_a_pending_migration_is_logged_with_its_reason(
-    empty_database_url: str, serve: Callable[[ASGIApp], str], capfd: pytest.CaptureFixture[str]
+    capfd: pytest.CaptureFixture[str], empty_database_url: str, serve: Callable[[ASGIApp], str]
 ) -> None:
     base = serve(create_app(make_settings(database_url=empty_database_url)))
     capfd.readouterr()

@@ -230,17 +230,10 @@ def reset_password(db: Database, *, token: str, new_password: str, min_length: i
     now = utcnow()
     with db.transaction() as session:
         user, row = _user_named_by(session, one_time.PASSWORD_RESET, token, now)
-        user.password_hash = _checked_password(
-            new_password, min_length=min_length, email=user.email
-        )
-        user.password_changed_at = now
         if user.email_verified_at is None:
             user.email_verified_at = now  # the link reached this mailbox: it is theirs
         one_time.spend(row, now)
-        one_time.spend_others(session, purpose=one_time.PASSWORD_RESET, user_id=user.id, now=now)
-        revoked = revoke_credentials(
-            session, user.id, now=now, reason="password_reset", kinds=(SESSION, API_TOKEN)
-        )
+        revoked = _replace_password(session, user, new_password, min_length, "password_reset")
         append_event(
             session,
             action="user.password_reset",
@@ -252,23 +245,27 @@ def reset_password(db: Database, *, token: str, new_password: str, min_length: i
         return revoked
 
 
+def _replace_password(
+    session: Session, user: User, new_password: str, min_length: int, reason: str
+) -> int:
+    """A new password by another way than the old one: every open reset link, session and
+    API token of the account ends. Returns how many credentials ended."""
+    now = utcnow()
+    user.password_hash = _checked_password(new_password, min_length=min_length, email=user.email)
+    user.password_changed_at = now
+    one_time.spend_others(session, purpose=one_time.PASSWORD_RESET, user_id=user.id, now=now)
+    return revoke_credentials(session, user.id, now=now, reason=reason, kinds=(SESSION, API_TOKEN))
+
+
 def set_password(
     db: Database, actor: Actor, *, email: str, new_password: str, min_length: int
 ) -> int:
     """An operator sets someone's password (an admin locked out, from the shell): every
     open reset link, session and API token of the account ends. Returns how many
     credentials ended."""
-    now = utcnow()
     with db.transaction() as session:
         user = require_user_by_email(session, email)
-        user.password_hash = _checked_password(
-            new_password, min_length=min_length, email=user.email
-        )
-        user.password_changed_at = now
-        one_time.spend_others(session, purpose=one_time.PASSWORD_RESET, user_id=user.id, now=now)
-        revoked = revoke_credentials(
-            session, user.id, now=now, reason="password_set", kinds=(SESSION, API_TOKEN)
-        )
+        revoked = _replace_password(session, user, new_password, min_length, "password_set")
         append_event(
             session,
             action="user.password_set",
