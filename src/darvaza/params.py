@@ -75,4 +75,5 @@ EmailIn = Annotated[str, Field(min_length=3, max_length=320, json_schema_extra={
 
 # A one-time token from a mailed link: a malformed one is refused by its shape (422); a
 # well-formed one that names nothing is a 404.
-OneTimeTokenIn = Annotated[str, Field(pattern=r"^dzo_[A-Za-z0-9_-]{43}$")]
+ONE_TIME_TOKEN = r"^dzo_[A-Za-z0-9_-]{43}$"
+OneTimeTokenIn = Annotated[str, Field(pattern=ONE_TIME_TOKEN)]

@@ -10,15 +10,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from darvaza.errors import DarvazaError, Unauthenticated
+from darvaza.errors import (
+    HTML_PAGE,
+    RATE_LIMITED,
+    SPENT_LINK,
+    UNKNOWN_LINK,
+    DarvazaError,
+    Unauthenticated,
+    refuses,
+)
 from darvaza.identity import accounts, sessions
 from darvaza.identity.routes import client_ip
+from darvaza.params import ONE_TIME_TOKEN
 from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import (
     CONSOLE_SIGNED_IN,
@@ -34,9 +43,27 @@ router = APIRouter(prefix="/console", tags=["console"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 Token = Annotated[str, Query(max_length=100)]
-FormToken = Annotated[str, Form(max_length=100)]
+# A form sends an empty field as "", which the framework reads as missing: required fields
+# say so with a minimum length.
+FormToken = Annotated[str, Form(pattern=ONE_TIME_TOKEN)]
+FormEmail = Annotated[
+    str, Form(min_length=3, max_length=320, json_schema_extra={"format": "email"})
+]
+FormPassword = Annotated[str, Form(min_length=1, max_length=1024)]
 FormCsrf = Annotated[str, Form(max_length=100)]
 ConsoleUser = Annotated[Access, Requires(CONSOLE_SIGNED_IN)]
+
+EXPIRED = "The form expired, or did not come from Darvaza (the form again)."
+# What a client that does not ask for HTML gets for a refusal raised before the page.
+_ERROR_SHAPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+
+
+def page_refusals(**why: str) -> dict[int | str, dict[str, Any]]:
+    """A page's refusals for `responses=`: each is the page again, saying what is wrong."""
+    return {
+        status: {**answer, "content": {**HTML_PAGE, **_ERROR_SHAPE}}
+        for status, answer in refuses(**why).items()
+    }
 
 
 @dataclass(frozen=True)
@@ -87,7 +114,11 @@ def _login_page(
 STYLESHEET = (Path(__file__).parent / "static" / "console.css").read_bytes()
 
 
-@router.get("/assets/console.css", dependencies=[Requires(PUBLIC)])
+@router.get(
+    "/assets/console.css",
+    dependencies=[Requires(PUBLIC)],
+    responses={200: {"content": {"text/css": {"schema": {"type": "string"}}}}},
+)
 def stylesheet() -> Response:
     # Served by Darvaza itself: the content security policy allows no inline style.
     return Response(
@@ -100,12 +131,20 @@ def login_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     return _login_page(request, runtime)
 
 
-@router.post("/login", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)])
+@router.post(
+    "/login",
+    response_class=HTMLResponse,
+    dependencies=[Requires(PUBLIC)],
+    status_code=status.HTTP_303_SEE_OTHER,
+    responses=page_refusals(
+        _401="The email or password is wrong (the form again).", _403=EXPIRED, _429=RATE_LIMITED
+    ),
+)
 def login(
     request: Request,
     runtime: RuntimeDep,
-    email: Annotated[str, Form(max_length=320)],
-    password: Annotated[str, Form(max_length=1024)],
+    email: FormEmail,
+    password: FormPassword,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     if not _form_came_from_us(request, csrf_token, LOGIN_FORM):
@@ -217,11 +256,16 @@ def reset_password_page(request: Request, runtime: RuntimeDep, token: Token = ""
     return _public_form(request, runtime, "reset_password.html", {"token": token})
 
 
-@router.post("/reset-password", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)])
+@router.post(
+    "/reset-password",
+    response_class=HTMLResponse,
+    dependencies=[Requires(PUBLIC)],
+    responses=page_refusals(_403=EXPIRED, _422="That is no address.", _429=RATE_LIMITED),
+)
 def reset_password_request(
     request: Request,
     runtime: RuntimeDep,
-    email: Annotated[str, Form(max_length=320)],
+    email: FormEmail,
     csrf_token: FormCsrf = "",
 ) -> HTMLResponse:
     if not _form_came_from_us(request, csrf_token):
@@ -242,13 +286,18 @@ def reset_password_request(
 
 
 @router.post(
-    "/reset-password/confirm", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)]
+    "/reset-password/confirm",
+    response_class=HTMLResponse,
+    dependencies=[Requires(PUBLIC)],
+    responses=page_refusals(
+        _403=EXPIRED, _404=UNKNOWN_LINK, _410=SPENT_LINK, _422="The password is too weak."
+    ),
 )
 def reset_password_confirm(
     request: Request,
     runtime: RuntimeDep,
     token: FormToken,
-    new_password: Annotated[str, Form(max_length=1024)],
+    new_password: FormPassword,
     csrf_token: FormCsrf = "",
 ) -> HTMLResponse:
     context: dict[str, object] = {"token": token}
@@ -284,7 +333,12 @@ def verify_email_page(request: Request, runtime: RuntimeDep, token: Token = "") 
     )  # fmt: skip
 
 
-@router.post("/verify-email", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)])
+@router.post(
+    "/verify-email",
+    response_class=HTMLResponse,
+    dependencies=[Requires(PUBLIC)],
+    responses=page_refusals(_403=EXPIRED, _404=UNKNOWN_LINK, _410=SPENT_LINK),
+)
 def verify_email(
     request: Request, runtime: RuntimeDep, token: FormToken, csrf_token: FormCsrf = ""
 ) -> HTMLResponse:
@@ -320,7 +374,17 @@ def invitation_page(
     )
 
 
-@router.post("/invitations/accept", response_class=HTMLResponse)
+@router.post(
+    "/invitations/accept",
+    response_class=HTMLResponse,
+    responses=page_refusals(
+        _403="The invitation is for another address.",
+        _404=UNKNOWN_LINK,
+        _409="Already staff.",
+        _410=SPENT_LINK,
+        _422="The link is not one Darvaza made.",
+    ),
+)
 def accept_invitation_page(
     request: Request, access: ConsoleUser, runtime: RuntimeDep, token: FormToken
 ) -> HTMLResponse:
