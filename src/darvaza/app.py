@@ -32,6 +32,7 @@ from darvaza.db import Database
 from darvaza.errors import (
     PAGES_PREFIX,
     DarvazaError,
+    Unavailable,
     code_for_status,
     error_body,
     validation_details,
@@ -169,14 +170,15 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
-    async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
         # Lost connections and lock timeouts pass: say "try again", not "we have a bug".
         get_logger("darvaza.http").error("database_unavailable", exc_info=exc)
-        return _error_response(
-            503,
-            "unavailable",
-            "The database is unavailable; try again shortly.",
-            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        return await _darvaza_error(
+            request,
+            Unavailable(
+                "The database is unavailable; try again shortly.",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            ),
         )
 
     @app.exception_handler(RequestValidationError)

@@ -67,9 +67,6 @@ class Periodic:
             latest = slot
         return latest
 
-    def describe(self) -> str:
-        return f"every {self.every}" if self.every is not None else f"cron {self.cron}"
-
 
 class _RowRaced(Exception):
     pass

@@ -134,9 +134,6 @@ class Worker:
         self._stopping.set()
         self._wake.set()
 
-    def wait_stopped(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
-
     def run(self) -> int:
         """Work until stopped; returns the process exit code (0, or `EXIT_HUNG`)."""
         self._write_heartbeat("running", first=True)
