@@ -72,7 +72,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = start_worker_thread(app.state.runtime) if run_worker else None
+        runtime = app.state.runtime
+        worker = (
+            start_worker_thread(runtime.services, settings, runtime.metrics) if run_worker else None
+        )
         yield
         if worker is not None:
             await anyio.to_thread.run_sync(stop_worker_thread, worker)

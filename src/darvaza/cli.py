@@ -12,7 +12,6 @@ import os
 import platform
 import socket
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -237,23 +236,13 @@ def _job_worker_thread(settings: Settings) -> Callable[[], None]:
     from darvaza.billing.gateways import GatewayRegistry
     from darvaza.db import Database
     from darvaza.jobs.registry import Services
-    from darvaza.jobs.upkeep import config_from_settings, upkeep_registry
-    from darvaza.jobs.worker import Worker
-    from darvaza.ops.metrics import Metrics
+    from darvaza.jobs.upkeep import start_worker_thread, stop_worker_thread
 
     db = Database.from_settings(settings)
-    worker = Worker(
-        Services(db, settings, GatewayRegistry(settings, db)),
-        upkeep_registry(),
-        config_from_settings(settings),
-        metrics=Metrics(),
-    )
-    thread = threading.Thread(target=worker.run, name="worker", daemon=True)
-    thread.start()
+    running = start_worker_thread(Services(db, settings, GatewayRegistry(settings, db)), settings)
 
     def stop() -> None:
-        worker.stop()
-        thread.join(timeout=worker.config.shutdown_grace_seconds + 10)
+        stop_worker_thread(running)
         db.dispose()
 
     return stop
@@ -706,17 +695,19 @@ def payments_list(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
     """Payments of every tenant, newest first; mismatched and stuck ones are counted first."""
-    from datetime import timedelta
-
-    from darvaza.billing.payments import PaymentFilter, list_payments, payments_needing_attention
+    from darvaza.billing.payments import (
+        PaymentFilter,
+        list_payments,
+        payments_needing_attention,
+        stuck_after,
+    )
 
     with _database() as (settings, db):
-        stuck_after = timedelta(minutes=settings.payment_reconcile_after_minutes + 10)
-        attention = payments_needing_attention(db, stuck_after=stuck_after)
+        attention = payments_needing_attention(db, stuck_after=stuck_after(settings))
         page = list_payments(
             db,
             PaymentFilter(state=state, tenant_slug=tenant, gateway=gateway, stuck_only=stuck),
-            stuck_after=stuck_after,
+            stuck_after=stuck_after(settings),
             limit=limit,
         )
     typer.echo(f"mismatch: {attention['mismatch']}  stuck: {attention['stuck']}")

@@ -248,7 +248,8 @@ def check(snapshot: Path = SNAPSHOT, document: dict[str, Any] | None = None) -> 
     new = document if document is not None else published_document()
     if not snapshot.exists():
         return [f"There is no snapshot at {snapshot}: record one with `make contracts-update`."]
-    old = json.loads(snapshot.read_text())
+    recorded = snapshot.read_text()
+    old = json.loads(recorded)
     broken = breaking_changes(old, new)
     old_version, new_version = old["info"]["version"], new["info"]["version"]
     if broken and compatibility_line(old_version) == compatibility_line(new_version):
@@ -257,7 +258,7 @@ def check(snapshot: Path = SNAPSHOT, document: dict[str, Any] | None = None) -> 
             "(raise the major version, or the minor one before 1.0):",
             *(f"  - {change}" for change in broken),
         ]
-    if render(new) != snapshot.read_text():
+    if render(new) != recorded:
         return [
             f"The contract changed and {snapshot} is behind: record it with "
             "`make contracts-update`, and commit it with the change."

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from darvaza.billing.models import Payment, PaymentEvent
 from darvaza.clock import utcnow
+from darvaza.config import Settings
 from darvaza.db import Database
 from darvaza.errors import NotFound
 from darvaza.identity.models import User
@@ -129,6 +130,14 @@ class ListedPayment:
 class PaymentPage:
     items: list[ListedPayment]
     next_cursor: str | None
+
+
+def stuck_after(settings: Settings) -> timedelta:
+    """How long a payment may stay open: past the reconcile threshold and the gateway's
+    verify window, neither the callback nor the worker settled it, and a person must look."""
+    return timedelta(
+        minutes=settings.payment_reconcile_after_minutes + settings.payment_verify_window_minutes
+    )
 
 
 def _stuck(stuck_after: timedelta, now: datetime) -> ColumnElement[bool]:

@@ -4,7 +4,6 @@ the mock gateway's pages, and what customers and tenants see of payments."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -350,16 +349,10 @@ def tenant_payments(
     page = payments.list_payments(
         runtime.db,
         payments.PaymentFilter(tenant_id=access.tenant_id),
-        stuck_after=_stuck_after(runtime),
+        stuck_after=payments.stuck_after(runtime.settings),
         limit=limit,
     )
     return [ListedPaymentOut.of(listed) for listed in page.items]
-
-
-def _stuck_after(runtime: Runtime) -> timedelta:
-    # Past the reconcile threshold and the gateway's own verify window, a payment still
-    # open means neither the callback nor the worker settled it.
-    return timedelta(minutes=runtime.settings.payment_reconcile_after_minutes + 10)
 
 
 @platform_router.get("/payments", response_model=PaymentPageOut)
@@ -386,7 +379,7 @@ def platform_payments(
             until=until,
             stuck_only=stuck,
         ),
-        stuck_after=_stuck_after(runtime),
+        stuck_after=payments.stuck_after(runtime.settings),
         limit=limit,
         cursor=cursor,
     )
@@ -398,7 +391,9 @@ def platform_payments(
 
 
 def _attention(runtime: Runtime) -> PaymentAttentionOut:
-    counts = payments.payments_needing_attention(runtime.db, stuck_after=_stuck_after(runtime))
+    counts = payments.payments_needing_attention(
+        runtime.db, stuck_after=payments.stuck_after(runtime.settings)
+    )
     return PaymentAttentionOut(**counts)
 
 

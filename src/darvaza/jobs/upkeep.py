@@ -30,7 +30,7 @@ from darvaza.mail import SEND_MAIL, send_queued_mail
 
 if TYPE_CHECKING:
     from darvaza.config import Settings
-    from darvaza.runtime import Runtime
+    from darvaza.ops.metrics import Metrics
 
 # Ended sessions and download tokens are kept this long (they help when someone asks
 # "why was I signed out?"), then deleted.
@@ -135,14 +135,12 @@ class WorkerThread:
     thread: threading.Thread
 
 
-def start_worker_thread(runtime: Runtime) -> WorkerThread:
-    """A worker inside the API process (`make run`): the upkeep jobs on a thread."""
-    worker = Worker(
-        runtime.services,
-        upkeep_registry(),
-        config_from_settings(runtime.settings),
-        metrics=runtime.metrics,
-    )
+def start_worker_thread(
+    services: Services, settings: Settings, metrics: Metrics | None = None
+) -> WorkerThread:
+    """A worker inside a process that does something else (`make run`'s API process, or
+    the one watching `serve --workers`): the upkeep jobs on a thread."""
+    worker = Worker(services, upkeep_registry(), config_from_settings(settings), metrics=metrics)
     thread = threading.Thread(target=worker.run, name="worker", daemon=True)
     thread.start()
     return WorkerThread(worker, thread)
