@@ -13,7 +13,7 @@ from darvaza.billing.plans import create_plan
 from darvaza.config import Profile, start_warnings
 from darvaza.tenants.service import create_tenant
 from tests.support.settings import make_settings
-from tests.support.world import SYSTEM, Api, make_app, person
+from tests.support.world import SYSTEM, Api, make_app, person, return_fields
 
 
 def test_local_follows_the_port_unless_the_url_is_set() -> None:
@@ -65,7 +65,7 @@ def test_checkout_the_gateway_and_downloads_link_to_the_port_served_on(
     action = re.search(r'<form method="post" action="([^"]+)"', back.text)
     assert action is not None
     assert action.group(1) == "http://127.0.0.1:4817/api/v1/payments/callback/mock"
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', back.text))
+    fields = return_fields(back)
     assert client.call("POST", "/api/v1/payments/callback/mock", data=fields).status_code == 303
     owner_token = client.login(owner)
     item = client.call(

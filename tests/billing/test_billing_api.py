@@ -3,7 +3,6 @@ callback, the result page, subscriptions; and the timeline from the command line
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -12,7 +11,15 @@ from typer.testing import CliRunner
 from darvaza.billing.models import Subscription
 from darvaza.cli import app as cli
 from darvaza.clock import utcnow
-from tests.support.world import Api, Person, admin_token, error_code, gateway_path, person
+from tests.support.world import (
+    Api,
+    Person,
+    admin_token,
+    error_code,
+    gateway_path,
+    person,
+    return_fields,
+)
 
 
 def _shop(api: Api) -> tuple[str, str, Person]:
@@ -40,7 +47,7 @@ def _pay(api: Api, token: str, *, pay: bool = True) -> tuple[str, dict[str, str]
     mock_path = gateway_path(api, body["redirect_url"])
     assert api.call("GET", mock_path).status_code == 200
     page = api.call("POST", mock_path, data={"action": "pay" if pay else "cancel"})
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    fields = return_fields(page)
     return body["order_id"], fields
 
 

@@ -4,7 +4,6 @@ the shell (`darvaza tenants|plans|users|payments`)."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from darvaza.cli import app as cli
 from darvaza.clock import utcnow
 from darvaza.security.roles import PlatformRole
 from darvaza.tenants.service import create_tenant
-from tests.support.world import SYSTEM, Api, Person, error_code, gateway_path, person
+from tests.support.world import SYSTEM, Api, Person, error_code, gateway_path, person, return_fields
 
 runner = CliRunner()
 
@@ -37,7 +36,7 @@ def _checkout(api: Api, slug: str, who: Person, *, pay: bool) -> str:
     ).json()
     if pay:
         page = api.call("POST", gateway_path(api, started["redirect_url"]), data={"action": "pay"})
-        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+        fields = return_fields(page)
         assert api.call("POST", "/api/v1/payments/callback/mock", data=fields).status_code == 303
     return str(started["order_id"])
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -29,6 +28,7 @@ from tests.support.world import (
     gateway_path,
     make_app,
     person,
+    return_fields,
 )
 
 DATA = os.urandom(256 * 1024 + 3)
@@ -82,7 +82,7 @@ class Shop:
         ).json()
         mock_path = gateway_path(self.api, started["redirect_url"])
         page = self.api.call("POST", mock_path, data={"action": "pay"})
-        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+        fields = return_fields(page)
         self.api.call("POST", "/api/v1/payments/callback/mock", data=fields)
         return who, token
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +28,7 @@ import pytest
 from darvaza.billing.plans import create_plan
 from darvaza.security.roles import PlatformRole
 from darvaza.tenants.service import create_tenant
-from tests.support.world import SYSTEM, Api, Person, person
+from tests.support.world import SYSTEM, Api, Person, person, return_fields
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
@@ -103,7 +102,7 @@ def _world(api: Api, owner: Person, customer: Person, admin: Person) -> dict[str
     api.call("POST", f"/api/v1/tenants/acme/content/{item['id']}/publish", token=owner_token)
     paid, paid_page = _checkout(api, customer_token)
     page = api.call("POST", paid_page, data={"action": "pay"})
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    fields = return_fields(page)
     assert api.call("POST", "/api/v1/payments/callback/mock", data=fields).status_code == 303
     (subscription,) = api.call("GET", "/api/v1/me/subscriptions", token=customer_token).json()
     link = api.call(

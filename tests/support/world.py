@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,14 @@ class Api:
 
 def error_code(response: httpx.Response) -> str:
     return str(response.json()["error"]["code"])
+
+
+_HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+
+def return_fields(page: httpx.Response) -> dict[str, str]:
+    """What the mock gateway's return page posts back to the callback, as a browser would."""
+    return dict(_HIDDEN_FIELD.findall(page.text))
 
 
 def gateway_path(api: Api, redirect_url: str) -> str:
