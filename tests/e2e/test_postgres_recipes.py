@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import POSTGRES_URL, _service_param
 from tests.e2e.test_serve import _free_port
+from tests.support.served import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 DARVAZA = str(Path(sys.executable).with_name("darvaza"))
@@ -64,20 +65,6 @@ def _background(script: str, commands: list[str]) -> tuple[str, list[str]]:
     return "\n".join(line for line in lines if line.strip() not in commands) + "\n", tail
 
 
-def _wait_ready(base: str, process: subprocess.Popen[str], log: Path) -> httpx.Response:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            answer = httpx.get(base + "/ready")
-            if answer.status_code == 200:
-                return answer
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
-
-
 def _environment(port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
     env["DARVAZA_PORT"] = str(port)
@@ -111,7 +98,7 @@ def test_trying_postgresql_in_local(tmp_path: Path, names: dict[str, str], backe
             stderr=out,
         )
     try:
-        ready = _wait_ready(f"http://127.0.0.1:{port}", server, log).json()
+        ready = wait_ready(f"http://127.0.0.1:{port}", server, log).json()
         # local migrated by itself and runs its own worker: nothing else to start.
         assert ready["checks"]["migrations"]["ok"] is True
     finally:
@@ -164,7 +151,7 @@ def test_postgresql_in_production(tmp_path: Path, names: dict[str, str], backend
         assert early.status_code == 503
         assert early.json()["checks"]["workers"]["ok"] is False
         start(long_running[1], worker_log)
-        ready = _wait_ready(base, processes[1], worker_log).json()
+        ready = wait_ready(base, processes[1], worker_log).json()
         assert ready["checks"]["workers"]["detail"].startswith("1 live")
         # The API serves as the role that owns nothing.
         with psycopg.connect(ADMIN, autocommit=True) as admin:

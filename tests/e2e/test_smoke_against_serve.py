@@ -9,13 +9,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.e2e.test_serve import _free_port
+from tests.support.served import wait_ready
 
 
 def _darvaza(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -43,16 +42,7 @@ def test_both_smoke_checks_pass_against_a_served_instance(tmp_path: Path) -> Non
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "darvaza serve did not become ready"
-            time.sleep(0.1)
+        wait_ready(base, server, tmp_path / "serve.log", seconds=30)
 
         created = _darvaza(
             "users", "create", "--email", "admin@example.com", "--role", "platform_admin",
