@@ -10,12 +10,12 @@ VENV_STAMP := .venv/.darvaza-synced
 
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: run test lint typecheck contracts contracts-update pytest install system-packages clean bench
+.PHONY: run test lint typecheck layers contracts contracts-update pytest install system-packages clean bench
 
 run: install
 	.venv/bin/darvaza serve
 
-test: install system-packages lint typecheck contracts pytest
+test: install system-packages lint typecheck layers contracts pytest
 
 # Debian packages some tests drive for real (aria2, nginx); installed when missing.
 system-packages:
@@ -37,6 +37,10 @@ lint: install
 
 typecheck: install
 	.venv/bin/mypy
+
+# The layers (pyproject.toml's [tool.importlinter]): nothing imports from above itself.
+layers: install
+	.venv/bin/lint-imports --no-cache
 
 # The API contract against its committed snapshot (docs/api/openapi.json): a change that
 # breaks clients fails unless the version says so; any change must be recorded.

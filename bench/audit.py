@@ -30,9 +30,10 @@ from bench.support import pgbench, postgres_database
 from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, covering_checkpoint, seal_all
 from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from darvaza.audit.sealer import run_sealer
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.db import Database
 from darvaza.migrate import upgrade_to_head
+from darvaza.security.caller import Actor
 
 ACTOR = Actor.system("bench")
 KEYS = AuditKeys.from_secret("bench-audit-key-" + "x" * 32)

@@ -13,7 +13,6 @@ import threading
 import time
 
 from bench.support import postgres_database
-from darvaza.audit.service import Actor
 from darvaza.billing.callbacks import receive_callback
 from darvaza.billing.checkout import start_checkout
 from darvaza.billing.gateways import GatewayRegistry
@@ -23,6 +22,7 @@ from darvaza.config import Settings
 from darvaza.db import Database
 from darvaza.identity.accounts import create_user
 from darvaza.migrate import upgrade_to_head
+from darvaza.security.caller import Actor
 from darvaza.tenants.service import create_tenant
 
 SYSTEM = Actor.system("bench")
@@ -59,7 +59,7 @@ def run(db: Database, label: str, payments: int) -> None:
             gateways,
             user_id=customer.id,
             email=customer.email,
-            tenant=tenant,  # type: ignore[attr-defined]
+            tenant_id=tenant.id,  # type: ignore[attr-defined]
             plan_code="gold",
             public_url="http://127.0.0.1:4000",
         )  # type: ignore[arg-type]

@@ -27,11 +27,11 @@ from pathlib import Path
 import httpx
 
 from bench.support import pgbench, postgres_database
-from darvaza.audit.service import Actor
 from darvaza.billing.plans import create_plan
 from darvaza.db import Database
 from darvaza.identity.accounts import create_user
 from darvaza.migrate import upgrade_to_head
+from darvaza.security.caller import Actor
 from darvaza.security.passwords import use_hasher
 from darvaza.tenants.service import create_tenant
 

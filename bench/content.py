@@ -20,7 +20,6 @@ from pathlib import Path
 import uvicorn
 
 from darvaza.app import create_app
-from darvaza.audit.service import Actor
 from darvaza.config import Settings
 from darvaza.content.downloads import issue_download_token, open_download
 from darvaza.content.items import create_item, move_item
@@ -28,6 +27,7 @@ from darvaza.content.storage import CHUNK, LocalStorage
 from darvaza.db import Database
 from darvaza.identity.accounts import create_user
 from darvaza.migrate import upgrade_to_head
+from darvaza.security.caller import Actor
 from darvaza.security.roles import PlatformRole
 from darvaza.tenants.service import create_tenant
 

@@ -42,14 +42,13 @@ def _noop(_context: JobContext, _payload: dict[str, Any]) -> None:
 
 def worker_main(database_url: str, concurrency: int) -> int:
     """One worker process (`python -m bench.jobs --worker URL C`)."""
-    from darvaza.billing.gateways import GatewayRegistry
+    from darvaza.assembly import assemble
     from darvaza.config import Settings
-    from darvaza.jobs.registry import Services
 
     db = Database(database_url, pool_size=concurrency + 4)
     settings = Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
     worker = Worker(
-        Services(db, settings, GatewayRegistry(settings, db)),
+        assemble(settings, db),
         Registry([JobKind(NOOP, _noop)]),
         WorkerConfig(concurrency=concurrency, shutdown_grace_seconds=5),
     )

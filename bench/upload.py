@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from darvaza.audit.service import Actor
 from darvaza.db import Database
 from darvaza.identity.accounts import create_user
 from darvaza.migrate import upgrade_to_head
+from darvaza.security.caller import Actor
 from darvaza.tenants.service import create_tenant
 
 PASSWORD = "bench-password-1"

@@ -17,16 +17,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from darvaza import __version__
+from darvaza.assembly import assemble, start_worker_thread, stop_worker_thread
 from darvaza.audit.metrics import SealerCollector
 from darvaza.audit.routes import router as audit_router
-from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.routes import routers as billing_routers
 from darvaza.config import Settings, load_settings, require_safe
 from darvaza.console.routes import error_page
 from darvaza.console.routes import router as console_router
 from darvaza.content.routes import UPLOAD_ROUTES
 from darvaza.content.routes import routers as content_routers
-from darvaza.content.storage import LocalStorage
 from darvaza.context import current_request_id
 from darvaza.db import Database
 from darvaza.errors import (
@@ -41,15 +40,12 @@ from darvaza.identity.routes import admin_router as identity_admin_router
 from darvaza.identity.routes import router as identity_router
 from darvaza.jobs.metrics import QueueCollector
 from darvaza.jobs.routes import router as jobs_router
-from darvaza.jobs.upkeep import start_worker_thread, stop_worker_thread
 from darvaza.logs import configure_logging, get_logger
+from darvaza.metrics import Metrics
 from darvaza.middleware import RequestContextMiddleware
-from darvaza.ops.metrics import Metrics
 from darvaza.ops.routes import router as ops_router
-from darvaza.runtime import Runtime
 from darvaza.security.headers import security_headers
 from darvaza.security.policy import annotate_openapi
-from darvaza.security.ratelimit import RateLimiter, RateRules
 from darvaza.tenants.routes import admin_router as tenants_admin_router
 from darvaza.tenants.routes import invitations_router
 from darvaza.tenants.routes import router as tenants_router
@@ -72,10 +68,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = app.state.runtime
-        worker = (
-            start_worker_thread(runtime.services, settings, runtime.metrics) if run_worker else None
-        )
+        worker = start_worker_thread(app.state.parts) if run_worker else None
         yield
         if worker is not None:
             await anyio.to_thread.run_sync(stop_worker_thread, worker)
@@ -93,15 +86,7 @@ def create_app(
     metrics = Metrics()
     metrics.registry.register(QueueCollector(database, settings.worker_stale_after))
     metrics.registry.register(SealerCollector(database))
-    app.state.runtime = Runtime(
-        settings=settings,
-        db=database,
-        metrics=metrics,
-        limiter=RateLimiter.from_settings(settings),
-        rate_rules=RateRules.from_settings(settings),
-        gateways=GatewayRegistry(settings, database),
-        storage=LocalStorage(settings.storage_dir),
-    )
+    app.state.parts = assemble(settings, database, metrics=metrics)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,

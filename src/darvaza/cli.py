@@ -233,13 +233,11 @@ def _run_api(settings: Settings, listening: socket.socket) -> None:
 
 def _job_worker_thread(settings: Settings) -> Callable[[], None]:
     """The upkeep worker on a thread of this process; returns what stops it."""
-    from darvaza.billing.gateways import GatewayRegistry
+    from darvaza.assembly import assemble, start_worker_thread, stop_worker_thread
     from darvaza.db import Database
-    from darvaza.jobs.registry import Services
-    from darvaza.jobs.upkeep import start_worker_thread, stop_worker_thread
 
     db = Database.from_settings(settings)
-    running = start_worker_thread(Services(db, settings, GatewayRegistry(settings, db)), settings)
+    running = start_worker_thread(assemble(settings, db))
 
     def stop() -> None:
         stop_worker_thread(running)
@@ -466,8 +464,8 @@ def users_create(
     ] = RoleChoice.CUSTOMER,
 ) -> None:
     """Create an account; the password comes from DARVAZA_PASSWORD or a prompt."""
-    from darvaza.audit.service import Actor
     from darvaza.identity.accounts import create_user
+    from darvaza.security.caller import Actor
 
     password = _new_password()
     with _database() as (settings, db):
@@ -488,8 +486,8 @@ def users_set_role(
     role: Annotated[RoleChoice, typer.Option(help="Platform role, or customer for none.")],
 ) -> None:
     """Give an account a platform role (or take it away); its sessions end."""
-    from darvaza.audit.service import Actor
     from darvaza.identity.accounts import require_user_by_email, set_platform_role
+    from darvaza.security.caller import Actor
 
     with _database() as (_, db):
         with db.read() as session:
@@ -545,8 +543,8 @@ def users_reset_password(
 ) -> None:
     """Set a new password (from DARVAZA_PASSWORD or a prompt), for someone locked out;
     every session, API token and reset link of the account ends. Audited."""
-    from darvaza.audit.service import Actor
     from darvaza.identity.accounts import set_password
+    from darvaza.security.caller import Actor
 
     password = _new_password()
     with _database() as (settings, db):
@@ -577,7 +575,7 @@ def tenants_create(
     owner_email: Annotated[str, typer.Option(help="An existing account, its first owner.")],
 ) -> None:
     """Create a tenant with its first owner (audited)."""
-    from darvaza.audit.service import Actor
+    from darvaza.security.caller import Actor
     from darvaza.tenants.service import create_tenant
 
     with _database() as (_, db):
@@ -636,8 +634,8 @@ def tokens_create(
     ] = None,
 ) -> None:
     """Create a staff API token and print it once (only its hash is kept)."""
-    from darvaza.audit.service import Actor
     from darvaza.identity.api_tokens import create_api_token
+    from darvaza.security.caller import Actor
 
     with _database() as (settings, db):
         new = create_api_token(
@@ -676,8 +674,8 @@ def tokens_list(
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: Annotated[uuid.UUID, typer.Argument(help="The token's id.")]) -> None:
     """Revoke a staff API token; it is refused from the next request on."""
-    from darvaza.audit.service import Actor
     from darvaza.identity.api_tokens import revoke_api_token
+    from darvaza.security.caller import Actor
 
     with _database() as (_, db):
         revoke_api_token(db, Actor.system(CLI_ACTOR), token_id)
@@ -764,12 +762,10 @@ def worker(
     """
     from prometheus_client import start_http_server
 
-    from darvaza.billing.gateways import GatewayRegistry
-    from darvaza.jobs.registry import Services
-    from darvaza.jobs.upkeep import config_from_settings, upkeep_registry
+    from darvaza.assembly import WORK, assemble, worker_config
     from darvaza.jobs.worker import Worker, run_until_signalled
     from darvaza.logs import configure_logging
-    from darvaza.ops.metrics import Metrics
+    from darvaza.metrics import Metrics
 
     with _database(warn=True) as (settings, db):
         _refuse_unsafe(settings)
@@ -777,11 +773,10 @@ def worker(
         metrics = Metrics()
         if metrics_port is not None:
             start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
-        services = Services(db, settings, GatewayRegistry(settings, db))
         running = Worker(
-            services,
-            upkeep_registry(),
-            config_from_settings(settings, concurrency=concurrency),
+            assemble(settings, db, metrics=metrics),
+            WORK.registry,
+            worker_config(settings, concurrency=concurrency),
             metrics=metrics,
         )
         code = run_until_signalled(running)
@@ -835,8 +830,8 @@ def jobs_retry(job_id: JobIdArgument, reason: ReasonOption = None) -> None:
     """Run a dead or cancelled job again now (one more attempt if it had used them all),
     or a job waiting for its retry at once. A running or succeeded job is refused (exit
     1). Audited, with --reason."""
-    from darvaza.audit.service import Actor
     from darvaza.jobs.service import retry_job
+    from darvaza.security.caller import Actor
 
     with _database() as (_, db):
         _print_job(retry_job(db, Actor.system(CLI_ACTOR), job_id, reason=reason))
@@ -845,8 +840,8 @@ def jobs_retry(job_id: JobIdArgument, reason: ReasonOption = None) -> None:
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: JobIdArgument, reason: ReasonOption = None) -> None:
     """Cancel a queued job (audited)."""
-    from darvaza.audit.service import Actor
     from darvaza.jobs.service import cancel_job
+    from darvaza.security.caller import Actor
 
     with _database() as (_, db):
         _print_job(cancel_job(db, Actor.system(CLI_ACTOR), job_id, reason=reason))
@@ -855,11 +850,12 @@ def jobs_cancel(job_id: JobIdArgument, reason: ReasonOption = None) -> None:
 @jobs_app.command("enqueue-ops")
 def jobs_enqueue_ops() -> None:
     """Enqueue every upkeep job now, once (a worker runs them)."""
-    from darvaza.audit.service import Actor
-    from darvaza.jobs.upkeep import enqueue_ops
+    from darvaza.assembly import WORK
+    from darvaza.jobs.service import enqueue_ops
+    from darvaza.security.caller import Actor
 
     with _database() as (_, db):
-        added = enqueue_ops(db, Actor.system(CLI_ACTOR))
+        added = enqueue_ops(db, Actor.system(CLI_ACTOR), WORK.upkeep)
     for kind, job_id in added.items():
         typer.echo(f"{kind}: " + (f"job {job_id}" if job_id else "already queued or running"))
 

@@ -17,6 +17,7 @@ import secrets
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from darvaza.clock import utcnow
 from darvaza.config import Settings
 from darvaza.jobs.queue import enqueue
+from darvaza.jobs.registry import JobContext, JobKind, Tasks
 from darvaza.security.tokens import derived_token
 
 SEND_MAIL = "mail.send"
@@ -108,3 +110,11 @@ def send_queued_mail(settings: Settings, payload: dict[str, Any]) -> dict[str, s
     answer) fails the attempt, and the queue retries it."""
     deliver(settings, compose(settings, payload))
     return {"to": str(payload.get("to", "")), "backend": settings.effective_mail_backend}
+
+
+def send_mail(context: JobContext, payload: dict[str, Any]) -> dict[str, str]:
+    return send_queued_mail(context.settings, payload)
+
+
+# Mail is sent when a change queues it, never on a schedule.
+TASKS = Tasks(kinds=(JobKind(SEND_MAIL, send_mail, timeout=timedelta(minutes=2)),))

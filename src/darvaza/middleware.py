@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from darvaza.context import client_ip_var, request_id_var
 from darvaza.errors import error_body
 from darvaza.logs import get_logger
-from darvaza.ops.metrics import UNMATCHED_ROUTE, Metrics
+from darvaza.metrics import UNMATCHED_ROUTE, Metrics
 
 REQUEST_ID_HEADER = "x-request-id"
 # An id from the caller is kept only if it is short and plain, so it cannot forge log lines.

@@ -8,8 +8,9 @@ from sqlalchemy import text
 
 from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, LogReport, verify_log
 from darvaza.audit.models import AuditEvent
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.db import Database
+from darvaza.security.caller import Actor
 
 ADMIN = Actor.user("3f2c8a8e-0000-4000-8000-000000000001", "platform_admin")
 SECRET = "a" * 40

@@ -16,9 +16,10 @@ from sqlalchemy.exc import DBAPIError
 from darvaza.audit.checkpoints import CheckpointFolder, seal_all, seal_batch
 from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditPending, AuditSeal
 from darvaza.audit.sealer import run_sealer
-from darvaza.audit.service import REDACTED, Actor, AuditLogError, append_event, content_hash
+from darvaza.audit.service import REDACTED, AuditLogError, append_event, content_hash
 from darvaza.context import client_ip_var, request_id_var
 from darvaza.db import Database
+from darvaza.security.caller import Actor
 from tests.audit.support import ADMIN, AUDITED_TABLES, KEYS, append, verify
 
 

@@ -11,15 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from darvaza.assembly import WORK
 from darvaza.audit.checkpoints import CheckpointFolder
 from darvaza.audit.models import AuditPending, AuditSeal
 from darvaza.audit.sealer import LEADER_LOCK, run_sealer
 from darvaza.db import Database
-from darvaza.jobs.upkeep import config_from_settings, upkeep_registry
 from darvaza.jobs.worker import WorkerConfig
 from tests.audit.support import KEYS, SECRET, append, verify
 from tests.support.jobs import wait_for, worker_thread
-from tests.support.settings import make_settings
 
 
 def _sealed(db: Database) -> int:
@@ -35,9 +34,8 @@ def _pending(db: Database) -> int:
 def test_a_running_worker_seals_new_events_within_a_second(db: Database, tmp_path: Path) -> None:
     settings = {"audit_key": SECRET, "audit_checkpoint_dir": str(tmp_path),
                 "audit_seal_interval_seconds": 0.1}  # fmt: skip
-    config = config_from_settings(make_settings(**settings))
-    quick = WorkerConfig(poll_seconds=0.05, shutdown_grace_seconds=5, loops=config.loops)
-    with worker_thread(db, upkeep_registry(), quick, **settings):
+    quick = WorkerConfig(poll_seconds=0.05, shutdown_grace_seconds=5, loops=WORK.loops)
+    with worker_thread(db, WORK.registry, quick, **settings):
         delays = []
         for _ in range(3):
             append(db, 4)

@@ -26,7 +26,7 @@ class Shop:
     def checkout(self, plan_code: str = "gold", customer: Person | None = None) -> Checkout:
         who = customer or self.customer
         return start_checkout(
-            self.db, self.gateways, user_id=who.user.id, email=who.email, tenant=self.tenant,
+            self.db, self.gateways, user_id=who.user.id, email=who.email, tenant_id=self.tenant.id,
             plan_code=plan_code, public_url=PUBLIC_URL,
         )  # fmt: skip
 

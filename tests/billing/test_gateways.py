@@ -519,7 +519,7 @@ def test_another_tenants_plan_cannot_be_bought_here(
     with pytest.raises(NotFound):
         start_checkout(
             db, shop.gateways, user_id=shop.customer.user.id, email=shop.customer.email,
-            tenant=other, plan_code="gold", public_url="http://127.0.0.1:4000",
+            tenant_id=other.id, plan_code="gold", public_url="http://127.0.0.1:4000",
         )  # fmt: skip
 
 

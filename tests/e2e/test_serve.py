@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from darvaza.jobs.upkeep import UPKEEP_KINDS
+from darvaza.assembly import WORK
 
 
 def _free_port() -> int:
@@ -63,7 +63,7 @@ def test_serve_with_nothing_configured(tmp_path: Path) -> None:
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         job_ids = re.findall(r": job (\d+)", ops.stdout)
-        assert len(job_ids) == len(UPKEEP_KINDS), ops.stdout
+        assert len(job_ids) == len(WORK.upkeep), ops.stdout
         deadline = time.monotonic() + 30
         while True:
             listed = subprocess.run(

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from starlette.types import ASGIApp
 
+from darvaza.assembly import WORK
 from darvaza.audit.models import AuditEvent
 from darvaza.clock import utcnow
 from darvaza.db import Database
@@ -19,9 +20,8 @@ from darvaza.identity.models import Credential, OneTimeToken, User
 from darvaza.jobs.models import Job
 from darvaza.jobs.queue import claim
 from darvaza.jobs.registry import run_claimed
-from darvaza.jobs.upkeep import upkeep_registry
 from darvaza.mail import SEND_MAIL
-from tests.support.jobs import services
+from tests.support.jobs import parts
 from tests.support.mail import Mailing
 from tests.support.world import Api, admin_token, error_code, make_app, password, person
 
@@ -235,7 +235,7 @@ def test_undeliverable_mail_retries_then_is_a_dead_job(mailing: Mailing) -> None
 
 
 def test_local_writes_mail_to_files(db: Database, database_url: str, tmp_path: Path) -> None:
-    made = services(db, database_url=database_url, mail_dir=str(tmp_path / "mail"))
+    made = parts(db, database_url=database_url, mail_dir=str(tmp_path / "mail"))
     from darvaza.identity.accounts import MailedTokens, request_password_reset
     from darvaza.identity.one_time import Links
 
@@ -244,7 +244,7 @@ def test_local_writes_mail_to_files(db: Database, database_url: str, tmp_path: P
     mailed = MailedTokens(links, timedelta(hours=1), timedelta(minutes=30))
     request_password_reset(db, email=who.email, mailed=mailed)
     for job in claim(db, "test", now=utcnow()):
-        run_claimed(made, upkeep_registry(), job)
+        run_claimed(made, WORK.registry, job)
     files = list((tmp_path / "mail").glob("*.eml"))
     assert len(files) == 1
     parsed = email.message_from_bytes(files[0].read_bytes())

@@ -202,7 +202,8 @@ def test_enqueue_ops_over_http(api: Api) -> None:
     assert set(first.json()) == {
         "payments.reconcile",
         "subscriptions.expire",
-        "cleanup",
+        "sessions.cleanup",
+        "downloads.cleanup",
         "jobs.prune",
     }
     assert all(isinstance(v, int) for v in first.json().values())

@@ -13,7 +13,7 @@ from darvaza.db import Database
 from darvaza.jobs.models import Job
 from darvaza.jobs.queue import LeaseWatch, claim, enqueue
 from darvaza.jobs.registry import JobContext, JobKind, PayloadRejected, Registry, run_claimed
-from tests.support.jobs import services
+from tests.support.jobs import parts
 
 seen: list[dict[str, Any]] = []
 
@@ -45,7 +45,7 @@ def _run(
     with db.transaction() as session:
         job_id = enqueue(session, kind, payload)
     (claimed,) = claim(db, "w1")
-    outcome = run_claimed(services(db), registry, claimed)
+    outcome = run_claimed(parts(db), registry, claimed)
     with db.read() as session:
         job = session.get(Job, job_id)
         assert job is not None
@@ -84,7 +84,7 @@ def test_a_worker_that_lost_its_lease_records_nothing(db: Database, registry: Re
     watch.rescue(db)
     time.sleep(1)
     assert watch.rescue(db) == 1
-    assert run_claimed(services(db), registry, claimed) == "lost"
+    assert run_claimed(parts(db), registry, claimed) == "lost"
 
 
 def test_a_kind_declared_twice_is_refused(registry: Registry) -> None:

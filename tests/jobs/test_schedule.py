@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from darvaza.assembly import WORK
 from darvaza.db import Database
 from darvaza.jobs.models import Job
 from darvaza.jobs.queue import claim, complete
+from darvaza.jobs.registry import JobKind, Tasks, Work
 from darvaza.jobs.schedule import Periodic, enqueue_due
-from darvaza.jobs.upkeep import SCHEDULE, UPKEEP_KINDS
 
 EVERY_MINUTE = Periodic("test.minutely", every=timedelta(minutes=1))
 NIGHTLY = Periodic("test.nightly", cron="30 3 * * *")
@@ -44,8 +45,20 @@ def test_bad_entries_are_refused() -> None:
         Periodic("x", every=timedelta(0))
 
 
-def test_the_upkeep_schedule_names_only_known_kinds() -> None:
-    assert {entry.kind for entry in SCHEDULE} == {kind.name for kind in UPKEEP_KINDS}
+def test_every_scheduled_kind_is_declared_and_is_upkeep() -> None:
+    declared = set(WORK.registry.kinds)
+    assert {entry.kind for entry in WORK.schedule} == set(WORK.upkeep)
+    assert set(WORK.upkeep) <= declared
+    assert "mail.send" in declared  # queued by changes, never scheduled
+    assert "mail.send" not in WORK.upkeep
+
+
+def test_collecting_refuses_a_schedule_entry_nobody_declares() -> None:
+    with pytest.raises(ValueError, match="no domain declares it"):
+        Work.collect([Tasks(schedule=(Periodic("ghost", every=timedelta(minutes=1)),))])
+    with pytest.raises(ValueError, match="declared twice"):
+        kind = JobKind("twice", lambda _context, _payload: None)
+        Work.collect([Tasks(kinds=(kind,)), Tasks(kinds=(kind,))])
 
 
 def test_many_workers_at_once_enqueue_each_slot_once(db: Database) -> None:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select, update
 from starlette.types import ASGIApp
 
+from darvaza.assembly import WORK
 from darvaza.audit.models import AuditEvent
 from darvaza.billing.callbacks import receive_callback
 from darvaza.billing.checkout import send_payer_to_gateway
@@ -35,8 +36,7 @@ from darvaza.identity.models import Credential
 from darvaza.identity.sessions import SessionPolicy, delete_ended_sessions, login
 from darvaza.jobs.models import Job
 from darvaza.jobs.queue import claim, complete, enqueue, fail
-from darvaza.jobs.service import prune_finished
-from darvaza.jobs.upkeep import UPKEEP_KINDS, enqueue_ops, upkeep_registry
+from darvaza.jobs.service import enqueue_ops, prune_finished
 from darvaza.jobs.worker import WorkerConfig
 from tests.billing.support import Shop, open_shop
 from tests.support.fake_gateways import FakeIdPay
@@ -443,13 +443,15 @@ def test_prune_deletes_finished_jobs_past_retention_only(db: Database) -> None:
 
 
 def test_enqueue_ops_adds_each_upkeep_job_once_and_a_worker_runs_them(db: Database) -> None:
-    first = enqueue_ops(db, SYSTEM)
-    assert set(first) == {kind.name for kind in UPKEEP_KINDS}
+    first = enqueue_ops(db, SYSTEM, WORK.upkeep)
+    assert set(first) == set(WORK.upkeep)
     assert all(job_id is not None for job_id in first.values())
-    assert set(enqueue_ops(db, SYSTEM).values()) == {None}  # still queued: nothing added
+    assert set(enqueue_ops(db, SYSTEM, WORK.upkeep).values()) == {
+        None
+    }  # still queued: nothing added
     assert _count(db, AuditEvent, AuditEvent.action == "jobs.ops_enqueued") == 2
     config = WorkerConfig(concurrency=2, poll_seconds=0.05)
-    with worker_thread(db, upkeep_registry(), config):
+    with worker_thread(db, WORK.registry, config):
         wait_for(
             lambda: (
                 _count(db, Job, Job.id.in_(list(first.values())), Job.state == "succeeded")

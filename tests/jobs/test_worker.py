@@ -20,7 +20,7 @@ from darvaza.jobs.models import Job, WorkerHeartbeat
 from darvaza.jobs.queue import enqueue
 from darvaza.jobs.registry import JobContext, JobKind, Registry
 from darvaza.jobs.worker import EXIT_HUNG, Worker, WorkerConfig
-from tests.support.jobs import job_states, services, wait_for, worker_thread
+from tests.support.jobs import job_states, parts, wait_for, worker_thread
 from tests.support.tcp_proxy import TcpProxy
 
 FAST = WorkerConfig(concurrency=4, poll_seconds=0.05, shutdown_grace_seconds=5)
@@ -112,7 +112,7 @@ def test_a_job_that_ignores_its_timeout_stops_the_worker(db: Database) -> None:
     )
     (hung_id,) = _enqueue(db, "test.hang")
     worker = Worker(
-        services(db),
+        parts(db),
         registry,
         WorkerConfig(concurrency=2, poll_seconds=0.05, hung_grace=timedelta(seconds=0.5)),
     )
@@ -216,7 +216,7 @@ def test_a_database_that_drops_mid_job_loses_nothing(
     (waiting,) = _enqueue(db, "test.wait")
     (touching,) = _enqueue(db, "test.touch")
     config = WorkerConfig(concurrency=2, poll_seconds=0.05, lease=timedelta(seconds=6))
-    worker = Worker(services(proxied), registry, config)
+    worker = Worker(parts(proxied), registry, config)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:

@@ -15,8 +15,8 @@ from starlette.types import ASGIApp
 from darvaza.app import create_app
 from darvaza.clock import utcnow
 from darvaza.db import Database
+from darvaza.http import PartsDep
 from darvaza.jobs.models import WorkerHeartbeat
-from darvaza.runtime import RuntimeDep
 from tests.support.settings import make_settings
 from tests.support.tcp_proxy import TcpProxy
 
@@ -71,8 +71,8 @@ def test_database_outage_is_reported_and_recovered_from(
         probe = APIRouter()
 
         @probe.get("/probe/db")
-        def uses_database(runtime: RuntimeDep) -> dict[str, bool]:
-            runtime.db.ping()
+        def uses_database(parts: PartsDep) -> dict[str, bool]:
+            parts.db.ping()
             return {"ok": True}
 
         app.include_router(probe)

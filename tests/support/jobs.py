@@ -1,4 +1,4 @@
-"""Helpers for job tests: the services handlers get, and a worker on a thread."""
+"""Helpers for job tests: the parts handlers get, and a worker on a thread."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ from contextlib import contextmanager
 
 import httpx
 
-from darvaza.billing.gateways import GatewayRegistry
+from darvaza.assembly import assemble
 from darvaza.db import Database
 from darvaza.jobs.models import Job, WorkerHeartbeat
-from darvaza.jobs.registry import Registry, Services
+from darvaza.jobs.registry import Registry
 from darvaza.jobs.worker import Worker, WorkerConfig
+from darvaza.parts import Parts
 from tests.support.settings import make_settings
 
 
-def services(
+def parts(
     db: Database, *, transport: httpx.BaseTransport | None = None, **settings: object
-) -> Services:
-    made = make_settings(**settings)
-    return Services(db, made, GatewayRegistry(made, db, transport=transport))
+) -> Parts:
+    return assemble(make_settings(**settings), db, transport=transport)
 
 
 @contextmanager
@@ -30,7 +30,7 @@ def worker_thread(
 ) -> Iterator[Worker]:
     """A real worker on a thread, once it has reported in; stopped (drained) when the
     block ends."""
-    worker = Worker(services(db, **settings), registry, config)
+    worker = Worker(parts(db, **settings), registry, config)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
 

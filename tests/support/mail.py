@@ -15,12 +15,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from starlette.types import ASGIApp
 
+from darvaza.assembly import WORK
 from darvaza.clock import utcnow
 from darvaza.db import Database
 from darvaza.jobs.queue import claim
 from darvaza.jobs.registry import run_claimed
-from darvaza.jobs.upkeep import upkeep_registry
-from tests.support.jobs import services
+from tests.support.jobs import parts
 from tests.support.world import Api, make_app
 
 
@@ -63,9 +63,9 @@ class Mailing:
 
     def deliver(self) -> None:
         """Run the queued mail jobs the way the worker does."""
-        made = services(self.api.db, **self.settings)
+        made = parts(self.api.db, **self.settings)
         for job in claim(self.api.db, "test-mailer", limit=100, now=utcnow()):
-            run_claimed(made, upkeep_registry(), job)
+            run_claimed(made, WORK.registry, job)
 
     def link_token(self, to: str) -> str:
         self.deliver()

@@ -18,7 +18,7 @@ from typing import Any
 from darvaza.db import Database
 from darvaza.jobs.registry import JobContext, JobKind, Registry
 from darvaza.jobs.worker import Worker, WorkerConfig, run_until_signalled
-from tests.support.jobs import services
+from tests.support.jobs import parts
 
 
 def _marker(path: Path, line: str) -> None:
@@ -41,7 +41,7 @@ def main() -> int:
     registry = Registry([JobKind("test.sleep", sleep, timeout=timedelta(seconds=120))])
     db = Database(database_url)
     worker = Worker(
-        services(db),
+        parts(db),
         registry,
         WorkerConfig(
             concurrency=int(options.get("concurrency", 2)),

@@ -11,11 +11,11 @@ import httpx
 from fastapi import FastAPI
 
 from darvaza.app import create_app
-from darvaza.audit.service import Actor
 from darvaza.db import Database
 from darvaza.identity.accounts import create_user
 from darvaza.identity.api_tokens import create_api_token
 from darvaza.identity.models import User
+from darvaza.security.caller import Actor
 from darvaza.security.roles import PlatformRole
 from tests.support.settings import make_settings
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from darvaza.audit.schemas import AuditEventOut, AuditPageOut
 from darvaza.audit.service import AuditFilter, list_events
+from darvaza.http import PartsDep
 from darvaza.params import IdCursor, IsoTime
-from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import AUDIT_READER, Requires
 
 router = APIRouter(prefix="/api/v1/admin/audit", tags=["admin"])
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1/admin/audit", tags=["admin"])
 
 @router.get("", response_model=AuditPageOut, dependencies=[Requires(AUDIT_READER)])
 def list_audit_events(
-    runtime: RuntimeDep,
+    parts: PartsDep,
     actor: Annotated[str | None, Query(max_length=64, description="actor id")] = None,
     tenant: Annotated[str | None, Query(max_length=64, description="tenant id")] = None,
     action: Annotated[
@@ -29,7 +29,7 @@ def list_audit_events(
     cursor: IdCursor = None,
 ) -> AuditPageOut:
     events, next_before = list_events(
-        runtime.db,
+        parts.db,
         AuditFilter(actor_id=actor, tenant_id=tenant, action=action, since=since, until=until),
         limit=limit,
         before_id=int(cursor) if cursor else None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, event, select
@@ -24,6 +24,7 @@ from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from darvaza.clock import utcnow
 from darvaza.context import current_client_ip, current_request_id
 from darvaza.db import Database
+from darvaza.security.caller import Actor
 
 REDACTED = "[redacted]"
 # Keys whose values are credentials. Matched on the whole key (after `-` becomes `_`) so that
@@ -39,28 +40,6 @@ APPEND_ONLY = (AuditEvent, AuditSeal, AuditCheckpoint)
 
 class AuditLogError(Exception):
     """The audit log was asked to do something it never does."""
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused an event: a user (with the role they acted in), someone not signed in,
-    or the system itself (the CLI, the worker)."""
-
-    type: Literal["user", "anonymous", "system"]
-    id: str | None = None
-    role: str | None = None
-
-    @classmethod
-    def user(cls, user_id: str | UUID, role: str | None) -> Actor:
-        return cls("user", str(user_id), role)
-
-    @classmethod
-    def system(cls, component: str = "system") -> Actor:
-        return cls("system", component, None)
-
-    @classmethod
-    def anonymous(cls) -> Actor:
-        return cls("anonymous")
 
 
 def append_event(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from darvaza.audit.service import Actor, append_event, scrub
+from darvaza.audit.service import append_event, scrub
 from darvaza.billing import events
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.base import (
@@ -35,6 +35,7 @@ from darvaza.billing.payments import ReceiptReused, fail_payment, lock_payment
 from darvaza.billing.subscriptions import activate_subscription
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
+from darvaza.security.caller import Actor
 
 
 @dataclass(frozen=True)

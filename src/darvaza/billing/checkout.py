@@ -16,7 +16,7 @@ from darvaza.billing.payments import ReceiptReused, fail_payment, lock_payment
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, Forbidden, GatewayFailed, NotFound
-from darvaza.tenants.models import Tenant
+from darvaza.tenants.service import get_tenant_by_id
 
 CALLBACK_PATH = "/api/v1/payments/callback/{gateway}"
 # The payer's way to the gateway: our own link, so we know whether they ever went.
@@ -43,7 +43,7 @@ def start_checkout(
     *,
     user_id: uuid.UUID,
     email: str,
-    tenant: Tenant,
+    tenant_id: uuid.UUID,
     plan_code: str,
     public_url: str,
     email_verified: bool = True,
@@ -58,8 +58,9 @@ def start_checkout(
             code="email_not_verified",
         )
     now = utcnow()
-    gateway_name = tenant.payment_gateway or gateways.default
     with db.transaction() as session:
+        tenant = get_tenant_by_id(session, tenant_id)
+        gateway_name = tenant.payment_gateway or gateways.default
         plan = session.scalars(
             select(Plan).where(Plan.tenant_id == tenant.id, Plan.code == plan_code)
         ).one_or_none()

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.billing.models import Plan
 from darvaza.billing.schemas import PLAN_CODE_PATTERN
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, InvalidInput, NotFound
+from darvaza.security.caller import Actor
 
 CODE_PATTERN = re.compile(PLAN_CODE_PATTERN)
 

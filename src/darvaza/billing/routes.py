@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from darvaza.billing import callbacks, checkout, payments, plans, subscriptions
+from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.mock import find_mock_payment, settle_mock_payment
 from darvaza.billing.models import Subscription
 from darvaza.billing.schemas import (
@@ -35,9 +36,9 @@ from darvaza.billing.schemas import (
 )
 from darvaza.config import GatewayName
 from darvaza.errors import HTML_PAGE, RATE_LIMITED, NotFound, refuses
-from darvaza.identity.routes import client_ip
+from darvaza.http import PartsDep, client_ip, part
 from darvaza.params import IsoTime, TimeCursor
-from darvaza.runtime import Runtime, RuntimeDep
+from darvaza.parts import Parts
 from darvaza.security.policy import (
     AUDIT_READER,
     PUBLIC,
@@ -49,6 +50,7 @@ from darvaza.security.policy import (
     Access,
     Requires,
 )
+from darvaza.security.ratelimit import RateLimiter, RateRules, RatesDep
 from darvaza.tenants.service import set_payment_gateway
 
 tenant_router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["billing"])
@@ -59,6 +61,7 @@ platform_router = APIRouter(
     prefix="/api/v1/admin", tags=["admin"], dependencies=[Requires(AUDIT_READER)]
 )
 pages = APIRouter(tags=["billing"])
+GatewaysDep = Annotated[GatewayRegistry, part(GatewayRegistry)]
 routers = (tenant_router, me_router, callback_router, admin_router, platform_router, pages)
 
 templates = Jinja2Templates(
@@ -82,17 +85,17 @@ def _subscription_out(subscription: Subscription) -> SubscriptionOut:
 
 @tenant_router.get("/plans", response_model=list[PlanOut])
 def list_plans(
-    access: Annotated[Access, Requires(PUBLIC_TENANT)], runtime: RuntimeDep
+    access: Annotated[Access, Requires(PUBLIC_TENANT)], parts: PartsDep
 ) -> list[PlanOut]:
     """The plans on sale."""
-    found = plans.list_plans(runtime.db, access.tenant_id, include_retired=False)
+    found = plans.list_plans(parts.db, access.tenant_id, include_retired=False)
     return [PlanOut.model_validate(p) for p in found]
 
 
 @tenant_router.get("/plans/all", response_model=list[PlanOut])
-def list_all_plans(access: Staff, runtime: RuntimeDep) -> list[PlanOut]:
+def list_all_plans(access: Staff, parts: PartsDep) -> list[PlanOut]:
     """Every plan, retired ones included."""
-    found = plans.list_plans(runtime.db, access.tenant_id, include_retired=True)
+    found = plans.list_plans(parts.db, access.tenant_id, include_retired=True)
     return [PlanOut.model_validate(p) for p in found]
 
 
@@ -102,9 +105,9 @@ def list_all_plans(access: Staff, runtime: RuntimeDep) -> list[PlanOut]:
     response_model=PlanOut,
     responses=refuses(_409="The tenant has a plan with this code already."),
 )
-def create_plan(body: PlanIn, access: Staff, runtime: RuntimeDep) -> PlanOut:
+def create_plan(body: PlanIn, access: Staff, parts: PartsDep) -> PlanOut:
     plan = plans.create_plan(
-        runtime.db,
+        parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         code=body.code,
@@ -116,12 +119,10 @@ def create_plan(body: PlanIn, access: Staff, runtime: RuntimeDep) -> PlanOut:
 
 
 @tenant_router.patch("/plans/{plan_id:uuid}", response_model=PlanOut)
-def change_plan(
-    plan_id: uuid.UUID, body: PlanChangeIn, access: Staff, runtime: RuntimeDep
-) -> PlanOut:
+def change_plan(plan_id: uuid.UUID, body: PlanChangeIn, access: Staff, parts: PartsDep) -> PlanOut:
     """Edit a plan; `{"active": false}` retires it, `true` brings it back."""
     plan = plans.update_plan(
-        runtime.db,
+        parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         plan_id=plan_id,
@@ -150,22 +151,23 @@ def start_checkout(
     body: CheckoutIn,
     request: Request,
     access: Annotated[Access, Requires(TENANT_CUSTOMER)],
-    runtime: RuntimeDep,
+    parts: PartsDep,
+    rates: RatesDep,
+    gateways: GatewaysDep,
 ) -> CheckoutOut:
     """Start paying for a plan: send the customer to `redirect_url`."""
-    assert access.tenant is not None  # noqa: S101 (the policy is tenant-scoped)
-    runtime.limiter.hit(runtime.rate_rules.checkout_per_user, str(access.user.user_id))
-    runtime.limiter.hit(runtime.rate_rules.checkout_per_ip, client_ip(request))
+    rates.limiter.hit(rates.rules.checkout_per_user, str(access.user.user_id))
+    rates.limiter.hit(rates.rules.checkout_per_ip, client_ip(request))
     started = checkout.start_checkout(
-        runtime.db,
-        runtime.gateways,
+        parts.db,
+        gateways,
         user_id=access.user.user_id,
         email=access.user.email,
-        tenant=access.tenant,
+        tenant_id=access.tenant_id,
         plan_code=body.plan_code,
-        public_url=runtime.settings.public_url,
+        public_url=parts.settings.public_url,
         email_verified=access.user.email_verified
-        or not runtime.settings.require_verified_email_for_checkout,
+        or not parts.settings.require_verified_email_for_checkout,
     )
     return CheckoutOut(
         payment_id=started.payment_id,
@@ -176,22 +178,22 @@ def start_checkout(
     )
 
 
-async def _callback(gateway: str, request: Request, runtime: RuntimeDep) -> RedirectResponse:
+async def _callback(gateway: str, request: Request, parts: Parts) -> RedirectResponse:
     ip = client_ip(request)
-    runtime.limiter.hit(runtime.rate_rules.callback_per_ip, ip)
+    parts.get(RateLimiter).hit(parts.get(RateRules).callback_per_ip, ip)
     fields = dict(request.query_params.items())
     if request.method == "POST":
         form = await request.form()
         fields.update({key: value for key, value in form.items() if isinstance(value, str)})
-    noise = runtime.rate_rules.anonymous_audit_per_ip
+    noise = parts.get(RateRules).anonymous_audit_per_ip
     result = await run_in_threadpool(
         partial(
             callbacks.receive_callback,
-            runtime.db,
-            runtime.gateways,
+            parts.db,
+            parts.get(GatewayRegistry),
             gateway,
             fields,
-            record_rejection=lambda: runtime.limiter.allow(noise, f"callback_rejected:{ip}"),
+            record_rejection=lambda: parts.get(RateLimiter).allow(noise, f"callback_rejected:{ip}"),
         )
     )
     where = f"/payments/result/{result.order_id}" if result.order_id else "/payments/result/unknown"
@@ -205,10 +207,10 @@ async def _callback(gateway: str, request: Request, runtime: RuntimeDep) -> Redi
     dependencies=[Requires(PUBLIC)],
     responses=refuses(_429=RATE_LIMITED),
 )
-async def callback_post(gateway: str, request: Request, runtime: RuntimeDep) -> RedirectResponse:
+async def callback_post(gateway: str, request: Request, parts: PartsDep) -> RedirectResponse:
     """The gateway returns the payer here (IDPay's POST form). Always a redirect to the
     result page, whatever arrived."""
-    return await _callback(gateway, request, runtime)
+    return await _callback(gateway, request, parts)
 
 
 @callback_router.get(
@@ -218,9 +220,9 @@ async def callback_post(gateway: str, request: Request, runtime: RuntimeDep) -> 
     dependencies=[Requires(PUBLIC)],
     responses=refuses(_429=RATE_LIMITED),
 )
-async def callback_get(gateway: str, request: Request, runtime: RuntimeDep) -> RedirectResponse:
+async def callback_get(gateway: str, request: Request, parts: PartsDep) -> RedirectResponse:
     """The same callback as a GET query (IDPay's other mode, and Zarinpal's)."""
-    return await _callback(gateway, request, runtime)
+    return await _callback(gateway, request, parts)
 
 
 RESULT_TEXT = {
@@ -242,10 +244,10 @@ RESULT_TEXT = {
     response_class=RedirectResponse,
     dependencies=[Requires(PUBLIC)],
 )
-def go_to_gateway(order_id: str, runtime: RuntimeDep) -> RedirectResponse:
+def go_to_gateway(order_id: str, parts: PartsDep) -> RedirectResponse:
     """The checkout's `redirect_url`: sends the payer on to the gateway's page, or to the
     result page once the payment is no longer open."""
-    where = checkout.send_payer_to_gateway(runtime.db, order_id)
+    where = checkout.send_payer_to_gateway(parts.db, order_id)
     if where.gateway_url is not None:
         return RedirectResponse(where.gateway_url, status_code=status.HTTP_303_SEE_OTHER)
     if where.order_id is None:
@@ -261,8 +263,8 @@ def go_to_gateway(order_id: str, runtime: RuntimeDep) -> RedirectResponse:
     dependencies=[Requires(PUBLIC)],
     responses={404: {"description": "No such payment (a page).", "content": HTML_PAGE}},
 )
-def result_page(order_id: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    found = payments.payment_state(runtime.db, order_id[:50])
+def result_page(order_id: str, request: Request, parts: PartsDep) -> HTMLResponse:
+    found = payments.payment_state(parts.db, order_id[:50])
     state, shop = found if found is not None else ("", None)
     heading, message = RESULT_TEXT.get(state, ("Payment not found", "We have no such payment."))
     return templates.TemplateResponse(
@@ -284,8 +286,8 @@ def result_page(order_id: str, request: Request, runtime: RuntimeDep) -> HTMLRes
 @pages.get(
     "/mock-gateway/{payment_id}", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)]
 )
-def mock_gateway_page(payment_id: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    page = find_mock_payment(runtime.db, payment_id[:40])
+def mock_gateway_page(payment_id: str, request: Request, parts: PartsDep) -> HTMLResponse:
+    page = find_mock_payment(parts.db, payment_id[:40])
     if page is None:
         raise NotFound("No such mock payment.")
     return templates.TemplateResponse(request, "mock_pay.html", {"page": page})
@@ -298,9 +300,9 @@ def mock_gateway_settle(
     payment_id: str,
     action: Annotated[str, Form(pattern="^(pay|cancel)$")],
     request: Request,
-    runtime: RuntimeDep,
+    parts: PartsDep,
 ) -> HTMLResponse:
-    back = settle_mock_payment(runtime.db, payment_id[:40], pay=action == "pay")
+    back = settle_mock_payment(parts.db, payment_id[:40], pay=action == "pay")
     if back is None:
         raise NotFound("No such mock payment.")
     return templates.TemplateResponse(request, "mock_return.html", {"back": back})
@@ -310,16 +312,16 @@ def mock_gateway_settle(
 
 
 @me_router.get("/payments", response_model=list[PaymentOut])
-def my_payments(access: SignedIn, runtime: RuntimeDep, limit: Limit = 50) -> list[PaymentOut]:
-    found = payments.payments_of(runtime.db, user_id=access.user.user_id, limit=limit)
+def my_payments(access: SignedIn, parts: PartsDep, limit: Limit = 50) -> list[PaymentOut]:
+    found = payments.payments_of(parts.db, user_id=access.user.user_id, limit=limit)
     return [PaymentOut.model_validate(p) for p in found]
 
 
 @me_router.get("/subscriptions", response_model=list[SubscriptionOut])
-def my_subscriptions(access: SignedIn, runtime: RuntimeDep) -> list[SubscriptionOut]:
+def my_subscriptions(access: SignedIn, parts: PartsDep) -> list[SubscriptionOut]:
     return [
         _subscription_out(s)
-        for s in subscriptions.subscriptions_of_user(runtime.db, access.user.user_id)
+        for s in subscriptions.subscriptions_of_user(parts.db, access.user.user_id)
     ]
 
 
@@ -329,11 +331,11 @@ def my_subscriptions(access: SignedIn, runtime: RuntimeDep) -> list[Subscription
     responses=refuses(_409="The subscription is not active."),
 )
 def cancel_my_subscription(
-    subscription_id: uuid.UUID, access: SignedIn, runtime: RuntimeDep
+    subscription_id: uuid.UUID, access: SignedIn, parts: PartsDep
 ) -> SubscriptionOut:
     """Cancel at the end of the paid period."""
     cancelled = subscriptions.cancel_subscription(
-        runtime.db,
+        parts.db,
         access.user.actor(),
         user_id=access.user.user_id,
         subscription_id=subscription_id,
@@ -342,14 +344,12 @@ def cancel_my_subscription(
 
 
 @tenant_router.get("/payments", response_model=list[ListedPaymentOut])
-def tenant_payments(
-    access: Staff, runtime: RuntimeDep, limit: Limit = 50
-) -> list[ListedPaymentOut]:
+def tenant_payments(access: Staff, parts: PartsDep, limit: Limit = 50) -> list[ListedPaymentOut]:
     """The tenant's payments, newest first, with who paid."""
     page = payments.list_payments(
-        runtime.db,
+        parts.db,
         payments.PaymentFilter(tenant_id=access.tenant_id),
-        stuck_after=payments.stuck_after(runtime.settings),
+        stuck_after=payments.stuck_after(parts.settings),
         limit=limit,
     )
     return [ListedPaymentOut.of(listed) for listed in page.items]
@@ -357,7 +357,7 @@ def tenant_payments(
 
 @platform_router.get("/payments", response_model=PaymentPageOut)
 def platform_payments(
-    runtime: RuntimeDep,
+    parts: PartsDep,
     state: Annotated[PaymentState | None, Query()] = None,
     tenant: Annotated[str | None, Query(max_length=63, description="a tenant's slug")] = None,
     gateway: GatewayName | None = None,
@@ -370,7 +370,7 @@ def platform_payments(
     """Every tenant's payments, newest first, for platform staff; `attention` counts the
     `mismatch` and stuck ones platform-wide, whatever the filters."""
     page = payments.list_payments(
-        runtime.db,
+        parts.db,
         payments.PaymentFilter(
             state=state,
             tenant_slug=tenant,
@@ -379,29 +379,29 @@ def platform_payments(
             until=until,
             stuck_only=stuck,
         ),
-        stuck_after=payments.stuck_after(runtime.settings),
+        stuck_after=payments.stuck_after(parts.settings),
         limit=limit,
         cursor=cursor,
     )
     return PaymentPageOut(
         items=[ListedPaymentOut.of(listed) for listed in page.items],
         next_cursor=page.next_cursor,
-        attention=_attention(runtime),
+        attention=_attention(parts),
     )
 
 
-def _attention(runtime: Runtime) -> PaymentAttentionOut:
+def _attention(parts: Parts) -> PaymentAttentionOut:
     counts = payments.payments_needing_attention(
-        runtime.db, stuck_after=payments.stuck_after(runtime.settings)
+        parts.db, stuck_after=payments.stuck_after(parts.settings)
     )
     return PaymentAttentionOut(**counts)
 
 
 @tenant_router.get("/payments/{payment_id:uuid}", response_model=PaymentDetailOut)
-def tenant_payment(payment_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> PaymentDetailOut:
+def tenant_payment(payment_id: uuid.UUID, access: Staff, parts: PartsDep) -> PaymentDetailOut:
     """One payment with its timeline. Another tenant's payment is unknown here."""
     timeline = payments.payment_timeline(
-        runtime.db, payment_id=payment_id, tenant_id=access.tenant_id
+        parts.db, payment_id=payment_id, tenant_id=access.tenant_id
     )
     return PaymentDetailOut(
         **PaymentOut.model_validate(timeline.payment).model_dump(),
@@ -410,10 +410,8 @@ def tenant_payment(payment_id: uuid.UUID, access: Staff, runtime: RuntimeDep) ->
 
 
 @tenant_router.get("/subscribers", response_model=list[SubscriberOut])
-def tenant_subscribers(
-    access: Staff, runtime: RuntimeDep, limit: Limit = 50
-) -> list[SubscriberOut]:
-    found = subscriptions.subscribers_of_tenant(runtime.db, access.tenant_id, limit=limit)
+def tenant_subscribers(access: Staff, parts: PartsDep, limit: Limit = 50) -> list[SubscriberOut]:
+    found = subscriptions.subscribers_of_tenant(parts.db, access.tenant_id, limit=limit)
     return [
         SubscriberOut(**_subscription_out(s).model_dump(), user_email=email) for s, email in found
     ]
@@ -421,11 +419,11 @@ def tenant_subscribers(
 
 @admin_router.put("/gateway", response_model=GatewayChoiceIn)
 def choose_gateway(
-    body: GatewayChoiceIn, access: Annotated[Access, Requires(TENANT_ADMIN)], runtime: RuntimeDep
+    body: GatewayChoiceIn, access: Annotated[Access, Requires(TENANT_ADMIN)], parts: PartsDep
 ) -> GatewayChoiceIn:
     """Send this tenant's customers through another gateway (null: the platform default)."""
     chosen = body.gateway.value if body.gateway else None
     set_payment_gateway(
-        runtime.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, gateway=chosen
+        parts.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, gateway=chosen
     )
     return body

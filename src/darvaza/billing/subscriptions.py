@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.billing.models import Payment, Subscription, SubscriptionActivation
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, NotFound
 from darvaza.identity.models import User
+from darvaza.security.caller import Actor
 
 
 class _Raced(Exception):

@@ -25,10 +25,10 @@ from darvaza.errors import (
     Unauthenticated,
     refuses,
 )
+from darvaza.http import PartsDep, client_ip
 from darvaza.identity import accounts, sessions
-from darvaza.identity.routes import client_ip
+from darvaza.identity.routes import LoginThrottleDep, MailedTokensDep, SessionPolicyDep
 from darvaza.params import ONE_TIME_TOKEN
-from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import (
     CONSOLE_SIGNED_IN,
     PUBLIC,
@@ -37,7 +37,8 @@ from darvaza.security.policy import (
     Requires,
     csrf_token_for,
 )
-from darvaza.tenants.service import accept_invitation, tenants_by_id
+from darvaza.security.ratelimit import RatesDep
+from darvaza.tenants.service import accept_invitation
 
 router = APIRouter(prefix="/console", tags=["console"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -82,7 +83,7 @@ LINK_FORMS = FormCookie("darvaza_form_csrf", "/console")
 
 
 def _public_form(
-    request: Request, runtime: RuntimeDep, template: str, context: dict[str, object],
+    request: Request, parts: PartsDep, template: str, context: dict[str, object],
     *, status_code: int = 200, cookie: FormCookie = LINK_FORMS,
 ) -> HTMLResponse:  # fmt: skip
     token = secrets.token_urlsafe(32)
@@ -91,7 +92,7 @@ def _public_form(
     )
     response.set_cookie(
         cookie.name, token, httponly=True, samesite="strict",
-        secure=runtime.settings.cookies_secure, path=cookie.path,
+        secure=parts.settings.cookies_secure, path=cookie.path,
     )  # fmt: skip
     return response
 
@@ -102,11 +103,11 @@ def _form_came_from_us(request: Request, csrf_token: str, cookie: FormCookie = L
 
 
 def _login_page(
-    request: Request, runtime: RuntimeDep, *, error: str | None = None, email: str = "",
+    request: Request, parts: PartsDep, *, error: str | None = None, email: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:  # fmt: skip
     return _public_form(
-        request, runtime, "login.html", {"error": error, "email": email},
+        request, parts, "login.html", {"error": error, "email": email},
         status_code=status_code, cookie=LOGIN_FORM,
     )  # fmt: skip
 
@@ -127,8 +128,8 @@ def stylesheet() -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)])
-def login_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    return _login_page(request, runtime)
+def login_page(request: Request, parts: PartsDep) -> HTMLResponse:
+    return _login_page(request, parts)
 
 
 @router.post(
@@ -142,39 +143,41 @@ def login_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
 )
 def login(
     request: Request,
-    runtime: RuntimeDep,
+    parts: PartsDep,
+    session_policy: SessionPolicyDep,
+    throttle: LoginThrottleDep,
     email: FormEmail,
     password: FormPassword,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     if not _form_came_from_us(request, csrf_token, LOGIN_FORM):
         return _login_page(
-            request, runtime, error="The form expired; please try again.", email=email,
+            request, parts, error="The form expired; please try again.", email=email,
             status_code=status.HTTP_403_FORBIDDEN,
         )  # fmt: skip
     try:
         new = sessions.login(
-            runtime.db,
+            parts.db,
             email=email,
             password=password,
-            policy=runtime.session_policy,
+            policy=session_policy,
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
-            throttle=runtime.login_throttle,
+            throttle=throttle,
         )
     except Unauthenticated as exc:
         return _login_page(
-            request, runtime, error=exc.message, email=email,
+            request, parts, error=exc.message, email=email,
             status_code=status.HTTP_401_UNAUTHORIZED,
         )  # fmt: skip
     response = RedirectResponse("/console/", status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         SESSION_COOKIE,
         new.token,
-        max_age=int(runtime.session_policy.absolute.total_seconds()),
+        max_age=int(session_policy.absolute.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=runtime.settings.cookies_secure,
+        secure=parts.settings.cookies_secure,
         path="/",
     )
     response.delete_cookie(LOGIN_FORM.name, path=LOGIN_FORM.path)
@@ -182,9 +185,9 @@ def login(
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, access: ConsoleUser, runtime: RuntimeDep) -> HTMLResponse:
+def home(request: Request, access: ConsoleUser, parts: PartsDep) -> HTMLResponse:
     caller = access.user
-    tenants = tenants_by_id(runtime.db, list(caller.tenant_roles))
+    tenants = caller.tenants
     return templates.TemplateResponse(
         request,
         "home.html",
@@ -196,16 +199,14 @@ def home(request: Request, access: ConsoleUser, runtime: RuntimeDep) -> HTMLResp
                 for tid, role in caller.tenant_roles.items()
                 if tid in tenants
             ],
-            "csrf_token": csrf_token_for(
-                runtime.settings.effective_secret_key, caller.credential_id
-            ),
+            "csrf_token": csrf_token_for(parts.settings.effective_secret_key, caller.credential_id),
         },
     )
 
 
 @router.post("/logout")
-def logout(access: ConsoleUser, runtime: RuntimeDep) -> Response:
-    sessions.logout(runtime.db, access.user)
+def logout(access: ConsoleUser, parts: PartsDep) -> Response:
+    sessions.logout(parts.db, access.user)
     response = RedirectResponse("/console/login", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -251,9 +252,9 @@ EXPIRED_FORM = "The form expired; please try again."
 
 
 @router.get("/reset-password", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)])
-def reset_password_page(request: Request, runtime: RuntimeDep, token: Token = "") -> HTMLResponse:
+def reset_password_page(request: Request, parts: PartsDep, token: Token = "") -> HTMLResponse:
     """Ask for a reset link (no token), or choose the new password (the link's token)."""
-    return _public_form(request, runtime, "reset_password.html", {"token": token})
+    return _public_form(request, parts, "reset_password.html", {"token": token})
 
 
 @router.post(
@@ -264,18 +265,20 @@ def reset_password_page(request: Request, runtime: RuntimeDep, token: Token = ""
 )
 def reset_password_request(
     request: Request,
-    runtime: RuntimeDep,
+    parts: PartsDep,
+    rates: RatesDep,
+    mailed_tokens: MailedTokensDep,
     email: FormEmail,
     csrf_token: FormCsrf = "",
 ) -> HTMLResponse:
     if not _form_came_from_us(request, csrf_token):
         return _public_form(
-            request, runtime, "reset_password.html", {"error": EXPIRED_FORM}, status_code=403
+            request, parts, "reset_password.html", {"error": EXPIRED_FORM}, status_code=403
         )
     try:
-        runtime.limiter.hit(runtime.rate_rules.password_reset_per_ip, client_ip(request))
-        runtime.limiter.hit(runtime.rate_rules.password_reset_per_email, accounts.email_key(email))
-        accounts.request_password_reset(runtime.db, email=email, mailed=runtime.mailed_tokens)
+        rates.limiter.hit(rates.rules.password_reset_per_ip, client_ip(request))
+        rates.limiter.hit(rates.rules.password_reset_per_email, accounts.email_key(email))
+        accounts.request_password_reset(parts.db, email=email, mailed=mailed_tokens)
     except DarvazaError as exc:
         return _message(
             request, "Reset your password", error=exc.message, status_code=exc.status_code
@@ -295,7 +298,7 @@ def reset_password_request(
 )
 def reset_password_confirm(
     request: Request,
-    runtime: RuntimeDep,
+    parts: PartsDep,
     token: FormToken,
     new_password: FormPassword,
     csrf_token: FormCsrf = "",
@@ -303,19 +306,19 @@ def reset_password_confirm(
     context: dict[str, object] = {"token": token}
     if not _form_came_from_us(request, csrf_token):
         return _public_form(
-            request, runtime, "reset_password.html", {**context, "error": EXPIRED_FORM},
+            request, parts, "reset_password.html", {**context, "error": EXPIRED_FORM},
             status_code=403,
         )  # fmt: skip
     try:
         accounts.reset_password(
-            runtime.db,
+            parts.db,
             token=token,
             new_password=new_password,
-            min_length=runtime.settings.password_min_length,
+            min_length=parts.settings.password_min_length,
         )
     except DarvazaError as exc:
         return _public_form(
-            request, runtime, "reset_password.html", {**context, "error": exc.message},
+            request, parts, "reset_password.html", {**context, "error": exc.message},
             status_code=exc.status_code,
         )  # fmt: skip
     return _message(
@@ -324,10 +327,10 @@ def reset_password_confirm(
 
 
 @router.get("/verify-email", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)])
-def verify_email_page(request: Request, runtime: RuntimeDep, token: Token = "") -> HTMLResponse:
+def verify_email_page(request: Request, parts: PartsDep, token: Token = "") -> HTMLResponse:
     """A button, not an action: mail scanners that open links must not spend the token."""
     return _public_form(
-        request, runtime, "confirm_token.html",
+        request, parts, "confirm_token.html",
         {"heading": "Confirm your address", "message": "Confirm that this address is yours.",
          "action": "/console/verify-email", "button": "Confirm", "token": token},
     )  # fmt: skip
@@ -340,12 +343,12 @@ def verify_email_page(request: Request, runtime: RuntimeDep, token: Token = "") 
     responses=page_refusals(_403=EXPIRED, _404=UNKNOWN_LINK, _410=SPENT_LINK),
 )
 def verify_email(
-    request: Request, runtime: RuntimeDep, token: FormToken, csrf_token: FormCsrf = ""
+    request: Request, parts: PartsDep, token: FormToken, csrf_token: FormCsrf = ""
 ) -> HTMLResponse:
     if not _form_came_from_us(request, csrf_token):
         return _message(request, "Confirm your address", error=EXPIRED_FORM, status_code=403)
     try:
-        accounts.verify_email(runtime.db, token=token)
+        accounts.verify_email(parts.db, token=token)
     except DarvazaError as exc:
         return _message(
             request, "Confirm your address", error=exc.message, status_code=exc.status_code
@@ -355,7 +358,7 @@ def verify_email(
 
 @router.get("/invitations", response_class=HTMLResponse)
 def invitation_page(
-    request: Request, access: ConsoleUser, runtime: RuntimeDep, token: Token = ""
+    request: Request, access: ConsoleUser, parts: PartsDep, token: Token = ""
 ) -> HTMLResponse:
     caller = access.user
     return templates.TemplateResponse(
@@ -367,9 +370,7 @@ def invitation_page(
             "action": "/console/invitations/accept",
             "button": "Accept",
             "token": token,
-            "csrf_token": csrf_token_for(
-                runtime.settings.effective_secret_key, caller.credential_id
-            ),
+            "csrf_token": csrf_token_for(parts.settings.effective_secret_key, caller.credential_id),
         },
     )
 
@@ -386,11 +387,11 @@ def invitation_page(
     ),
 )
 def accept_invitation_page(
-    request: Request, access: ConsoleUser, runtime: RuntimeDep, token: FormToken
+    request: Request, access: ConsoleUser, parts: PartsDep, token: FormToken
 ) -> HTMLResponse:
     try:
         membership = accept_invitation(
-            runtime.db, user_id=access.user.user_id, email=access.user.email, token=token
+            parts.db, user_id=access.user.user_id, email=access.user.email, token=token
         )
     except DarvazaError as exc:
         return _message(request, "An invitation", error=exc.message, status_code=exc.status_code)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
 from darvaza.content.http_delivery import ByteRange, RangeNotSatisfiable, parse_range
 from darvaza.content.items import caller_standing, entitled, get_item
@@ -22,6 +22,7 @@ from darvaza.content.models import ContentItem, DownloadRecord, DownloadToken
 from darvaza.db import Database, changed_rows
 from darvaza.errors import Conflict, DarvazaError, Forbidden, Gone, NotFound
 from darvaza.identity.models import User
+from darvaza.security.caller import Actor
 from darvaza.security.tokens import hash_token, looks_like_token, new_token
 
 DOWNLOAD_PREFIX = "dzd_"

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, select, tuple_
 from sqlalchemy.orm import Session
 
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.billing.models import Plan, Subscription
 from darvaza.clock import utcnow
 from darvaza.content.models import ContentItem, ContentPlan
@@ -23,6 +23,7 @@ from darvaza.db import Database
 from darvaza.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from darvaza.identity.models import User
 from darvaza.params import read_time_cursor, time_cursor
+from darvaza.security.caller import Actor
 from darvaza.security.roles import PlatformRole, TenantRole
 from darvaza.tenants.models import TenantMembership
 

@@ -25,16 +25,17 @@ from darvaza.content.schemas import (
     RevokedTokensOut,
     StaffContentPageOut,
 )
-from darvaza.content.storage import StorageError
+from darvaza.content.storage import Storage, StorageError
 from darvaza.errors import DarvazaError, Gone, refuses
-from darvaza.identity.routes import client_ip
+from darvaza.http import PartsDep, client_ip, part
 from darvaza.params import TimeCursor
-from darvaza.runtime import Runtime, RuntimeDep
+from darvaza.parts import Parts
 from darvaza.security.policy import PUBLIC, TENANT_CUSTOMER, TENANT_STAFF, Access, Requires
 
 tenant_router = APIRouter(prefix="/api/v1/tenants/{tenant}/content", tags=["content"])
 downloads_router = APIRouter(tags=["content"])
 routers = (tenant_router, downloads_router)
+StorageDep = Annotated[Storage, part(Storage)]
 # Routes that take a file: they get DARVAZA_CONTENT_MAX_UPLOAD_BYTES instead of the
 # ordinary body limit.
 UPLOAD_ROUTES = (
@@ -108,15 +109,15 @@ def request_body(request: Request) -> Iterator[bytes]:
             yield chunk
 
 
-def _receive(request: Request, runtime: Runtime, fields: type[FormT]) -> uploads.UploadForm[FormT]:
+def _receive(request: Request, parts: Parts, fields: type[FormT]) -> uploads.UploadForm[FormT]:
     return uploads.receive_form(
         request_body(request),
         request.headers.get("content-type"),
         fields,
-        storage=runtime.storage,
-        max_bytes=runtime.settings.content_max_upload_bytes,
+        storage=parts.get(Storage),
+        max_bytes=parts.settings.content_max_upload_bytes,
         check_file=lambda stored, form: items.check_stored_file(
-            runtime.storage, stored, getattr(form, "size", None)
+            parts.get(Storage), stored, getattr(form, "size", None)
         ),
     )
 
@@ -131,14 +132,14 @@ def _plan_codes(raw: str) -> list[str]:
     response_model=ContentOut,
     openapi_extra=_multipart_body(UploadFields),
 )
-def upload(access: Staff, runtime: RuntimeDep, request: Request) -> ContentOut:
+def upload(access: Staff, parts: PartsDep, storage: StorageDep, request: Request) -> ContentOut:
     """Upload a file as a draft item (multipart: `file`, `title`, ...), streamed into
     storage once the caller is known to be one of the tenant's people."""
-    received = _receive(request, runtime, UploadFields)
+    received = _receive(request, parts, UploadFields)
     form = received.form
     item = items.create_item(
-        runtime.db,
-        runtime.storage,
+        parts.db,
+        storage,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         title=form.title,
@@ -159,13 +160,13 @@ def upload(access: Staff, runtime: RuntimeDep, request: Request) -> ContentOut:
     responses=refuses(_409=ARCHIVED),
 )
 def replace_file(
-    item_id: uuid.UUID, access: Staff, runtime: RuntimeDep, request: Request
+    item_id: uuid.UUID, access: Staff, parts: PartsDep, storage: StorageDep, request: Request
 ) -> ContentOut:
     """Replace the item's file (multipart: `file`, `size?`)."""
-    received = _receive(request, runtime, ReplacementFields)
+    received = _receive(request, parts, ReplacementFields)
     item = items.replace_file(
-        runtime.db,
-        runtime.storage,
+        parts.db,
+        storage,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         item_id=item_id,
@@ -177,11 +178,9 @@ def replace_file(
 
 
 @tenant_router.patch("/{item_id:uuid}", response_model=ContentOut, responses=refuses(_409=ARCHIVED))
-def change(
-    item_id: uuid.UUID, body: ContentChangeIn, access: Staff, runtime: RuntimeDep
-) -> ContentOut:
+def change(item_id: uuid.UUID, body: ContentChangeIn, access: Staff, parts: PartsDep) -> ContentOut:
     item = items.change_item(
-        runtime.db,
+        parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         item_id=item_id,
@@ -198,9 +197,9 @@ def change(
     response_model=ContentOut,
     responses=refuses(_409="Only a draft can be published (an archived item stays archived)."),
 )
-def publish(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOut:
+def publish(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> ContentOut:
     item = items.move_item(
-        runtime.db,
+        parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         item_id=item_id,
@@ -214,9 +213,9 @@ def publish(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOu
     response_model=ContentOut,
     responses=refuses(_409="Only a published item can be archived."),
 )
-def archive(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> ContentOut:
+def archive(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> ContentOut:
     item = items.move_item(
-        runtime.db,
+        parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         item_id=item_id,
@@ -231,12 +230,12 @@ Cursor = TimeCursor
 
 @tenant_router.get("", response_model=ContentPageOut)
 def list_published(
-    access: Customer, runtime: RuntimeDep, limit: Limit = 50, cursor: Cursor = None
+    access: Customer, parts: PartsDep, limit: Limit = 50, cursor: Cursor = None
 ) -> ContentPageOut:
     """The tenant's published items, newest first, each saying whether the caller may
     download it; `next_cursor` pages on."""
     page = items.list_items(
-        runtime.db,
+        parts.db,
         access.tenant_id,
         user_id=access.user.user_id,
         published_only=True,
@@ -256,11 +255,11 @@ def list_published(
 
 @tenant_router.get("/all", response_model=StaffContentPageOut)
 def list_all(
-    access: Staff, runtime: RuntimeDep, limit: Limit = 50, cursor: Cursor = None
+    access: Staff, parts: PartsDep, limit: Limit = 50, cursor: Cursor = None
 ) -> StaffContentPageOut:
     """Every item, drafts and archived ones included, newest first."""
     page = items.list_items(
-        runtime.db, access.tenant_id, user_id=None, published_only=False, limit=limit, cursor=cursor
+        parts.db, access.tenant_id, user_id=None, published_only=False, limit=limit, cursor=cursor
     )
     return StaffContentPageOut(
         items=[ContentOut.model_validate(entry.item) for entry in page.items],
@@ -275,44 +274,42 @@ def list_all(
     responses=refuses(_409="The item is a draft or archived (its staff are told; others get 404)."),
 )
 def download_token(
-    item_id: uuid.UUID, request: Request, access: Customer, runtime: RuntimeDep
+    item_id: uuid.UUID, request: Request, access: Customer, parts: PartsDep
 ) -> DownloadTokenOut:
     """A short-lived link to the file, for an entitled caller (403 `not_entitled` otherwise)."""
     issued = downloads.issue_download_token(
-        runtime.db,
+        parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         item_id=item_id,
         user_id=access.user.user_id,
-        ttl=timedelta(seconds=runtime.settings.download_token_ttl_seconds),
-        max_uses=runtime.settings.download_token_max_uses,
+        ttl=timedelta(seconds=parts.settings.download_token_ttl_seconds),
+        max_uses=parts.settings.download_token_max_uses,
         ip=client_ip(request),
     )
-    url = f"{runtime.settings.public_url.rstrip('/')}/api/v1/downloads/{issued.token}"
+    url = f"{parts.settings.public_url.rstrip('/')}/api/v1/downloads/{issued.token}"
     return DownloadTokenOut(url=url, expires_at=issued.expires_at, max_uses=issued.max_uses)
 
 
 @tenant_router.post("/{item_id:uuid}/revoke-tokens", response_model=RevokedTokensOut)
-def revoke_tokens(item_id: uuid.UUID, access: Staff, runtime: RuntimeDep) -> RevokedTokensOut:
+def revoke_tokens(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> RevokedTokensOut:
     """End every outstanding download link of the item at once."""
     revoked = downloads.revoke_item_tokens(
-        runtime.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, item_id=item_id
+        parts.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, item_id=item_id
     )
     return RevokedTokensOut(revoked=revoked)
 
 
 @downloads_router.get("/api/v1/tenants/{tenant}/downloads", response_model=list[DownloadRecordOut])
 def download_log(
-    access: Staff, runtime: RuntimeDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    access: Staff, parts: PartsDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[DownloadRecordOut]:
     """Who downloaded what, when, how much, and how it ended."""
     return [
         DownloadRecordOut.model_validate(
             {**vars(record), "user_email": email, "content_title": title}
         )
-        for record, email, title in downloads.download_log(
-            runtime.db, access.tenant_id, limit=limit
-        )
+        for record, email, title in downloads.download_log(parts.db, access.tenant_id, limit=limit)
     ]
 
 
@@ -336,7 +333,8 @@ _FILE = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 def download(
     token: str,
     request: Request,
-    runtime: RuntimeDep,
+    parts: PartsDep,
+    storage: StorageDep,
     range_: Annotated[
         str | None, Header(alias="range", description="one byte range, to resume")
     ] = None,
@@ -345,7 +343,7 @@ def download(
     """The file, for the token's holder: whole, or one byte range (206) to resume."""
     ip = client_ip(request)
     grant = downloads.open_download(
-        runtime.db, token[:100], ip=ip, range_header=range_, if_range=if_range
+        parts.db, token[:100], ip=ip, range_header=range_, if_range=if_range
     )
     item = grant.item
     etag = f'"{item.sha256}"'
@@ -356,28 +354,28 @@ def download(
         "Accept-Ranges": "bytes",
     }
     try:
-        delivery = runtime.storage.delivery(item.storage_key)
+        delivery = storage.delivery(item.storage_key)
     except StorageError:
         downloads.record_delivery(
-            runtime.db, grant, ip=ip, outcome="file_missing", status=410, bytes_sent=0,
+            parts.db, grant, ip=ip, outcome="file_missing", status=410, bytes_sent=0,
             refund=grant.charged,
         )  # fmt: skip
         raise Gone("The file is missing from storage.", code="content_unavailable") from None
     if delivery.url is not None:  # an object store: the client fetches a presigned URL
         downloads.record_delivery(
-            runtime.db, grant, ip=ip, outcome="redirected", status=302, bytes_sent=0
+            parts.db, grant, ip=ip, outcome="redirected", status=302, bytes_sent=0
         )
         return RedirectResponse(delivery.url, status_code=302, headers=headers)
-    if runtime.settings.download_offload == "x-accel":
-        headers["X-Accel-Redirect"] = runtime.settings.download_offload_prefix + item.storage_key
+    if parts.settings.download_offload == "x-accel":
+        headers["X-Accel-Redirect"] = parts.settings.download_offload_prefix + item.storage_key
         downloads.record_delivery(
-            runtime.db, grant, ip=ip, outcome="offloaded", status=200, bytes_sent=grant.charged
+            parts.db, grant, ip=ip, outcome="offloaded", status=200, bytes_sent=grant.charged
         )
         return Response(headers=headers, media_type=item.content_type)
     byte_range = grant.byte_range
     if grant.range_refused:
         downloads.record_delivery(
-            runtime.db, grant, ip=ip, outcome="range_refused", status=416, bytes_sent=0
+            parts.db, grant, ip=ip, outcome="range_refused", status=416, bytes_sent=0
         )
         raise RangeRefused(
             "That byte range is not in the file.",
@@ -393,13 +391,13 @@ def download(
         sent = 0
         outcome = "interrupted"
         try:
-            for chunk in runtime.storage.read(item.storage_key, start, end):
+            for chunk in storage.read(item.storage_key, start, end):
                 sent += len(chunk)
                 yield chunk
             outcome = "delivered"
         finally:
             downloads.record_delivery(
-                runtime.db,
+                parts.db,
                 grant,
                 ip=ip,
                 outcome=outcome,

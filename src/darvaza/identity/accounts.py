@@ -12,14 +12,16 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
+from darvaza.config import Settings
 from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
 from darvaza.identity import one_time
 from darvaza.identity.credentials import revoke_credentials
 from darvaza.identity.models import API_TOKEN, SESSION, OneTimeToken, User
 from darvaza.mail import queue_mail
+from darvaza.security.caller import Actor
 from darvaza.security.passwords import (
     PasswordRejected,
     check_new_password,
@@ -79,6 +81,14 @@ class MailedTokens:
     links: one_time.Links
     verification_ttl: timedelta
     reset_ttl: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MailedTokens:
+        return cls(
+            links=one_time.Links(settings.effective_secret_key, settings.public_url),
+            verification_ttl=timedelta(hours=settings.email_verification_ttl_hours),
+            reset_ttl=timedelta(minutes=settings.password_reset_ttl_minutes),
+        )
 
 
 def register(

@@ -13,12 +13,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
 from darvaza.db import Database
 from darvaza.errors import InvalidInput, NotFound
 from darvaza.identity.accounts import require_user_by_email
 from darvaza.identity.models import API_TOKEN, Credential
+from darvaza.security.caller import Actor
 from darvaza.security.tokens import API_TOKEN_PREFIX, new_token
 
 MAX_TOKEN_DAYS = 3650

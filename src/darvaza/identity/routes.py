@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from darvaza.errors import RATE_LIMITED, SPENT_LINK, UNKNOWN_LINK, refuses
+from darvaza.http import PartsDep, client_ip, part
 from darvaza.identity import accounts, api_tokens, sessions
 from darvaza.identity.models import Credential
 from darvaza.identity.schemas import (
@@ -31,9 +32,9 @@ from darvaza.identity.schemas import (
     UserOut,
     WhoAmIOut,
 )
-from darvaza.runtime import RuntimeDep
+from darvaza.identity.sessions import LoginThrottle, SessionPolicy
 from darvaza.security.policy import PLATFORM_ADMIN, PUBLIC, SIGNED_IN, Access, Requires
-from darvaza.tenants.service import tenants_by_id
+from darvaza.security.ratelimit import RatesDep
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -42,8 +43,10 @@ SignedIn = Annotated[Access, Requires(SIGNED_IN)]
 PlatformAdmin = Annotated[Access, Requires(PLATFORM_ADMIN)]
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+# The parts identity's routes (and the console's sign-in pages) take.
+SessionPolicyDep = Annotated[SessionPolicy, part(SessionPolicy)]
+MailedTokensDep = Annotated[accounts.MailedTokens, part(accounts.MailedTokens)]
+LoginThrottleDep = Annotated[LoginThrottle, part(LoginThrottle)]
 
 
 @router.post(
@@ -53,21 +56,27 @@ def client_ip(request: Request) -> str:
     dependencies=[Requires(PUBLIC)],
     responses=refuses(_429=RATE_LIMITED),
 )
-def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> AcceptedOut:
+def register(
+    body: RegisterIn,
+    request: Request,
+    parts: PartsDep,
+    rates: RatesDep,
+    mailed_tokens: MailedTokensDep,
+) -> AcceptedOut:
     """Sign up. The answer is the same whether or not the address has an account: the
     address gets a mail (a link to confirm it, or a note that it has an account)."""
-    runtime.limiter.hit(runtime.rate_rules.register_per_ip, client_ip(request))
+    rates.limiter.hit(rates.rules.register_per_ip, client_ip(request))
     # Each sign-up mails the address: limit it per address too, or anyone could flood an
     # inbox with "someone tried to sign up" notes (the same answer either way).
-    runtime.limiter.hit(
-        runtime.rate_rules.password_reset_per_email, f"register:{accounts.email_key(body.email)}"
+    rates.limiter.hit(
+        rates.rules.password_reset_per_email, f"register:{accounts.email_key(body.email)}"
     )
     accounts.register(
-        runtime.db,
+        parts.db,
         email=body.email,
         password=body.password,
-        min_length=runtime.settings.password_min_length,
-        mailed=runtime.mailed_tokens,
+        min_length=parts.settings.password_min_length,
+        mailed=mailed_tokens,
     )
     return AcceptedOut(message="Check your email to finish signing up.")
 
@@ -78,9 +87,9 @@ def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> Accepte
     dependencies=[Requires(PUBLIC)],
     responses=refuses(_404=UNKNOWN_LINK, _410=SPENT_LINK),
 )
-def verify_email(body: TokenIn, runtime: RuntimeDep) -> Response:
+def verify_email(body: TokenIn, parts: PartsDep) -> Response:
     """Confirm an address with the link's token (410 when used or expired)."""
-    accounts.verify_email(runtime.db, token=body.token)
+    accounts.verify_email(parts.db, token=body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -90,12 +99,12 @@ def verify_email(body: TokenIn, runtime: RuntimeDep) -> Response:
     response_model=AcceptedOut,
     responses=refuses(_429=RATE_LIMITED),
 )
-def resend_verification(access: SignedIn, runtime: RuntimeDep) -> AcceptedOut:
+def resend_verification(
+    access: SignedIn, parts: PartsDep, rates: RatesDep, mailed_tokens: MailedTokensDep
+) -> AcceptedOut:
     """Mail me a fresh link to confirm my address."""
-    runtime.limiter.hit(runtime.rate_rules.password_reset_per_email, access.user.email)
-    sent = accounts.resend_verification(
-        runtime.db, user_id=access.user.user_id, mailed=runtime.mailed_tokens
-    )
+    rates.limiter.hit(rates.rules.password_reset_per_email, access.user.email)
+    sent = accounts.resend_verification(parts.db, user_id=access.user.user_id, mailed=mailed_tokens)
     return AcceptedOut(message="Sent." if sent else "Your address is confirmed already.")
 
 
@@ -107,12 +116,16 @@ def resend_verification(access: SignedIn, runtime: RuntimeDep) -> AcceptedOut:
     responses=refuses(_429=RATE_LIMITED),
 )
 def request_password_reset(
-    body: PasswordResetIn, request: Request, runtime: RuntimeDep
+    body: PasswordResetIn,
+    request: Request,
+    parts: PartsDep,
+    rates: RatesDep,
+    mailed_tokens: MailedTokensDep,
 ) -> AcceptedOut:
     """Mail a reset link to the address, if it has an account (the same answer either way)."""
-    runtime.limiter.hit(runtime.rate_rules.password_reset_per_ip, client_ip(request))
-    runtime.limiter.hit(runtime.rate_rules.password_reset_per_email, accounts.email_key(body.email))
-    accounts.request_password_reset(runtime.db, email=body.email, mailed=runtime.mailed_tokens)
+    rates.limiter.hit(rates.rules.password_reset_per_ip, client_ip(request))
+    rates.limiter.hit(rates.rules.password_reset_per_email, accounts.email_key(body.email))
+    accounts.request_password_reset(parts.db, email=body.email, mailed=mailed_tokens)
     return AcceptedOut(message="If the address has an account, a link is on its way.")
 
 
@@ -122,13 +135,13 @@ def request_password_reset(
     dependencies=[Requires(PUBLIC)],
     responses=refuses(_404=UNKNOWN_LINK, _410=SPENT_LINK),
 )
-def reset_password(body: PasswordResetConfirmIn, runtime: RuntimeDep) -> Response:
+def reset_password(body: PasswordResetConfirmIn, parts: PartsDep) -> Response:
     """Set a new password with the link's token; every session of the account ends."""
     accounts.reset_password(
-        runtime.db,
+        parts.db,
         token=body.token,
         new_password=body.new_password,
-        min_length=runtime.settings.password_min_length,
+        min_length=parts.settings.password_min_length,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -139,15 +152,21 @@ def reset_password(body: PasswordResetConfirmIn, runtime: RuntimeDep) -> Respons
     dependencies=[Requires(PUBLIC)],
     responses=refuses(_401="The email or password is wrong.", _429=RATE_LIMITED),
 )
-def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> LoginOut:
+def login(
+    body: LoginIn,
+    request: Request,
+    parts: PartsDep,
+    session_policy: SessionPolicyDep,
+    throttle: LoginThrottleDep,
+) -> LoginOut:
     new = sessions.login(
-        runtime.db,
+        parts.db,
         email=body.email,
         password=body.password,
-        policy=runtime.session_policy,
+        policy=session_policy,
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
-        throttle=runtime.login_throttle,
+        throttle=throttle,
     )
     expires_at = new.credential.expires_at
     assert expires_at is not None  # noqa: S101 (sessions always expire)
@@ -155,17 +174,16 @@ def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> LoginOut:
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(access: SignedIn, runtime: RuntimeDep) -> Response:
-    sessions.logout(runtime.db, access.user)
+def logout(access: SignedIn, parts: PartsDep) -> Response:
+    sessions.logout(parts.db, access.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/session", response_model=WhoAmIOut)
-def who_am_i(access: SignedIn, runtime: RuntimeDep) -> WhoAmIOut:
+def who_am_i(access: SignedIn, parts: PartsDep) -> WhoAmIOut:
     caller = access.user
-    with runtime.db.read() as session:
+    with parts.db.read() as session:
         user = accounts.get_user(session, caller.user_id)
-    tenants = tenants_by_id(runtime.db, list(caller.tenant_roles))
     return WhoAmIOut(
         user=UserOut.model_validate(user),
         platform_role=caller.platform_role,
@@ -174,7 +192,7 @@ def who_am_i(access: SignedIn, runtime: RuntimeDep) -> WhoAmIOut:
             for tenant_id, role in sorted(
                 caller.tenant_roles.items(), key=lambda item: str(item[0])
             )
-            if (tenant := tenants.get(tenant_id)) is not None
+            if (tenant := caller.tenants.get(tenant_id)) is not None
         ],
         credential=CredentialOut(
             id=caller.credential_id,
@@ -185,8 +203,10 @@ def who_am_i(access: SignedIn, runtime: RuntimeDep) -> WhoAmIOut:
 
 
 @router.get("/sessions", response_model=list[SessionOut])
-def list_sessions(access: SignedIn, runtime: RuntimeDep) -> list[SessionOut]:
-    found = sessions.list_sessions(runtime.db, access.user, runtime.session_policy)
+def list_sessions(
+    access: SignedIn, parts: PartsDep, session_policy: SessionPolicyDep
+) -> list[SessionOut]:
+    found = sessions.list_sessions(parts.db, access.user, session_policy)
     return [
         SessionOut.model_validate(credential).model_copy(
             update={"current": credential.id == access.user.credential_id}
@@ -196,25 +216,25 @@ def list_sessions(access: SignedIn, runtime: RuntimeDep) -> list[SessionOut]:
 
 
 @router.delete("/sessions/{session_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_session(session_id: uuid.UUID, access: SignedIn, runtime: RuntimeDep) -> Response:
-    sessions.revoke_session(runtime.db, access.user, session_id)
+def revoke_session(session_id: uuid.UUID, access: SignedIn, parts: PartsDep) -> Response:
+    sessions.revoke_session(parts.db, access.user, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/sessions/revoke-others", response_model=RevokedOut)
-def revoke_other_sessions(access: SignedIn, runtime: RuntimeDep) -> RevokedOut:
-    return RevokedOut(revoked=sessions.revoke_other_sessions(runtime.db, access.user))
+def revoke_other_sessions(access: SignedIn, parts: PartsDep) -> RevokedOut:
+    return RevokedOut(revoked=sessions.revoke_other_sessions(parts.db, access.user))
 
 
 @router.post("/password", response_model=RevokedOut)
-def change_password(body: PasswordChangeIn, access: SignedIn, runtime: RuntimeDep) -> RevokedOut:
+def change_password(body: PasswordChangeIn, access: SignedIn, parts: PartsDep) -> RevokedOut:
     revoked = accounts.change_password(
-        runtime.db,
+        parts.db,
         user_id=access.user.user_id,
         credential_id=access.user.credential_id,
         current_password=body.current_password,
         new_password=body.new_password,
-        min_length=runtime.settings.password_min_length,
+        min_length=parts.settings.password_min_length,
     )
     return RevokedOut(revoked=revoked)
 
@@ -228,13 +248,13 @@ def change_password(body: PasswordChangeIn, access: SignedIn, runtime: RuntimeDe
     response_model=UserOut,
     responses=refuses(_409="An account has this address already."),
 )
-def create_user(body: CreateUserIn, access: PlatformAdmin, runtime: RuntimeDep) -> UserOut:
+def create_user(body: CreateUserIn, access: PlatformAdmin, parts: PartsDep) -> UserOut:
     user = accounts.create_user(
-        runtime.db,
+        parts.db,
         access.user.actor(),
         email=body.email,
         password=body.password,
-        min_length=runtime.settings.password_min_length,
+        min_length=parts.settings.password_min_length,
         platform_role=body.platform_role,
     )
     return UserOut.model_validate(user)
@@ -242,12 +262,12 @@ def create_user(body: CreateUserIn, access: PlatformAdmin, runtime: RuntimeDep) 
 
 @admin_router.get("/users", response_model=list[UserOut], dependencies=[Requires(PLATFORM_ADMIN)])
 def list_users(
-    runtime: RuntimeDep,
+    parts: PartsDep,
     email: Annotated[str | None, Query(max_length=320)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[UserOut]:
     return [
-        UserOut.model_validate(u) for u in accounts.list_users(runtime.db, email=email, limit=limit)
+        UserOut.model_validate(u) for u in accounts.list_users(parts.db, email=email, limit=limit)
     ]
 
 
@@ -257,10 +277,10 @@ def list_users(
     responses=refuses(_409="That would leave the platform without a platform admin."),
 )
 def set_platform_role(
-    user_id: uuid.UUID, body: PlatformRoleIn, access: PlatformAdmin, runtime: RuntimeDep
+    user_id: uuid.UUID, body: PlatformRoleIn, access: PlatformAdmin, parts: PartsDep
 ) -> UserOut:
     user = accounts.set_platform_role(
-        runtime.db, access.user.actor(), user_id=user_id, role=body.role
+        parts.db, access.user.actor(), user_id=user_id, role=body.role
     )
     return UserOut.model_validate(user)
 
@@ -284,16 +304,16 @@ def _token_out(credential: Credential) -> ApiTokenOut:
     responses=refuses(_429=RATE_LIMITED),
 )
 def create_api_token(
-    body: ApiTokenCreateIn, access: PlatformAdmin, runtime: RuntimeDep
+    body: ApiTokenCreateIn, access: PlatformAdmin, parts: PartsDep, rates: RatesDep
 ) -> ApiTokenCreatedOut:
-    runtime.limiter.hit(runtime.rate_rules.token_create_per_user, str(access.user.user_id))
+    rates.limiter.hit(rates.rules.token_create_per_user, str(access.user.user_id))
     new = api_tokens.create_api_token(
-        runtime.db,
+        parts.db,
         access.user.actor(),
         email=body.email,
         name=body.name,
         expires_in_days=body.expires_in_days,
-        max_days=runtime.settings.api_token_max_days,
+        max_days=parts.settings.api_token_max_days,
         created_by=access.user.user_id,
     )
     return ApiTokenCreatedOut(**_token_out(new.credential).model_dump(), token=new.token)
@@ -302,14 +322,13 @@ def create_api_token(
 @admin_router.get(
     "/api-tokens", response_model=list[ApiTokenOut], dependencies=[Requires(PLATFORM_ADMIN)]
 )
-def list_api_tokens(runtime: RuntimeDep, include_revoked: bool = False) -> list[ApiTokenOut]:
+def list_api_tokens(parts: PartsDep, include_revoked: bool = False) -> list[ApiTokenOut]:
     return [
-        _token_out(c)
-        for c in api_tokens.list_api_tokens(runtime.db, include_revoked=include_revoked)
+        _token_out(c) for c in api_tokens.list_api_tokens(parts.db, include_revoked=include_revoked)
     ]
 
 
 @admin_router.delete("/api-tokens/{token_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_api_token(token_id: uuid.UUID, access: PlatformAdmin, runtime: RuntimeDep) -> Response:
-    api_tokens.revoke_api_token(runtime.db, access.user.actor(), token_id)
+def revoke_api_token(token_id: uuid.UUID, access: PlatformAdmin, parts: PartsDep) -> Response:
+    api_tokens.revoke_api_token(parts.db, access.user.actor(), token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,20 +10,19 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select
 
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
 from darvaza.db import Database, changed_rows
 from darvaza.errors import NotFound, Unauthenticated
 from darvaza.identity.accounts import email_key, find_user_by_email
-from darvaza.identity.caller import Caller
 from darvaza.identity.credentials import revoke_credentials
 from darvaza.identity.models import API_TOKEN, SESSION, Credential, User
 from darvaza.logs import get_logger
+from darvaza.security.caller import Actor, Caller
 from darvaza.security.passwords import hash_password, needs_rehash, verify_password
 from darvaza.security.ratelimit import RateLimiter, RateRules
-from darvaza.security.roles import PlatformRole, TenantRole
+from darvaza.security.roles import PlatformRole
 from darvaza.security.tokens import SESSION_PREFIX, hash_token, looks_like_token, new_token
-from darvaza.tenants.models import TenantMembership
 
 if TYPE_CHECKING:
     from darvaza.config import Settings
@@ -147,7 +146,8 @@ def login(
 
 def authenticate(db: Database, token: str, policy: SessionPolicy) -> Caller | None:
     """The caller a bearer token stands for, or None when it is unknown, malformed,
-    revoked, expired or idle too long. Roles are read fresh on every request."""
+    revoked, expired or idle too long. The platform role is read fresh on every request;
+    roles in tenants are the tenants domain's to add (`tenants.service.Gatekeeper`)."""
     if not looks_like_token(token):
         return None
     now = utcnow()
@@ -160,16 +160,12 @@ def authenticate(db: Database, token: str, policy: SessionPolicy) -> Caller | No
         user = credential.user
         if credential.kind == API_TOKEN and user.platform_role is None:
             return None  # API tokens are for platform staff only
-        memberships = session.scalars(
-            select(TenantMembership).where(TenantMembership.user_id == user.id)
-        ).all()
         caller = Caller(
             user_id=user.id,
             email=user.email,
             platform_role=PlatformRole(user.platform_role) if user.platform_role else None,
             credential_id=credential.id,
             credential_kind=credential.kind,
-            tenant_roles={m.tenant_id: TenantRole(m.role) for m in memberships},
             email_verified=user.email_verified_at is not None,
         )
         stale = now - credential.last_used_at >= LAST_USED_WRITE_INTERVAL

@@ -1,5 +1,7 @@
-"""Job kinds: each domain declares its jobs (name, handler, timeout), and the
-worker runs whatever it claims through `execute` and writes the outcome with `record`.
+"""Job kinds: each domain declares its work in its own `tasks.py` as `Tasks` (job kinds
+with their handler and timeout, periodic schedule entries, long-running loops); the
+composition root collects them, and the worker runs whatever it claims through `execute`
+and writes the outcome with `record`. Nothing here knows a domain.
 
 Running and recording are apart so that a worker can record a batch of successes in one
 transaction; `run_claimed` does both for one job.
@@ -11,15 +13,16 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from darvaza.billing.gateways import GatewayRegistry
 from darvaza.config import Settings
 from darvaza.db import Database
 from darvaza.jobs.queue import Claimed, complete_many, fail
+from darvaza.jobs.schedule import Periodic
+from darvaza.parts import Parts
 
 DEFAULT_TIMEOUT = timedelta(minutes=5)
 
@@ -29,17 +32,10 @@ class PayloadRejected(Exception):
 
 
 @dataclass(frozen=True)
-class Services:
-    """What handlers may use: the same pieces the API runs on."""
-
-    db: Database
-    settings: Settings
-    gateways: GatewayRegistry
-
-
-@dataclass(frozen=True)
 class JobContext:
-    services: Services
+    """What a handler gets: the same assembled parts the API runs on, and its job."""
+
+    parts: Parts
     job: Claimed
     # Set when the job has run past its kind's timeout or the worker must stop at once.
     # Python cannot stop a thread from outside, so long handlers look at it between steps.
@@ -47,13 +43,19 @@ class JobContext:
 
     @property
     def db(self) -> Database:
-        return self.services.db
+        return self.parts.db
+
+    @property
+    def settings(self) -> Settings:
+        return self.parts.settings
 
     def should_stop(self) -> bool:
         return self.stop.is_set()
 
 
 Handler = Callable[[JobContext, dict[str, Any]], object]
+# Work that never ends (the audit log's sealer): runs on its own thread until `stop` is set.
+Loop = Callable[[Parts, threading.Event], None]
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,19 @@ class JobKind:
     timeout: timedelta = DEFAULT_TIMEOUT
 
 
+@dataclass(frozen=True)
+class Tasks:
+    """What one domain gives the worker. `upkeep` names the kinds an operator may run all
+    at once (`darvaza jobs enqueue-ops`)."""
+
+    kinds: Sequence[JobKind] = ()
+    schedule: Sequence[Periodic] = ()
+    loops: Sequence[Loop] = ()
+    upkeep: Sequence[str] = ()
+
+
 class Registry:
-    def __init__(self, kinds: Sequence[JobKind] = ()) -> None:
+    def __init__(self, kinds: Iterable[JobKind] = ()) -> None:
         self.kinds: dict[str, JobKind] = {}
         for kind in kinds:
             self.register(kind)
@@ -78,6 +91,27 @@ class Registry:
     def timeout_of(self, kind: str) -> timedelta:
         known = self.kinds.get(kind)
         return known.timeout if known else DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Work:
+    """Every domain's `Tasks`, collected by the composition root: one registry of kinds,
+    one schedule, the loops, and the kinds an operator may run all at once."""
+
+    registry: Registry
+    schedule: tuple[Periodic, ...]
+    loops: tuple[Loop, ...]
+    upkeep: tuple[str, ...]
+
+    @classmethod
+    def collect(cls, tasks: Sequence[Tasks]) -> Work:
+        registry = Registry(kind for each in tasks for kind in each.kinds)
+        schedule = tuple(entry for each in tasks for entry in each.schedule)
+        upkeep = tuple(name for each in tasks for name in each.upkeep)
+        for name in (*upkeep, *(entry.kind for entry in schedule)):
+            if name not in registry.kinds:
+                raise ValueError(f"{name} is scheduled but no domain declares it")
+        return cls(registry, schedule, tuple(loop for each in tasks for loop in each.loops), upkeep)
 
 
 @dataclass(frozen=True)
@@ -132,7 +166,7 @@ def record(db: Database, results: Sequence[Result]) -> Counter[str]:
     return +counts  # without the zeros
 
 
-def run_claimed(services: Services, registry: Registry, job: Claimed) -> str:
+def run_claimed(parts: Parts, registry: Registry, job: Claimed) -> str:
     """Run one claimed job and record how it ended; returns the job's new state."""
-    (state,) = record(services.db, [execute(registry, JobContext(services, job))])
+    (state,) = record(parts.db, [execute(registry, JobContext(parts, job))])
     return state

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from darvaza.errors import refuses
-from darvaza.jobs import service, upkeep
+from darvaza.http import PartsDep
+from darvaza.jobs import service
+from darvaza.jobs.registry import Work
 from darvaza.jobs.schemas import JobActionIn, JobOut, JobPageOut, JobState, WorkerOut
 from darvaza.params import IdCursor, IsoTime, NumericId
-from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import AUDIT_READER, PLATFORM_ADMIN, Access, Requires
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 @router.get("/jobs", response_model=JobPageOut, dependencies=[Requires(AUDIT_READER)])
 def list_jobs(
-    runtime: RuntimeDep,
+    parts: PartsDep,
     state: JobState | None = None,
     kind: Annotated[str | None, Query(max_length=100)] = None,
     since: Annotated[IsoTime | None, Query(description="created at or after")] = None,
@@ -29,7 +30,7 @@ def list_jobs(
 ) -> JobPageOut:
     """Newest first; `next_cursor` pages on."""
     jobs = service.list_jobs(
-        runtime.db,
+        parts.db,
         service.JobFilter(
             state=state,
             kind=kind,
@@ -46,17 +47,17 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id:int}", response_model=JobOut, dependencies=[Requires(AUDIT_READER)])
-def get_job(job_id: NumericId, runtime: RuntimeDep) -> JobOut:
-    return JobOut.model_validate(service.get_job(runtime.db, job_id))
+def get_job(job_id: NumericId, parts: PartsDep) -> JobOut:
+    return JobOut.model_validate(service.get_job(parts.db, job_id))
 
 
 @router.post("/jobs/enqueue-ops", response_model=dict[str, int | None])
 def enqueue_ops(
-    access: Annotated[Access, Requires(PLATFORM_ADMIN)], runtime: RuntimeDep
+    access: Annotated[Access, Requires(PLATFORM_ADMIN)], parts: PartsDep
 ) -> dict[str, int | None]:
     """Enqueue every upkeep job now, once; the new jobs' ids by kind (null: one of that
     kind was already queued or running this way)."""
-    return upkeep.enqueue_ops(runtime.db, access.user.actor())
+    return service.enqueue_ops(parts.db, access.user.actor(), parts.get(Work).upkeep)
 
 
 @router.post(
@@ -67,12 +68,12 @@ def enqueue_ops(
 def retry_job(
     job_id: NumericId,
     access: Annotated[Access, Requires(PLATFORM_ADMIN)],
-    runtime: RuntimeDep,
+    parts: PartsDep,
     body: Annotated[JobActionIn | None, Body()] = None,
 ) -> JobOut:
     """Run a dead or cancelled job again now, or a job waiting for its retry at once."""
     reason = body.reason if body else None
-    job = service.retry_job(runtime.db, access.user.actor(), job_id, reason=reason)
+    job = service.retry_job(parts.db, access.user.actor(), job_id, reason=reason)
     return JobOut.model_validate(job)
 
 
@@ -84,21 +85,21 @@ def retry_job(
 def cancel_job(
     job_id: NumericId,
     access: Annotated[Access, Requires(PLATFORM_ADMIN)],
-    runtime: RuntimeDep,
+    parts: PartsDep,
     body: Annotated[JobActionIn | None, Body()] = None,
 ) -> JobOut:
     """Cancel a queued job. A running job is refused (409): it cannot be stopped safely."""
     reason = body.reason if body else None
-    job = service.cancel_job(runtime.db, access.user.actor(), job_id, reason=reason)
+    job = service.cancel_job(parts.db, access.user.actor(), job_id, reason=reason)
     return JobOut.model_validate(job)
 
 
 @router.get("/workers", response_model=list[WorkerOut], dependencies=[Requires(AUDIT_READER)])
-def list_workers(runtime: RuntimeDep, include_stopped: bool = False) -> list[WorkerOut]:
+def list_workers(parts: PartsDep, include_stopped: bool = False) -> list[WorkerOut]:
     """Workers and their heartbeats; `gone` marks one silent past the stale setting."""
     views = service.list_workers(
-        runtime.db,
-        stale_after=runtime.settings.worker_stale_after,
+        parts.db,
+        stale_after=parts.settings.worker_stale_after,
         include_stopped=include_stopped,
     )
     return [

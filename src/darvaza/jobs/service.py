@@ -10,12 +10,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
 from darvaza.db import Database, changed_rows, flush_unique
 from darvaza.errors import Conflict, NotFound
 from darvaza.jobs.models import Job, WorkerHeartbeat
+from darvaza.jobs.queue import enqueue
 from darvaza.jobs.wakeups import notify_due
+from darvaza.security.caller import Actor
 
 FINISHED = ("succeeded", "dead", "cancelled")
 MAX_PAGE = 200
@@ -128,6 +130,18 @@ def _audit(
         reason=reason,
         data={"kind": job.kind, "was": was, "attempts": job.attempts},
     )
+
+
+def enqueue_ops(db: Database, actor: Actor, kinds: Sequence[str]) -> dict[str, int | None]:
+    """Enqueue each of these kinds now, once: a kind already queued or running this way
+    adds nothing (None)."""
+    with db.transaction() as session:
+        added = {
+            kind: enqueue(session, kind, {}, max_attempts=3, unique_key=f"ops:{kind}")
+            for kind in kinds
+        }
+        append_event(session, action="jobs.ops_enqueued", actor=actor, data={"jobs": added})
+        return added
 
 
 def prune_finished(db: Database, *, older_than: timedelta, now: datetime | None = None) -> int:

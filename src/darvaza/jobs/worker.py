@@ -28,7 +28,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -45,18 +45,18 @@ from darvaza.jobs.queue import (
     release,
     renew_leases,
 )
-from darvaza.jobs.registry import JobContext, Registry, Result, Services, execute, record
+from darvaza.jobs.registry import JobContext, Loop, Registry, Result, execute, record
 from darvaza.jobs.schedule import Periodic, enqueue_due
 from darvaza.jobs.wakeups import listen_for_due_jobs
 from darvaza.logs import get_logger
-from darvaza.ops.metrics import Metrics
+from darvaza.metrics import Metrics
+from darvaza.parts import Parts
 
 log = get_logger("darvaza.worker")
 
 EXIT_HUNG = 3
 HUNG_GRACE = timedelta(seconds=10)
 # A loop's body: runs until the event is set, and must survive its own errors.
-Loop = Callable[[Services, threading.Event], None]
 
 
 @dataclass(frozen=True)
@@ -103,14 +103,14 @@ class _Counts:
 class Worker:
     def __init__(
         self,
-        services: Services,
+        parts: Parts,
         registry: Registry,
         config: WorkerConfig,
         *,
         metrics: Metrics | None = None,
     ) -> None:
-        self.services = services
-        self.db = services.db
+        self.parts = parts
+        self.db = parts.db
         self.registry = registry
         self.config = config
         self.metrics = metrics
@@ -155,7 +155,7 @@ class Worker:
             listener.start()
         loops = [
             threading.Thread(
-                target=loop, args=(self.services, self._finished), name=loop.__name__, daemon=True
+                target=loop, args=(self.parts, self._finished), name=loop.__name__, daemon=True
             )
             for loop in self.config.loops
         ]
@@ -240,7 +240,7 @@ class Worker:
         return claimed
 
     def _start(self, job: Claimed) -> None:
-        context = JobContext(self.services, job)
+        context = JobContext(self.parts, job)
         timeout = self.registry.timeout_of(job.kind).total_seconds()
         with self._lock:
             self._running[job.id] = _Running(context, time.monotonic() + timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -11,13 +12,16 @@ from fastapi.responses import JSONResponse
 from darvaza import __version__
 from darvaza.context import current_request_id
 from darvaza.errors import Unauthenticated, error_body
+from darvaza.http import PartsDep, part
 from darvaza.jobs.service import WorkerMissing, describe_workers
+from darvaza.metrics import Metrics
 from darvaza.ops.schemas import CheckOut, HealthOut, ReadinessOut
 from darvaza.ops.service import CheckFailed, check_readiness
-from darvaza.runtime import RuntimeDep
 from darvaza.security.policy import PUBLIC, Requires
+from darvaza.security.ratelimit import RatesDep
 
 router = APIRouter(tags=["ops"])
+MetricsDep = Annotated[Metrics, part(Metrics)]
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -35,23 +39,23 @@ def health() -> HealthOut:
     responses={503: {"description": "Not ready: the error shape plus every check's result"}},
     dependencies=[Requires(PUBLIC)],
 )
-async def ready(runtime: RuntimeDep) -> JSONResponse:
+async def ready(parts: PartsDep, rates: RatesDep) -> JSONResponse:
     """Readiness: the database answers, no migration is pending, and (outside `local`) a
     job worker is live; Redis answers when rate limits are kept there. Each failing check
     is logged as `readiness_check_failed` with its reason."""
-    stale, required = runtime.settings.worker_stale_after, not runtime.settings.is_local
+    stale, required = parts.settings.worker_stale_after, not parts.settings.is_local
 
     def workers() -> str:
         try:
-            return describe_workers(runtime.db, stale_after=stale, required=required)
+            return describe_workers(parts.db, stale_after=stale, required=required)
         except WorkerMissing as exc:
             raise CheckFailed(str(exc)) from None
 
     extra: dict[str, Callable[[], object]] = {"workers": workers}
-    if runtime.limiter.backend == "redis":
-        extra["rate_limit_store"] = runtime.limiter.ping
+    if rates.limiter.backend == "redis":
+        extra["rate_limit_store"] = rates.limiter.ping
     report = await check_readiness(
-        runtime.db, runtime.settings.readiness_timeout_seconds, extra_checks=extra
+        parts.db, parts.settings.readiness_timeout_seconds, extra_checks=extra
     )
     body = ReadinessOut(
         status="ready" if report.ready else "not_ready",
@@ -66,9 +70,9 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response, dependencies=[Requires(PUBLIC)])
-def metrics(request: Request, runtime: RuntimeDep) -> Response:
+def metrics(request: Request, parts: PartsDep, metrics: MetricsDep) -> Response:
     """Prometheus text format. Open unless `DARVAZA_METRICS_TOKEN` is set."""
-    token = runtime.settings.metrics_token
+    token = parts.settings.metrics_token
     if token is not None:
         given = request.headers.get("authorization", "")
         expected = f"Bearer {token.get_secret_value()}"
@@ -76,4 +80,4 @@ def metrics(request: Request, runtime: RuntimeDep) -> Response:
             raise Unauthenticated(
                 "Metrics need the metrics token.", headers={"WWW-Authenticate": "Bearer"}
             )
-    return Response(runtime.metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
+    return Response(metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)

@@ -11,6 +11,11 @@ without a policy fails the test suite.
 The answers: 401 when no or bad credentials are presented to a route that needs them;
 404 for a tenant (or, in services, an object) that does not exist or belongs to another
 tenant; 403 for a known caller whom the policy does not admit.
+
+The policy knows no domain: who a token stands for and which tenant a slug names are
+asked of the `Gatekeeper` the composition root assembles (identity authenticates,
+tenants adds the caller's roles and finds tenants). So every domain's routes, the lowest
+included, declare their policy here.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.routing import RouteContext, iter_route_contexts
@@ -34,18 +39,26 @@ from darvaza.errors import (
     Forbidden,
     Unauthenticated,
 )
-from darvaza.identity.caller import Caller
-from darvaza.identity.sessions import authenticate
-from darvaza.runtime import Runtime, get_runtime
+from darvaza.http import get_parts
+from darvaza.parts import Parts
+from darvaza.security.caller import Caller, TenantRef
 from darvaza.security.roles import PlatformRole, TenantRole
-from darvaza.tenants.models import Tenant
-from darvaza.tenants.service import find_tenant
 
 SESSION_COOKIE = "darvaza_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _POLICY_ATTRIBUTE = "__darvaza_policy__"
+
+
+class Gatekeeper(Protocol):
+    """What the policy asks of the domains below it; both run in a worker thread."""
+
+    def authenticate(self, token: str) -> Caller | None:
+        """The caller a token stands for, with their roles; None when it is not valid."""
+
+    def find_tenant(self, slug: str) -> TenantRef:
+        """The tenant with this slug; `NotFound` when there is none."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +169,7 @@ class Access:
 
     policy: Policy
     caller: Caller | None
-    tenant: Tenant | None
+    tenant: TenantRef | None
 
     @property
     def user(self) -> Caller:
@@ -190,8 +203,9 @@ def Requires(policy: Policy) -> Any:
     """The dependency that enforces `policy` and hands the route its `Access`."""
 
     async def check(request: Request, tenant_slug: str | None) -> Access:
-        runtime = get_runtime(request)
-        caller = await _authenticate(request, runtime, required=not policy.anonymous)
+        parts = get_parts(request)
+        gatekeeper = parts.get(Gatekeeper)
+        caller = await _authenticate(request, gatekeeper, required=not policy.anonymous)
         if caller is None and not policy.anonymous:
             if policy.login_redirect:
                 raise LoginRequired(policy.login_redirect)
@@ -201,11 +215,11 @@ def Requires(policy: Policy) -> Any:
             )
         tenant = None
         if tenant_slug is not None:
-            tenant = await run_in_threadpool(find_tenant, runtime.db, tenant_slug)
+            tenant = await run_in_threadpool(gatekeeper.find_tenant, tenant_slug)
         if not policy.admits(caller, tenant.id if tenant else None):
             raise Forbidden("You are not allowed to do this.")
         if caller is not None and caller.via_cookie and request.method not in SAFE_METHODS:
-            await _check_csrf(request, runtime, caller)
+            await _check_csrf(request, parts, caller)
         return Access(policy, caller, tenant)
 
     if policy.tenant_scoped:
@@ -221,7 +235,9 @@ def Requires(policy: Policy) -> Any:
     return Depends(enforce)
 
 
-async def _authenticate(request: Request, runtime: Runtime, *, required: bool) -> Caller | None:
+async def _authenticate(
+    request: Request, gatekeeper: Gatekeeper, *, required: bool
+) -> Caller | None:
     """The caller behind the bearer token (or, failing that, the session cookie).
 
     On a route that needs a caller, a bearer token that is malformed or no longer valid is
@@ -242,7 +258,7 @@ async def _authenticate(request: Request, runtime: Runtime, *, required: bool) -
         token, via_cookie = cookie, True
     else:
         return None
-    caller = await run_in_threadpool(authenticate, runtime.db, token, runtime.session_policy)
+    caller = await run_in_threadpool(gatekeeper.authenticate, token)
     if caller is None:
         # A stale cookie is the browser's doing, not a claim the caller made: it means
         # "not signed in" (pages send them to sign in), where a bad bearer token is a 401.
@@ -260,7 +276,7 @@ def csrf_token_for(secret_key: str, credential_id: uuid.UUID) -> str:
     return hmac.new(secret_key.encode(), b"csrf:" + credential_id.bytes, hashlib.sha256).hexdigest()
 
 
-async def _check_csrf(request: Request, runtime: Runtime, caller: Caller) -> None:
+async def _check_csrf(request: Request, parts: Parts, caller: Caller) -> None:
     """A state change made with the session cookie must carry the session's CSRF token
     (in the X-CSRF-Token header or a `csrf_token` form field). Bearer calls need none:
     a browser never adds an Authorization header by itself."""
@@ -271,7 +287,7 @@ async def _check_csrf(request: Request, runtime: Runtime, caller: Caller) -> Non
     ):
         value = (await request.form()).get(CSRF_FIELD)
         offered = value if isinstance(value, str) else None
-    expected = csrf_token_for(runtime.settings.effective_secret_key, caller.credential_id)
+    expected = csrf_token_for(parts.settings.effective_secret_key, caller.credential_id)
     if offered is None or not hmac.compare_digest(offered, expected):
         raise Forbidden("The form has expired or did not come from Darvaza.", code="csrf_failed")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Annotated
 
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.storage import MemoryStorage, RedisStorage, Storage
@@ -13,6 +14,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from darvaza.config import Settings
 from darvaza.errors import RateLimited
+from darvaza.http import part
 from darvaza.logs import get_logger
 
 log = get_logger("darvaza.ratelimit")
@@ -132,3 +134,14 @@ class RateRules:
                 "anonymous_audit", settings.rate_limit_anonymous_audit_per_ip
             ),
         )
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The limiter and the rules it applies, as routes take them (`RatesDep`)."""
+
+    limiter: RateLimiter
+    rules: RateRules
+
+
+RatesDep = Annotated[Rates, part(Rates)]

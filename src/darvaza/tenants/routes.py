@@ -4,12 +4,15 @@ managers; anyone may read a tenant's public face."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from darvaza.errors import SPENT_LINK, UNKNOWN_LINK, refuses
-from darvaza.runtime import Runtime, RuntimeDep
+from darvaza.http import PartsDep
+from darvaza.identity.accounts import MailedTokens
+from darvaza.parts import Parts
 from darvaza.security.policy import (
     PLATFORM_ADMIN,
     PUBLIC_TENANT,
@@ -55,10 +58,10 @@ def _member_out(membership: TenantMembership) -> MemberOut:
     responses=refuses(_409="A tenant has this slug already."),
 )
 def create_tenant(
-    body: TenantCreateIn, access: Annotated[Access, Requires(PLATFORM_ADMIN)], runtime: RuntimeDep
+    body: TenantCreateIn, access: Annotated[Access, Requires(PLATFORM_ADMIN)], parts: PartsDep
 ) -> TenantOut:
     tenant = service.create_tenant(
-        runtime.db,
+        parts.db,
         access.user.actor(),
         slug=body.slug,
         name=body.name,
@@ -69,22 +72,22 @@ def create_tenant(
 
 @admin_router.get("", response_model=list[TenantOut], dependencies=[Requires(TENANT_DIRECTORY)])
 def list_tenants(
-    runtime: RuntimeDep,
+    parts: PartsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: Annotated[str | None, Query(max_length=63, description="slug to continue after")] = None,
 ) -> list[TenantOut]:
     return [
         TenantOut.model_validate(t)
-        for t in service.list_tenants(runtime.db, limit=limit, after=after)
+        for t in service.list_tenants(parts.db, limit=limit, after=after)
     ]
 
 
 TenantAdmin = Annotated[Access, Requires(TENANT_ADMIN)]
 
 
-def _add_member(body: MemberIn, access: Access, runtime: Runtime, role: TenantRole) -> MemberOut:
+def _add_member(body: MemberIn, access: Access, parts: Parts, role: TenantRole) -> MemberOut:
     membership = service.add_member(
-        runtime.db,
+        parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         email=body.email,
@@ -99,10 +102,10 @@ def _add_member(body: MemberIn, access: Access, runtime: Runtime, role: TenantRo
     response_model=MemberOut,
     responses=refuses(_409="That person has this or a higher role in the tenant already."),
 )
-def add_manager(body: MemberIn, access: TenantAdmin, runtime: RuntimeDep) -> MemberOut:
+def add_manager(body: MemberIn, access: TenantAdmin, parts: PartsDep) -> MemberOut:
     """A platform admin makes an existing account a manager at once (onboarding a tenant);
     a tenant's owners invite instead."""
-    return _add_member(body, access, runtime, TenantRole.MANAGER)
+    return _add_member(body, access, parts, TenantRole.MANAGER)
 
 
 @admin_router.post(
@@ -111,8 +114,8 @@ def add_manager(body: MemberIn, access: TenantAdmin, runtime: RuntimeDep) -> Mem
     response_model=MemberOut,
     responses=refuses(_409="That person has this or a higher role in the tenant already."),
 )
-def add_owner(body: MemberIn, access: TenantAdmin, runtime: RuntimeDep) -> MemberOut:
-    return _add_member(body, access, runtime, TenantRole.OWNER)
+def add_owner(body: MemberIn, access: TenantAdmin, parts: PartsDep) -> MemberOut:
+    return _add_member(body, access, parts, TenantRole.OWNER)
 
 
 @router.get("", response_model=PublicTenantOut)
@@ -122,26 +125,28 @@ def get_tenant(access: Annotated[Access, Requires(PUBLIC_TENANT)]) -> PublicTena
 
 @router.get("/members", response_model=list[MemberOut])
 def list_members(
-    access: Annotated[Access, Requires(TENANT_STAFF)], runtime: RuntimeDep
+    access: Annotated[Access, Requires(TENANT_STAFF)], parts: PartsDep
 ) -> list[MemberOut]:
-    return [_member_out(m) for m in service.list_members(runtime.db, access.tenant_id)]
+    return [_member_out(m) for m in service.list_members(parts.db, access.tenant_id)]
 
 
 @router.post("/managers", status_code=status.HTTP_202_ACCEPTED, response_model=InvitationOut)
 def invite_manager(
-    body: MemberIn, access: Annotated[Access, Requires(TENANT_OWNER)], runtime: RuntimeDep
+    body: MemberIn,
+    access: Annotated[Access, Requires(TENANT_OWNER)],
+    parts: PartsDep,
 ) -> InvitationOut:
     """Invite someone to manage the tenant: they get a link by email and become a manager
     when they accept it, signed in with that address. The answer is the same whether or
     not the address has an account."""
     service.invite_manager(
-        runtime.db,
+        parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
         email=body.email,
         invited_by=access.user.user_id,
-        links=runtime.mailed_tokens.links,
-        ttl=runtime.invitation_ttl,
+        links=parts.get(MailedTokens).links,
+        ttl=timedelta(days=parts.settings.invitation_ttl_days),
     )
     return InvitationOut(message="Invited: the link is on its way.")
 
@@ -152,20 +157,20 @@ def invite_manager(
     responses=refuses(_404=UNKNOWN_LINK, _410=SPENT_LINK),
 )
 def accept_invitation(
-    body: InvitationAcceptIn, access: Annotated[Access, Requires(SIGNED_IN)], runtime: RuntimeDep
+    body: InvitationAcceptIn, access: Annotated[Access, Requires(SIGNED_IN)], parts: PartsDep
 ) -> MemberOut:
     """Accept an invitation sent to my address: I become a manager of its tenant."""
     membership = service.accept_invitation(
-        runtime.db, user_id=access.user.user_id, email=access.user.email, token=body.token
+        parts.db, user_id=access.user.user_id, email=access.user.email, token=body.token
     )
     return _member_out(membership)
 
 
 @router.delete("/managers/{user_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_manager(
-    user_id: uuid.UUID, access: Annotated[Access, Requires(TENANT_OWNER)], runtime: RuntimeDep
+    user_id: uuid.UUID, access: Annotated[Access, Requires(TENANT_OWNER)], parts: PartsDep
 ) -> Response:
     service.remove_manager(
-        runtime.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, user_id=user_id
+        parts.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, user_id=user_id
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,18 +6,21 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from darvaza.audit.service import Actor, append_event
+from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, Forbidden, InvalidInput, NotFound
 from darvaza.identity import one_time
 from darvaza.identity.accounts import normalise_email, require_user_by_email
 from darvaza.identity.credentials import revoke_credentials
+from darvaza.identity.sessions import SessionPolicy, authenticate
+from darvaza.security.caller import Actor, Caller, TenantRef
 from darvaza.security.roles import TenantRole
 from darvaza.tenants.models import Tenant, TenantMembership
 
@@ -40,6 +43,42 @@ def check_slug(slug: str) -> str:
 
 def get_tenant(session: Session, slug: str) -> Tenant:
     tenant = session.scalars(select(Tenant).where(Tenant.slug == slug)).one_or_none()
+    if tenant is None:
+        raise NotFound("No such tenant.")
+    return tenant
+
+
+class Gatekeeper:
+    """What the access policy asks (`security.policy.Gatekeeper`): identity says who a
+    token stands for; their roles in tenants, and the tenant a slug names, are ours.
+    Both are read fresh on every request."""
+
+    def __init__(self, db: Database, sessions: SessionPolicy) -> None:
+        self.db = db
+        self.sessions = sessions
+
+    def authenticate(self, token: str) -> Caller | None:
+        caller = authenticate(self.db, token, self.sessions)
+        if caller is None:
+            return None
+        with self.db.read() as session:
+            memberships = session.scalars(
+                select(TenantMembership).where(TenantMembership.user_id == caller.user_id)
+            ).all()
+            roles = {m.tenant_id: TenantRole(m.role) for m in memberships}
+            tenants = {m.tenant_id: _ref(m.tenant) for m in memberships}
+        return replace(caller, tenant_roles=roles, tenants=tenants)
+
+    def find_tenant(self, slug: str) -> TenantRef:
+        return _ref(find_tenant(self.db, slug))
+
+
+def _ref(tenant: Tenant) -> TenantRef:
+    return TenantRef(tenant.id, tenant.slug, tenant.name)
+
+
+def get_tenant_by_id(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound("No such tenant.")
     return tenant
@@ -265,14 +304,6 @@ def remove_manager(db: Database, actor: Actor, *, tenant_id: uuid.UUID, user_id:
             target_id=user_id,
             data={"role": TenantRole.MANAGER.value},
         )
-
-
-def tenants_by_id(db: Database, tenant_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Tenant]:
-    if not tenant_ids:
-        return {}
-    with db.read() as session:
-        found = session.scalars(select(Tenant).where(Tenant.id.in_(list(tenant_ids)))).all()
-    return {tenant.id: tenant for tenant in found}
 
 
 def set_payment_gateway(

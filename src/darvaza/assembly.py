@@ -1,0 +1,103 @@
+"""The composition root's assembly: the parts a process runs on, and the worker's work,
+collected from every domain. Only this module (with `app.py` and `cli/`) knows them all.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+
+from darvaza import mail
+from darvaza.audit import tasks as audit_tasks
+from darvaza.billing import tasks as billing_tasks
+from darvaza.billing.gateways import GatewayRegistry
+from darvaza.config import Settings
+from darvaza.content import tasks as content_tasks
+from darvaza.content.storage import LocalStorage, Storage
+from darvaza.db import Database
+from darvaza.identity import tasks as identity_tasks
+from darvaza.identity.accounts import MailedTokens
+from darvaza.identity.sessions import LoginThrottle, SessionPolicy
+from darvaza.jobs import tasks as jobs_tasks
+from darvaza.jobs.registry import Tasks, Work
+from darvaza.jobs.worker import Worker, WorkerConfig
+from darvaza.metrics import Metrics
+from darvaza.parts import Parts
+from darvaza.security.policy import Gatekeeper
+from darvaza.security.ratelimit import RateLimiter, RateRules, Rates
+from darvaza.tenants.service import Gatekeeper as TenantsGatekeeper
+
+# Every domain's work. A new domain adds its `tasks.TASKS` here.
+WORK = Work.collect(
+    (
+        billing_tasks.TASKS,
+        identity_tasks.TASKS,
+        content_tasks.TASKS,
+        jobs_tasks.TASKS,
+        mail.TASKS,
+        Tasks(loops=audit_tasks.LOOPS),
+    )
+)
+
+
+def assemble(
+    settings: Settings,
+    db: Database,
+    *,
+    metrics: Metrics | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Parts:
+    """The parts of one process. `transport` reaches the gateways (tests pass a fake)."""
+    limiter = RateLimiter.from_settings(settings)
+    rules = RateRules.from_settings(settings)
+    sessions = SessionPolicy.from_settings(settings)
+    parts = Parts(
+        settings,
+        db,
+        metrics or Metrics(),
+        limiter,
+        rules,
+        Rates(limiter, rules),
+        sessions,
+        LoginThrottle(limiter, rules),
+        MailedTokens.from_settings(settings),
+        GatewayRegistry(settings, db, transport=transport),
+        WORK,
+    )
+    parts.add(LocalStorage(settings.storage_dir), as_type=Storage)
+    parts.add(TenantsGatekeeper(db, sessions), as_type=Gatekeeper)
+    return parts
+
+
+def worker_config(settings: Settings, *, concurrency: int | None = None) -> WorkerConfig:
+    return WorkerConfig(
+        concurrency=concurrency or settings.worker_concurrency,
+        lease=timedelta(seconds=settings.worker_lease_seconds),
+        poll_seconds=settings.worker_poll_seconds,
+        shutdown_grace_seconds=float(settings.worker_shutdown_grace_seconds),
+        schedule=WORK.schedule,
+        loops=WORK.loops,
+    )
+
+
+@dataclass(frozen=True)
+class WorkerThread:
+    worker: Worker
+    thread: threading.Thread
+
+
+def start_worker_thread(parts: Parts) -> WorkerThread:
+    """A worker inside a process that does something else (`make run`'s API process, or
+    the one watching `serve --workers`): the upkeep jobs on a thread."""
+    worker = Worker(parts, WORK.registry, worker_config(parts.settings), metrics=parts.get(Metrics))
+    thread = threading.Thread(target=worker.run, name="worker", daemon=True)
+    thread.start()
+    return WorkerThread(worker, thread)
+
+
+def stop_worker_thread(running: WorkerThread) -> None:
+    running.worker.stop()
+    running.thread.join(timeout=running.worker.config.shutdown_grace_seconds + 10)
