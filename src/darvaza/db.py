@@ -15,9 +15,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    create_engine,
+    event,
+    select,
+    text,
+)
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -25,6 +36,9 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 
 from darvaza.config import Settings
+from darvaza.errors import NotFound
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -106,17 +120,50 @@ class Base(DeclarativeBase):
     }
 
 
-def flush_unique(session: Session, change: Callable[[], object], conflict: Exception) -> None:
-    """Make `change` (add or modify objects) and flush it inside a savepoint: a clash with
-    a unique constraint raises `conflict` instead, and the transaction carries on without
-    the change. (The change must happen inside: starting a savepoint flushes what is
-    already pending, outside it.)"""
+def flushed(session: Session, change: Callable[[], object]) -> bool:
+    """Make `change` (add or modify objects) and flush it inside a savepoint; False when a
+    unique constraint refused it, and the transaction carries on without the change. (The
+    change must happen inside: starting a savepoint flushes what is already pending,
+    outside it.)"""
     try:
         with session.begin_nested():
             change()
             session.flush()
     except IntegrityError:
-        raise conflict from None
+        return False
+    return True
+
+
+def flush_unique(session: Session, change: Callable[[], object], conflict: Exception) -> None:
+    """`flushed`, raising `conflict` when a unique constraint refused the change."""
+    if not flushed(session, change):
+        raise conflict
+
+
+def lock_row(
+    session: Session,
+    model: type[T],
+    *where: ColumnElement[bool],
+    missing: str | NotFound = "Not found.",
+) -> T:
+    """The one row of `model` matching `where`, locked for this transaction and read
+    fresh (never the session's older copy); `missing` (a `NotFound`) when there is none.
+    On SQLite the transaction's write lock (`BEGIN IMMEDIATE`) already holds the row."""
+    row = lock_row_if_any(session, model, *where)
+    if row is None:
+        raise missing if isinstance(missing, NotFound) else NotFound(missing)
+    return row
+
+
+def lock_row_if_any(session: Session, model: type[T], *where: ColumnElement[bool]) -> T | None:
+    """`lock_row`, answering None when no row matches."""
+    found: T | None = session.scalars(
+        select(model)
+        .where(*where)
+        .with_for_update(of=model)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    return found
 
 
 def changed_rows(session: Session, statement: Executable) -> int:

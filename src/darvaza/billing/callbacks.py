@@ -31,10 +31,9 @@ from darvaza.billing.gateways.base import (
     bounded_fields,
 )
 from darvaza.billing.models import Payment
-from darvaza.billing.payments import ReceiptReused, fail_payment, lock_payment
+from darvaza.billing.payments import ReceiptReused, lock_payment, move_payment
 from darvaza.billing.subscriptions import activate_subscription
-from darvaza.clock import utcnow
-from darvaza.db import Database, flush_unique
+from darvaza.db import Database, flush_unique, lock_row_if_any
 from darvaza.security.caller import Actor
 
 
@@ -79,15 +78,15 @@ def receive_callback(
         return _reject_unreadable(db, gateway_name, fields, kept, str(exc), record_rejection)
 
     with db.transaction() as session:
-        query = select(Payment).with_for_update(of=Payment)
         if data.order_id is not None:
-            query = query.where(Payment.order_id == data.order_id)
+            payment = lock_row_if_any(session, Payment, Payment.order_id == data.order_id)
         else:
-            query = query.where(
+            payment = lock_row_if_any(
+                session,
+                Payment,
                 Payment.gateway == gateway_name,
                 Payment.gateway_payment_id == data.gateway_payment_id,
             )
-        payment = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
         if payment is None:
             if record_rejection():
                 _audit_rejection(
@@ -201,20 +200,26 @@ def apply_verification(
             and payment.failure_code in reopen
             and verification.outcome is Outcome.PAID
         ):
-            events.record(
+            move_payment(
                 session,
                 payment,
-                "reopened",
-                f"Failed earlier ({payment.failure_code}), but the gateway now says paid.",
+                "pending",
+                event="reopened",
+                message=f"Failed earlier ({payment.failure_code}), but the gateway now says paid.",
             )
-            payment.state, payment.failure_code, payment.failure_message = "pending", None, None
         if payment.state != "pending":
             return _already_settled(session, payment)
         if verification.outcome is not Outcome.PAID:
             if verification.outcome in (Outcome.FAILED, Outcome.CANCELLED):
                 state = verification.outcome.value
-                fail_payment(payment, state, f"status_{verification.status}", "per the gateway")
-                events.record(session, payment, state, f"The gateway says {state}.")
+                move_payment(
+                    session,
+                    payment,
+                    state,
+                    event=state,
+                    message=f"The gateway says {state}.",
+                    failure=(f"status_{verification.status}", "per the gateway"),
+                )
             return CallbackResult(payment.state, payment.order_id)
         disagreements = _disagreements(payment, verification)
         if disagreements:
@@ -234,10 +239,13 @@ def apply_verification(
                 {"reference": {"ours": "unused", "theirs": verification.reference}},
                 why="this receipt already paid another order",
             )
-        now = utcnow()
-        payment.state, payment.paid_at, payment.updated_at = "paid", now, now
-        events.record(
-            session, payment, "paid", "Verified and paid.", reference=verification.reference
+        move_payment(
+            session,
+            payment,
+            "paid",
+            event="paid",
+            message="Verified and paid.",
+            reference=verification.reference,
         )
         activation = activate_subscription(session, payment)
         events.record(
@@ -299,9 +307,14 @@ def _mismatch(
     disagreements: dict[str, dict[str, object]],
     why: str = "the gateway's answer disagrees with our record",
 ) -> CallbackResult:
-    fail_payment(payment, "mismatch", "mismatch", why)
-    events.record(
-        session, payment, "mismatch", f"Not activated: {why}.", disagreements=disagreements
+    move_payment(
+        session,
+        payment,
+        "mismatch",
+        event="mismatch",
+        message=f"Not activated: {why}.",
+        failure=("mismatch", why),
+        disagreements=disagreements,
     )
     append_event(
         session,
@@ -347,8 +360,14 @@ def record_gateway_trouble(
             retryable=exc.retryable,
         )
         if refusal_fails and not exc.retryable and payment.state == "pending":
-            fail_payment(payment, "failed", exc.code, exc.message)
-            events.record(session, payment, "failed", "The gateway refused verification.")
+            move_payment(
+                session,
+                payment,
+                "failed",
+                event="failed",
+                message="The gateway refused verification.",
+                failure=(exc.code, exc.message),
+            )
         return CallbackResult(payment.state, payment.order_id)
 
 

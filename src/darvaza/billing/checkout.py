@@ -12,7 +12,7 @@ from darvaza.billing import events
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.base import CreateRequest, GatewayError
 from darvaza.billing.models import Payment, Plan
-from darvaza.billing.payments import ReceiptReused, fail_payment, lock_payment
+from darvaza.billing.payments import ReceiptReused, lock_payment, move_payment
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique
 from darvaza.errors import Conflict, Forbidden, GatewayFailed, NotFound
@@ -106,12 +106,13 @@ def start_checkout(
     except GatewayError as exc:
         with db.transaction() as session:
             locked = lock_payment(session, payment.id)
-            fail_payment(locked, "failed", exc.code, exc.message)
-            events.record(
+            move_payment(
                 session,
                 locked,
-                "send_failed",
-                f"The gateway refused: {exc.message}",
+                "failed",
+                event="send_failed",
+                message=f"The gateway refused: {exc.message}",
+                failure=(exc.code, exc.message),
                 code=exc.code,
                 retryable=exc.retryable,
             )
@@ -126,29 +127,29 @@ def start_checkout(
         def accept() -> None:
             locked.gateway_payment_id = created.gateway_payment_id
             locked.gateway_url = created.redirect_url
-            locked.state = "pending"
-            locked.updated_at = utcnow()
 
         try:
             flush_unique(session, accept, ReceiptReused())
         except ReceiptReused:
             locked = lock_payment(session, payment.id)
-            fail_payment(locked, "failed", "duplicate_gateway_id", "the gateway reused an id")
-            events.record(
+            move_payment(
                 session,
                 locked,
-                "send_failed",
-                "The gateway returned an id another payment has.",
+                "failed",
+                event="send_failed",
+                message="The gateway returned an id another payment has.",
+                failure=("duplicate_gateway_id", "the gateway reused an id"),
                 gateway_payment_id=created.gateway_payment_id,
             )
             raise GatewayFailed(
                 "The payment gateway answered wrongly; nothing was charged."
             ) from None
-        events.record(
+        move_payment(
             session,
             locked,
-            "sent",
-            "The gateway accepted the payment.",
+            "pending",
+            event="sent",
+            message="The gateway accepted the payment.",
             gateway_payment_id=created.gateway_payment_id,
             redirect_url=created.redirect_url,
         )

@@ -29,9 +29,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from darvaza.db import Base
+from darvaza.states import table
 
-PAYMENT_STATES = ("created", "pending", "paid", "failed", "cancelled", "expired", "mismatch")
-SUBSCRIPTION_STATES = ("active", "expired", "cancelled")
+# Payment: created → pending (sent to the gateway) → paid | failed | cancelled | expired,
+# or mismatch when the gateway's verified answer disagrees with ours. A payment failed on
+# an answer that was not final reopens when the gateway later says paid.
+PAYMENT = table(
+    "payment",
+    created="pending failed expired",
+    pending="paid failed cancelled expired mismatch",
+    failed="pending",
+)
+# Subscription: active → expired | cancelled; a renewal extends an active one, and a paid
+# renewal of an ended one makes it active again.
+SUBSCRIPTION = table(
+    "subscription", active="expired cancelled", expired="active", cancelled="active"
+)
 
 EventId = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -11,14 +11,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from darvaza.billing.models import Payment, PaymentEvent
+from darvaza.billing import events
+from darvaza.billing.models import PAYMENT, Payment, PaymentEvent
 from darvaza.clock import utcnow
 from darvaza.config import Settings
-from darvaza.db import Database
+from darvaza.db import Database, lock_row
 from darvaza.errors import NotFound
 from darvaza.identity.models import User
 from darvaza.params import read_time_cursor, time_cursor
@@ -33,19 +35,33 @@ class ReceiptReused(Exception):
 
 
 def lock_payment(session: Session, payment_id: uuid.UUID) -> Payment:
-    return session.scalars(
-        select(Payment)
-        .where(Payment.id == payment_id)
-        .with_for_update(of=Payment)
-        .execution_options(populate_existing=True)
-    ).one()
+    return lock_row(session, Payment, Payment.id == payment_id, missing="No such payment.")
 
 
-def fail_payment(payment: Payment, state: str, code: str, message: str) -> None:
-    payment.state = state
-    payment.failure_code = code[:50]
-    payment.failure_message = message[:1000]
-    payment.updated_at = utcnow()
+def move_payment(
+    session: Session,
+    payment: Payment,
+    target: str,
+    *,
+    event: str,
+    message: str,
+    failure: tuple[str, str] | None = None,
+    **data: Any,
+) -> None:
+    """The one way a payment changes state: checked against `PAYMENT` (an illegal move is
+    refused with 409), stamped, and told on its timeline as `event`. A move to a failed
+    state keeps its `failure` (code, message); a move back to an open state or to paid
+    clears it."""
+    PAYMENT.move(payment, target)
+    now = utcnow()
+    payment.updated_at = now
+    if failure is not None:
+        payment.failure_code, payment.failure_message = failure[0][:50], failure[1][:1000]
+    elif target in (*OPEN_STATES, "paid"):
+        payment.failure_code = payment.failure_message = None
+    if target == "paid":
+        payment.paid_at = now
+    events.record(session, payment, event, message, **data)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from darvaza.audit.service import append_event
 from darvaza.billing.models import Plan
 from darvaza.billing.schemas import PLAN_CODE_PATTERN
 from darvaza.clock import utcnow
-from darvaza.db import Database, flush_unique
-from darvaza.errors import Conflict, InvalidInput, NotFound
+from darvaza.db import Database, flush_unique, lock_row
+from darvaza.errors import Conflict, InvalidInput
 from darvaza.security.caller import Actor
 
 CODE_PATTERN = re.compile(PLAN_CODE_PATTERN)
@@ -80,11 +80,9 @@ def update_plan(
     the price they were started with."""
     _check(name=name)
     with db.transaction() as session:
-        plan = session.scalars(
-            select(Plan).where(Plan.id == plan_id, Plan.tenant_id == tenant_id).with_for_update()
-        ).one_or_none()
-        if plan is None:
-            raise NotFound("No such plan.")
+        plan = lock_row(
+            session, Plan, Plan.id == plan_id, Plan.tenant_id == tenant_id, missing="No such plan."
+        )
         changes = {
             field: value
             for field, value in (

@@ -23,14 +23,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from darvaza.billing import events
 from darvaza.billing.callbacks import record_gateway_trouble, settle_by_inquiry
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.base import GatewayError, PaymentRef
 from darvaza.billing.gateways.idpay import NOT_VERIFIABLE_YET
 from darvaza.billing.gateways.zarinpal import NOT_PAID_YET
 from darvaza.billing.models import Payment
-from darvaza.billing.payments import OPEN_STATES, fail_payment, lock_payment
+from darvaza.billing.payments import OPEN_STATES, lock_payment, move_payment
 from darvaza.clock import utcnow
 from darvaza.db import Database
 
@@ -177,8 +176,9 @@ def _inquiry_failed(
 
 
 def _expire(session: Session, payment: Payment, code: str, message: str) -> None:
-    fail_payment(payment, "expired", code, message)
-    events.record(session, payment, "expired", message)
+    move_payment(
+        session, payment, "expired", event="expired", message=message, failure=(code, message)
+    )
 
 
 def _expire_if_open(db: Database, payment_id: uuid.UUID, code: str, message: str) -> str:

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from darvaza.audit.service import append_event
-from darvaza.billing.models import Payment, Subscription, SubscriptionActivation
+from darvaza.billing.models import SUBSCRIPTION, Payment, Subscription, SubscriptionActivation
 from darvaza.clock import utcnow
-from darvaza.db import Database, flush_unique
-from darvaza.errors import Conflict, NotFound
+from darvaza.db import Database, flush_unique, lock_row, lock_row_if_any
+from darvaza.errors import Conflict
 from darvaza.identity.models import User
 from darvaza.security.caller import Actor
 
@@ -59,7 +59,8 @@ def activate_subscription(session: Session, payment: Payment) -> SubscriptionAct
     start = max(now, subscription.current_period_end)
     end = start + timedelta(days=payment.period_days)
     was = subscription.state
-    subscription.state = "active"
+    if was != "active":  # a renewal of an active one extends it: no change of state
+        SUBSCRIPTION.move(subscription, "active")
     subscription.current_period_end = end
     subscription.cancel_at_period_end = False
     subscription.cancelled_at = None
@@ -93,16 +94,13 @@ def activate_subscription(session: Session, payment: Payment) -> SubscriptionAct
 
 
 def _lock_subscription(session: Session, payment: Payment) -> Subscription | None:
-    return session.scalars(
-        select(Subscription)
-        .where(
-            Subscription.tenant_id == payment.tenant_id,
-            Subscription.user_id == payment.user_id,
-            Subscription.plan_id == payment.plan_id,
-        )
-        .with_for_update(of=Subscription)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    return lock_row_if_any(
+        session,
+        Subscription,
+        Subscription.tenant_id == payment.tenant_id,
+        Subscription.user_id == payment.user_id,
+        Subscription.plan_id == payment.plan_id,
+    )
 
 
 def cancel_subscription(
@@ -110,13 +108,13 @@ def cancel_subscription(
 ) -> Subscription:
     """The customer cancels: the subscription stays active until its period ends."""
     with db.transaction() as session:
-        subscription = session.scalars(
-            select(Subscription)
-            .where(Subscription.id == subscription_id, Subscription.user_id == user_id)
-            .with_for_update(of=Subscription)
-        ).one_or_none()
-        if subscription is None:
-            raise NotFound("No such subscription.")
+        subscription = lock_row(
+            session,
+            Subscription,
+            Subscription.id == subscription_id,
+            Subscription.user_id == user_id,
+            missing="No such subscription.",
+        )
         if not is_active(subscription):
             raise Conflict("This subscription is not active.", code="not_active")
         if subscription.cancel_at_period_end:
@@ -182,7 +180,8 @@ def expire_due_subscriptions(
             ).all()
             for subscription in due:
                 state = "cancelled" if subscription.cancel_at_period_end else "expired"
-                subscription.state, subscription.updated_at = state, now
+                SUBSCRIPTION.move(subscription, state)
+                subscription.updated_at = now
                 ended[state] += 1
                 append_event(
                     session,

@@ -19,7 +19,7 @@ from darvaza.clock import utcnow
 from darvaza.content.http_delivery import ByteRange, RangeNotSatisfiable, parse_range
 from darvaza.content.items import caller_standing, entitled, get_item
 from darvaza.content.models import ContentItem, DownloadRecord, DownloadToken
-from darvaza.db import Database, changed_rows
+from darvaza.db import Database, changed_rows, lock_row
 from darvaza.errors import Conflict, DarvazaError, Forbidden, Gone, NotFound
 from darvaza.identity.models import User
 from darvaza.security.caller import Actor
@@ -139,13 +139,12 @@ def open_download(
     now = utcnow()
     refusal: DarvazaError | None = None
     with db.transaction() as session:
-        record = session.scalars(
-            select(DownloadToken)
-            .where(DownloadToken.token_hash == hash_token(token))
-            .with_for_update(of=DownloadToken)
-        ).one_or_none()
-        if record is None:
-            raise NotFound("No such download.")
+        record = lock_row(
+            session,
+            DownloadToken,
+            DownloadToken.token_hash == hash_token(token),
+            missing="No such download.",
+        )
         item = session.get(ContentItem, record.content_id)
         if record.revoked_at is not None:
             refusal = Gone("This download link was revoked.", code="token_revoked")

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from darvaza.audit.service import append_event
 from darvaza.billing.models import Plan, Subscription
 from darvaza.clock import utcnow
-from darvaza.content.models import ContentItem, ContentPlan
+from darvaza.content.models import CONTENT_ITEM, ContentItem, ContentPlan
 from darvaza.content.storage import Storage, StoredFile, TooLarge
-from darvaza.db import Database
+from darvaza.db import Database, lock_row
 from darvaza.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from darvaza.identity.models import User
 from darvaza.params import read_time_cursor, time_cursor
@@ -168,14 +168,13 @@ def create_item(
 
 
 def _lock_item(session: Session, tenant_id: uuid.UUID, item_id: uuid.UUID) -> ContentItem:
-    item = session.scalars(
-        select(ContentItem)
-        .where(ContentItem.id == item_id, ContentItem.tenant_id == tenant_id)
-        .with_for_update(of=ContentItem)
-    ).one_or_none()
-    if item is None:
-        raise NotFound("No such content item.")
-    return item
+    return lock_row(
+        session,
+        ContentItem,
+        ContentItem.id == item_id,
+        ContentItem.tenant_id == tenant_id,
+        missing="No such content item.",
+    )
 
 
 def replace_file(
@@ -252,21 +251,21 @@ def change_item(
     return item
 
 
-_MOVES = {"publish": ("draft", "published"), "archive": ("published", "archived")}
+# What each move asks for: the state it leads to (`CONTENT_ITEM` says from where).
+_MOVES = {"publish": "published", "archive": "archived"}
 
 
 def move_item(
     db: Database, actor: Actor, *, tenant_id: uuid.UUID, item_id: uuid.UUID, move: str
 ) -> ContentItem:
     """draft → published → archived, and nothing else."""
-    source, target = _MOVES[move]
+    target = _MOVES[move]
     with db.transaction() as session:
         item = _lock_item(session, tenant_id, item_id)
         if item.state == target:
             return item
-        if item.state != source:
-            raise Conflict(f"A {item.state} item cannot be {target}.", code="invalid_state")
-        item.state, item.updated_at = target, utcnow()
+        CONTENT_ITEM.move(item, target)
+        item.updated_at = utcnow()
         if target == "published":
             item.published_at = item.updated_at
         append_event(

@@ -19,8 +19,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from darvaza.db import Base
+from darvaza.states import table
 
 LogId = BigInteger().with_variant(Integer(), "sqlite")
+
+# A content item: draft → published → archived, and nothing else.
+CONTENT_ITEM = table("content item", draft="published", published="archived")
 
 
 class ContentItem(Base):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
 from darvaza.config import Settings
-from darvaza.db import Database, flush_unique
+from darvaza.db import Database, flush_unique, lock_row
 from darvaza.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
 from darvaza.identity import one_time
 from darvaza.identity.credentials import revoke_credentials
@@ -407,14 +407,7 @@ def set_platform_role(
             .order_by(User.id)
             .with_for_update()
         ).all()
-        user = session.scalars(
-            select(User)
-            .where(User.id == user_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        if user is None:
-            raise NotFound("No such user.")
+        user = lock_row(session, User, User.id == user_id, missing="No such user.")
         before = user.platform_role
         after = role.value if role else None
         if before == after:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
-from darvaza.db import Database
-from darvaza.errors import InvalidInput, NotFound
+from darvaza.db import Database, lock_row
+from darvaza.errors import InvalidInput
 from darvaza.identity.accounts import require_user_by_email
 from darvaza.identity.models import API_TOKEN, Credential
 from darvaza.security.caller import Actor
@@ -97,13 +97,13 @@ def list_api_tokens(db: Database, *, include_revoked: bool = False) -> Sequence[
 def revoke_api_token(db: Database, actor: Actor, token_id: uuid.UUID) -> Credential:
     """Revoke a token at once. Revoking a revoked token changes nothing."""
     with db.transaction() as session:
-        credential = session.scalars(
-            select(Credential)
-            .where(Credential.id == token_id, Credential.kind == API_TOKEN)
-            .with_for_update(of=Credential)
-        ).one_or_none()
-        if credential is None:
-            raise NotFound("No such API token.")
+        credential = lock_row(
+            session,
+            Credential,
+            Credential.id == token_id,
+            Credential.kind == API_TOKEN,
+            missing="No such API token.",
+        )
         if credential.revoked_at is None:
             credential.revoked_at = utcnow()
             credential.revoked_reason = "revoked"

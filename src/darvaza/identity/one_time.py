@@ -10,9 +10,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from darvaza.db import lock_row
 from darvaza.errors import Gone, InvalidInput, NotFound
 from darvaza.identity.models import OneTimeToken
 from darvaza.mail import TOKEN_PLACEHOLDER, OneTimeSecret, queue_mail
@@ -74,14 +75,13 @@ def find(session: Session, *, purpose: str, token: str, now: datetime) -> OneTim
     404 for a well-formed one that names nothing, 410 for one used or expired."""
     if not token.startswith(ONE_TIME_PREFIX) or not looks_like_token(token):
         raise InvalidInput("That link is not valid.", code="invalid_token")
-    row = session.scalars(
-        select(OneTimeToken)
-        .where(OneTimeToken.token_hash == hash_token(token), OneTimeToken.purpose == purpose)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if row is None:
-        raise NotFound("That link is not valid.", code="invalid_token")
+    row = lock_row(
+        session,
+        OneTimeToken,
+        OneTimeToken.token_hash == hash_token(token),
+        OneTimeToken.purpose == purpose,
+        missing=NotFound("That link is not valid.", code="invalid_token"),
+    )
     if row.used_at is not None:
         raise Gone("That link was used already.", code="token_used")
     if row.expires_at <= now:

@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from darvaza.db import Database
-from darvaza.jobs.models import JOB_STATES
+from darvaza.jobs.models import JOB
 from darvaza.jobs.service import queue_stats
 from darvaza.logs import get_logger
 
@@ -35,7 +35,7 @@ class QueueCollector(Collector):
         for (state, kind), count in sorted(stats.by_state_and_kind.items()):
             jobs.add_metric([state, kind], count)
         seen = {state for state, _ in stats.by_state_and_kind}
-        for state in JOB_STATES:
+        for state in JOB.states:
             if state not in seen:
                 jobs.add_metric([state, ""], 0)
         yield jobs

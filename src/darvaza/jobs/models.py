@@ -20,9 +20,19 @@ from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from darvaza.db import Base
+from darvaza.states import table
 
 JobId = BigInteger().with_variant(Integer(), "sqlite")
-JOB_STATES = ("queued", "running", "succeeded", "dead", "cancelled")
+# A job: queued → running → succeeded, or back to queued (a retry after backoff, a drained
+# worker, a lease that ran out) or dead (its last attempt failed). An operator may cancel
+# a queued job and run a dead or cancelled one again.
+JOB = table(
+    "job",
+    queued="running cancelled",
+    running="succeeded queued dead",
+    dead="queued",
+    cancelled="queued",
+)
 LIVE = "state IN ('queued', 'running')"
 QUEUED = "state = 'queued'"
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from darvaza.clock import utcnow
 from darvaza.db import Database, changed_rows, flush_unique
-from darvaza.jobs.models import Job
+from darvaza.jobs.models import JOB, Job
 from darvaza.jobs.wakeups import notify_due
 
 BACKOFF_BASE = timedelta(seconds=2)
@@ -283,9 +283,11 @@ def _end_attempt(job: Job, error: str, now: datetime, retry_at: datetime | None)
     job.last_error, job.updated_at = error[:20_000], now
     job.lease_owner, job.lease_expires_at = None, None
     if retry_at is None or job.attempts >= job.max_attempts:
-        job.state, job.finished_at = "dead", now
+        JOB.move(job, "dead")
+        job.finished_at = now
     else:
-        job.state, job.run_at = "queued", retry_at
+        JOB.move(job, "queued")
+        job.run_at = retry_at
 
 
 def release(

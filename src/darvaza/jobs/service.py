@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
-from darvaza.db import Database, changed_rows, flush_unique
+from darvaza.db import Database, changed_rows, flush_unique, lock_row
 from darvaza.errors import Conflict, NotFound
-from darvaza.jobs.models import Job, WorkerHeartbeat
+from darvaza.jobs.models import JOB, Job, WorkerHeartbeat
 from darvaza.jobs.queue import enqueue
 from darvaza.jobs.wakeups import notify_due
 from darvaza.security.caller import Actor
@@ -59,15 +59,7 @@ def get_job(db: Database, job_id: int) -> Job:
 
 
 def _lock_job(session: Session, job_id: int) -> Job:
-    job = session.scalars(
-        select(Job)
-        .where(Job.id == job_id)
-        .with_for_update(of=Job)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if job is None:
-        raise NotFound("No such job.")
-    return job
+    return lock_row(session, Job, Job.id == job_id, missing="No such job.")
 
 
 class _KeyTaken(Exception):
@@ -87,7 +79,9 @@ def retry_job(db: Database, actor: Actor, job_id: int, *, reason: str | None = N
         was, now = job.state, utcnow()
 
         def requeue() -> None:
-            job.state, job.run_at, job.finished_at, job.updated_at = "queued", now, None, now
+            if job.state != "queued":  # one waiting for its retry is only brought forward
+                JOB.move(job, "queued")
+            job.run_at, job.finished_at, job.updated_at = now, None, now
             job.max_attempts = max(job.max_attempts, job.attempts + 1)
 
         try:
@@ -113,7 +107,8 @@ def cancel_job(db: Database, actor: Actor, job_id: int, *, reason: str | None = 
                 code="job_not_cancellable",
             )
         now = utcnow()
-        job.state, job.finished_at, job.updated_at = "cancelled", now, now
+        JOB.move(job, "cancelled")
+        job.finished_at, job.updated_at = now, now
         _audit(session, actor, "job.cancelled", job, "queued", reason)
         return job
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
-from darvaza.db import Database, flush_unique
+from darvaza.db import Database, flush_unique, lock_row, lock_row_if_any
 from darvaza.errors import Conflict, Forbidden, InvalidInput, NotFound
 from darvaza.identity import one_time
 from darvaza.identity.accounts import normalise_email, require_user_by_email
@@ -157,11 +157,12 @@ def add_member(
     now = utcnow()
     with db.transaction() as session:
         user = require_user_by_email(session, email)
-        membership = session.scalars(
-            select(TenantMembership)
-            .where(TenantMembership.tenant_id == tenant_id, TenantMembership.user_id == user.id)
-            .with_for_update(of=TenantMembership)
-        ).one_or_none()
+        membership = lock_row_if_any(
+            session,
+            TenantMembership,
+            TenantMembership.tenant_id == tenant_id,
+            TenantMembership.user_id == user.id,
+        )
         if membership is not None:
             if not (membership.role == TenantRole.MANAGER and role is TenantRole.OWNER):
                 raise Conflict(
@@ -253,11 +254,12 @@ def accept_invitation(
                 code="invitation_for_someone_else",
             )
         assert row.tenant_id is not None  # noqa: S101 (invitations always name a tenant)
-        membership = session.scalars(
-            select(TenantMembership)
-            .where(TenantMembership.tenant_id == row.tenant_id, TenantMembership.user_id == user_id)
-            .with_for_update(of=TenantMembership)
-        ).one_or_none()
+        membership = lock_row_if_any(
+            session,
+            TenantMembership,
+            TenantMembership.tenant_id == row.tenant_id,
+            TenantMembership.user_id == user_id,
+        )
         one_time.spend(row, now)
         if membership is not None:
             return membership  # already one of its people: nothing to change
@@ -283,17 +285,14 @@ def remove_manager(db: Database, actor: Actor, *, tenant_id: uuid.UUID, user_id:
     """Remove a manager of this tenant: their rights here end at once (roles are read on
     every request). Their sessions stay: a tenant ends nothing beyond its own walls."""
     with db.transaction() as session:
-        membership = session.scalars(
-            select(TenantMembership)
-            .where(
-                TenantMembership.tenant_id == tenant_id,
-                TenantMembership.user_id == user_id,
-                TenantMembership.role == TenantRole.MANAGER.value,
-            )
-            .with_for_update(of=TenantMembership)
-        ).one_or_none()
-        if membership is None:
-            raise NotFound("No such manager in this tenant.")
+        membership = lock_row(
+            session,
+            TenantMembership,
+            TenantMembership.tenant_id == tenant_id,
+            TenantMembership.user_id == user_id,
+            TenantMembership.role == TenantRole.MANAGER.value,
+            missing="No such manager in this tenant.",
+        )
         session.delete(membership)
         append_event(
             session,
@@ -311,9 +310,7 @@ def set_payment_gateway(
 ) -> Tenant:
     """Send this tenant's customers through `gateway` (None: the platform default)."""
     with db.transaction() as session:
-        tenant = session.scalars(
-            select(Tenant).where(Tenant.id == tenant_id).with_for_update()
-        ).one()
+        tenant = lock_row(session, Tenant, Tenant.id == tenant_id, missing="No such tenant.")
         before = tenant.payment_gateway
         if before != gateway:
             tenant.payment_gateway = gateway
