@@ -16,11 +16,10 @@ from darvaza.billing import tasks as billing_tasks
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.config import Settings
 from darvaza.content import tasks as content_tasks
-from darvaza.content.storage import LocalStorage, Storage
+from darvaza.content.service import LocalStorage, Storage
 from darvaza.db import Database
 from darvaza.identity import tasks as identity_tasks
-from darvaza.identity.accounts import MailedTokens
-from darvaza.identity.sessions import LoginThrottle, SessionPolicy
+from darvaza.identity.service import LoginThrottle, MailedTokens, SessionPolicy
 from darvaza.jobs import tasks as jobs_tasks
 from darvaza.jobs.registry import Tasks, Work
 from darvaza.jobs.worker import Worker, WorkerConfig

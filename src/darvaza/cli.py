@@ -464,7 +464,7 @@ def users_create(
     ] = RoleChoice.CUSTOMER,
 ) -> None:
     """Create an account; the password comes from DARVAZA_PASSWORD or a prompt."""
-    from darvaza.identity.accounts import create_user
+    from darvaza.identity.service import create_user
     from darvaza.security.caller import Actor
 
     password = _new_password()
@@ -486,7 +486,7 @@ def users_set_role(
     role: Annotated[RoleChoice, typer.Option(help="Platform role, or customer for none.")],
 ) -> None:
     """Give an account a platform role (or take it away); its sessions end."""
-    from darvaza.identity.accounts import require_user_by_email, set_platform_role
+    from darvaza.identity.service import require_user_by_email, set_platform_role
     from darvaza.security.caller import Actor
 
     with _database() as (_, db):
@@ -504,7 +504,7 @@ def users_list(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
 ) -> None:
     """Accounts, oldest first: email, platform role, whether the address is verified."""
-    from darvaza.identity.accounts import list_users
+    from darvaza.identity.service import list_users
 
     with _database() as (_, db):
         users = list_users(db, email=email, limit=limit)
@@ -519,7 +519,7 @@ def users_list(
 def users_show(email: Annotated[str, typer.Option(help="The account's email address.")]) -> None:
     """One account: its role, when it was made and its password changed, and the tenants
     it is staff of."""
-    from darvaza.identity.accounts import require_user_by_email
+    from darvaza.identity.service import require_user_by_email
     from darvaza.tenants.service import memberships_of
 
     with _database() as (_, db):
@@ -543,7 +543,7 @@ def users_reset_password(
 ) -> None:
     """Set a new password (from DARVAZA_PASSWORD or a prompt), for someone locked out;
     every session, API token and reset link of the account ends. Audited."""
-    from darvaza.identity.accounts import set_password
+    from darvaza.identity.service import set_password
     from darvaza.security.caller import Actor
 
     password = _new_password()
@@ -588,7 +588,7 @@ def tenants_create(
 @tenants_app.command("show")
 def tenants_show(slug: Annotated[str, typer.Argument(help="The tenant's slug.")]) -> None:
     """One tenant: its gateway, its owners and managers, and its plans."""
-    from darvaza.billing.plans import list_plans
+    from darvaza.billing.service import list_plans
     from darvaza.tenants.service import find_tenant, list_members
 
     with _database() as (settings, db):
@@ -609,7 +609,7 @@ def plans_list(
     include_retired: Annotated[bool, typer.Option(help="Show retired plans too.")] = False,
 ) -> None:
     """A tenant's plans: code, price, period, and whether it is on sale."""
-    from darvaza.billing.plans import list_plans
+    from darvaza.billing.service import list_plans
     from darvaza.tenants.service import find_tenant
 
     with _database() as (_, db):
@@ -634,7 +634,7 @@ def tokens_create(
     ] = None,
 ) -> None:
     """Create a staff API token and print it once (only its hash is kept)."""
-    from darvaza.identity.api_tokens import create_api_token
+    from darvaza.identity.service import create_api_token
     from darvaza.security.caller import Actor
 
     with _database() as (settings, db):
@@ -656,7 +656,7 @@ def tokens_list(
     include_revoked: Annotated[bool, typer.Option(help="Show revoked tokens too.")] = False,
 ) -> None:
     """List staff API tokens (never the tokens themselves)."""
-    from darvaza.identity.api_tokens import list_api_tokens
+    from darvaza.identity.service import list_api_tokens
 
     with _database() as (_, db):
         found = list_api_tokens(db, include_revoked=include_revoked)
@@ -674,7 +674,7 @@ def tokens_list(
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: Annotated[uuid.UUID, typer.Argument(help="The token's id.")]) -> None:
     """Revoke a staff API token; it is refused from the next request on."""
-    from darvaza.identity.api_tokens import revoke_api_token
+    from darvaza.identity.service import revoke_api_token
     from darvaza.security.caller import Actor
 
     with _database() as (_, db):
@@ -693,7 +693,7 @@ def payments_list(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
     """Payments of every tenant, newest first; mismatched and stuck ones are counted first."""
-    from darvaza.billing.payments import (
+    from darvaza.billing.service import (
         PaymentFilter,
         list_payments,
         payments_needing_attention,
@@ -727,7 +727,7 @@ def payments_show(
     """Print a payment and its timeline: every step, what arrived and what was decided."""
     import json
 
-    from darvaza.billing.payments import payment_timeline
+    from darvaza.billing.service import payment_timeline
 
     with _database() as (_, db):
         timeline = payment_timeline(db, order_id=order_id)

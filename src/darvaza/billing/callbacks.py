@@ -31,9 +31,9 @@ from darvaza.billing.gateways.base import (
     bounded_fields,
 )
 from darvaza.billing.models import Payment
-from darvaza.billing.payments import ReceiptReused, lock_payment, move_payment
+from darvaza.billing.payments import lock_payment, move_payment
 from darvaza.billing.subscriptions import activate_subscription
-from darvaza.db import Database, flush_unique, lock_row_if_any
+from darvaza.db import Database, flushed, lock_row_if_any
 from darvaza.security.caller import Actor
 
 
@@ -229,9 +229,7 @@ def apply_verification(
             payment.gateway_reference = verification.reference
             payment.card_number_masked = verification.card_masked
 
-        try:
-            flush_unique(session, keep_receipt, ReceiptReused())
-        except ReceiptReused:
+        if not flushed(session, keep_receipt):  # the receipt already paid another payment
             payment = lock_payment(session, payment_id)
             return _mismatch(
                 session,

@@ -12,9 +12,9 @@ from darvaza.billing import events
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.base import CreateRequest, GatewayError
 from darvaza.billing.models import Payment, Plan
-from darvaza.billing.payments import ReceiptReused, lock_payment, move_payment
+from darvaza.billing.payments import lock_payment, move_payment
 from darvaza.clock import utcnow
-from darvaza.db import Database, flush_unique
+from darvaza.db import Database, flushed
 from darvaza.errors import Conflict, Forbidden, GatewayFailed, NotFound
 from darvaza.tenants.service import get_tenant_by_id
 
@@ -128,9 +128,7 @@ def start_checkout(
             locked.gateway_payment_id = created.gateway_payment_id
             locked.gateway_url = created.redirect_url
 
-        try:
-            flush_unique(session, accept, ReceiptReused())
-        except ReceiptReused:
+        if not flushed(session, accept):  # the gateway reused an id another payment has
             locked = lock_payment(session, payment.id)
             move_payment(
                 session,

@@ -22,16 +22,12 @@ from darvaza.clock import utcnow
 from darvaza.config import Settings
 from darvaza.db import Database, lock_row
 from darvaza.errors import NotFound
-from darvaza.identity.models import User
+from darvaza.identity import service as identity
 from darvaza.params import read_time_cursor, time_cursor
-from darvaza.tenants.models import Tenant
+from darvaza.tenants import service as tenants
 
 # A payment in these states may still be paid; every other state is final.
 OPEN_STATES = ("created", "pending")
-
-
-class ReceiptReused(Exception):
-    """A gateway id or receipt that another payment already holds."""
 
 
 def lock_payment(session: Session, payment_id: uuid.UUID) -> Payment:
@@ -112,11 +108,11 @@ def payment_state(db: Database, order_id: str) -> tuple[str, str] | None:
     """For the payer's result page: the payment's state and its tenant's name."""
     with db.read() as session:
         row = session.execute(
-            select(Payment.state, Tenant.name)
-            .join(Tenant, Tenant.id == Payment.tenant_id)
-            .where(Payment.order_id == order_id)
+            select(Payment.state, Payment.tenant_id).where(Payment.order_id == order_id)
         ).one_or_none()
-    return (row[0], row[1]) if row is not None else None
+        if row is None:
+            return None
+        return row.state, tenants.get_tenant_by_id(session, row.tenant_id).name
 
 
 @dataclass(frozen=True)
@@ -173,16 +169,13 @@ def list_payments(
     now = utcnow()
     stuck = _stuck(stuck_after, now)
     query = (
-        select(Payment, User.email, Tenant.slug, stuck.label("stuck"))
-        .join(User, User.id == Payment.user_id)
-        .join(Tenant, Tenant.id == Payment.tenant_id)
+        select(Payment, stuck.label("stuck"))
         .order_by(Payment.created_at.desc(), Payment.id.desc())
         .limit(limit)
     )
     for column, value in (
         (Payment.state, where.state),
         (Payment.tenant_id, where.tenant_id),
-        (Tenant.slug, where.tenant_slug),
         (Payment.user_id, where.user_id),
         (Payment.gateway, where.gateway),
     ):
@@ -197,8 +190,18 @@ def list_payments(
     if cursor is not None:
         query = query.where(tuple_(Payment.created_at, Payment.id) < read_time_cursor(cursor))
     with db.read() as session:
+        if where.tenant_slug is not None:
+            tenant_id = tenants.tenant_id_of(session, where.tenant_slug)
+            if tenant_id is None:
+                return PaymentPage([], None)
+            query = query.where(Payment.tenant_id == tenant_id)
         rows = session.execute(query).all()
-    items = [ListedPayment(row[0], row[1], row[2], bool(row[3])) for row in rows]
+        emails = identity.emails_by_id(session, {row[0].user_id for row in rows})
+        slugs = tenants.slugs_by_id(session, {row[0].tenant_id for row in rows})
+    items = [
+        ListedPayment(row[0], emails[row[0].user_id], slugs[row[0].tenant_id], bool(row[1]))
+        for row in rows
+    ]
     last = items[-1].payment if len(items) == limit else None
     return PaymentPage(items, time_cursor(last.created_at, last.id) if last else None)
 

@@ -13,10 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from darvaza.billing import callbacks, checkout, payments, plans, subscriptions
-from darvaza.billing.gateways import GatewayRegistry
-from darvaza.billing.gateways.mock import find_mock_payment, settle_mock_payment
-from darvaza.billing.models import Subscription
+from darvaza.billing import service
 from darvaza.billing.schemas import (
     CheckoutIn,
     CheckoutOut,
@@ -61,7 +58,7 @@ platform_router = APIRouter(
     prefix="/api/v1/admin", tags=["admin"], dependencies=[Requires(AUDIT_READER)]
 )
 pages = APIRouter(tags=["billing"])
-GatewaysDep = Annotated[GatewayRegistry, part(GatewayRegistry)]
+GatewaysDep = Annotated[service.GatewayRegistry, part(service.GatewayRegistry)]
 routers = (tenant_router, me_router, callback_router, admin_router, platform_router, pages)
 
 templates = Jinja2Templates(
@@ -75,11 +72,6 @@ SignedIn = Annotated[Access, Requires(SIGNED_IN)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
-def _subscription_out(subscription: Subscription) -> SubscriptionOut:
-    out = SubscriptionOut.model_validate(subscription)
-    return out.model_copy(update={"active_now": subscriptions.is_active(subscription)})
-
-
 # --- Plans ----------------------------------------------------------------------------------
 
 
@@ -88,14 +80,14 @@ def list_plans(
     access: Annotated[Access, Requires(PUBLIC_TENANT)], parts: PartsDep
 ) -> list[PlanOut]:
     """The plans on sale."""
-    found = plans.list_plans(parts.db, access.tenant_id, include_retired=False)
+    found = service.list_plans(parts.db, access.tenant_id, include_retired=False)
     return [PlanOut.model_validate(p) for p in found]
 
 
 @tenant_router.get("/plans/all", response_model=list[PlanOut])
 def list_all_plans(access: Staff, parts: PartsDep) -> list[PlanOut]:
     """Every plan, retired ones included."""
-    found = plans.list_plans(parts.db, access.tenant_id, include_retired=True)
+    found = service.list_plans(parts.db, access.tenant_id, include_retired=True)
     return [PlanOut.model_validate(p) for p in found]
 
 
@@ -106,7 +98,7 @@ def list_all_plans(access: Staff, parts: PartsDep) -> list[PlanOut]:
     responses=refuses(_409="The tenant has a plan with this code already."),
 )
 def create_plan(body: PlanIn, access: Staff, parts: PartsDep) -> PlanOut:
-    plan = plans.create_plan(
+    plan = service.create_plan(
         parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
@@ -121,7 +113,7 @@ def create_plan(body: PlanIn, access: Staff, parts: PartsDep) -> PlanOut:
 @tenant_router.patch("/plans/{plan_id:uuid}", response_model=PlanOut)
 def change_plan(plan_id: uuid.UUID, body: PlanChangeIn, access: Staff, parts: PartsDep) -> PlanOut:
     """Edit a plan; `{"active": false}` retires it, `true` brings it back."""
-    plan = plans.update_plan(
+    plan = service.update_plan(
         parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
@@ -158,7 +150,7 @@ def start_checkout(
     """Start paying for a plan: send the customer to `redirect_url`."""
     rates.limiter.hit(rates.rules.checkout_per_user, str(access.user.user_id))
     rates.limiter.hit(rates.rules.checkout_per_ip, client_ip(request))
-    started = checkout.start_checkout(
+    started = service.start_checkout(
         parts.db,
         gateways,
         user_id=access.user.user_id,
@@ -188,9 +180,9 @@ async def _callback(gateway: str, request: Request, parts: Parts) -> RedirectRes
     noise = parts.get(RateRules).anonymous_audit_per_ip
     result = await run_in_threadpool(
         partial(
-            callbacks.receive_callback,
+            service.receive_callback,
             parts.db,
-            parts.get(GatewayRegistry),
+            parts.get(service.GatewayRegistry),
             gateway,
             fields,
             record_rejection=lambda: parts.get(RateLimiter).allow(noise, f"callback_rejected:{ip}"),
@@ -247,7 +239,7 @@ RESULT_TEXT = {
 def go_to_gateway(order_id: str, parts: PartsDep) -> RedirectResponse:
     """The checkout's `redirect_url`: sends the payer on to the gateway's page, or to the
     result page once the payment is no longer open."""
-    where = checkout.send_payer_to_gateway(parts.db, order_id)
+    where = service.send_payer_to_gateway(parts.db, order_id)
     if where.gateway_url is not None:
         return RedirectResponse(where.gateway_url, status_code=status.HTTP_303_SEE_OTHER)
     if where.order_id is None:
@@ -264,7 +256,7 @@ def go_to_gateway(order_id: str, parts: PartsDep) -> RedirectResponse:
     responses={404: {"description": "No such payment (a page).", "content": HTML_PAGE}},
 )
 def result_page(order_id: str, request: Request, parts: PartsDep) -> HTMLResponse:
-    found = payments.payment_state(parts.db, order_id[:50])
+    found = service.payment_state(parts.db, order_id[:50])
     state, shop = found if found is not None else ("", None)
     heading, message = RESULT_TEXT.get(state, ("Payment not found", "We have no such payment."))
     return templates.TemplateResponse(
@@ -287,7 +279,7 @@ def result_page(order_id: str, request: Request, parts: PartsDep) -> HTMLRespons
     "/mock-gateway/{payment_id}", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)]
 )
 def mock_gateway_page(payment_id: str, request: Request, parts: PartsDep) -> HTMLResponse:
-    page = find_mock_payment(parts.db, payment_id[:40])
+    page = service.find_mock_payment(parts.db, payment_id[:40])
     if page is None:
         raise NotFound("No such mock payment.")
     return templates.TemplateResponse(request, "mock_pay.html", {"page": page})
@@ -302,7 +294,7 @@ def mock_gateway_settle(
     request: Request,
     parts: PartsDep,
 ) -> HTMLResponse:
-    back = settle_mock_payment(parts.db, payment_id[:40], pay=action == "pay")
+    back = service.settle_mock_payment(parts.db, payment_id[:40], pay=action == "pay")
     if back is None:
         raise NotFound("No such mock payment.")
     return templates.TemplateResponse(request, "mock_return.html", {"back": back})
@@ -313,15 +305,14 @@ def mock_gateway_settle(
 
 @me_router.get("/payments", response_model=list[PaymentOut])
 def my_payments(access: SignedIn, parts: PartsDep, limit: Limit = 50) -> list[PaymentOut]:
-    found = payments.payments_of(parts.db, user_id=access.user.user_id, limit=limit)
+    found = service.payments_of(parts.db, user_id=access.user.user_id, limit=limit)
     return [PaymentOut.model_validate(p) for p in found]
 
 
 @me_router.get("/subscriptions", response_model=list[SubscriptionOut])
 def my_subscriptions(access: SignedIn, parts: PartsDep) -> list[SubscriptionOut]:
     return [
-        _subscription_out(s)
-        for s in subscriptions.subscriptions_of_user(parts.db, access.user.user_id)
+        SubscriptionOut.of(s) for s in service.subscriptions_of_user(parts.db, access.user.user_id)
     ]
 
 
@@ -334,22 +325,22 @@ def cancel_my_subscription(
     subscription_id: uuid.UUID, access: SignedIn, parts: PartsDep
 ) -> SubscriptionOut:
     """Cancel at the end of the paid period."""
-    cancelled = subscriptions.cancel_subscription(
+    cancelled = service.cancel_subscription(
         parts.db,
         access.user.actor(),
         user_id=access.user.user_id,
         subscription_id=subscription_id,
     )
-    return _subscription_out(cancelled)
+    return SubscriptionOut.of(cancelled)
 
 
 @tenant_router.get("/payments", response_model=list[ListedPaymentOut])
 def tenant_payments(access: Staff, parts: PartsDep, limit: Limit = 50) -> list[ListedPaymentOut]:
     """The tenant's payments, newest first, with who paid."""
-    page = payments.list_payments(
+    page = service.list_payments(
         parts.db,
-        payments.PaymentFilter(tenant_id=access.tenant_id),
-        stuck_after=payments.stuck_after(parts.settings),
+        service.PaymentFilter(tenant_id=access.tenant_id),
+        stuck_after=service.stuck_after(parts.settings),
         limit=limit,
     )
     return [ListedPaymentOut.of(listed) for listed in page.items]
@@ -369,9 +360,9 @@ def platform_payments(
 ) -> PaymentPageOut:
     """Every tenant's payments, newest first, for platform staff; `attention` counts the
     `mismatch` and stuck ones platform-wide, whatever the filters."""
-    page = payments.list_payments(
+    page = service.list_payments(
         parts.db,
-        payments.PaymentFilter(
+        service.PaymentFilter(
             state=state,
             tenant_slug=tenant,
             gateway=gateway,
@@ -379,7 +370,7 @@ def platform_payments(
             until=until,
             stuck_only=stuck,
         ),
-        stuck_after=payments.stuck_after(parts.settings),
+        stuck_after=service.stuck_after(parts.settings),
         limit=limit,
         cursor=cursor,
     )
@@ -391,8 +382,8 @@ def platform_payments(
 
 
 def _attention(parts: Parts) -> PaymentAttentionOut:
-    counts = payments.payments_needing_attention(
-        parts.db, stuck_after=payments.stuck_after(parts.settings)
+    counts = service.payments_needing_attention(
+        parts.db, stuck_after=service.stuck_after(parts.settings)
     )
     return PaymentAttentionOut(**counts)
 
@@ -400,9 +391,7 @@ def _attention(parts: Parts) -> PaymentAttentionOut:
 @tenant_router.get("/payments/{payment_id:uuid}", response_model=PaymentDetailOut)
 def tenant_payment(payment_id: uuid.UUID, access: Staff, parts: PartsDep) -> PaymentDetailOut:
     """One payment with its timeline. Another tenant's payment is unknown here."""
-    timeline = payments.payment_timeline(
-        parts.db, payment_id=payment_id, tenant_id=access.tenant_id
-    )
+    timeline = service.payment_timeline(parts.db, payment_id=payment_id, tenant_id=access.tenant_id)
     return PaymentDetailOut(
         **PaymentOut.model_validate(timeline.payment).model_dump(),
         events=[PaymentEventOut.model_validate(e) for e in timeline.events],
@@ -411,9 +400,9 @@ def tenant_payment(payment_id: uuid.UUID, access: Staff, parts: PartsDep) -> Pay
 
 @tenant_router.get("/subscribers", response_model=list[SubscriberOut])
 def tenant_subscribers(access: Staff, parts: PartsDep, limit: Limit = 50) -> list[SubscriberOut]:
-    found = subscriptions.subscribers_of_tenant(parts.db, access.tenant_id, limit=limit)
+    found = service.subscribers_of_tenant(parts.db, access.tenant_id, limit=limit)
     return [
-        SubscriberOut(**_subscription_out(s).model_dump(), user_email=email) for s, email in found
+        SubscriberOut(**SubscriptionOut.of(s).model_dump(), user_email=email) for s, email in found
     ]
 
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from darvaza.billing.models import Subscription
+from darvaza.billing.subscriptions import is_active
 from darvaza.config import GatewayName
 
 MAX_PRICE_RIALS = 10**13
@@ -137,6 +139,11 @@ class SubscriptionOut(BaseModel):
     started_at: datetime
     current_period_end: datetime
     cancel_at_period_end: bool
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> SubscriptionOut:
+        out = cls.model_validate(subscription)
+        return out.model_copy(update={"active_now": is_active(subscription)})
 
 
 class SubscriberOut(SubscriptionOut):

@@ -12,14 +12,10 @@ from sqlalchemy.orm import Session
 from darvaza.audit.service import append_event
 from darvaza.billing.models import SUBSCRIPTION, Payment, Subscription, SubscriptionActivation
 from darvaza.clock import utcnow
-from darvaza.db import Database, flush_unique, lock_row, lock_row_if_any
+from darvaza.db import Database, flushed, lock_row, lock_row_if_any
 from darvaza.errors import Conflict
-from darvaza.identity.models import User
+from darvaza.identity import service as identity
 from darvaza.security.caller import Actor
-
-
-class _Raced(Exception):
-    """Another transaction created the subscription row first."""
 
 
 def is_active(subscription: Subscription, now: datetime | None = None) -> bool:
@@ -49,9 +45,8 @@ def activate_subscription(session: Session, payment: Payment) -> SubscriptionAct
             updated_at=now,
         )
         new = subscription
-        try:
-            flush_unique(session, lambda: session.add(new), _Raced())
-        except _Raced:  # another payment of the same customer and plan made it first
+        if not flushed(session, lambda: session.add(new)):
+            # Another payment of the same customer and plan made the row first.
             if subscription in session:
                 session.expunge(subscription)
             subscription = _lock_subscription(session, payment)
@@ -149,14 +144,14 @@ def subscribers_of_tenant(
 ) -> list[tuple[Subscription, str]]:
     """The tenant's subscriptions, latest ending first, each with its subscriber's email."""
     with db.read() as session:
-        rows = session.execute(
-            select(Subscription, User.email)
-            .join(User, User.id == Subscription.user_id)
+        found = session.scalars(
+            select(Subscription)
             .where(Subscription.tenant_id == tenant_id)
             .order_by(Subscription.current_period_end.desc())
             .limit(limit)
         ).all()
-    return [(row[0], row[1]) for row in rows]
+        emails = identity.emails_by_id(session, {s.user_id for s in found})
+    return [(subscription, emails[subscription.user_id]) for subscription in found]
 
 
 def expire_due_subscriptions(

@@ -25,9 +25,8 @@ from darvaza.errors import (
     Unauthenticated,
     refuses,
 )
-from darvaza.http import PartsDep, client_ip
-from darvaza.identity import accounts, sessions
-from darvaza.identity.routes import LoginThrottleDep, MailedTokensDep, SessionPolicyDep
+from darvaza.http import PartsDep, client_ip, part
+from darvaza.identity import service as identity
 from darvaza.params import ONE_TIME_TOKEN
 from darvaza.security.policy import (
     CONSOLE_SIGNED_IN,
@@ -41,6 +40,9 @@ from darvaza.security.ratelimit import RatesDep
 from darvaza.tenants.service import accept_invitation
 
 router = APIRouter(prefix="/console", tags=["console"])
+SessionPolicyDep = Annotated[identity.SessionPolicy, part(identity.SessionPolicy)]
+MailedTokensDep = Annotated[identity.MailedTokens, part(identity.MailedTokens)]
+LoginThrottleDep = Annotated[identity.LoginThrottle, part(identity.LoginThrottle)]
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 Token = Annotated[str, Query(max_length=100)]
@@ -156,7 +158,7 @@ def login(
             status_code=status.HTTP_403_FORBIDDEN,
         )  # fmt: skip
     try:
-        new = sessions.login(
+        new = identity.login(
             parts.db,
             email=email,
             password=password,
@@ -206,7 +208,7 @@ def home(request: Request, access: ConsoleUser, parts: PartsDep) -> HTMLResponse
 
 @router.post("/logout")
 def logout(access: ConsoleUser, parts: PartsDep) -> Response:
-    sessions.logout(parts.db, access.user)
+    identity.logout(parts.db, access.user)
     response = RedirectResponse("/console/login", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -277,8 +279,8 @@ def reset_password_request(
         )
     try:
         rates.limiter.hit(rates.rules.password_reset_per_ip, client_ip(request))
-        rates.limiter.hit(rates.rules.password_reset_per_email, accounts.email_key(email))
-        accounts.request_password_reset(parts.db, email=email, mailed=mailed_tokens)
+        rates.limiter.hit(rates.rules.password_reset_per_email, identity.email_key(email))
+        identity.request_password_reset(parts.db, email=email, mailed=mailed_tokens)
     except DarvazaError as exc:
         return _message(
             request, "Reset your password", error=exc.message, status_code=exc.status_code
@@ -310,7 +312,7 @@ def reset_password_confirm(
             status_code=403,
         )  # fmt: skip
     try:
-        accounts.reset_password(
+        identity.reset_password(
             parts.db,
             token=token,
             new_password=new_password,
@@ -348,7 +350,7 @@ def verify_email(
     if not _form_came_from_us(request, csrf_token):
         return _message(request, "Confirm your address", error=EXPIRED_FORM, status_code=403)
     try:
-        accounts.verify_email(parts.db, token=token)
+        identity.verify_email(parts.db, token=token)
     except DarvazaError as exc:
         return _message(
             request, "Confirm your address", error=exc.message, status_code=exc.status_code

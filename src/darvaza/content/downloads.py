@@ -21,7 +21,7 @@ from darvaza.content.items import caller_standing, entitled, get_item
 from darvaza.content.models import ContentItem, DownloadRecord, DownloadToken
 from darvaza.db import Database, changed_rows, lock_row
 from darvaza.errors import Conflict, DarvazaError, Forbidden, Gone, NotFound
-from darvaza.identity.models import User
+from darvaza.identity import service as identity
 from darvaza.security.caller import Actor
 from darvaza.security.tokens import hash_token, looks_like_token, new_token
 
@@ -299,14 +299,14 @@ def download_log(
     """The tenant's downloads, newest first, each with who downloaded and the item's title."""
     with db.read() as session:
         rows = session.execute(
-            select(DownloadRecord, User.email, ContentItem.title)
-            .join(User, User.id == DownloadRecord.user_id)
+            select(DownloadRecord, ContentItem.title)
             .join(ContentItem, ContentItem.id == DownloadRecord.content_id)
             .where(DownloadRecord.tenant_id == tenant_id)
             .order_by(DownloadRecord.id.desc())
             .limit(limit)
         ).all()
-    return [(row[0], row[1], row[2]) for row in rows]
+        emails = identity.emails_by_id(session, {row[0].user_id for row in rows})
+    return [(row[0], emails[row[0].user_id], row[1]) for row in rows]
 
 
 def delete_ended_download_tokens(

@@ -11,21 +11,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from darvaza.audit.service import append_event
-from darvaza.billing.models import Plan, Subscription
+from darvaza.billing import service as billing
 from darvaza.clock import utcnow
 from darvaza.content.models import CONTENT_ITEM, ContentItem, ContentPlan
 from darvaza.content.storage import Storage, StoredFile, TooLarge
 from darvaza.db import Database, lock_row
 from darvaza.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from darvaza.identity.models import User
 from darvaza.params import read_time_cursor, time_cursor
 from darvaza.security.caller import Actor
-from darvaza.security.roles import PlatformRole, TenantRole
-from darvaza.tenants.models import TenantMembership
+from darvaza.tenants import service as tenants
 
 MAX_FILENAME = 255
 UNLOCKS = ("any_plan", "chosen_plans")
@@ -85,14 +83,12 @@ def check_stored_file(storage: Storage, stored: StoredFile, declared_size: int |
         raise problem
 
 
-def _plans_by_code(session: Session, tenant_id: uuid.UUID, codes: Sequence[str]) -> list[Plan]:
-    found = session.scalars(
-        select(Plan).where(Plan.tenant_id == tenant_id, Plan.code.in_(codes))
-    ).all()
-    missing = sorted(set(codes) - {plan.code for plan in found})
+def _plans_by_code(session: Session, tenant_id: uuid.UUID, codes: Sequence[str]) -> list[uuid.UUID]:
+    found = billing.plan_ids_by_code(session, tenant_id, codes)
+    missing = sorted(set(codes) - set(found))
     if missing:
         raise InvalidInput(f"No such plan here: {', '.join(missing)}.", code="unknown_plan")
-    return list(found)
+    return list(found.values())
 
 
 def _check_unlock(unlocked_by: str, plan_codes: Sequence[str]) -> None:
@@ -102,9 +98,9 @@ def _check_unlock(unlocked_by: str, plan_codes: Sequence[str]) -> None:
         raise InvalidInput("Name at least one plan that unlocks it.", code="invalid_unlock")
 
 
-def _set_plans(session: Session, item: ContentItem, plans: Sequence[Plan]) -> None:
+def _set_plans(session: Session, item: ContentItem, plan_ids: Sequence[uuid.UUID]) -> None:
     session.execute(delete(ContentPlan).where(ContentPlan.content_id == item.id))
-    session.add_all(ContentPlan(content_id=item.id, plan_id=plan.id) for plan in plans)
+    session.add_all(ContentPlan(content_id=item.id, plan_id=plan_id) for plan_id in plan_ids)
 
 
 def create_item(
@@ -307,33 +303,12 @@ class CallerStanding:
 def caller_standing(
     session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> CallerStanding:
-    """One query: the caller's standing in the tenant, right now."""
-    staff = exists(
-        select(TenantMembership.id).where(
-            TenantMembership.tenant_id == tenant_id,
-            TenantMembership.user_id == user_id,
-            TenantMembership.role.in_([TenantRole.OWNER.value, TenantRole.MANAGER.value]),
-        )
-    ) | exists(
-        select(User.id).where(
-            User.id == user_id, User.platform_role == PlatformRole.PLATFORM_ADMIN.value
-        )
-    )
-    rows = session.execute(
-        select(staff.label("staff"), Subscription.plan_id)
-        .select_from(User)
-        .outerjoin(
-            Subscription,
-            (Subscription.user_id == User.id)
-            & (Subscription.tenant_id == tenant_id)
-            & (Subscription.state == "active")
-            & (Subscription.current_period_end > now),
-        )
-        .where(User.id == user_id)
-    ).all()
+    """The caller's standing in the tenant, right now: tenants says whether they are its
+    staff, billing which of its plans they hold."""
+    if tenants.is_staff(session, tenant_id, user_id):
+        return CallerStanding(staff=True, active_plan_ids=frozenset())
     return CallerStanding(
-        staff=any(row.staff for row in rows),
-        active_plan_ids=frozenset(row.plan_id for row in rows if row.plan_id is not None),
+        staff=False, active_plan_ids=billing.active_plan_ids(session, tenant_id, user_id, now)
     )
 
 
@@ -387,7 +362,7 @@ def list_items(
     cursor: str | None = None,
 ) -> ItemPage:
     """A page of the tenant's items, newest first, with the caller's entitlement to each:
-    three queries whatever the page's size."""
+    a fixed number of queries whatever the page's size."""
     now = utcnow()
     with db.read() as session:
         query = select(ContentItem).where(ContentItem.tenant_id == tenant_id)

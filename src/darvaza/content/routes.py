@@ -12,8 +12,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from darvaza.content import downloads, items, uploads
-from darvaza.content.http_delivery import content_disposition
+from darvaza.content import service
 from darvaza.content.schemas import (
     TITLE_PATTERN,
     ContentChangeIn,
@@ -25,7 +24,6 @@ from darvaza.content.schemas import (
     RevokedTokensOut,
     StaffContentPageOut,
 )
-from darvaza.content.storage import Storage, StorageError
 from darvaza.errors import DarvazaError, Gone, refuses
 from darvaza.http import PartsDep, client_ip, part
 from darvaza.params import TimeCursor
@@ -35,7 +33,7 @@ from darvaza.security.policy import PUBLIC, TENANT_CUSTOMER, TENANT_STAFF, Acces
 tenant_router = APIRouter(prefix="/api/v1/tenants/{tenant}/content", tags=["content"])
 downloads_router = APIRouter(tags=["content"])
 routers = (tenant_router, downloads_router)
-StorageDep = Annotated[Storage, part(Storage)]
+StorageDep = Annotated[service.Storage, part(service.Storage)]
 # Routes that take a file: they get DARVAZA_CONTENT_MAX_UPLOAD_BYTES instead of the
 # ordinary body limit.
 UPLOAD_ROUTES = (
@@ -109,15 +107,15 @@ def request_body(request: Request) -> Iterator[bytes]:
             yield chunk
 
 
-def _receive(request: Request, parts: Parts, fields: type[FormT]) -> uploads.UploadForm[FormT]:
-    return uploads.receive_form(
+def _receive(request: Request, parts: Parts, fields: type[FormT]) -> service.UploadForm[FormT]:
+    return service.receive_form(
         request_body(request),
         request.headers.get("content-type"),
         fields,
-        storage=parts.get(Storage),
+        storage=parts.get(service.Storage),
         max_bytes=parts.settings.content_max_upload_bytes,
-        check_file=lambda stored, form: items.check_stored_file(
-            parts.get(Storage), stored, getattr(form, "size", None)
+        check_file=lambda stored, form: service.check_stored_file(
+            parts.get(service.Storage), stored, getattr(form, "size", None)
         ),
     )
 
@@ -137,7 +135,7 @@ def upload(access: Staff, parts: PartsDep, storage: StorageDep, request: Request
     storage once the caller is known to be one of the tenant's people."""
     received = _receive(request, parts, UploadFields)
     form = received.form
-    item = items.create_item(
+    item = service.create_item(
         parts.db,
         storage,
         access.user.actor(access.tenant_id),
@@ -148,7 +146,7 @@ def upload(access: Staff, parts: PartsDep, storage: StorageDep, request: Request
         plan_codes=_plan_codes(form.plan_codes),
         stored=received.stored,
         filename=received.filename,
-        content_type=items.clean_content_type(received.content_type),
+        content_type=service.clean_content_type(received.content_type),
     )
     return ContentOut.model_validate(item)
 
@@ -164,7 +162,7 @@ def replace_file(
 ) -> ContentOut:
     """Replace the item's file (multipart: `file`, `size?`)."""
     received = _receive(request, parts, ReplacementFields)
-    item = items.replace_file(
+    item = service.replace_file(
         parts.db,
         storage,
         access.user.actor(access.tenant_id),
@@ -172,14 +170,14 @@ def replace_file(
         item_id=item_id,
         stored=received.stored,
         filename=received.filename,
-        content_type=items.clean_content_type(received.content_type),
+        content_type=service.clean_content_type(received.content_type),
     )
     return ContentOut.model_validate(item)
 
 
 @tenant_router.patch("/{item_id:uuid}", response_model=ContentOut, responses=refuses(_409=ARCHIVED))
 def change(item_id: uuid.UUID, body: ContentChangeIn, access: Staff, parts: PartsDep) -> ContentOut:
-    item = items.change_item(
+    item = service.change_item(
         parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
@@ -198,7 +196,7 @@ def change(item_id: uuid.UUID, body: ContentChangeIn, access: Staff, parts: Part
     responses=refuses(_409="Only a draft can be published (an archived item stays archived)."),
 )
 def publish(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> ContentOut:
-    item = items.move_item(
+    item = service.move_item(
         parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
@@ -214,7 +212,7 @@ def publish(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> ContentOut:
     responses=refuses(_409="Only a published item can be archived."),
 )
 def archive(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> ContentOut:
-    item = items.move_item(
+    item = service.move_item(
         parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
@@ -234,7 +232,7 @@ def list_published(
 ) -> ContentPageOut:
     """The tenant's published items, newest first, each saying whether the caller may
     download it; `next_cursor` pages on."""
-    page = items.list_items(
+    page = service.list_items(
         parts.db,
         access.tenant_id,
         user_id=access.user.user_id,
@@ -258,7 +256,7 @@ def list_all(
     access: Staff, parts: PartsDep, limit: Limit = 50, cursor: Cursor = None
 ) -> StaffContentPageOut:
     """Every item, drafts and archived ones included, newest first."""
-    page = items.list_items(
+    page = service.list_items(
         parts.db, access.tenant_id, user_id=None, published_only=False, limit=limit, cursor=cursor
     )
     return StaffContentPageOut(
@@ -277,7 +275,7 @@ def download_token(
     item_id: uuid.UUID, request: Request, access: Customer, parts: PartsDep
 ) -> DownloadTokenOut:
     """A short-lived link to the file, for an entitled caller (403 `not_entitled` otherwise)."""
-    issued = downloads.issue_download_token(
+    issued = service.issue_download_token(
         parts.db,
         access.user.actor(access.tenant_id),
         tenant_id=access.tenant_id,
@@ -294,7 +292,7 @@ def download_token(
 @tenant_router.post("/{item_id:uuid}/revoke-tokens", response_model=RevokedTokensOut)
 def revoke_tokens(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> RevokedTokensOut:
     """End every outstanding download link of the item at once."""
-    revoked = downloads.revoke_item_tokens(
+    revoked = service.revoke_item_tokens(
         parts.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, item_id=item_id
     )
     return RevokedTokensOut(revoked=revoked)
@@ -309,7 +307,7 @@ def download_log(
         DownloadRecordOut.model_validate(
             {**vars(record), "user_email": email, "content_title": title}
         )
-        for record, email, title in downloads.download_log(parts.db, access.tenant_id, limit=limit)
+        for record, email, title in service.download_log(parts.db, access.tenant_id, limit=limit)
     ]
 
 
@@ -342,39 +340,39 @@ def download(
 ) -> Response:
     """The file, for the token's holder: whole, or one byte range (206) to resume."""
     ip = client_ip(request)
-    grant = downloads.open_download(
+    grant = service.open_download(
         parts.db, token[:100], ip=ip, range_header=range_, if_range=if_range
     )
     item = grant.item
     etag = f'"{item.sha256}"'
     headers = {
-        "Content-Disposition": content_disposition(item.filename),
+        "Content-Disposition": service.content_disposition(item.filename),
         "Cache-Control": "private, no-store",
         "ETag": etag,
         "Accept-Ranges": "bytes",
     }
     try:
         delivery = storage.delivery(item.storage_key)
-    except StorageError:
-        downloads.record_delivery(
+    except service.StorageError:
+        service.record_delivery(
             parts.db, grant, ip=ip, outcome="file_missing", status=410, bytes_sent=0,
             refund=grant.charged,
         )  # fmt: skip
         raise Gone("The file is missing from storage.", code="content_unavailable") from None
     if delivery.url is not None:  # an object store: the client fetches a presigned URL
-        downloads.record_delivery(
+        service.record_delivery(
             parts.db, grant, ip=ip, outcome="redirected", status=302, bytes_sent=0
         )
         return RedirectResponse(delivery.url, status_code=302, headers=headers)
     if parts.settings.download_offload == "x-accel":
         headers["X-Accel-Redirect"] = parts.settings.download_offload_prefix + item.storage_key
-        downloads.record_delivery(
+        service.record_delivery(
             parts.db, grant, ip=ip, outcome="offloaded", status=200, bytes_sent=grant.charged
         )
         return Response(headers=headers, media_type=item.content_type)
     byte_range = grant.byte_range
     if grant.range_refused:
-        downloads.record_delivery(
+        service.record_delivery(
             parts.db, grant, ip=ip, outcome="range_refused", status=416, bytes_sent=0
         )
         raise RangeRefused(
@@ -396,7 +394,7 @@ def download(
                 yield chunk
             outcome = "delivered"
         finally:
-            downloads.record_delivery(
+            service.record_delivery(
                 parts.db,
                 grant,
                 ip=ip,

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from darvaza.errors import RATE_LIMITED, SPENT_LINK, UNKNOWN_LINK, refuses
 from darvaza.http import PartsDep, client_ip, part
-from darvaza.identity import accounts, api_tokens, sessions
-from darvaza.identity.models import Credential
+from darvaza.identity import service
 from darvaza.identity.schemas import (
     AcceptedOut,
     ApiTokenCreatedOut,
@@ -32,7 +31,6 @@ from darvaza.identity.schemas import (
     UserOut,
     WhoAmIOut,
 )
-from darvaza.identity.sessions import LoginThrottle, SessionPolicy
 from darvaza.security.policy import PLATFORM_ADMIN, PUBLIC, SIGNED_IN, Access, Requires
 from darvaza.security.ratelimit import RatesDep
 
@@ -44,9 +42,9 @@ PlatformAdmin = Annotated[Access, Requires(PLATFORM_ADMIN)]
 
 
 # The parts identity's routes (and the console's sign-in pages) take.
-SessionPolicyDep = Annotated[SessionPolicy, part(SessionPolicy)]
-MailedTokensDep = Annotated[accounts.MailedTokens, part(accounts.MailedTokens)]
-LoginThrottleDep = Annotated[LoginThrottle, part(LoginThrottle)]
+SessionPolicyDep = Annotated[service.SessionPolicy, part(service.SessionPolicy)]
+MailedTokensDep = Annotated[service.MailedTokens, part(service.MailedTokens)]
+LoginThrottleDep = Annotated[service.LoginThrottle, part(service.LoginThrottle)]
 
 
 @router.post(
@@ -69,9 +67,9 @@ def register(
     # Each sign-up mails the address: limit it per address too, or anyone could flood an
     # inbox with "someone tried to sign up" notes (the same answer either way).
     rates.limiter.hit(
-        rates.rules.password_reset_per_email, f"register:{accounts.email_key(body.email)}"
+        rates.rules.password_reset_per_email, f"register:{service.email_key(body.email)}"
     )
-    accounts.register(
+    service.register(
         parts.db,
         email=body.email,
         password=body.password,
@@ -89,7 +87,7 @@ def register(
 )
 def verify_email(body: TokenIn, parts: PartsDep) -> Response:
     """Confirm an address with the link's token (410 when used or expired)."""
-    accounts.verify_email(parts.db, token=body.token)
+    service.verify_email(parts.db, token=body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -104,7 +102,7 @@ def resend_verification(
 ) -> AcceptedOut:
     """Mail me a fresh link to confirm my address."""
     rates.limiter.hit(rates.rules.password_reset_per_email, access.user.email)
-    sent = accounts.resend_verification(parts.db, user_id=access.user.user_id, mailed=mailed_tokens)
+    sent = service.resend_verification(parts.db, user_id=access.user.user_id, mailed=mailed_tokens)
     return AcceptedOut(message="Sent." if sent else "Your address is confirmed already.")
 
 
@@ -124,8 +122,8 @@ def request_password_reset(
 ) -> AcceptedOut:
     """Mail a reset link to the address, if it has an account (the same answer either way)."""
     rates.limiter.hit(rates.rules.password_reset_per_ip, client_ip(request))
-    rates.limiter.hit(rates.rules.password_reset_per_email, accounts.email_key(body.email))
-    accounts.request_password_reset(parts.db, email=body.email, mailed=mailed_tokens)
+    rates.limiter.hit(rates.rules.password_reset_per_email, service.email_key(body.email))
+    service.request_password_reset(parts.db, email=body.email, mailed=mailed_tokens)
     return AcceptedOut(message="If the address has an account, a link is on its way.")
 
 
@@ -137,7 +135,7 @@ def request_password_reset(
 )
 def reset_password(body: PasswordResetConfirmIn, parts: PartsDep) -> Response:
     """Set a new password with the link's token; every session of the account ends."""
-    accounts.reset_password(
+    service.reset_password(
         parts.db,
         token=body.token,
         new_password=body.new_password,
@@ -159,7 +157,7 @@ def login(
     session_policy: SessionPolicyDep,
     throttle: LoginThrottleDep,
 ) -> LoginOut:
-    new = sessions.login(
+    new = service.login(
         parts.db,
         email=body.email,
         password=body.password,
@@ -175,15 +173,14 @@ def login(
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(access: SignedIn, parts: PartsDep) -> Response:
-    sessions.logout(parts.db, access.user)
+    service.logout(parts.db, access.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/session", response_model=WhoAmIOut)
 def who_am_i(access: SignedIn, parts: PartsDep) -> WhoAmIOut:
     caller = access.user
-    with parts.db.read() as session:
-        user = accounts.get_user(session, caller.user_id)
+    user = service.user_by_id(parts.db, caller.user_id)
     return WhoAmIOut(
         user=UserOut.model_validate(user),
         platform_role=caller.platform_role,
@@ -206,7 +203,7 @@ def who_am_i(access: SignedIn, parts: PartsDep) -> WhoAmIOut:
 def list_sessions(
     access: SignedIn, parts: PartsDep, session_policy: SessionPolicyDep
 ) -> list[SessionOut]:
-    found = sessions.list_sessions(parts.db, access.user, session_policy)
+    found = service.list_sessions(parts.db, access.user, session_policy)
     return [
         SessionOut.model_validate(credential).model_copy(
             update={"current": credential.id == access.user.credential_id}
@@ -217,18 +214,18 @@ def list_sessions(
 
 @router.delete("/sessions/{session_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_session(session_id: uuid.UUID, access: SignedIn, parts: PartsDep) -> Response:
-    sessions.revoke_session(parts.db, access.user, session_id)
+    service.revoke_session(parts.db, access.user, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/sessions/revoke-others", response_model=RevokedOut)
 def revoke_other_sessions(access: SignedIn, parts: PartsDep) -> RevokedOut:
-    return RevokedOut(revoked=sessions.revoke_other_sessions(parts.db, access.user))
+    return RevokedOut(revoked=service.revoke_other_sessions(parts.db, access.user))
 
 
 @router.post("/password", response_model=RevokedOut)
 def change_password(body: PasswordChangeIn, access: SignedIn, parts: PartsDep) -> RevokedOut:
-    revoked = accounts.change_password(
+    revoked = service.change_password(
         parts.db,
         user_id=access.user.user_id,
         credential_id=access.user.credential_id,
@@ -249,7 +246,7 @@ def change_password(body: PasswordChangeIn, access: SignedIn, parts: PartsDep) -
     responses=refuses(_409="An account has this address already."),
 )
 def create_user(body: CreateUserIn, access: PlatformAdmin, parts: PartsDep) -> UserOut:
-    user = accounts.create_user(
+    user = service.create_user(
         parts.db,
         access.user.actor(),
         email=body.email,
@@ -267,7 +264,7 @@ def list_users(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[UserOut]:
     return [
-        UserOut.model_validate(u) for u in accounts.list_users(parts.db, email=email, limit=limit)
+        UserOut.model_validate(u) for u in service.list_users(parts.db, email=email, limit=limit)
     ]
 
 
@@ -279,22 +276,8 @@ def list_users(
 def set_platform_role(
     user_id: uuid.UUID, body: PlatformRoleIn, access: PlatformAdmin, parts: PartsDep
 ) -> UserOut:
-    user = accounts.set_platform_role(
-        parts.db, access.user.actor(), user_id=user_id, role=body.role
-    )
+    user = service.set_platform_role(parts.db, access.user.actor(), user_id=user_id, role=body.role)
     return UserOut.model_validate(user)
-
-
-def _token_out(credential: Credential) -> ApiTokenOut:
-    return ApiTokenOut(
-        id=credential.id,
-        name=credential.name,
-        user_email=credential.user.email,
-        created_at=credential.created_at,
-        last_used_at=credential.last_used_at,
-        expires_at=credential.expires_at,
-        revoked_at=credential.revoked_at,
-    )
 
 
 @admin_router.post(
@@ -307,7 +290,7 @@ def create_api_token(
     body: ApiTokenCreateIn, access: PlatformAdmin, parts: PartsDep, rates: RatesDep
 ) -> ApiTokenCreatedOut:
     rates.limiter.hit(rates.rules.token_create_per_user, str(access.user.user_id))
-    new = api_tokens.create_api_token(
+    new = service.create_api_token(
         parts.db,
         access.user.actor(),
         email=body.email,
@@ -316,7 +299,7 @@ def create_api_token(
         max_days=parts.settings.api_token_max_days,
         created_by=access.user.user_id,
     )
-    return ApiTokenCreatedOut(**_token_out(new.credential).model_dump(), token=new.token)
+    return ApiTokenCreatedOut(**ApiTokenOut.of(new.credential).model_dump(), token=new.token)
 
 
 @admin_router.get(
@@ -324,11 +307,12 @@ def create_api_token(
 )
 def list_api_tokens(parts: PartsDep, include_revoked: bool = False) -> list[ApiTokenOut]:
     return [
-        _token_out(c) for c in api_tokens.list_api_tokens(parts.db, include_revoked=include_revoked)
+        ApiTokenOut.of(c)
+        for c in service.list_api_tokens(parts.db, include_revoked=include_revoked)
     ]
 
 
 @admin_router.delete("/api-tokens/{token_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_api_token(token_id: uuid.UUID, access: PlatformAdmin, parts: PartsDep) -> Response:
-    api_tokens.revoke_api_token(parts.db, access.user.actor(), token_id)
+    service.revoke_api_token(parts.db, access.user.actor(), token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from darvaza.identity.models import Credential
 from darvaza.params import EmailIn, OneTimeTokenIn
 from darvaza.security.passwords import MAX_PASSWORD_LENGTH
 from darvaza.security.roles import PlatformRole, TenantRole
@@ -129,6 +130,18 @@ class ApiTokenOut(BaseModel):
     last_used_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, credential: Credential) -> ApiTokenOut:
+        return cls(
+            id=credential.id,
+            name=credential.name,
+            user_email=credential.user.email,
+            created_at=credential.created_at,
+            last_used_at=credential.last_used_at,
+            expires_at=credential.expires_at,
+            revoked_at=credential.revoked_at,
+        )
 
 
 class ApiTokenCreatedOut(ApiTokenOut):

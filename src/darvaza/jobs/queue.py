@@ -22,16 +22,12 @@ from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from darvaza.clock import utcnow
-from darvaza.db import Database, changed_rows, flush_unique
+from darvaza.db import Database, changed_rows, flushed
 from darvaza.jobs.models import JOB, Job
 from darvaza.jobs.wakeups import notify_due
 
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(hours=1)
-
-
-class _Duplicate(Exception):
-    pass
 
 
 def enqueue(
@@ -65,11 +61,8 @@ def enqueue(
     if unique_key is None:
         session.add(job)
         session.flush()  # for the id; no savepoint needed: nothing can clash
-    else:
-        try:
-            flush_unique(session, lambda: session.add(job), _Duplicate())
-        except _Duplicate:
-            return None
+    elif not flushed(session, lambda: session.add(job)):
+        return None
     if job.run_at <= now:
         notify_due(session, queue)
     return job.id

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Body, Query
 from darvaza.errors import refuses
 from darvaza.http import PartsDep
 from darvaza.jobs import service
-from darvaza.jobs.registry import Work
 from darvaza.jobs.schemas import JobActionIn, JobOut, JobPageOut, JobState, WorkerOut
 from darvaza.params import IdCursor, IsoTime, NumericId
 from darvaza.security.policy import AUDIT_READER, PLATFORM_ADMIN, Access, Requires
@@ -57,7 +56,7 @@ def enqueue_ops(
 ) -> dict[str, int | None]:
     """Enqueue every upkeep job now, once; the new jobs' ids by kind (null: one of that
     kind was already queued or running this way)."""
-    return service.enqueue_ops(parts.db, access.user.actor(), parts.get(Work).upkeep)
+    return service.enqueue_ops(parts.db, access.user.actor(), service.upkeep_kinds(parts))
 
 
 @router.post(

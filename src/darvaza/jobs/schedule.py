@@ -19,7 +19,7 @@ from cronsim import CronSim, CronSimError
 from sqlalchemy import select
 
 from darvaza.clock import utcnow
-from darvaza.db import Database, flush_unique
+from darvaza.db import Database, flushed
 from darvaza.jobs.models import JobSchedule
 from darvaza.jobs.queue import enqueue
 
@@ -68,10 +68,6 @@ class Periodic:
         return latest
 
 
-class _RowRaced(Exception):
-    pass
-
-
 def enqueue_due(
     db: Database, schedule: Sequence[Periodic], *, now: datetime | None = None
 ) -> dict[str, int]:
@@ -100,10 +96,8 @@ def enqueue_due(
                 continue
             if row is None:
                 row = JobSchedule(name=entry.name, last_slot_at=slot, updated_at=now)
-                try:
-                    # Two workers starting together both find no row; one insert wins.
-                    flush_unique(session, partial(session.add, row), _RowRaced())
-                except _RowRaced:
+                # Two workers starting together both find no row; one insert wins.
+                if not flushed(session, partial(session.add, row)):
                     continue
             row.last_slot_at, row.updated_at = slot, now
             job_id = enqueue(

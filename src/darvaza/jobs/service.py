@@ -16,7 +16,9 @@ from darvaza.db import Database, changed_rows, flush_unique, lock_row
 from darvaza.errors import Conflict, NotFound
 from darvaza.jobs.models import JOB, Job, WorkerHeartbeat
 from darvaza.jobs.queue import enqueue
+from darvaza.jobs.registry import Work
 from darvaza.jobs.wakeups import notify_due
+from darvaza.parts import Parts
 from darvaza.security.caller import Actor
 
 FINISHED = ("succeeded", "dead", "cancelled")
@@ -62,10 +64,6 @@ def _lock_job(session: Session, job_id: int) -> Job:
     return lock_row(session, Job, Job.id == job_id, missing="No such job.")
 
 
-class _KeyTaken(Exception):
-    pass
-
-
 def retry_job(db: Database, actor: Actor, job_id: int, *, reason: str | None = None) -> Job:
     """Run a dead or cancelled job again now (one more attempt if it had used them all),
     or bring a job waiting for its retry forward. Running and succeeded jobs are refused."""
@@ -84,13 +82,10 @@ def retry_job(db: Database, actor: Actor, job_id: int, *, reason: str | None = N
             job.run_at, job.finished_at, job.updated_at = now, None, now
             job.max_attempts = max(job.max_attempts, job.attempts + 1)
 
-        try:
-            flush_unique(session, requeue, _KeyTaken())
-        except _KeyTaken:
-            raise Conflict(
-                "Another job with the same unique key is queued or running.",
-                code="job_duplicate",
-            ) from None
+        taken = Conflict(
+            "Another job with the same unique key is queued or running.", code="job_duplicate"
+        )
+        flush_unique(session, requeue, taken)
         notify_due(session, job.queue)
         _audit(session, actor, "job.retried", job, was, reason)
         return job
@@ -125,6 +120,11 @@ def _audit(
         reason=reason,
         data={"kind": job.kind, "was": was, "attempts": job.attempts},
     )
+
+
+def upkeep_kinds(parts: Parts) -> tuple[str, ...]:
+    """The kinds an operator may run all at once, as the composition root collected them."""
+    return parts.get(Work).upkeep
 
 
 def enqueue_ops(db: Database, actor: Actor, kinds: Sequence[str]) -> dict[str, int | None]:

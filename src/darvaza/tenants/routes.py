@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from darvaza.errors import SPENT_LINK, UNKNOWN_LINK, refuses
 from darvaza.http import PartsDep
-from darvaza.identity.accounts import MailedTokens
+from darvaza.identity.service import MailedTokens
 from darvaza.parts import Parts
 from darvaza.security.policy import (
     PLATFORM_ADMIN,
@@ -26,7 +26,6 @@ from darvaza.security.policy import (
 )
 from darvaza.security.roles import TenantRole
 from darvaza.tenants import service
-from darvaza.tenants.models import TenantMembership
 from darvaza.tenants.schemas import (
     InvitationAcceptIn,
     InvitationOut,
@@ -40,15 +39,6 @@ from darvaza.tenants.schemas import (
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["tenants"])
 invitations_router = APIRouter(prefix="/api/v1/invitations", tags=["tenants"])
 admin_router = APIRouter(prefix="/api/v1/admin/tenants", tags=["admin"])
-
-
-def _member_out(membership: TenantMembership) -> MemberOut:
-    return MemberOut(
-        user_id=membership.user_id,
-        email=membership.user.email,
-        role=TenantRole(membership.role),
-        since=membership.created_at,
-    )
 
 
 @admin_router.post(
@@ -93,7 +83,7 @@ def _add_member(body: MemberIn, access: Access, parts: Parts, role: TenantRole) 
         email=body.email,
         role=role,
     )
-    return _member_out(membership)
+    return MemberOut.of(membership)
 
 
 @admin_router.post(
@@ -127,7 +117,7 @@ def get_tenant(access: Annotated[Access, Requires(PUBLIC_TENANT)]) -> PublicTena
 def list_members(
     access: Annotated[Access, Requires(TENANT_STAFF)], parts: PartsDep
 ) -> list[MemberOut]:
-    return [_member_out(m) for m in service.list_members(parts.db, access.tenant_id)]
+    return [MemberOut.of(m) for m in service.list_members(parts.db, access.tenant_id)]
 
 
 @router.post("/managers", status_code=status.HTTP_202_ACCEPTED, response_model=InvitationOut)
@@ -163,7 +153,7 @@ def accept_invitation(
     membership = service.accept_invitation(
         parts.db, user_id=access.user.user_id, email=access.user.email, token=body.token
     )
-    return _member_out(membership)
+    return MemberOut.of(membership)
 
 
 @router.delete("/managers/{user_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)

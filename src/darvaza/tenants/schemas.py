@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from darvaza.params import EmailIn, OneTimeTokenIn
 from darvaza.security.roles import TenantRole
+from darvaza.tenants.models import TenantMembership
 
 
 class TenantCreateIn(BaseModel):
@@ -52,3 +53,12 @@ class MemberOut(BaseModel):
     email: str
     role: TenantRole
     since: datetime
+
+    @classmethod
+    def of(cls, membership: TenantMembership) -> MemberOut:
+        return cls(
+            user_id=membership.user_id,
+            email=membership.user.email,
+            role=TenantRole(membership.role),
+            since=membership.created_at,
+        )

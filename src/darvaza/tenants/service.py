@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -16,10 +16,14 @@ from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique, lock_row, lock_row_if_any
 from darvaza.errors import Conflict, Forbidden, InvalidInput, NotFound
-from darvaza.identity import one_time
-from darvaza.identity.accounts import normalise_email, require_user_by_email
-from darvaza.identity.credentials import revoke_credentials
-from darvaza.identity.sessions import SessionPolicy, authenticate
+from darvaza.identity import service as identity
+from darvaza.identity.service import (
+    SessionPolicy,
+    authenticate,
+    normalise_email,
+    require_user_by_email,
+    revoke_credentials,
+)
 from darvaza.security.caller import Actor, Caller, TenantRef
 from darvaza.security.roles import TenantRole
 from darvaza.tenants.models import Tenant, TenantMembership
@@ -75,6 +79,31 @@ class Gatekeeper:
 
 def _ref(tenant: Tenant) -> TenantRef:
     return TenantRef(tenant.id, tenant.slug, tenant.name)
+
+
+def is_staff(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """One of the tenant's owners or managers, or a platform admin: the people who see
+    everything the tenant has (the rule of `security.policy.TENANT_STAFF`)."""
+    member = session.scalar(
+        select(TenantMembership.id).where(
+            TenantMembership.tenant_id == tenant_id,
+            TenantMembership.user_id == user_id,
+            TenantMembership.role.in_([TenantRole.OWNER.value, TenantRole.MANAGER.value]),
+        )
+    )
+    return member is not None or identity.is_platform_admin(session, user_id)
+
+
+def tenant_id_of(session: Session, slug: str) -> uuid.UUID | None:
+    return session.scalar(select(Tenant.id).where(Tenant.slug == slug))
+
+
+def slugs_by_id(session: Session, tenant_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    wanted = set(tenant_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id.in_(wanted)))
+    return {row.id: row.slug for row in rows}
 
 
 def get_tenant_by_id(session: Session, tenant_id: uuid.UUID) -> Tenant:
@@ -199,7 +228,7 @@ def invite_manager(
     tenant_id: uuid.UUID,
     email: str,
     invited_by: uuid.UUID,
-    links: one_time.Links,
+    links: identity.Links,
     ttl: timedelta,
 ) -> None:
     """Invite someone to manage this tenant: a link goes to the address, and they become a
@@ -211,10 +240,10 @@ def invite_manager(
         tenant = session.get(Tenant, tenant_id)
         if tenant is None:
             raise NotFound("No such tenant.")
-        secret = one_time.mail_link(
+        secret = identity.mail_link(
             session,
             links,
-            purpose=one_time.TENANT_INVITATION,
+            purpose=identity.TENANT_INVITATION,
             email=email,
             tenant_id=tenant_id,
             role=TenantRole.MANAGER.value,
@@ -247,7 +276,9 @@ def accept_invitation(
     """The invited person accepts, signed in with the invited address."""
     now = utcnow()
     with db.transaction() as session:
-        row = one_time.find(session, purpose=one_time.TENANT_INVITATION, token=token, now=now)
+        row = identity.find_one_time_token(
+            session, purpose=identity.TENANT_INVITATION, token=token, now=now
+        )
         if row.email != email:
             raise Forbidden(
                 "This invitation is for another address: sign in with that one.",
@@ -260,7 +291,7 @@ def accept_invitation(
             TenantMembership.tenant_id == row.tenant_id,
             TenantMembership.user_id == user_id,
         )
-        one_time.spend(row, now)
+        identity.spend(row, now)
         if membership is not None:
             return membership  # already one of its people: nothing to change
         membership = TenantMembership(

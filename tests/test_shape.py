@@ -1,0 +1,110 @@
+"""The shape every domain follows (README, "Layers, and the shape of a domain"): one
+service face per domain that others go through, and thin routes. The layers themselves
+are import-linter's (`tests/test_layers.py`)."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "darvaza"
+# Domains with a service face. `console` is pages only and `operations` a client of the
+# HTTP API (its smoke checks): neither is asked anything by another domain.
+DOMAINS = ("audit", "billing", "content", "identity", "jobs", "ops", "tenants")
+# What any domain may import from another besides its face: the job engine's declaration
+# types (for tasks.py), and models for foreign keys and relationships between tables.
+ALSO_OPEN = ("darvaza.jobs.registry", "darvaza.jobs.schedule")
+
+
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph("darvaza")
+
+
+def _domain_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in (*DOMAINS, "console") else None
+
+
+def test_every_domain_has_one_service_face() -> None:
+    for domain in DOMAINS:
+        assert (PACKAGE / domain / "service.py").exists(), domain
+
+
+def test_a_domain_asks_another_only_through_its_service(graph: grimp.ImportGraph) -> None:
+    wrong = []
+    for module in sorted(graph.modules):
+        own = _domain_of(module)
+        if own is None:
+            continue
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            other = _domain_of(imported)
+            if other is None or other == own or imported in ALSO_OPEN:
+                continue
+            if imported == f"darvaza.{other}.service":
+                continue
+            if module.endswith(".models") and imported.endswith(".models"):
+                continue
+            wrong.append(f"{module} -> {imported}")
+    assert wrong == []
+
+
+def _routes() -> list[Path]:
+    return sorted(PACKAGE.glob("*/routes.py"))
+
+
+def route_problems(graph: grimp.ImportGraph, path: Path) -> list[str]:
+    """A route imports its own domain's service and schemas (and other domains' faces),
+    never a model or the database; it never opens a transaction or a read."""
+    module = f"darvaza.{path.parent.name}.routes"
+    own = f"darvaza.{path.parent.name}."
+    found = []
+    for imported in sorted(graph.find_modules_directly_imported_by(module)):
+        if imported.endswith(".models") or imported == "darvaza.db":
+            found.append(f"imports {imported}")
+        elif imported.startswith(own) and imported not in (own + "service", own + "schemas"):
+            found.append(f"imports {imported}, not its service")
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("read", "transaction")
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "db"
+        ):
+            found.append(f"line {node.lineno} opens a session")
+    return found
+
+
+@pytest.mark.parametrize("path", _routes(), ids=lambda p: p.parent.name)
+def test_routes_are_thin(graph: grimp.ImportGraph, path: Path) -> None:
+    assert route_problems(graph, path) == []
+
+
+def test_the_route_check_catches_a_model_and_a_session(tmp_path: Path) -> None:
+    """The check above reads the real code; this proves it fails on a route that reaches
+    into models and opens a session (checked on a copy, in a process of its own)."""
+    copy = tmp_path / "src"
+    shutil.copytree(PACKAGE, copy / "darvaza")
+    routes = copy / "darvaza" / "billing" / "routes.py"
+    routes.write_text(
+        routes.read_text()
+        + "\nfrom darvaza.billing.models import Plan  # noqa\n"
+        + "def _peek(parts: Parts) -> None:\n    with parts.db.read():\n        pass\n"
+    )
+    probe = (
+        "import grimp, pathlib; from tests.test_shape import route_problems; "
+        f"print(route_problems(grimp.build_graph('darvaza'), pathlib.Path({str(routes)!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env={"PYTHONPATH": f"{copy}:{ROOT}"},
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert "imports darvaza.billing.models" in out
+    assert "opens a session" in out
