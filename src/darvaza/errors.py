@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 # The code clients see for a bare HTTP status (a Starlette 404 or 405, for example).
 CODE_FOR_STATUS: dict[int, str] = {
@@ -152,6 +153,18 @@ class Gone(DarvazaError):
 class PayloadTooLarge(DarvazaError):
     status_code = 413
     code = "payload_too_large"
+
+
+class BodyTooLarge(PayloadTooLarge, HTTPException):  # type: ignore[misc]  # (headers: a dict here)
+    """A body past its route's limit, found while it is read. FastAPI passes on an
+    `HTTPException` raised there to the error handlers (anything else becomes its own
+    400), so this refusal is both; the handlers see a `DarvazaError`."""
+
+    def __init__(self, limit: int) -> None:
+        message = f"The request body is larger than the limit of {limit} bytes."
+        Exception.__init__(self, message)
+        self.message, self.detail = message, message
+        self.headers, self.details = {}, None
 
 
 class InvalidInput(DarvazaError):

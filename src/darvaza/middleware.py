@@ -15,11 +15,10 @@ import time
 import uuid
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from darvaza.context import client_ip_var, request_id_var
-from darvaza.errors import error_body
+from darvaza.errors import BodyTooLarge, error_body
 from darvaza.logs import get_logger
 from darvaza.metrics import UNMATCHED_ROUTE, Metrics
 
@@ -28,13 +27,6 @@ REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 log = get_logger("darvaza.http")
-
-
-class BodyTooLarge(HTTPException):
-    """Raised while the body is read; FastAPI passes HTTPExceptions on to the error handler."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than the limit of {limit} bytes.")
 
 
 class RequestContextMiddleware:

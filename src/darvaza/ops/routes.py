@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from darvaza import __version__
 from darvaza.context import current_request_id
-from darvaza.errors import Unauthenticated, error_body
+from darvaza.errors import error_body
 from darvaza.http import PartsDep, part
 from darvaza.jobs.service import WorkerMissing, describe_workers
 from darvaza.metrics import Metrics
 from darvaza.ops.schemas import CheckOut, HealthOut, ReadinessOut
 from darvaza.ops.service import CheckFailed, check_readiness
-from darvaza.security.policy import PUBLIC, Requires
+from darvaza.security.policy import METRICS_SCRAPER, PUBLIC, Requires
 from darvaza.security.ratelimit import RatesDep
 
 router = APIRouter(tags=["ops"])
@@ -69,15 +68,7 @@ async def ready(parts: PartsDep, rates: RatesDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=Response, dependencies=[Requires(PUBLIC)])
-def metrics(request: Request, parts: PartsDep, metrics: MetricsDep) -> Response:
+@router.get("/metrics", response_class=Response, dependencies=[Requires(METRICS_SCRAPER)])
+def metrics(metrics: MetricsDep) -> Response:
     """Prometheus text format. Open unless `DARVAZA_METRICS_TOKEN` is set."""
-    token = parts.settings.metrics_token
-    if token is not None:
-        given = request.headers.get("authorization", "")
-        expected = f"Bearer {token.get_secret_value()}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise Unauthenticated(
-                "Metrics need the metrics token.", headers={"WWW-Authenticate": "Bearer"}
-            )
     return Response(metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)

@@ -76,6 +76,8 @@ class Policy:
     tenant_scoped: bool = False
     # For pages: send someone who is not signed in here instead of answering 401.
     login_redirect: str | None = None
+    # Prometheus' scrape: once DARVAZA_METRICS_TOKEN is set, only a bearer of that token.
+    scrape_token: bool = False
 
     def admits(self, caller: Caller | None, tenant_id: uuid.UUID | None) -> bool:
         if self.anonymous:
@@ -100,6 +102,8 @@ class Policy:
             )
         if self.tenant_scoped:
             found[404] = "No tenant has this slug."
+        if self.scrape_token:
+            found[401] = "DARVAZA_METRICS_TOKEN is set, and this is not its bearer."
         return found
 
     def describe(self) -> dict[str, Any]:
@@ -111,6 +115,7 @@ class Policy:
             "tenant_roles": sorted(role.value for role in self.tenant_roles),
             "tenant_scoped": self.tenant_scoped,
             "login_redirect": self.login_redirect,
+            "scrape_token": self.scrape_token,
         }
 
 
@@ -154,6 +159,12 @@ TENANT_OWNER = Policy(
     platform_roles=_ADMIN,
     tenant_roles=frozenset({TenantRole.OWNER}),
     tenant_scoped=True,
+)
+METRICS_SCRAPER = Policy(
+    "metrics_scraper",
+    "anyone; once DARVAZA_METRICS_TOKEN is set, only its bearer",
+    anonymous=True,
+    scrape_token=True,
 )
 CONSOLE_SIGNED_IN = Policy(
     "console_signed_in",
@@ -204,6 +215,9 @@ def Requires(policy: Policy) -> Any:
 
     async def check(request: Request, tenant_slug: str | None) -> Access:
         parts = get_parts(request)
+        if policy.scrape_token:
+            _check_scrape_token(request, parts)
+            return Access(policy, None, None)
         gatekeeper = parts.get(Gatekeeper)
         caller = await _authenticate(request, gatekeeper, required=not policy.anonymous)
         if caller is None and not policy.anonymous:
@@ -269,6 +283,18 @@ async def _authenticate(
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     return replace(caller, via_cookie=True) if via_cookie else caller
+
+
+def _check_scrape_token(request: Request, parts: Parts) -> None:
+    token = parts.settings.metrics_token
+    if token is None:
+        return
+    given = request.headers.get("authorization", "")
+    expected = f"Bearer {token.get_secret_value()}"
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthenticated(
+            "Metrics need the metrics token.", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 def csrf_token_for(secret_key: str, credential_id: uuid.UUID) -> str:
