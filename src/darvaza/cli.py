@@ -814,7 +814,7 @@ def jobs_list(
     with _database() as (_, db):
         found = list_jobs(
             db, JobFilter(state=state.value if state else None, kind=kind, limit=limit)
-        )
+        ).items
     for job in found:
         _print_job(job)
     if not found:

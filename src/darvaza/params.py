@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Path, Query
 from pydantic import AwareDatetime, BeforeValidator, Field, WithJsonSchema
 
-from darvaza.errors import InvalidInput
+from darvaza.paging import MAX_PAGE
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
@@ -29,6 +27,9 @@ IsoTime = Annotated[
     BeforeValidator(_iso_8601_only),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
+
+# How many rows a list returns (`paging.MAX_PAGE` at most).
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most {MAX_PAGE}")]
 
 # A numeric id in a path (jobs): within the database's BIGINT, so an id past it is a 422,
 # not an overflow inside the database driver.
@@ -49,25 +50,6 @@ TimeCursor = Annotated[
     str | None,
     Query(pattern=TIME_CURSOR_PATTERN, description="`next_cursor` of the page before"),
 ]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def time_cursor(at: datetime, row_id: uuid.UUID) -> str:
-    """The position after a row: its exact time and id (ties on time are broken by id)."""
-    return f"{(at.astimezone(UTC) - _EPOCH) // _MICROSECOND}_{row_id.hex}"
-
-
-def read_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        stamp, hex_id = cursor.split("_", 1)
-        return _EPOCH + int(stamp) * _MICROSECOND, uuid.UUID(hex=hex_id)
-    except (ValueError, OverflowError):
-        raise InvalidInput(
-            "The cursor is not one this API gave out.", code="invalid_cursor"
-        ) from None
-
-
 # An email address in a request body. Its size is bounded here and the contract says it is
 # an address; whether it is a valid one is the service's rule (`accounts.email_key`), which
 # answers with its own code.

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from darvaza.audit.schemas import AuditEventOut, AuditPageOut
 from darvaza.audit.service import AuditFilter, list_events
 from darvaza.http import PartsDep
-from darvaza.params import IdCursor, IsoTime
+from darvaza.params import IdCursor, IsoTime, PageLimit
 from darvaza.security.policy import AUDIT_READER, Requires
 
 router = APIRouter(prefix="/api/v1/admin/audit", tags=["admin"])
@@ -25,16 +25,16 @@ def list_audit_events(
     ] = None,
     since: Annotated[IsoTime | None, Query(description="inclusive")] = None,
     until: Annotated[IsoTime | None, Query(description="exclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageLimit = 50,
     cursor: IdCursor = None,
 ) -> AuditPageOut:
-    events, next_before = list_events(
+    page = list_events(
         parts.db,
         AuditFilter(actor_id=actor, tenant_id=tenant, action=action, since=since, until=until),
         limit=limit,
         before_id=int(cursor) if cursor else None,
     )
     return AuditPageOut(
-        items=[AuditEventOut.of(event, seal) for event, seal in events],
-        next_cursor=str(next_before) if next_before is not None else None,
+        items=[AuditEventOut.of(event, seal) for event, seal in page.items],
+        next_cursor=page.next_cursor,
     )

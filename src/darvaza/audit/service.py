@@ -24,6 +24,7 @@ from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from darvaza.clock import utcnow
 from darvaza.context import current_client_ip, current_request_id
 from darvaza.db import Database
+from darvaza.paging import Page, check_range, page_of
 from darvaza.security.caller import Actor
 
 REDACTED = "[redacted]"
@@ -179,9 +180,9 @@ class AuditFilter:
 
 def list_events(
     db: Database, where: AuditFilter, *, limit: int, before_id: int | None
-) -> tuple[list[tuple[AuditEvent, AuditSeal | None]], int | None]:
-    """Newest first, each with its seal (None until sealed); returns the page and the id
-    to continue before."""
+) -> Page[tuple[AuditEvent, AuditSeal | None]]:
+    """Newest first, each with its seal (None until sealed)."""
+    check_range(where.since, where.until)
     query = (
         select(AuditEvent, AuditSeal)
         .outerjoin(AuditSeal, AuditSeal.event_id == AuditEvent.id)
@@ -207,6 +208,4 @@ def list_events(
         rows: list[tuple[AuditEvent, AuditSeal | None]] = [
             (event, seal) for event, seal in session.execute(query)
         ]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1][0].id if more and rows else None)
+    return page_of(rows, limit, lambda row: str(row[0].id))

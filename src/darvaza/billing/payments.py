@@ -23,7 +23,7 @@ from darvaza.config import Settings
 from darvaza.db import Database, lock_row
 from darvaza.errors import NotFound
 from darvaza.identity import service as identity
-from darvaza.params import read_time_cursor, time_cursor
+from darvaza.paging import Page, check_range, page_of, read_time_cursor, time_cursor
 from darvaza.tenants import service as tenants
 
 # A payment in these states may still be paid; every other state is final.
@@ -138,12 +138,6 @@ class ListedPayment:
     stuck: bool
 
 
-@dataclass(frozen=True)
-class PaymentPage:
-    items: list[ListedPayment]
-    next_cursor: str | None
-
-
 def stuck_after(settings: Settings) -> timedelta:
     """How long a payment may stay open: past the reconcile threshold and the gateway's
     verify window, neither the callback nor the worker settled it, and a person must look."""
@@ -163,15 +157,16 @@ def list_payments(
     stuck_after: timedelta,
     limit: int,
     cursor: str | None = None,
-) -> PaymentPage:
+) -> Page[ListedPayment]:
     """Payments newest first, each with its payer's email, its tenant's slug and whether
     it is stuck; `next_cursor` pages on."""
+    check_range(where.since, where.until)
     now = utcnow()
     stuck = _stuck(stuck_after, now)
     query = (
         select(Payment, stuck.label("stuck"))
         .order_by(Payment.created_at.desc(), Payment.id.desc())
-        .limit(limit)
+        .limit(limit + 1)
     )
     for column, value in (
         (Payment.state, where.state),
@@ -193,7 +188,7 @@ def list_payments(
         if where.tenant_slug is not None:
             tenant_id = tenants.tenant_id_of(session, where.tenant_slug)
             if tenant_id is None:
-                return PaymentPage([], None)
+                return Page([], None)
             query = query.where(Payment.tenant_id == tenant_id)
         rows = session.execute(query).all()
         emails = identity.emails_by_id(session, {row[0].user_id for row in rows})
@@ -202,8 +197,7 @@ def list_payments(
         ListedPayment(row[0], emails[row[0].user_id], slugs[row[0].tenant_id], bool(row[1]))
         for row in rows
     ]
-    last = items[-1].payment if len(items) == limit else None
-    return PaymentPage(items, time_cursor(last.created_at, last.id) if last else None)
+    return page_of(items, limit, lambda it: time_cursor(it.payment.created_at, it.payment.id))
 
 
 def payments_needing_attention(db: Database, *, stuck_after: timedelta) -> dict[str, int]:

@@ -34,7 +34,7 @@ from darvaza.billing.schemas import (
 from darvaza.config import GatewayName
 from darvaza.errors import HTML_PAGE, RATE_LIMITED, NotFound, refuses
 from darvaza.http import PartsDep, client_ip, part
-from darvaza.params import IsoTime, TimeCursor
+from darvaza.params import IsoTime, PageLimit, TimeCursor
 from darvaza.parts import Parts
 from darvaza.security.policy import (
     AUDIT_READER,
@@ -69,7 +69,6 @@ templates = Jinja2Templates(
 )
 Staff = Annotated[Access, Requires(TENANT_STAFF)]
 SignedIn = Annotated[Access, Requires(SIGNED_IN)]
-Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 # --- Plans ----------------------------------------------------------------------------------
@@ -304,7 +303,7 @@ def mock_gateway_settle(
 
 
 @me_router.get("/payments", response_model=list[PaymentOut])
-def my_payments(access: SignedIn, parts: PartsDep, limit: Limit = 50) -> list[PaymentOut]:
+def my_payments(access: SignedIn, parts: PartsDep, limit: PageLimit = 50) -> list[PaymentOut]:
     found = service.payments_of(parts.db, user_id=access.user.user_id, limit=limit)
     return [PaymentOut.model_validate(p) for p in found]
 
@@ -335,7 +334,9 @@ def cancel_my_subscription(
 
 
 @tenant_router.get("/payments", response_model=list[ListedPaymentOut])
-def tenant_payments(access: Staff, parts: PartsDep, limit: Limit = 50) -> list[ListedPaymentOut]:
+def tenant_payments(
+    access: Staff, parts: PartsDep, limit: PageLimit = 50
+) -> list[ListedPaymentOut]:
     """The tenant's payments, newest first, with who paid."""
     page = service.list_payments(
         parts.db,
@@ -355,7 +356,7 @@ def platform_payments(
     stuck: Annotated[bool, Query(description="only payments still open past their time")] = False,
     since: Annotated[IsoTime | None, Query(description="created at or after")] = None,
     until: Annotated[IsoTime | None, Query(description="created before")] = None,
-    limit: Limit = 50,
+    limit: PageLimit = 50,
     cursor: TimeCursor = None,
 ) -> PaymentPageOut:
     """Every tenant's payments, newest first, for platform staff; `attention` counts the
@@ -399,7 +400,9 @@ def tenant_payment(payment_id: uuid.UUID, access: Staff, parts: PartsDep) -> Pay
 
 
 @tenant_router.get("/subscribers", response_model=list[SubscriberOut])
-def tenant_subscribers(access: Staff, parts: PartsDep, limit: Limit = 50) -> list[SubscriberOut]:
+def tenant_subscribers(
+    access: Staff, parts: PartsDep, limit: PageLimit = 50
+) -> list[SubscriberOut]:
     found = service.subscribers_of_tenant(parts.db, access.tenant_id, limit=limit)
     return [
         SubscriberOut(**SubscriptionOut.of(s).model_dump(), user_email=email) for s, email in found

@@ -21,7 +21,7 @@ from darvaza.content.models import CONTENT_ITEM, ContentItem, ContentPlan
 from darvaza.content.storage import Storage, StoredFile, TooLarge
 from darvaza.db import Database, lock_row
 from darvaza.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from darvaza.params import read_time_cursor, time_cursor
+from darvaza.paging import Page, read_time_cursor, time_cursor
 from darvaza.security.caller import Actor
 from darvaza.tenants import service as tenants
 
@@ -346,12 +346,6 @@ class Listed:
     entitled: bool
 
 
-@dataclass(frozen=True)
-class ItemPage:
-    items: list[Listed]
-    next_cursor: str | None
-
-
 def list_items(
     db: Database,
     tenant_id: uuid.UUID,
@@ -360,7 +354,7 @@ def list_items(
     published_only: bool,
     limit: int,
     cursor: str | None = None,
-) -> ItemPage:
+) -> Page[Listed]:
     """A page of the tenant's items, newest first, with the caller's entitlement to each:
     a fixed number of queries whatever the page's size."""
     now = utcnow()
@@ -374,8 +368,9 @@ def list_items(
                 tuple_(ContentItem.created_at, ContentItem.id) < (created_at, item_id)
             )
         found = session.scalars(
-            query.order_by(ContentItem.created_at.desc(), ContentItem.id.desc()).limit(limit)
-        ).all()
+            query.order_by(ContentItem.created_at.desc(), ContentItem.id.desc()).limit(limit + 1)
+        ).all()[: limit + 1]
+        more, found = len(found) > limit, found[:limit]
         standing = (
             caller_standing(session, tenant_id, user_id, now) if user_id is not None else None
         )
@@ -384,5 +379,5 @@ def list_items(
             Listed(item, standing is not None and standing.unlocks(item, chosen[item.id]))
             for item in found
         ]
-    last = found[-1] if len(found) == limit else None
-    return ItemPage(listed, time_cursor(last.created_at, last.id) if last else None)
+    last = found[-1] if more else None
+    return Page(listed, time_cursor(last.created_at, last.id) if last else None)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 import anyio.from_thread
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -26,7 +26,7 @@ from darvaza.content.schemas import (
 )
 from darvaza.errors import DarvazaError, Gone, refuses
 from darvaza.http import PartsDep, client_ip, part
-from darvaza.params import TimeCursor
+from darvaza.params import PageLimit, TimeCursor
 from darvaza.parts import Parts
 from darvaza.security.policy import PUBLIC, TENANT_CUSTOMER, TENANT_STAFF, Access, Requires
 
@@ -222,13 +222,12 @@ def archive(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> ContentOut:
     return ContentOut.model_validate(item)
 
 
-Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = TimeCursor
 
 
 @tenant_router.get("", response_model=ContentPageOut)
 def list_published(
-    access: Customer, parts: PartsDep, limit: Limit = 50, cursor: Cursor = None
+    access: Customer, parts: PartsDep, limit: PageLimit = 50, cursor: Cursor = None
 ) -> ContentPageOut:
     """The tenant's published items, newest first, each saying whether the caller may
     download it; `next_cursor` pages on."""
@@ -253,7 +252,7 @@ def list_published(
 
 @tenant_router.get("/all", response_model=StaffContentPageOut)
 def list_all(
-    access: Staff, parts: PartsDep, limit: Limit = 50, cursor: Cursor = None
+    access: Staff, parts: PartsDep, limit: PageLimit = 50, cursor: Cursor = None
 ) -> StaffContentPageOut:
     """Every item, drafts and archived ones included, newest first."""
     page = service.list_items(
@@ -299,9 +298,7 @@ def revoke_tokens(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> Revoked
 
 
 @downloads_router.get("/api/v1/tenants/{tenant}/downloads", response_model=list[DownloadRecordOut])
-def download_log(
-    access: Staff, parts: PartsDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
-) -> list[DownloadRecordOut]:
+def download_log(access: Staff, parts: PartsDep, limit: PageLimit = 50) -> list[DownloadRecordOut]:
     """Who downloaded what, when, how much, and how it ended."""
     return [
         DownloadRecordOut.model_validate(

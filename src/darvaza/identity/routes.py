@@ -31,6 +31,7 @@ from darvaza.identity.schemas import (
     UserOut,
     WhoAmIOut,
 )
+from darvaza.params import PageLimit
 from darvaza.security.policy import PLATFORM_ADMIN, PUBLIC, SIGNED_IN, Access, Requires
 from darvaza.security.ratelimit import RatesDep
 
@@ -261,7 +262,7 @@ def create_user(body: CreateUserIn, access: PlatformAdmin, parts: PartsDep) -> U
 def list_users(
     parts: PartsDep,
     email: Annotated[str | None, Query(max_length=320)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageLimit = 50,
 ) -> list[UserOut]:
     return [
         UserOut.model_validate(u) for u in service.list_users(parts.db, email=email, limit=limit)

@@ -11,7 +11,7 @@ from darvaza.errors import refuses
 from darvaza.http import PartsDep
 from darvaza.jobs import service
 from darvaza.jobs.schemas import JobActionIn, JobOut, JobPageOut, JobState, WorkerOut
-from darvaza.params import IdCursor, IsoTime, NumericId
+from darvaza.params import IdCursor, IsoTime, NumericId, PageLimit
 from darvaza.security.policy import AUDIT_READER, PLATFORM_ADMIN, Access, Requires
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -24,11 +24,11 @@ def list_jobs(
     kind: Annotated[str | None, Query(max_length=100)] = None,
     since: Annotated[IsoTime | None, Query(description="created at or after")] = None,
     until: Annotated[IsoTime | None, Query(description="created before")] = None,
-    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    limit: PageLimit = 50,
     cursor: IdCursor = None,
 ) -> JobPageOut:
     """Newest first; `next_cursor` pages on."""
-    jobs = service.list_jobs(
+    page = service.list_jobs(
         parts.db,
         service.JobFilter(
             state=state,
@@ -40,8 +40,8 @@ def list_jobs(
         ),
     )
     return JobPageOut(
-        items=[JobOut.model_validate(job) for job in jobs],
-        next_cursor=str(jobs[-1].id) if len(jobs) == limit else None,
+        items=[JobOut.model_validate(job) for job in page.items],
+        next_cursor=page.next_cursor,
     )
 
 

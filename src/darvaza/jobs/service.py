@@ -18,11 +18,11 @@ from darvaza.jobs.models import JOB, Job, WorkerHeartbeat
 from darvaza.jobs.queue import enqueue
 from darvaza.jobs.registry import Work
 from darvaza.jobs.wakeups import notify_due
+from darvaza.paging import MAX_PAGE, Page, check_range, page_of
 from darvaza.parts import Parts
 from darvaza.security.caller import Actor
 
 FINISHED = ("succeeded", "dead", "cancelled")
-MAX_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,11 @@ class JobFilter:
     limit: int = 50
 
 
-def list_jobs(db: Database, filters: JobFilter) -> Sequence[Job]:
+def list_jobs(db: Database, filters: JobFilter) -> Page[Job]:
     """Newest first, by id; `before_id` pages on."""
-    query = select(Job).order_by(Job.id.desc()).limit(min(filters.limit, MAX_PAGE))
+    check_range(filters.since, filters.until)
+    limit = min(filters.limit, MAX_PAGE)
+    query = select(Job).order_by(Job.id.desc()).limit(limit + 1)
     if filters.state is not None:
         query = query.where(Job.state == filters.state)
     if filters.kind is not None:
@@ -49,7 +51,7 @@ def list_jobs(db: Database, filters: JobFilter) -> Sequence[Job]:
     if filters.before_id is not None:
         query = query.where(Job.id < filters.before_id)
     with db.read() as session:
-        return session.scalars(query).all()
+        return page_of(session.scalars(query).all(), limit, lambda job: str(job.id))
 
 
 def get_job(db: Database, job_id: int) -> Job:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 from darvaza.errors import SPENT_LINK, UNKNOWN_LINK, refuses
 from darvaza.http import PartsDep
 from darvaza.identity.service import MailedTokens
+from darvaza.params import PageLimit
 from darvaza.parts import Parts
 from darvaza.security.policy import (
     PLATFORM_ADMIN,
@@ -63,7 +64,7 @@ def create_tenant(
 @admin_router.get("", response_model=list[TenantOut], dependencies=[Requires(TENANT_DIRECTORY)])
 def list_tenants(
     parts: PartsDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageLimit = 50,
     after: Annotated[str | None, Query(max_length=63, description="slug to continue after")] = None,
 ) -> list[TenantOut]:
     return [

@@ -1,0 +1,52 @@
+"""Lists, one rule for all: newest first, at most `MAX_PAGE` rows a page, and a
+`next_cursor` only when another row exists (each list reads one row more than it shows).
+Time ranges are half open, `since` inclusive and `until` exclusive; one that ends before
+it starts is refused rather than answered with nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+from darvaza.errors import InvalidInput
+
+T = TypeVar("T")
+MAX_PAGE = 200
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def page_of(rows: Sequence[T], limit: int, cursor_of: Callable[[T], str]) -> Page[T]:
+    """A page from `rows` read with `limit + 1`: the extra row only says there is more."""
+    items = list(rows[:limit])
+    more = len(rows) > limit
+    return Page(items, cursor_of(items[-1]) if more and items else None)
+
+
+def check_range(since: datetime | None, until: datetime | None) -> None:
+    if since is not None and until is not None and since > until:
+        raise InvalidInput("`since` is after `until`.", code="invalid_range")
+
+
+def time_cursor(at: datetime, row_id: uuid.UUID) -> str:
+    """The position after a row: its exact time and id (ties on time are broken by id)."""
+    return f"{(at.astimezone(UTC) - _EPOCH) // _MICROSECOND}_{row_id.hex}"
+
+
+def read_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        stamp, hex_id = cursor.split("_", 1)
+        return _EPOCH + int(stamp) * _MICROSECOND, uuid.UUID(hex=hex_id)
+    except (ValueError, OverflowError):
+        raise InvalidInput(
+            "The cursor is not one this API gave out.", code="invalid_cursor"
+        ) from None
