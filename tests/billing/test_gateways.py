@@ -123,6 +123,22 @@ def test_a_claimed_failure_when_inquiry_fails_changes_nothing(
     assert "inquiry_failed" in _kinds(db)
 
 
+def test_a_failure_the_inquiry_confirms_fails_the_payment_without_a_verify(
+    db: Database, idpay: tuple[FakeIdPay, str]
+) -> None:
+    fake, url = idpay
+    shop = _idpay_shop(db, url)
+    shop.checkout()
+    fake.payments[checkout_id(fake)].status = 2
+    claimed = fake.callback(checkout_id(fake))
+    assert receive_callback(db, shop.gateways, "idpay", claimed).state == "failed"
+    assert (_inquiries(fake), fake.verify_calls()) == (1, 0)
+    kinds = _kinds(db)
+    assert "inquiry_result" in kinds  # an inquiry is told as one, never as a verify
+    assert "verify_result" not in kinds
+    assert _activations(db) == 0
+
+
 def test_idpay_status_8_is_still_at_the_bank(db: Database, idpay: tuple[FakeIdPay, str]) -> None:
     fake, url = idpay
     shop = _idpay_shop(db, url)

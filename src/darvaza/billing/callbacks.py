@@ -25,6 +25,7 @@ from darvaza.billing.gateways.base import (
     CallbackRejected,
     Gateway,
     GatewayError,
+    Inquiry,
     Outcome,
     PaymentRef,
     Verification,
@@ -157,14 +158,46 @@ def settle_by_inquiry(
     says the payer paid (inquiry is never a substitute for verify), fail or cancel when it
     says so, leave the payment open when it says "not yet". An inquiry that errs raises
     `GatewayError` and changes nothing. `reopen` is passed on to `apply_verification`."""
-    answer = gateway.inquire(reference)
-    if answer.outcome in (Outcome.VERIFY, Outcome.PAID):
-        try:
-            answer = gateway.verify(reference)
-        except GatewayError as exc:
-            return record_verify_failure(db, payment_id, exc)
-    result = apply_verification(db, payment_id, answer, reopen=reopen)
-    return replace(result, open_at_gateway=answer.outcome is Outcome.PENDING)
+    inquiry = gateway.inquire(reference)
+    if inquiry.outcome not in (Outcome.VERIFY, Outcome.PAID):
+        result = apply_inquiry(db, payment_id, inquiry)
+        return replace(result, open_at_gateway=inquiry.outcome is Outcome.PENDING)
+    try:
+        verification = gateway.verify(reference)
+    except GatewayError as exc:
+        return record_verify_failure(db, payment_id, exc)
+    result = apply_verification(db, payment_id, verification, reopen=reopen)
+    return replace(result, open_at_gateway=verification.outcome is Outcome.PENDING)
+
+
+def apply_inquiry(db: Database, payment_id: uuid.UUID, inquiry: Inquiry) -> CallbackResult:
+    """Settle an open payment by an inquiry that did not say "paid": failed or cancelled
+    when the gateway says so, left open when it says "not yet". (Paid needs a verify.)"""
+    with db.transaction() as session:
+        payment = lock_payment(session, payment_id)
+        events.record(
+            session,
+            payment,
+            "inquiry_result",
+            f"The gateway answered status {inquiry.status} ({inquiry.outcome.value}).",
+            status=inquiry.status,
+        )
+        if payment.state != "pending":
+            return _already_settled(session, payment)
+        if inquiry.outcome in (Outcome.FAILED, Outcome.CANCELLED):
+            _fail_per_gateway(session, payment, inquiry.outcome, inquiry.status)
+        return CallbackResult(payment.state, payment.order_id)
+
+
+def _fail_per_gateway(session: Session, payment: Payment, outcome: Outcome, status: str) -> None:
+    move_payment(
+        session,
+        payment,
+        outcome.value,
+        event=outcome.value,
+        message=f"The gateway says {outcome.value}.",
+        failure=(f"status_{status}", "per the gateway"),
+    )
 
 
 def apply_verification(
@@ -211,15 +244,7 @@ def apply_verification(
             return _already_settled(session, payment)
         if verification.outcome is not Outcome.PAID:
             if verification.outcome in (Outcome.FAILED, Outcome.CANCELLED):
-                state = verification.outcome.value
-                move_payment(
-                    session,
-                    payment,
-                    state,
-                    event=state,
-                    message=f"The gateway says {state}.",
-                    failure=(f"status_{verification.status}", "per the gateway"),
-                )
+                _fail_per_gateway(session, payment, verification.outcome, verification.status)
             return CallbackResult(payment.state, payment.order_id)
         disagreements = _disagreements(payment, verification)
         if disagreements:

@@ -86,6 +86,17 @@ class Verification:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Inquiry:
+    """The gateway's answer to "what became of this payment?". Never proof of payment:
+    when it says the payer paid, Darvaza still verifies, and only a `Verification` can
+    settle a payment as paid (the two are apart so one cannot stand in for the other)."""
+
+    outcome: Outcome
+    status: str
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
 class Gateway(Protocol):
     name: str
     # The callback fields worth keeping on a payment's timeline; nothing else is stored.
@@ -95,7 +106,7 @@ class Gateway(Protocol):
 
     def verify(self, payment: PaymentRef) -> Verification: ...
 
-    def inquire(self, payment: PaymentRef) -> Verification: ...
+    def inquire(self, payment: PaymentRef) -> Inquiry: ...
 
     def read_callback(self, fields: Mapping[str, str]) -> CallbackData: ...
 

@@ -4,7 +4,6 @@ and its callback (POST form or GET query; the same reading for both)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from darvaza.billing.gateways.base import (
     Created,
     CreateRequest,
     GatewayError,
+    Inquiry,
     Outcome,
     PaymentRef,
     Verification,
@@ -110,14 +110,13 @@ def read_idpay_verification(body: Mapping[str, Any]) -> Verification:
         raise GatewayError("unreadable", f"IDPay's answer: {exc}", retryable=True) from None
 
 
-def read_idpay_inquiry(body: Mapping[str, Any]) -> Verification:
+def read_idpay_inquiry(body: Mapping[str, Any]) -> Inquiry:
     """Read an inquiry answer. Status 1 ("payment not made") is final in a callback, when
     the payer has left the gateway; asked about by us, the payer may still be paying, so
     it only means "not yet"."""
     answer = read_idpay_verification(body)
-    if answer.status == str(NOT_MADE):
-        return replace(answer, outcome=Outcome.PENDING)
-    return answer
+    outcome = Outcome.PENDING if answer.status == str(NOT_MADE) else answer.outcome
+    return Inquiry(outcome, answer.status, answer.raw)
 
 
 class IdPayGateway:
@@ -170,7 +169,7 @@ class IdPayGateway:
         body = {"id": payment.gateway_payment_id, "order_id": payment.order_id}
         return read_idpay_verification(self._post("/payment/verify", body, expected=200))
 
-    def inquire(self, payment: PaymentRef) -> Verification:
+    def inquire(self, payment: PaymentRef) -> Inquiry:
         body = {"id": payment.gateway_payment_id, "order_id": payment.order_id}
         return read_idpay_inquiry(self._post("/payment/inquiry", body, expected=200))
 

@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -16,6 +17,7 @@ from darvaza.billing.gateways.base import (
     Created,
     CreateRequest,
     GatewayError,
+    Inquiry,
     PaymentRef,
     Verification,
 )
@@ -61,20 +63,15 @@ class MockGateway:
             )
         return Created(payment_id, f"{self.public_url}/mock-gateway/{payment_id}")
 
-    def _answer(
-        self, book: MockGatewayPayment, status: int, *, inquiry: bool = False
-    ) -> Verification:
-        read = read_idpay_inquiry if inquiry else read_idpay_verification
-        return read(
-            {
-                "status": status,
-                "track_id": book.track_id,
-                "id": book.id,
-                "order_id": book.order_id,
-                "amount": book.amount_rials,
-                "payment": {"card_no": MOCK_CARD, "amount": book.amount_rials},
-            }
-        )
+    def _answer(self, book: MockGatewayPayment, status: int) -> dict[str, Any]:
+        return {
+            "status": status,
+            "track_id": book.track_id,
+            "id": book.id,
+            "order_id": book.order_id,
+            "amount": book.amount_rials,
+            "payment": {"card_no": MOCK_CARD, "amount": book.amount_rials},
+        }
 
     def verify(self, payment: PaymentRef) -> Verification:
         """IDPay's verify: 100 the first time, 101 after; a payment not awaiting
@@ -84,18 +81,18 @@ class MockGateway:
             if book is None or book.order_id != payment.order_id:
                 raise GatewayError("52", "no such payment", retryable=False)
             if book.status == VERIFIED:
-                return self._answer(book, 101)
+                return read_idpay_verification(self._answer(book, 101))
             if book.status != AWAITING_VERIFICATION:
                 raise idpay_error(NOT_VERIFIABLE_YET, "verification is not possible")
             book.status, book.verified_at = VERIFIED, utcnow()
-            return self._answer(book, VERIFIED)
+            return read_idpay_verification(self._answer(book, VERIFIED))
 
-    def inquire(self, payment: PaymentRef) -> Verification:
+    def inquire(self, payment: PaymentRef) -> Inquiry:
         with self.db.read() as session:
             book = session.get(MockGatewayPayment, payment.gateway_payment_id)
             if book is None or book.order_id != payment.order_id:
                 raise GatewayError("52", "no such payment", retryable=False)
-            return self._answer(book, book.status, inquiry=True)
+            return read_idpay_inquiry(self._answer(book, book.status))
 
     def read_callback(self, fields: Mapping[str, str]) -> CallbackData:
         return read_idpay_callback(fields)

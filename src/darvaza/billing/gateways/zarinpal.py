@@ -13,6 +13,7 @@ from darvaza.billing.gateways.base import (
     Created,
     CreateRequest,
     GatewayError,
+    Inquiry,
     Outcome,
     PaymentRef,
     Verification,
@@ -128,7 +129,7 @@ class ZarinpalGateway:
             raw=dict(data),
         )
 
-    def inquire(self, payment: PaymentRef) -> Verification:
+    def inquire(self, payment: PaymentRef) -> Inquiry:
         data = self._post("/v4/payment/inquiry.json", {"authority": payment.gateway_payment_id})
         status = str(data.get("status", ""))
         outcome = INQUIRY_OUTCOMES.get(status)
@@ -136,7 +137,7 @@ class ZarinpalGateway:
             raise GatewayError(
                 "unreadable", f"unknown inquiry status {status[:20]!r}", retryable=True
             )
-        return Verification(outcome=outcome, status=status, raw=dict(data))
+        return Inquiry(outcome=outcome, status=status, raw=dict(data))
 
     def read_callback(self, fields: Mapping[str, str]) -> CallbackData:
         return read_zarinpal_callback(fields)
