@@ -1,0 +1,5 @@
+"""`python -m darvaza.cli`."""
+
+from darvaza.cli import main
+
+main()
