@@ -26,7 +26,6 @@ def test_a_write_is_hashed_and_readable_in_ranges(tmp_path: Path) -> None:
     assert b"".join(storage.read(stored.key)) == data
     assert b"".join(storage.read(stored.key, 10, 19)) == data[10:20]
     assert storage.size(stored.key) == len(data)
-    assert storage.delivery(stored.key).path == storage.path_of(stored.key)
 
 
 def test_a_broken_or_oversized_write_leaves_nothing(tmp_path: Path) -> None:

@@ -246,54 +246,60 @@ def apply_verification(
             if verification.outcome in (Outcome.FAILED, Outcome.CANCELLED):
                 _fail_per_gateway(session, payment, verification.outcome, verification.status)
             return CallbackResult(payment.state, payment.order_id)
-        disagreements = _disagreements(payment, verification)
-        if disagreements:
-            return _mismatch(session, payment, disagreements)
+        return _settle_paid(session, payment, verification)
 
-        def keep_receipt() -> None:
-            payment.gateway_reference = verification.reference
-            payment.card_number_masked = verification.card_masked
 
-        if not flushed(session, keep_receipt):  # the receipt already paid another payment
-            payment = lock_payment(session, payment_id)
-            return _mismatch(
-                session,
-                payment,
-                {"reference": {"ours": "unused", "theirs": verification.reference}},
-                why="this receipt already paid another order",
-            )
-        move_payment(
+def _settle_paid(session: Session, payment: Payment, verification: Verification) -> CallbackResult:
+    """The gateway verified a payment we hold locked and open: mark it paid and activate,
+    in the caller's transaction, unless its answer disagrees with our record."""
+    disagreements = _disagreements(payment, verification)
+    if disagreements:
+        return _mismatch(session, payment, disagreements)
+
+    def keep_receipt() -> None:
+        payment.gateway_reference = verification.reference
+        payment.card_number_masked = verification.card_masked
+
+    if not flushed(session, keep_receipt):  # the receipt already paid another payment
+        payment = lock_payment(session, payment.id)
+        return _mismatch(
             session,
             payment,
-            "paid",
-            event="paid",
-            message="Verified and paid.",
-            reference=verification.reference,
+            {"reference": {"ours": "unused", "theirs": verification.reference}},
+            why="this receipt already paid another order",
         )
-        activation = activate_subscription(session, payment)
-        events.record(
-            session,
-            payment,
-            "activated",
-            "Subscription activated.",
-            subscription_id=activation.subscription_id,
-            period_end=activation.period_end,
-        )
-        append_event(
-            session,
-            action="payment.paid",
-            actor=Actor.system("billing"),
-            tenant_id=payment.tenant_id,
-            target_type="payment",
-            target_id=payment.id,
-            data={
-                "order_id": payment.order_id,
-                "amount_rials": payment.amount_rials,
-                "gateway": payment.gateway,
-                "reference": verification.reference,
-            },
-        )
-        return CallbackResult("paid", payment.order_id)
+    move_payment(
+        session,
+        payment,
+        "paid",
+        event="paid",
+        message="Verified and paid.",
+        reference=verification.reference,
+    )
+    activation = activate_subscription(session, payment)
+    events.record(
+        session,
+        payment,
+        "activated",
+        "Subscription activated.",
+        subscription_id=activation.subscription_id,
+        period_end=activation.period_end,
+    )
+    append_event(
+        session,
+        action="payment.paid",
+        actor=Actor.system("billing"),
+        tenant_id=payment.tenant_id,
+        target_type="payment",
+        target_id=payment.id,
+        data={
+            "order_id": payment.order_id,
+            "amount_rials": payment.amount_rials,
+            "gateway": payment.gateway,
+            "reference": verification.reference,
+        },
+    )
+    return CallbackResult("paid", payment.order_id)
 
 
 def _already_settled(session: Session, payment: Payment) -> CallbackResult:

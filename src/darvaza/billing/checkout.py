@@ -5,12 +5,13 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from darvaza.billing import events
 from darvaza.billing.gateways import GatewayRegistry
-from darvaza.billing.gateways.base import CreateRequest, GatewayError
+from darvaza.billing.gateways.base import Created, CreateRequest, GatewayError
 from darvaza.billing.models import Payment, Plan
 from darvaza.billing.payments import lock_payment, move_payment
 from darvaza.clock import utcnow
@@ -51,12 +52,63 @@ def start_checkout(
     """Create our payment, then ask the gateway to create its own. A gateway that refuses
     or does not answer fails the payment on the spot, with the gateway's code and message:
     no payment is ever left pending without a gateway behind it. A customer whose address
-    is not confirmed (`email_verified` False) cannot pay: receipts and resets go there."""
+    is not confirmed (`email_verified` False) cannot pay: receipts and resets go there.
+
+    Three steps, each its own transaction or none, so that no transaction spans the
+    gateway's call: open our payment, send it to the gateway, then accept the gateway's
+    answer or refuse it."""
     if not email_verified:
         raise Forbidden(
             "Confirm your email address before you pay: we sent you a link.",
             code="email_not_verified",
         )
+    opened = _open_payment(db, gateways, user_id=user_id, tenant_id=tenant_id, plan_code=plan_code)
+    payment = opened.payment
+    callback = public_url.rstrip("/") + CALLBACK_PATH.format(gateway=payment.gateway)
+    request = CreateRequest(
+        order_id=payment.order_id,
+        amount_rials=payment.amount_rials,
+        callback_url=callback,
+        description=opened.description,
+        email=email,
+    )
+    try:
+        created = gateways.get(payment.gateway).create(request)
+    except GatewayError as exc:
+        _refuse(db, payment.id, (exc.code, exc.message), f"The gateway refused: {exc.message}",
+                code=exc.code, retryable=exc.retryable)  # fmt: skip
+        raise GatewayFailed(
+            f"The payment gateway could not start the payment ({exc.code}: {exc.message}). "
+            "Nothing was charged; please try again.",
+            details=[{"order_id": payment.order_id, "gateway_code": exc.code}],
+        ) from None
+    _accept(db, payment.id, created)
+    go = public_url.rstrip("/") + GO_PATH.format(order_id=payment.order_id)
+    return Checkout(
+        payment.id,
+        payment.order_id,
+        go,
+        created.redirect_url,
+        payment.amount_rials,
+        payment.period_days,
+    )
+
+
+@dataclass(frozen=True)
+class _Opened:
+    payment: Payment
+    description: str  # what the payer sees at the gateway
+
+
+def _open_payment(
+    db: Database,
+    gateways: GatewayRegistry,
+    *,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    plan_code: str,
+) -> _Opened:
+    """Our payment, `created`, at the plan's price now, through the tenant's gateway."""
     now = utcnow()
     with db.transaction() as session:
         tenant = get_tenant_by_id(session, tenant_id)
@@ -92,74 +144,45 @@ def start_checkout(
             period_days=plan.period_days,
             gateway=gateway_name,
         )
-    callback = public_url.rstrip("/") + CALLBACK_PATH.format(gateway=gateway_name)
-    try:
-        created = gateways.get(gateway_name).create(
-            CreateRequest(
-                order_id=payment.order_id,
-                amount_rials=payment.amount_rials,
-                callback_url=callback,
-                description=f"{tenant.name}: {plan.name}",
-                email=email,
-            )
-        )
-    except GatewayError as exc:
-        with db.transaction() as session:
-            locked = lock_payment(session, payment.id)
-            move_payment(
-                session,
-                locked,
-                "failed",
-                event="send_failed",
-                message=f"The gateway refused: {exc.message}",
-                failure=(exc.code, exc.message),
-                code=exc.code,
-                retryable=exc.retryable,
-            )
-        raise GatewayFailed(
-            f"The payment gateway could not start the payment ({exc.code}: {exc.message}). "
-            "Nothing was charged; please try again.",
-            details=[{"order_id": payment.order_id, "gateway_code": exc.code}],
-        ) from None
+        return _Opened(payment, f"{tenant.name}: {plan.name}")
+
+
+def _refuse(
+    db: Database, payment_id: uuid.UUID, failure: tuple[str, str], message: str, **data: Any
+) -> None:
     with db.transaction() as session:
-        locked = lock_payment(session, payment.id)
+        payment = lock_payment(session, payment_id)
+        move_payment(
+            session, payment, "failed", event="send_failed", message=message, failure=failure,
+            **data,
+        )  # fmt: skip
 
-        def accept() -> None:
-            locked.gateway_payment_id = created.gateway_payment_id
-            locked.gateway_url = created.redirect_url
 
-        if not flushed(session, accept):  # the gateway reused an id another payment has
-            locked = lock_payment(session, payment.id)
+def _accept(db: Database, payment_id: uuid.UUID, created: Created) -> None:
+    """The gateway made its payment: ours is `pending`, unless the gateway handed back an
+    id another payment already has (then ours fails: it cannot be told apart)."""
+    with db.transaction() as session:
+        payment = lock_payment(session, payment_id)
+
+        def keep_ids() -> None:
+            payment.gateway_payment_id = created.gateway_payment_id
+            payment.gateway_url = created.redirect_url
+
+        if flushed(session, keep_ids):
             move_payment(
                 session,
-                locked,
-                "failed",
-                event="send_failed",
-                message="The gateway returned an id another payment has.",
-                failure=("duplicate_gateway_id", "the gateway reused an id"),
+                payment,
+                "pending",
+                event="sent",
+                message="The gateway accepted the payment.",
                 gateway_payment_id=created.gateway_payment_id,
+                redirect_url=created.redirect_url,
             )
-            raise GatewayFailed(
-                "The payment gateway answered wrongly; nothing was charged."
-            ) from None
-        move_payment(
-            session,
-            locked,
-            "pending",
-            event="sent",
-            message="The gateway accepted the payment.",
-            gateway_payment_id=created.gateway_payment_id,
-            redirect_url=created.redirect_url,
-        )
-    go = public_url.rstrip("/") + GO_PATH.format(order_id=payment.order_id)
-    return Checkout(
-        payment.id,
-        payment.order_id,
-        go,
-        created.redirect_url,
-        payment.amount_rials,
-        payment.period_days,
-    )
+            return
+    _refuse(db, payment_id, ("duplicate_gateway_id", "the gateway reused an id"),
+            "The gateway returned an id another payment has.",
+            gateway_payment_id=created.gateway_payment_id)  # fmt: skip
+    raise GatewayFailed("The payment gateway answered wrongly; nothing was charged.")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import anyio.from_thread
 from fastapi import APIRouter, Header, Request, status
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from darvaza.content import service
@@ -24,7 +24,7 @@ from darvaza.content.schemas import (
     RevokedTokensOut,
     StaffContentPageOut,
 )
-from darvaza.errors import DarvazaError, Gone, refuses
+from darvaza.errors import refuses
 from darvaza.http import PartsDep, client_ip, part
 from darvaza.params import PageLimit, TimeCursor
 from darvaza.parts import Parts
@@ -47,11 +47,6 @@ Customer = Annotated[Access, Requires(TENANT_CUSTOMER)]
 
 
 ARCHIVED = "Archived items cannot change."
-
-
-class RangeRefused(DarvazaError):
-    status_code = 416
-    code = "range_not_satisfiable"
 
 
 class UploadFields(BaseModel):
@@ -318,7 +313,6 @@ _FILE = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
     responses={
         200: {"description": "The whole file, in its own content type", "content": _FILE},
         206: {"description": "The byte range asked for (`Content-Range`)", "content": _FILE},
-        302: {"description": "The file is in an object store: `Location` is a presigned URL"},
         **refuses(
             _410="The link was revoked, has expired or is used up, or the file is gone.",
             _416="The byte range is not in the file (`Content-Range: bytes */size`).",
@@ -340,69 +334,13 @@ def download(
     grant = service.open_download(
         parts.db, token[:100], ip=ip, range_header=range_, if_range=if_range
     )
-    item = grant.item
-    etag = f'"{item.sha256}"'
-    headers = {
-        "Content-Disposition": service.content_disposition(item.filename),
-        "Cache-Control": "private, no-store",
-        "ETag": etag,
-        "Accept-Ranges": "bytes",
-    }
-    try:
-        delivery = storage.delivery(item.storage_key)
-    except service.StorageError:
-        service.record_delivery(
-            parts.db, grant, ip=ip, outcome="file_missing", status=410, bytes_sent=0,
-            refund=grant.charged,
-        )  # fmt: skip
-        raise Gone("The file is missing from storage.", code="content_unavailable") from None
-    if delivery.url is not None:  # an object store: the client fetches a presigned URL
-        service.record_delivery(
-            parts.db, grant, ip=ip, outcome="redirected", status=302, bytes_sent=0
-        )
-        return RedirectResponse(delivery.url, status_code=302, headers=headers)
-    if parts.settings.download_offload == "x-accel":
-        headers["X-Accel-Redirect"] = parts.settings.download_offload_prefix + item.storage_key
-        service.record_delivery(
-            parts.db, grant, ip=ip, outcome="offloaded", status=200, bytes_sent=grant.charged
-        )
-        return Response(headers=headers, media_type=item.content_type)
-    byte_range = grant.byte_range
-    if grant.range_refused:
-        service.record_delivery(
-            parts.db, grant, ip=ip, outcome="range_refused", status=416, bytes_sent=0
-        )
-        raise RangeRefused(
-            "That byte range is not in the file.",
-            headers={"Content-Range": f"bytes */{item.size_bytes}"},
-        )
-    start, end = (byte_range.start, byte_range.end) if byte_range else (0, item.size_bytes - 1)
-    status_code = 206 if byte_range else 200
-    headers["Content-Length"] = str(end - start + 1)
-    if byte_range:
-        headers["Content-Range"] = f"bytes {start}-{end}/{item.size_bytes}"
-
-    def body() -> Iterator[bytes]:
-        sent = 0
-        outcome = "interrupted"
-        try:
-            for chunk in storage.read(item.storage_key, start, end):
-                sent += len(chunk)
-                yield chunk
-            outcome = "delivered"
-        finally:
-            service.record_delivery(
-                parts.db,
-                grant,
-                ip=ip,
-                outcome=outcome,
-                status=status_code,
-                bytes_sent=sent,
-                start=byte_range.start if byte_range else None,
-                end=byte_range.end if byte_range else None,
-                refund=grant.charged - sent,
-            )
-
+    settings = parts.settings
+    sending = service.deliver(
+        parts.db, storage, grant, ip=ip, offload=settings.download_offload,
+        offload_prefix=settings.download_offload_prefix,
+    )  # fmt: skip
+    if sending.body is None:
+        return Response(headers=sending.headers, media_type=sending.content_type)
     return StreamingResponse(
-        body(), status_code=status_code, headers=headers, media_type=item.content_type
+        sending.body, sending.status, headers=sending.headers, media_type=sending.content_type
     )

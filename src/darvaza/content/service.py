@@ -1,10 +1,12 @@
 """Content's one face: what routes, the CLI and other domains may call. The rules live
 in the use-case modules behind it: `items` (create, change, publish, archive, list, who
 is entitled), `uploads` (reading an upload after the access check), `downloads` (links,
-their byte budget, the log), `storage` and `http_delivery`."""
+their byte budget, the log), `delivery` (answering one download), `storage` and
+`http_delivery`."""
 
 from __future__ import annotations
 
+from darvaza.content.delivery import RangeRefused, Sending, deliver
 from darvaza.content.downloads import (
     delete_ended_download_tokens,
     download_log,
@@ -28,6 +30,8 @@ from darvaza.content.uploads import UploadForm, receive_form
 
 __all__ = [
     "LocalStorage",
+    "RangeRefused",
+    "Sending",
     "Storage",
     "StorageError",
     "UploadForm",
@@ -37,6 +41,7 @@ __all__ = [
     "content_disposition",
     "create_item",
     "delete_ended_download_tokens",
+    "deliver",
     "download_log",
     "issue_download_token",
     "list_items",

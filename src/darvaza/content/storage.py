@@ -35,14 +35,6 @@ class StoredFile:
     sha256: str
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """How the bytes of a file reach the client: read them here, or let a proxy send them."""
-
-    path: Path | None = None  # a local file (for streaming, or nginx's X-Accel-Redirect)
-    url: str | None = None  # an object store's presigned URL
-
-
 class Storage(Protocol):
     def write(self, chunks: Iterable[bytes], *, max_bytes: int) -> StoredFile: ...
 
@@ -51,8 +43,6 @@ class Storage(Protocol):
     def size(self, key: str) -> int: ...
 
     def delete(self, key: str) -> None: ...
-
-    def delivery(self, key: str) -> Delivery: ...
 
 
 def new_key() -> str:
@@ -116,9 +106,6 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self.path_of(key).unlink(missing_ok=True)
-
-    def delivery(self, key: str) -> Delivery:
-        return Delivery(path=self._existing(key))
 
     def _existing(self, key: str) -> Path:
         path = self.path_of(key)
