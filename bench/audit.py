@@ -27,10 +27,11 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from bench.support import pgbench, postgres_database
-from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, covering_checkpoint, seal_all
+from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, seal_all
 from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from darvaza.audit.sealer import run_sealer
 from darvaza.audit.service import append_event
+from darvaza.audit.verify import covering_checkpoint
 from darvaza.db import Database
 from darvaza.migrate import upgrade_to_head
 from darvaza.security.caller import Actor

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, LogReport, verify_log
+from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder
 from darvaza.audit.models import AuditEvent
 from darvaza.audit.service import append_event
+from darvaza.audit.verify import LogReport, verify_log
 from darvaza.db import Database
 from darvaza.security.caller import Actor
 

@@ -18,14 +18,13 @@ from darvaza.audit import merkle
 from darvaza.audit.checkpoints import (
     AuditKeys,
     CheckpointFolder,
-    check_proof,
     copy_to_folder,
-    inclusion_proof,
     seal_all,
     seal_batch,
 )
 from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from darvaza.audit.service import content_hash, seal_hash
+from darvaza.audit.verify import check_proof, inclusion_proof
 from darvaza.cli import app as cli
 from darvaza.clock import utcnow
 from darvaza.db import Database

@@ -68,6 +68,8 @@ def receive_callback(
     payment it names) while `record_rejection()` says so, so that anonymous junk cannot
     flood either.
     """
+    # Long because: the whole path of a callback, from reading it to the gateway's answer,
+    # reads as one story; each step it takes is a function of its own.
     try:
         gateway = gateways.get(gateway_name)
     except GatewayError as exc:
@@ -79,15 +81,7 @@ def receive_callback(
         return _reject_unreadable(db, gateway_name, fields, kept, str(exc), record_rejection)
 
     with db.transaction() as session:
-        if data.order_id is not None:
-            payment = lock_row_if_any(session, Payment, Payment.order_id == data.order_id)
-        else:
-            payment = lock_row_if_any(
-                session,
-                Payment,
-                Payment.gateway == gateway_name,
-                Payment.gateway_payment_id == data.gateway_payment_id,
-            )
+        payment = _payment_named_by(session, gateway_name, data)
         if payment is None:
             if record_rejection():
                 _audit_rejection(
@@ -124,6 +118,18 @@ def receive_callback(
     except GatewayError as exc:
         return record_verify_failure(db, payment_id, exc)
     return apply_verification(db, payment_id, verification)
+
+
+def _payment_named_by(session: Session, gateway_name: str, data: CallbackData) -> Payment | None:
+    """The payment a callback names (by our order id, or else the gateway's id), locked."""
+    if data.order_id is not None:
+        return lock_row_if_any(session, Payment, Payment.order_id == data.order_id)
+    return lock_row_if_any(
+        session,
+        Payment,
+        Payment.gateway == gateway_name,
+        Payment.gateway_payment_id == data.gateway_payment_id,
+    )
 
 
 def _wrong_id(

@@ -30,6 +30,8 @@ def activate_subscription(session: Session, payment: Payment) -> SubscriptionAct
     A renewal extends from the later of now and the current end. The unique payment id on
     the activation is the database's guarantee that this happens once per payment.
     """
+    # Long because: the steps of an activation share the payment's lock and the
+    # transaction that makes it happen exactly once; apart they would hide that.
     now = utcnow()
     subscription = _lock_subscription(session, payment)
     if subscription is None:

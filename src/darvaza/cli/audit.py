@@ -25,7 +25,8 @@ def audit_verify() -> None:
     """Check every sealed event against its seal, the seals' keyed chain, every signed
     checkpoint and its copy in the checkpoint folder; report what is not sealed yet. Exit 1
     naming the first event that disagrees, or when events wait too long for their seal."""
-    from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, verify_log
+    from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder
+    from darvaza.audit.verify import verify_log
     from darvaza.db import Database
     from darvaza.migrate import migration_status
 
@@ -87,7 +88,7 @@ def audit_prove(
 ) -> None:
     """Print a proof (JSON) that the event is in a signed checkpoint; `darvaza audit
     check-proof` checks it with the public key alone, without the database."""
-    from darvaza.audit.checkpoints import inclusion_proof
+    from darvaza.audit.verify import inclusion_proof
 
     with _database() as (_, db):
         try:
@@ -105,7 +106,7 @@ def audit_check_proof(
     """Check a proof offline: exit 0 when it holds, 1 naming what does not."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from darvaza.audit.checkpoints import check_proof
+    from darvaza.audit.verify import check_proof
 
     try:
         key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key))

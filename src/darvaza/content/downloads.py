@@ -134,6 +134,8 @@ def open_download(
     or the whole file) to the link's budget of `max_uses` times the file. A refusal of a
     real token is on record (audit event and download log); an unknown one is just
     unknown (404)."""
+    # Long because: every refusal of a link is decided in order under the link's row lock,
+    # and the order is the rule.
     if not looks_like_token(token) or not token.startswith(DOWNLOAD_PREFIX):
         raise NotFound("No such download.")
     now = utcnow()

@@ -19,6 +19,7 @@ def _download_path(url: str) -> str:
 def run_content_download(
     base_url: str, admin_token: str, *, max_wait_seconds: float = 30
 ) -> Report:
+    # Long because: a smoke check is a script, read top to bottom as the story it tells.
     def steps(client: SmokeClient, report: Report) -> None:
         shop = Shop.open(client, admin_token)
         data = os.urandom(200_000)

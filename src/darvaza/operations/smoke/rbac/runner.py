@@ -1,0 +1,173 @@
+"""Running the RBAC matrix: every route, as every kind of caller, against its policy."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, run_smoke
+from darvaza.operations.smoke.rbac.examples import EXAMPLES
+from darvaza.operations.smoke.rbac.world import (
+    _CALLER_TOKEN,
+    PLATFORM_ROLE,
+    TENANT_ROLE,
+    Call,
+    Example,
+    World,
+)
+
+# --- Running the matrix -----------------------------------------------------------------
+
+
+def expected_answer(policy: dict[str, Any], caller: str) -> str:
+    """'ok', '401', '403' or '303', from a policy as the server declares it."""
+    if policy["anonymous"]:
+        return "ok"
+    if caller == "anonymous":
+        return "303" if policy.get("login_redirect") else "401"
+    if policy["any_user"] or PLATFORM_ROLE.get(caller) in policy["platform_roles"]:
+        return "ok"
+    if policy["tenant_scoped"] and TENANT_ROLE.get(caller) in policy["tenant_roles"]:
+        return "ok"
+    return "403"
+
+
+@dataclass
+class Matrix:
+    client: SmokeClient
+    world: World
+    report: Report
+    bad_credentials: dict[str, str] = field(default_factory=dict)
+
+    def send(self, method: str, call: Call, caller: str) -> httpx.Response:
+        token = self.world.token_of(caller) if call.token is _CALLER_TOKEN else call.token
+        headers = {"Authorization": call.authorization} if call.authorization else None
+        return self.client.request(
+            method,
+            call.path,
+            token=None if call.authorization else token,
+            headers=headers,
+            json=call.json,
+            data=call.data,
+            files=call.files,
+            cookies=call.cookies,
+            follow_redirects=False,
+        )
+
+    def judge(self, label: str, expected: str, call: Call, response: httpx.Response) -> None:
+        status = response.status_code
+        if expected == "ok":
+            ok = 200 <= status < 400 or status in call.also_ok
+        else:
+            ok = status == int(expected) and (expected == "303" or _is_error_shape(response))
+        self.report.check(ok, f"{label}: expected {expected}, got {status} {response.text[:160]!r}")
+        if ok and expected == "ok" and call.on_success is not None:
+            call.on_success(response)
+
+    def run_route(self, method: str, path: str, policy: dict[str, Any], example: Example) -> None:
+        for caller in example.callers:
+            expected = expected_answer(policy, caller)
+            call = example.build(self.world, caller, expected == "ok")
+            self.judge(
+                f"{method} {path} as {caller}", expected, call, self.send(method, call, caller)
+            )
+        if not policy["anonymous"]:
+            for what, header in self.bad_credentials.items():
+                call = example.build(self.world, "anonymous", False)
+                call.authorization = header
+                self.judge(
+                    f"{method} {path} with {what}",
+                    "401",
+                    call,
+                    self.send(method, call, "anonymous"),
+                )
+        if policy["tenant_scoped"]:
+            call = example.build(self.world, "platform_admin", False)
+            call.path = call.path.replace(
+                f"/{self.world.tenant}", f"/smoke-{self.world.run}-none", 1
+            )
+            self.judge(
+                f"{method} {path} for an unknown tenant",
+                "404",
+                call,
+                self.send(method, call, "platform_admin"),
+            )
+        if example.foreign is not None:
+            for caller, call in example.foreign(self.world):
+                self.judge(
+                    f"{method} {path} as {caller}, someone else's object",
+                    "404",
+                    call,
+                    self.send(method, call, caller),
+                )
+
+
+def _is_error_shape(response: httpx.Response) -> bool:
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(error, dict) and {"code", "message", "request_id"} <= set(error)
+
+
+def _bad_credentials(world: World) -> dict[str, str]:
+    customer = world.members["customer"]
+    revoked, _ = world.login(customer)
+    world.client.expect(204, "POST", "/api/v1/auth/logout", token=revoked)
+    return {
+        "a forged token": "Bearer dzs_" + secrets.token_urlsafe(32),
+        "a truncated token": f"Bearer {customer.token[:-6]}",
+        "a revoked token": f"Bearer {revoked}",
+        "the wrong scheme": f"Token {customer.token}",
+        "a bearer with no token": "Bearer",
+    }
+
+
+def served_operations(client: SmokeClient) -> dict[tuple[str, str], dict[str, Any]]:
+    """(METHOD, path) -> declared policy, from the server's own OpenAPI document."""
+    document = client.expect(200, "GET", "/api/v1/openapi.json").json()
+    operations: dict[tuple[str, str], dict[str, Any]] = {}
+    for path, methods in document.get("paths", {}).items():
+        for method, operation in methods.items():
+            operations[(method.upper(), path)] = operation.get("x-darvaza-policy")
+    operations[("GET", "/api/v1/openapi.json")] = {
+        "anonymous": True,
+        "any_user": False,
+        "platform_roles": [],
+        "tenant_roles": [],
+        "tenant_scoped": False,
+    }
+    return operations
+
+
+def run_rbac_matrix(
+    base_url: str, admin_token: str, *, examples: dict[tuple[str, str], Example] | None = None
+) -> Report:
+    def steps(client: SmokeClient, report: Report) -> None:
+        _run_matrix(client, report, admin_token, EXAMPLES if examples is None else examples)
+
+    return run_smoke("rbac-admin", base_url, steps)
+
+
+def _run_matrix(
+    client: SmokeClient, report: Report, admin_token: str, examples: dict[tuple[str, str], Example]
+) -> None:
+    who = client.expect(200, "GET", "/api/v1/auth/session", token=admin_token).json()
+    if who.get("platform_role") != "platform_admin":
+        raise SmokeFailed("the admin token does not belong to a platform admin")
+    operations = served_operations(client)
+    world = World(client, admin_token)
+    world.build()
+    matrix = Matrix(client, world, report, _bad_credentials(world))
+    for (method, path), policy in sorted(operations.items()):
+        if not report.check(policy is not None, f"{method} {path} declares no policy"):
+            continue
+        example = examples.get((method, path))
+        if report.check(example is not None, f"{method} {path} has no example in the matrix"):
+            assert example is not None  # noqa: S101 (checked on the line above)
+            matrix.run_route(method, path, policy, example)
+    for method, path in sorted(set(examples) - set(operations)):
+        report.check(False, f"{method} {path} has an example but the server does not serve it")

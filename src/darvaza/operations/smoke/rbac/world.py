@@ -1,0 +1,199 @@
+"""The world the RBAC matrix calls routes in: two tenants, an owner of each, a manager, a
+customer and one member of each platform role, built through the admin API."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from darvaza.operations.smoke.client import SmokeClient
+from darvaza.operations.smoke.payments import call_back, follow_go_link, pay_with_mock
+
+CALLERS = (
+    "anonymous",
+    "customer",
+    "owner",
+    "other_owner",
+    "manager",
+    "platform_admin",
+    "support_admin",
+    "auditor",
+)
+PLATFORM_ROLE = {
+    "platform_admin": "platform_admin",
+    "support_admin": "support_admin",
+    "auditor": "auditor",
+}
+TENANT_ROLE = {"owner": "owner", "manager": "manager"}  # their role in the world's tenant
+# Public routes behind a rate limit are sampled with these callers only, so one run
+# spends three of each limit instead of eight.
+RATE_LIMITED_SAMPLE = ("anonymous", "customer", "platform_admin")
+
+_CALLER_TOKEN = object()  # a Call's default: the caller's own session token
+
+
+@dataclass
+class Member:
+    email: str
+    password: str
+    user_id: str
+    token: str = ""
+
+
+@dataclass
+class Call:
+    path: str
+    json: Any = None
+    data: dict[str, str] | None = None
+    files: dict[str, tuple[str, bytes, str]] | None = None
+    cookies: dict[str, str] | None = None
+    token: Any = _CALLER_TOKEN
+    authorization: str | None = None  # a raw Authorization header, for malformed ones
+    also_ok: frozenset[int] = frozenset()
+    on_success: Callable[[httpx.Response], None] | None = None
+
+
+@dataclass(frozen=True)
+class Example:
+    """How to call one route as a given caller. `build(world, caller, admitted)` does the
+    setup a call needs only when the caller is `admitted` (expected to succeed); anyone
+    else gets a placeholder id, which the policy must refuse before it is ever looked up."""
+
+    build: Callable[[World, str, bool], Call]
+    callers: tuple[str, ...] = CALLERS
+    # Calls that reach for someone else's object: each must answer 404.
+    foreign: Callable[[World], list[tuple[str, Call]]] | None = None
+
+
+class World:
+    """The people and tenants the matrix calls with, made through the admin API."""
+
+    def __init__(self, client: SmokeClient, admin_token: str) -> None:
+        self.client = client
+        self.admin_token = admin_token
+        self.run = secrets.token_hex(4)
+        self.counter = 0
+        self.members: dict[str, Member] = {}
+        self.tenant = f"smoke-{self.run}-a"
+        self.other_tenant = f"smoke-{self.run}-b"
+        self.plan: dict[str, Any] = {}
+        self.item = ""
+        self.subscribed: set[str] = set()
+        self.payment: dict[str, Any] = {}
+        self.mock_id = ""
+
+    def unique(self, what: str) -> str:
+        self.counter += 1
+        return f"smoke-{self.run}-{what}-{self.counter}"
+
+    def admin(self, status: int, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.client.expect(status, method, path, token=self.admin_token, **kwargs)
+        return response.json() if response.content else None
+
+    def new_user(self, platform_role: str | None = None) -> Member:
+        email = f"{self.unique('user')}@example.com"
+        password = "smoke-" + secrets.token_urlsafe(18)
+        body = {"email": email, "password": password, "platform_role": platform_role}
+        user = self.admin(201, "POST", "/api/v1/admin/users", json=body)
+        return Member(email, password, user["id"])
+
+    def login(self, member: Member) -> tuple[str, str]:
+        body = self.client.expect(
+            200,
+            "POST",
+            "/api/v1/auth/login",
+            json={"email": member.email, "password": member.password},
+        ).json()
+        return body["token"], body["session_id"]
+
+    def token_of(self, caller: str) -> str | None:
+        return None if caller == "anonymous" else self.members[caller].token
+
+    def add_manager(self, tenant: str) -> Member:
+        member = self.new_user()
+        path = f"/api/v1/admin/tenants/{tenant}/managers"
+        self.admin(201, "POST", path, json={"email": member.email})
+        return member
+
+    def create_plan(self, tenant: str) -> dict[str, Any]:
+        body = {
+            "code": self.unique("plan"),
+            "name": "Smoke plan",
+            "price_rials": 150_000,
+            "period_days": 30,
+        }
+        return dict(self.admin(201, "POST", f"/api/v1/tenants/{tenant}/plans", json=body))
+
+    def checkout(self, member: Member) -> dict[str, Any]:
+        response = self.client.expect(
+            201,
+            "POST",
+            f"/api/v1/tenants/{self.tenant}/checkout",
+            token=member.token,
+            json={"plan_code": self.plan["code"]},
+        )
+        return dict(response.json())
+
+    def pay(self, member: Member) -> str:
+        """Buy the world's plan through the mock gateway; the new subscription's id."""
+        _, fields = pay_with_mock(self.client, member.token, self.tenant, self.plan["code"])
+        call_back(self.client, fields)
+        mine = self.client.expect(200, "GET", "/api/v1/me/subscriptions", token=member.token).json()
+        return str(
+            next(s["id"] for s in mine if s["plan_id"] == self.plan["id"] and s["active_now"])
+        )
+
+    def upload(self, *, publish: bool) -> str:
+        made = self.admin(
+            201,
+            "POST",
+            f"/api/v1/tenants/{self.tenant}/content",
+            data={"title": self.unique("item")},
+            files=SMOKE_FILE,
+        )
+        if publish:
+            self.admin(200, "POST", f"/api/v1/tenants/{self.tenant}/content/{made['id']}/publish")
+        return str(made["id"])
+
+    def ensure_subscribed(self, caller: str) -> None:
+        if caller not in self.subscribed and caller not in ("owner", "manager", "platform_admin"):
+            self.pay(self.members[caller])
+            self.subscribed.add(caller)
+
+    def download_link(self) -> str:
+        self.ensure_subscribed("customer")
+        path = f"/api/v1/tenants/{self.tenant}/content/{self.item}/download-token"
+        url = self.client.expect(201, "POST", path, token=self.members["customer"].token).json()[
+            "url"
+        ]
+        return "/api/v1/downloads/" + str(url).rsplit("/", 1)[1]
+
+    def build(self) -> None:
+        for caller in CALLERS[1:]:
+            self.members[caller] = self.new_user(PLATFORM_ROLE.get(caller))
+        for slug, owner in ((self.tenant, "owner"), (self.other_tenant, "other_owner")):
+            body = {"slug": slug, "name": slug, "owner_email": self.members[owner].email}
+            self.admin(201, "POST", "/api/v1/admin/tenants", json=body)
+        manager = self.members["manager"]
+        self.admin(
+            201,
+            "POST",
+            f"/api/v1/admin/tenants/{self.tenant}/managers",
+            json={"email": manager.email},
+        )
+        for member in self.members.values():
+            member.token = self.login(member)[0]
+        self.plan = self.create_plan(self.tenant)
+        self.payment = self.checkout(self.members["customer"])
+        self.mock_id = follow_go_link(self.client, self.payment["redirect_url"]).rsplit("/", 1)[1]
+        self.item = self.upload(publish=True)
+
+
+# --- The examples: one per route --------------------------------------------------------
+
+
+SMOKE_FILE = {"file": ("smoke.txt", b"smoke test file\n", "text/plain")}
