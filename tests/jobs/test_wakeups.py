@@ -19,6 +19,9 @@ from tests.support.jobs import wait_for, worker_thread
 
 # Polls so rarely that a job started within seconds can only have been woken by a notice.
 SLEEPY = WorkerConfig(concurrency=2, poll_seconds=60, shutdown_grace_seconds=5)
+# Started well before the poll would have found it: only a wakeup does that. The bound is
+# loose on purpose, so that a loaded CI machine cannot fail the test by being slow.
+WOKEN = SLEEPY.poll_seconds / 4
 
 
 @pytest.fixture(autouse=True)
@@ -67,10 +70,10 @@ def test_a_job_enqueued_while_the_worker_sleeps_starts_at_once(db: Database) -> 
     with worker_thread(db, REGISTRY, SLEEPY):
         wait_for(lambda: len(_listeners(db)) == 1)
         time.sleep(0.3)  # the worker has claimed what there was and sleeps for a minute
-        assert _seconds_to_start(db, _enqueue(db)) < 2
+        assert _seconds_to_start(db, _enqueue(db)) < WOKEN
         with db.transaction() as session:
             (batched,) = enqueue_many(session, "test.ok", [{}])
-        assert _seconds_to_start(db, batched) < 2
+        assert _seconds_to_start(db, batched) < WOKEN
 
 
 def test_a_job_for_later_or_another_queue_sends_no_wakeup(db: Database) -> None:
@@ -94,7 +97,7 @@ def test_jobs_given_back_wake_the_other_workers(db: Database) -> None:
         wait_for(lambda: len(_listeners(db)) == 1)
         time.sleep(0.3)
         assert release(db, [held], "released: worker stopped") == 1
-        assert _seconds_to_start(db, job_id) < 2
+        assert _seconds_to_start(db, job_id) < WOKEN
 
 
 def test_the_listener_comes_back_after_its_connection_is_killed(db: Database) -> None:
@@ -105,4 +108,4 @@ def test_the_listener_comes_back_after_its_connection_is_killed(db: Database) ->
             session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
         wait_for(lambda: _listeners(db) not in ([], [first]), timeout=15)
         time.sleep(0.3)
-        assert _seconds_to_start(db, _enqueue(db)) < 2
+        assert _seconds_to_start(db, _enqueue(db)) < WOKEN
