@@ -368,10 +368,6 @@ def route_policies(app: FastAPI) -> list[RoutePolicy]:
     return table
 
 
-def routes_without_policy(app: FastAPI) -> list[str]:
-    return sorted({f"{row.method} {row.path}" for row in route_policies(app) if row.policy is None})
-
-
 def annotate_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     """An `openapi()` that adds to each operation its policy (`x-darvaza-policy`, so
     clients and `darvaza smoke rbac-admin` read who may call what from the running server)
