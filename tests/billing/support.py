@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from darvaza.billing.checkout import Checkout, start_checkout
+from sqlalchemy import func, select
+
+from darvaza.billing.checkout import Checkout, send_payer_to_gateway, start_checkout
 from darvaza.billing.gateways import GatewayRegistry
+from darvaza.billing.gateways.mock import settle_mock_payment
+from darvaza.billing.models import Payment
 from darvaza.billing.plans import create_plan
 from darvaza.db import Database
 from darvaza.tenants.models import Tenant
@@ -51,3 +55,22 @@ def open_shop(
     if gateway is not None:
         tenant = set_payment_gateway(db, SYSTEM, tenant_id=tenant.id, gateway=gateway)
     return Shop(db, registry, tenant, person(db))
+
+
+def count_rows(db: Database, model: type, *where: object) -> int:
+    with db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def payment_by_order(db: Database, order_id: str) -> Payment:
+    with db.read() as session:
+        return session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
+
+
+def paid_without_callback(shop: Shop) -> tuple[str, dict[str, str]]:
+    """The payer paid on the mock gateway and closed the browser: no callback came."""
+    checkout = shop.checkout()
+    send_payer_to_gateway(shop.db, checkout.order_id)
+    returned = settle_mock_payment(shop.db, checkout.gateway_url.rsplit("/", 1)[1], pay=True)
+    assert returned is not None
+    return checkout.order_id, returned.fields

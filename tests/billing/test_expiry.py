@@ -4,45 +4,28 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from darvaza.audit.models import AuditEvent
 from darvaza.billing.callbacks import receive_callback
-from darvaza.billing.checkout import send_payer_to_gateway
-from darvaza.billing.gateways.mock import settle_mock_payment
 from darvaza.billing.models import Payment, Subscription
 from darvaza.billing.subscriptions import cancel_subscription, expire_due_subscriptions
 from darvaza.clock import utcnow
 from darvaza.db import Database
-from tests.billing.support import Shop, open_shop
+from tests.billing.support import (
+    Shop,
+    count_rows,
+    open_shop,
+    paid_without_callback,
+)
 from tests.support.concurrency import race
 from tests.support.world import SYSTEM
-
-
-def _count(db: Database, model: type, *where: object) -> int:
-    with db.read() as session:
-        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-
-def _payment(db: Database, order_id: str) -> Payment:
-    with db.read() as session:
-        return session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
-
-
-def _paid_at_gateway_without_callback(shop: Shop) -> tuple[str, dict[str, str]]:
-    """The payer paid on the mock gateway and closed the browser: no callback came."""
-    checkout = shop.checkout()
-    send_payer_to_gateway(shop.db, checkout.order_id)
-    returned = settle_mock_payment(shop.db, checkout.gateway_url.rsplit("/", 1)[1], pay=True)
-    assert returned is not None
-    return checkout.order_id, returned.fields
-
 
 # -- subscriptions.expire ---------------------------------------------------------------
 
 
 def _subscribe(shop: Shop) -> Subscription:
-    order_id, fields = _paid_at_gateway_without_callback(shop)
+    order_id, fields = paid_without_callback(shop)
     assert receive_callback(shop.db, shop.gateways, "mock", fields).state == "paid"
     with shop.db.read() as session:
         payment = session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
@@ -71,8 +54,8 @@ def test_expire_ends_subscriptions_past_their_end_once(db: Database) -> None:
     with db.read() as session:
         states = {s.id: s.state for s in session.scalars(select(Subscription))}
     assert states == {ending.id: "expired", cancelled.id: "cancelled", later.id: "active"}
-    assert _count(db, AuditEvent, AuditEvent.action == "subscription.expired") == 1
-    assert _count(db, AuditEvent, AuditEvent.action == "subscription.cancelled") == 2  # + ask
+    assert count_rows(db, AuditEvent, AuditEvent.action == "subscription.expired") == 1
+    assert count_rows(db, AuditEvent, AuditEvent.action == "subscription.cancelled") == 2  # + ask
     assert expire_due_subscriptions(db, now=when) == {"expired": 0, "cancelled": 0}
 
 

@@ -11,19 +11,24 @@ from functools import partial
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from starlette.types import ASGIApp
 
 from darvaza.audit.models import AuditEvent
 from darvaza.billing.callbacks import receive_callback
 from darvaza.billing.checkout import send_payer_to_gateway
 from darvaza.billing.gateways import GatewayRegistry
-from darvaza.billing.gateways.mock import settle_mock_payment
 from darvaza.billing.models import Payment, PaymentEvent, SubscriptionActivation
 from darvaza.billing.reconcile import reconcile_payment, reconcile_stale_payments
 from darvaza.clock import utcnow
 from darvaza.db import Database
-from tests.billing.support import Shop, open_shop
+from tests.billing.support import (
+    Shop,
+    count_rows,
+    open_shop,
+    paid_without_callback,
+    payment_by_order,
+)
 from tests.support.concurrency import race
 from tests.support.fake_gateways import FakeIdPay
 
@@ -38,31 +43,12 @@ RECONCILE = {"expire_after": timedelta(minutes=60)}
 SOON = timedelta(minutes=5)
 
 
-def _count(db: Database, model: type, *where: object) -> int:
-    with db.read() as session:
-        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-
-def _payment(db: Database, order_id: str) -> Payment:
-    with db.read() as session:
-        return session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
-
-
-def _paid_at_gateway_without_callback(shop: Shop) -> tuple[str, dict[str, str]]:
-    """The payer paid on the mock gateway and closed the browser: no callback came."""
-    checkout = shop.checkout()
-    send_payer_to_gateway(shop.db, checkout.order_id)
-    returned = settle_mock_payment(shop.db, checkout.gateway_url.rsplit("/", 1)[1], pay=True)
-    assert returned is not None
-    return checkout.order_id, returned.fields
-
-
 # -- payments.reconcile -----------------------------------------------------------------
 
 
 def test_reconcile_settles_a_payment_whose_callback_never_came(db: Database) -> None:
     shop = open_shop(db)
-    order_id, _ = _paid_at_gateway_without_callback(shop)
+    order_id, _ = paid_without_callback(shop)
     unpaid = shop.checkout().order_id
     send_payer_to_gateway(db, unpaid)  # the payer is at the gateway's page, not paying yet
     # Not old enough yet: left alone.
@@ -71,32 +57,32 @@ def test_reconcile_settles_a_payment_whose_callback_never_came(db: Database) -> 
         db, shop.gateways, older_than=SOON, now=utcnow() + SOON, **RECONCILE
     )
     assert counts == {"paid": 1, "pending": 1}
-    assert _payment(db, order_id).state == "paid"
-    assert _payment(db, unpaid).state == "pending"  # the payer may still pay
-    assert _count(db, SubscriptionActivation) == 1
+    assert payment_by_order(db, order_id).state == "paid"
+    assert payment_by_order(db, unpaid).state == "pending"  # the payer may still pay
+    assert count_rows(db, SubscriptionActivation) == 1
     # Again: nothing changes, nothing activates twice.
     reconcile_stale_payments(db, shop.gateways, older_than=SOON, now=utcnow() + SOON, **RECONCILE)
-    assert _count(db, SubscriptionActivation) == 1
+    assert count_rows(db, SubscriptionActivation) == 1
     # Past the expiry window, the unpaid one expires.
     late = utcnow() + timedelta(minutes=61)
     assert reconcile_stale_payments(db, shop.gateways, older_than=SOON, now=late, **RECONCILE) == {
         "expired": 1
     }
-    assert _payment(db, unpaid).state == "expired"
+    assert payment_by_order(db, unpaid).state == "expired"
 
 
 def test_reconcile_and_a_callback_racing_activate_once(db: Database) -> None:
     shop = open_shop(db)
     for _ in range(8):
-        order_id, fields = _paid_at_gateway_without_callback(shop)
-        payment_id = _payment(db, order_id).id
+        order_id, fields = paid_without_callback(shop)
+        payment_id = payment_by_order(db, order_id).id
         race(
             partial(receive_callback, db, shop.gateways, "mock", fields),
             partial(reconcile_payment, db, shop.gateways, payment_id, expire_after=SOON),
         )
-        assert _payment(db, order_id).state == "paid"
-    assert _count(db, SubscriptionActivation) == 8
-    assert _count(db, AuditEvent, AuditEvent.action == "payment.paid") == 8
+        assert payment_by_order(db, order_id).state == "paid"
+    assert count_rows(db, SubscriptionActivation) == 8
+    assert count_rows(db, AuditEvent, AuditEvent.action == "payment.paid") == 8
 
 
 def test_reconcile_expires_a_payment_that_never_reached_the_gateway(db: Database) -> None:
@@ -112,7 +98,7 @@ def test_reconcile_expires_a_payment_that_never_reached_the_gateway(db: Database
         db, shop.gateways, older_than=SOON, now=utcnow() + SOON, **RECONCILE
     )
     assert counts == {"expired": 1}
-    payment = _payment(db, order_id)
+    payment = payment_by_order(db, order_id)
     assert (payment.state, payment.failure_code) == ("expired", "never_sent")
 
 
@@ -125,7 +111,7 @@ def test_reconcile_through_idpay_verifies_and_survives_an_outage(
     )
     checkout = shop.checkout()
     send_payer_to_gateway(db, checkout.order_id)
-    payment = _payment(db, checkout.order_id)
+    payment = payment_by_order(db, checkout.order_id)
     assert payment.gateway == "idpay"
     fake.pay(payment.gateway_payment_id or "")
     # IDPay down: the payment stays pending, and the failure is on its timeline.
@@ -142,7 +128,7 @@ def test_reconcile_through_idpay_verifies_and_survives_an_outage(
         reconcile_payment(db, shop.gateways, payment.id, expire_after=timedelta(hours=1)) == "paid"
     )
     assert fake.verify_calls() == 1
-    assert _count(db, SubscriptionActivation) == 1
+    assert count_rows(db, SubscriptionActivation) == 1
 
 
 def _idpay_shop(db: Database, url: str) -> Shop:
@@ -165,7 +151,7 @@ def test_a_checkout_the_payer_never_followed_expires_without_asking(
         db, shop.gateways, older_than=SOON, now=utcnow() + SOON, **RECONCILE
     )
     assert counts == {"expired": 1}
-    payment = _payment(db, order_id)
+    payment = payment_by_order(db, order_id)
     assert (payment.state, payment.failure_code) == ("expired", "abandoned")
     assert _inquiries(fake) == 0
     # The go link now leads to the result page, never to the gateway.
@@ -179,7 +165,7 @@ def test_a_thousand_junk_checkouts_do_not_delay_a_real_payment(
     far shorter than IDPay's verify window, settles the real one with two gateway calls."""
     fake, url = idpay
     shop = _idpay_shop(db, url)
-    template = _payment(db, shop.checkout().order_id)
+    template = payment_by_order(db, shop.checkout().order_id)
     old = utcnow() - timedelta(minutes=9)
     with db.transaction() as session:
         session.execute(
@@ -216,11 +202,11 @@ def test_a_thousand_junk_checkouts_do_not_delay_a_real_payment(
         **RECONCILE,
     )
     took = time.monotonic() - started
-    assert _payment(db, real.order_id).state == "paid"
+    assert payment_by_order(db, real.order_id).state == "paid"
     assert counts["expired"] == 1001  # the junk and the first, unfollowed checkout
     assert [kind for kind, _ in fake.calls] == ["inquiry", "verify"]
     assert took < 120  # the budget was not what ended the run
-    assert _count(db, SubscriptionActivation) == 1
+    assert count_rows(db, SubscriptionActivation) == 1
 
 
 def test_a_run_stops_at_its_budget_and_the_next_goes_on(db: Database) -> None:
@@ -267,8 +253,8 @@ def test_a_payment_failed_on_a_not_final_answer_is_asked_again_in_the_window(
             .values(state="failed", failure_code=code, created_at=utcnow() - age)
         )
     reconcile_stale_payments(db, shop.gateways, older_than=SOON, **RECONCILE)
-    assert _payment(db, checkout.order_id).state == state
-    assert _count(db, SubscriptionActivation) == (1 if state == "paid" else 0)
+    assert payment_by_order(db, checkout.order_id).state == state
+    assert count_rows(db, SubscriptionActivation) == (1 if state == "paid" else 0)
     assert fake.verify_calls() == (1 if state == "paid" else 0)
 
 

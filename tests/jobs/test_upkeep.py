@@ -7,13 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from darvaza.assembly import WORK
 from darvaza.audit.models import AuditEvent
-from darvaza.billing.checkout import send_payer_to_gateway
-from darvaza.billing.gateways.mock import settle_mock_payment
-from darvaza.billing.models import Payment
 from darvaza.clock import utcnow
 from darvaza.content.downloads import delete_ended_download_tokens, issue_download_token
 from darvaza.content.items import create_item, move_item, store_upload
@@ -26,29 +23,13 @@ from darvaza.jobs.models import Job
 from darvaza.jobs.queue import claim, complete, enqueue, fail
 from darvaza.jobs.service import enqueue_ops, prune_finished
 from darvaza.jobs.worker import WorkerConfig
-from tests.billing.support import Shop, open_shop
+from tests.billing.support import (
+    Shop,
+    count_rows,
+    open_shop,
+)
 from tests.support.jobs import wait_for, worker_thread
 from tests.support.world import SYSTEM
-
-
-def _count(db: Database, model: type, *where: object) -> int:
-    with db.read() as session:
-        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-
-def _payment(db: Database, order_id: str) -> Payment:
-    with db.read() as session:
-        return session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
-
-
-def _paid_at_gateway_without_callback(shop: Shop) -> tuple[str, dict[str, str]]:
-    """The payer paid on the mock gateway and closed the browser: no callback came."""
-    checkout = shop.checkout()
-    send_payer_to_gateway(shop.db, checkout.order_id)
-    returned = settle_mock_payment(shop.db, checkout.gateway_url.rsplit("/", 1)[1], pay=True)
-    assert returned is not None
-    return checkout.order_id, returned.fields
-
 
 # -- cleanup ------------------------------------------------------------------------------
 
@@ -98,7 +79,7 @@ def test_cleanup_deletes_only_what_ended_long_ago(db: Database, tmp_path: Path) 
         left = set(session.scalars(select(Credential.id)))
     assert fresh.credential.id in left
     assert old.credential.id not in left
-    assert _count(db, DownloadToken) == 1
+    assert count_rows(db, DownloadToken) == 1
 
 
 def _owner_id(db: Database, shop: Shop) -> object:
@@ -139,12 +120,12 @@ def test_enqueue_ops_adds_each_upkeep_job_once_and_a_worker_runs_them(db: Databa
     assert set(enqueue_ops(db, SYSTEM, WORK.upkeep).values()) == {
         None
     }  # still queued: nothing added
-    assert _count(db, AuditEvent, AuditEvent.action == "jobs.ops_enqueued") == 2
+    assert count_rows(db, AuditEvent, AuditEvent.action == "jobs.ops_enqueued") == 2
     config = WorkerConfig(concurrency=2, poll_seconds=0.05)
     with worker_thread(db, WORK.registry, config):
         wait_for(
             lambda: (
-                _count(db, Job, Job.id.in_(list(first.values())), Job.state == "succeeded")
+                count_rows(db, Job, Job.id.in_(list(first.values())), Job.state == "succeeded")
                 == len(first)
             )
         )

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from darvaza.db import Database
+from darvaza.db import Database, values_by_id
 from darvaza.identity.accounts import (
     MailedTokens,
     change_password,
@@ -63,11 +63,7 @@ def user_by_id(db: Database, user_id: uuid.UUID) -> User:
 
 
 def emails_by_id(session: Session, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    wanted = set(user_ids)
-    if not wanted:
-        return {}
-    rows = session.execute(select(User.id, User.email).where(User.id.in_(wanted)))
-    return {row.id: row.email for row in rows}
+    return values_by_id(session, User.id, User.email, user_ids)
 
 
 def is_platform_admin(session: Session, user_id: uuid.UUID) -> bool:

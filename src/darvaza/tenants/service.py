@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
-from darvaza.db import Database, flush_unique, lock_row, lock_row_if_any
+from darvaza.db import Database, flush_unique, lock_row, lock_row_if_any, values_by_id
 from darvaza.errors import Conflict, Forbidden, InvalidInput, NotFound
 from darvaza.identity import service as identity
 from darvaza.identity.service import (
@@ -99,11 +99,7 @@ def tenant_id_of(session: Session, slug: str) -> uuid.UUID | None:
 
 
 def slugs_by_id(session: Session, tenant_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    wanted = set(tenant_ids)
-    if not wanted:
-        return {}
-    rows = session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id.in_(wanted)))
-    return {row.id: row.slug for row in rows}
+    return values_by_id(session, Tenant.id, Tenant.slug, tenant_ids)
 
 
 def get_tenant_by_id(session: Session, tenant_id: uuid.UUID) -> Tenant:
