@@ -135,3 +135,30 @@ def test_no_function_is_long_without_a_reason_and_no_file_is_too_long() -> None:
                 long_functions.append(f"{path.relative_to(PACKAGE)}:{node.name} ({len(body)})")
     assert long_functions == []
     assert long_files == []
+
+
+def test_every_refusal_is_declared_in_an_errors_module() -> None:
+    """Each `DarvazaError` lives in `darvaza/errors.py` or a domain's `errors.py` (the
+    state tables' `IllegalTransition` is the kit's own), so a reader finds them there."""
+    import importlib
+    import pkgutil
+
+    import darvaza
+    from darvaza.errors import DarvazaError
+
+    for module in pkgutil.walk_packages(darvaza.__path__, "darvaza."):
+        if ".migrations" not in module.name and not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+    found, pending = set(), [DarvazaError]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            found.add(sub)
+            pending.append(sub)
+    misplaced = sorted(
+        f"{cls.__module__}.{cls.__name__}"
+        for cls in found
+        if cls.__module__.startswith("darvaza.")
+        and not cls.__module__.endswith(".errors")
+        and cls.__module__ != "darvaza.states"
+    )
+    assert misplaced == []

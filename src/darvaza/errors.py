@@ -130,6 +130,16 @@ class Unauthenticated(DarvazaError):
     code = "unauthenticated"
 
 
+class LoginRequired(DarvazaError):
+    """A page's visitor is not signed in: the app answers with a redirect to `location`."""
+
+    status_code = 303
+    code = "login_required"
+
+    def __init__(self, location: str) -> None:
+        super().__init__("Sign in first.", headers={"Location": location})
+
+
 class Forbidden(DarvazaError):
     status_code = 403
     code = "forbidden"

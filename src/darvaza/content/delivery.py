@@ -8,15 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from darvaza.content.downloads import Grant, record_delivery
+from darvaza.content.errors import RangeRefused
 from darvaza.content.http_delivery import content_disposition
 from darvaza.content.storage import Storage, StorageError
 from darvaza.db import Database
-from darvaza.errors import DarvazaError, Gone
-
-
-class RangeRefused(DarvazaError):
-    status_code = 416
-    code = "range_not_satisfiable"
+from darvaza.errors import Gone
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ their byte budget, the log), `delivery` (answering one download), `storage` and
 
 from __future__ import annotations
 
-from darvaza.content.delivery import RangeRefused, Sending, deliver
+from darvaza.content.delivery import Sending, deliver
 from darvaza.content.downloads import (
     delete_ended_download_tokens,
     download_log,
@@ -15,6 +15,7 @@ from darvaza.content.downloads import (
     record_delivery,
     revoke_item_tokens,
 )
+from darvaza.content.errors import RangeRefused
 from darvaza.content.http_delivery import content_disposition
 from darvaza.content.items import (
     change_item,

@@ -16,24 +16,15 @@ from pydantic import BaseModel, ValidationError
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from darvaza.content.errors import BrokenUpload, UnsupportedUpload
 from darvaza.content.items import clean_filename, store_upload
 from darvaza.content.storage import Storage, StoredFile
-from darvaza.errors import DarvazaError, InvalidInput, validation_details
+from darvaza.errors import InvalidInput, validation_details
 
 FILE_FIELD = "file"
 FormT = TypeVar("FormT", bound=BaseModel)
 MAX_FIELDS = 20
 MAX_FIELD_BYTES = 16 * 1024
-
-
-class UnsupportedUpload(DarvazaError):
-    status_code = 415
-    code = "unsupported_media_type"
-
-
-class BrokenUpload(DarvazaError):
-    status_code = 400
-    code = "bad_request"
 
 
 @dataclass

@@ -34,9 +34,9 @@ from starlette.concurrency import run_in_threadpool
 from darvaza.errors import (
     HTML_PAGE,
     PAGES_PREFIX,
-    DarvazaError,
     ErrorOut,
     Forbidden,
+    LoginRequired,
     Unauthenticated,
 )
 from darvaza.http import get_parts
@@ -193,16 +193,6 @@ class Access:
         if self.tenant is None:
             raise RuntimeError(f"policy {self.policy.name} is not tenant-scoped")
         return self.tenant.id
-
-
-class LoginRequired(DarvazaError):
-    """A page's visitor is not signed in: the app answers with a redirect to `location`."""
-
-    status_code = 303
-    code = "login_required"
-
-    def __init__(self, location: str) -> None:
-        super().__init__("Sign in first.", headers={"Location": location})
 
 
 # The `{tenant}` of a tenant-scoped route, declared by its policy so every such operation
