@@ -262,8 +262,10 @@ def test_parallel_appenders_with_the_sealer_running_make_one_gapless_log(
         checkpoints = session.scalar(select(func.count()).select_from(AuditCheckpoint))
     assert seqs == list(range(1, total + 1))
     assert sealed_events == total
+    # How many batches the sealer made depends on how the threads interleave (on SQLite's
+    # one writer, all of them may land before its next look): at least one, each verified.
     assert checkpoints is not None
-    assert checkpoints > 1
+    assert checkpoints >= 1
     report = verify(db, tmp_path)
     assert report.ok, report.problems
     assert (report.sealed, report.unsealed) == (total, 0)
