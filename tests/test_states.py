@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import CheckConstraint
@@ -83,3 +84,18 @@ def test_a_table_names_its_final_states_and_the_sources_of_each_state() -> None:
     with pytest.raises(ValueError, match="undeclared"):
         StateMachine("broken", {"a": frozenset({"b"})})
     assert table("t", a="b").transitions == {"a": frozenset({"b"}), "b": frozenset()}
+
+
+def test_move_job_stamps_what_a_move_means() -> None:
+    from darvaza.jobs.queue import move_job
+
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    job = Job(kind="k", queue="default", payload={}, state="running", attempts=1)
+    move_job(job, "dead", now)
+    assert (job.state, job.finished_at, job.updated_at) == ("dead", now, now)
+    later = now + timedelta(minutes=1)
+    move_job(job, "queued", later, run_at=later)
+    assert (job.state, job.finished_at, job.run_at) == ("queued", None, later)
+    with pytest.raises(IllegalTransition):
+        move_job(job, "succeeded", later)  # a queued job must run first
+    assert job.state == "queued"

@@ -57,7 +57,8 @@ def activate_subscription(session: Session, payment: Payment) -> SubscriptionAct
     end = start + timedelta(days=payment.period_days)
     was = subscription.state
     if was != "active":  # a renewal of an active one extends it: no change of state
-        SUBSCRIPTION.move(subscription, "active")
+        # Its record is the payment's timeline ("activated"), written by the settlement.
+        move_subscription(session, subscription, "active", now, actor=None)
     subscription.current_period_end = end
     subscription.cancel_at_period_end = False
     subscription.cancelled_at = None
@@ -98,6 +99,30 @@ def _lock_subscription(session: Session, payment: Payment) -> Subscription | Non
         Subscription.user_id == payment.user_id,
         Subscription.plan_id == payment.plan_id,
     )
+
+
+def move_subscription(
+    session: Session, subscription: Subscription, target: str, now: datetime, *, actor: Actor | None
+) -> None:
+    """The one way a subscription changes state: checked against `SUBSCRIPTION`, stamped,
+    and audited as `subscription.<state>` by `actor` (None where another record tells the
+    move, as the payment's timeline tells an activation)."""
+    SUBSCRIPTION.move(subscription, target)
+    subscription.updated_at = now
+    if actor is not None:
+        append_event(
+            session,
+            action=f"subscription.{target}",
+            actor=actor,
+            tenant_id=subscription.tenant_id,
+            target_type="subscription",
+            target_id=subscription.id,
+            data={
+                "user_id": subscription.user_id,
+                "period_end": subscription.current_period_end,
+                "cancelled_by_customer": subscription.cancel_at_period_end,
+            },
+        )
 
 
 def cancel_subscription(
@@ -177,21 +202,7 @@ def expire_due_subscriptions(
             ).all()
             for subscription in due:
                 state = "cancelled" if subscription.cancel_at_period_end else "expired"
-                SUBSCRIPTION.move(subscription, state)
-                subscription.updated_at = now
+                move_subscription(session, subscription, state, now, actor=Actor.system("jobs"))
                 ended[state] += 1
-                append_event(
-                    session,
-                    action=f"subscription.{state}",
-                    actor=Actor.system("jobs"),
-                    tenant_id=subscription.tenant_id,
-                    target_type="subscription",
-                    target_id=subscription.id,
-                    data={
-                        "user_id": subscription.user_id,
-                        "period_end": subscription.current_period_end,
-                        "cancelled_by_customer": subscription.cancel_at_period_end,
-                    },
-                )
         if len(due) < batch:
             return ended

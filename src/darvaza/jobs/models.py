@@ -33,6 +33,8 @@ JOB = table(
     dead="queued",
     cancelled="queued",
 )
+# States in which a job is over until someone runs it again.
+ENDED = frozenset({"succeeded", "dead", "cancelled"})
 LIVE = "state IN ('queued', 'running')"
 QUEUED = "state = 'queued'"
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from darvaza.clock import utcnow
 from darvaza.db import Database, changed_rows, flushed
-from darvaza.jobs.models import JOB, Job
+from darvaza.jobs.models import ENDED, JOB, Job
 from darvaza.jobs.wakeups import notify_due
 
 BACKOFF_BASE = timedelta(seconds=2)
@@ -276,11 +276,20 @@ def _end_attempt(job: Job, error: str, now: datetime, retry_at: datetime | None)
     job.last_error, job.updated_at = error[:20_000], now
     job.lease_owner, job.lease_expires_at = None, None
     if retry_at is None or job.attempts >= job.max_attempts:
-        JOB.move(job, "dead")
-        job.finished_at = now
+        move_job(job, "dead", now)
     else:
-        JOB.move(job, "queued")
-        job.run_at = retry_at
+        move_job(job, "queued", now, run_at=retry_at)
+
+
+def move_job(job: Job, target: str, now: datetime, *, run_at: datetime | None = None) -> None:
+    """The one way a job row changes state: checked against `JOB`, and stamped (a job
+    that ends gets its `finished_at`; one queued again runs at `run_at`). The row is the
+    job's own record; what an operator does to it is audited by `service.py`."""
+    JOB.move(job, target)
+    job.updated_at = now
+    job.finished_at = now if target in ENDED else None
+    if run_at is not None:
+        job.run_at = run_at
 
 
 def release(

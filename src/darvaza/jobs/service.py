@@ -14,8 +14,8 @@ from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
 from darvaza.db import Database, changed_rows, flush_unique, lock_row
 from darvaza.errors import Conflict, NotFound
-from darvaza.jobs.models import JOB, Job, WorkerHeartbeat
-from darvaza.jobs.queue import enqueue
+from darvaza.jobs.models import Job, WorkerHeartbeat
+from darvaza.jobs.queue import enqueue, move_job
 from darvaza.jobs.registry import Work
 from darvaza.jobs.wakeups import notify_due
 from darvaza.paging import MAX_PAGE, Page, check_range, page_of
@@ -79,9 +79,10 @@ def retry_job(db: Database, actor: Actor, job_id: int, *, reason: str | None = N
         was, now = job.state, utcnow()
 
         def requeue() -> None:
-            if job.state != "queued":  # one waiting for its retry is only brought forward
-                JOB.move(job, "queued")
-            job.run_at, job.finished_at, job.updated_at = now, None, now
+            if job.state == "queued":  # one waiting for its retry is only brought forward
+                job.run_at, job.updated_at = now, now
+            else:
+                move_job(job, "queued", now, run_at=now)
             job.max_attempts = max(job.max_attempts, job.attempts + 1)
 
         taken = Conflict(
@@ -104,8 +105,7 @@ def cancel_job(db: Database, actor: Actor, job_id: int, *, reason: str | None = 
                 code="job_not_cancellable",
             )
         now = utcnow()
-        JOB.move(job, "cancelled")
-        job.finished_at, job.updated_at = now, now
+        move_job(job, "cancelled", now)
         _audit(session, actor, "job.cancelled", job, "queued", reason)
         return job
 
