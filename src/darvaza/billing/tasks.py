@@ -39,5 +39,4 @@ TASKS = Tasks(
         Periodic("payments.reconcile", every=timedelta(minutes=1)),
         Periodic("subscriptions.expire", every=timedelta(minutes=5)),
     ),
-    upkeep=("payments.reconcile", "subscriptions.expire"),
 )

@@ -22,5 +22,4 @@ TASKS = Tasks(
         JobKind("downloads.cleanup", delete_old_download_tokens, timeout=timedelta(minutes=10)),
     ),
     schedule=(Periodic("downloads.cleanup", cron="17 * * * *"),),
-    upkeep=("downloads.cleanup",),
 )

@@ -22,5 +22,4 @@ def delete_old_sessions(context: JobContext, _payload: dict[str, Any]) -> dict[s
 TASKS = Tasks(
     kinds=(JobKind("sessions.cleanup", delete_old_sessions, timeout=timedelta(minutes=10)),),
     schedule=(Periodic("sessions.cleanup", cron="17 * * * *"),),
-    upkeep=("sessions.cleanup",),
 )

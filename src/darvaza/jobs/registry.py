@@ -67,13 +67,12 @@ class JobKind:
 
 @dataclass(frozen=True)
 class Tasks:
-    """What one domain gives the worker. `upkeep` names the kinds an operator may run all
-    at once (`darvaza jobs enqueue-ops`)."""
+    """What one domain gives the worker: its job kinds, when the periodic ones run, and
+    its loops."""
 
     kinds: Sequence[JobKind] = ()
     schedule: Sequence[Periodic] = ()
     loops: Sequence[Loop] = ()
-    upkeep: Sequence[str] = ()
 
 
 class Registry:
@@ -96,22 +95,26 @@ class Registry:
 @dataclass(frozen=True)
 class Work:
     """Every domain's `Tasks`, collected by the composition root: one registry of kinds,
-    one schedule, the loops, and the kinds an operator may run all at once."""
+    one schedule, and the loops."""
 
     registry: Registry
     schedule: tuple[Periodic, ...]
     loops: tuple[Loop, ...]
-    upkeep: tuple[str, ...]
+
+    @property
+    def upkeep(self) -> tuple[str, ...]:
+        """The kinds an operator may run all at once (`darvaza jobs enqueue-ops`): every
+        scheduled one, once each."""
+        return tuple(dict.fromkeys(entry.kind for entry in self.schedule))
 
     @classmethod
     def collect(cls, tasks: Sequence[Tasks]) -> Work:
         registry = Registry(kind for each in tasks for kind in each.kinds)
         schedule = tuple(entry for each in tasks for entry in each.schedule)
-        upkeep = tuple(name for each in tasks for name in each.upkeep)
-        for name in (*upkeep, *(entry.kind for entry in schedule)):
-            if name not in registry.kinds:
-                raise ValueError(f"{name} is scheduled but no domain declares it")
-        return cls(registry, schedule, tuple(loop for each in tasks for loop in each.loops), upkeep)
+        for entry in schedule:
+            if entry.kind not in registry.kinds:
+                raise ValueError(f"{entry.kind} is scheduled but no domain declares it")
+        return cls(registry, schedule, tuple(loop for each in tasks for loop in each.loops))
 
 
 @dataclass(frozen=True)

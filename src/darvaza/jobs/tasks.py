@@ -18,5 +18,4 @@ def prune_jobs(context: JobContext, _payload: dict[str, Any]) -> dict[str, int]:
 TASKS = Tasks(
     kinds=(JobKind("jobs.prune", prune_jobs, timeout=timedelta(minutes=10)),),
     schedule=(Periodic("jobs.prune", cron="30 3 * * *"),),
-    upkeep=("jobs.prune",),
 )
