@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from darvaza.audit.service import append_event
 from darvaza.billing.models import Plan
@@ -122,3 +123,13 @@ def list_plans(db: Database, tenant_id: uuid.UUID, *, include_retired: bool) -> 
         if not include_retired:
             query = query.where(Plan.active.is_(True))
         return session.scalars(query).all()
+
+
+def plan_ids_by_code(
+    session: Session, tenant_id: uuid.UUID, codes: Sequence[str]
+) -> dict[str, uuid.UUID]:
+    """The tenant's plans with these codes (retired ones included), by code."""
+    rows = session.execute(
+        select(Plan.code, Plan.id).where(Plan.tenant_id == tenant_id, Plan.code.in_(codes))
+    )
+    return {row.code: row.id for row in rows}

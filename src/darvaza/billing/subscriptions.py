@@ -125,6 +125,24 @@ def move_subscription(
         )
 
 
+def active_plan_ids(
+    session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> frozenset[uuid.UUID]:
+    """The plans of this tenant the person holds an active subscription to, right now
+    (by the clock, whatever the expiry job has or has not done yet): what entitles them
+    to the tenant's content."""
+    return frozenset(
+        session.scalars(
+            select(Subscription.plan_id).where(
+                Subscription.tenant_id == tenant_id,
+                Subscription.user_id == user_id,
+                Subscription.state == "active",
+                Subscription.current_period_end > now,
+            )
+        )
+    )
+
+
 def cancel_subscription(
     db: Database, actor: Actor, *, user_id: uuid.UUID, subscription_id: uuid.UUID
 ) -> Subscription:

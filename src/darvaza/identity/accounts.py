@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
 from darvaza.config import Settings
-from darvaza.db import Database, flush_unique, lock_row
+from darvaza.db import Database, flush_unique, lock_row, values_by_id
 from darvaza.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
 from darvaza.identity import one_time
 from darvaza.identity.credentials import revoke_credentials
@@ -430,3 +430,17 @@ def set_platform_role(
             data={"from": before, "to": after, "credentials_revoked": revoked},
         )
     return user
+
+
+def user_by_id(db: Database, user_id: uuid.UUID) -> User:
+    with db.read() as session:
+        return get_user(session, user_id)
+
+
+def emails_by_id(session: Session, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    return values_by_id(session, User.id, User.email, user_ids)
+
+
+def platform_role_of(session: Session, user_id: uuid.UUID) -> PlatformRole | None:
+    role = session.scalar(select(User.platform_role).where(User.id == user_id))
+    return PlatformRole(role) if role else None

@@ -4,22 +4,17 @@ in the use-case modules behind it (`accounts`, `sessions`, `api_tokens`, `one_ti
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from darvaza.db import Database, values_by_id
 from darvaza.identity.accounts import (
     MailedTokens,
     change_password,
     create_user,
     email_key,
+    emails_by_id,
     find_user_by_email,
     get_user,
     list_users,
     normalise_email,
+    platform_role_of,
     register,
     request_password_reset,
     require_user_by_email,
@@ -27,11 +22,11 @@ from darvaza.identity.accounts import (
     reset_password,
     set_password,
     set_platform_role,
+    user_by_id,
     verify_email,
 )
 from darvaza.identity.api_tokens import create_api_token, list_api_tokens, revoke_api_token
 from darvaza.identity.credentials import revoke_credentials
-from darvaza.identity.models import User
 from darvaza.identity.one_time import (
     EMAIL_VERIFICATION,
     PASSWORD_RESET,
@@ -54,22 +49,6 @@ from darvaza.identity.sessions import (
     revoke_other_sessions,
     revoke_session,
 )
-from darvaza.security.roles import PlatformRole
-
-
-def user_by_id(db: Database, user_id: uuid.UUID) -> User:
-    with db.read() as session:
-        return get_user(session, user_id)
-
-
-def emails_by_id(session: Session, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    return values_by_id(session, User.id, User.email, user_ids)
-
-
-def is_platform_admin(session: Session, user_id: uuid.UUID) -> bool:
-    role = session.scalar(select(User.platform_role).where(User.id == user_id))
-    return role == PlatformRole.PLATFORM_ADMIN.value
-
 
 __all__ = [
     "EMAIL_VERIFICATION",
@@ -89,7 +68,6 @@ __all__ = [
     "find_one_time_token",
     "find_user_by_email",
     "get_user",
-    "is_platform_admin",
     "issue_one_time_token",
     "list_api_tokens",
     "list_sessions",
@@ -98,6 +76,7 @@ __all__ = [
     "logout",
     "mail_link",
     "normalise_email",
+    "platform_role_of",
     "register",
     "request_password_reset",
     "require_user_by_email",

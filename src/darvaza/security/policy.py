@@ -42,7 +42,12 @@ from darvaza.errors import (
 from darvaza.http import get_parts
 from darvaza.parts import Parts
 from darvaza.security.caller import Caller, TenantRef
-from darvaza.security.roles import PlatformRole, TenantRole
+from darvaza.security.roles import (
+    STAFF_PLATFORM_ROLES,
+    STAFF_TENANT_ROLES,
+    PlatformRole,
+    TenantRole,
+)
 
 SESSION_COOKIE = "darvaza_session"
 CSRF_HEADER = "x-csrf-token"
@@ -149,8 +154,8 @@ TENANT_ADMIN = Policy(
 TENANT_STAFF = Policy(
     "tenant_staff",
     "the tenant's owners and managers, and platform admins",
-    platform_roles=_ADMIN,
-    tenant_roles=frozenset({TenantRole.OWNER, TenantRole.MANAGER}),
+    platform_roles=STAFF_PLATFORM_ROLES,
+    tenant_roles=STAFF_TENANT_ROLES,
     tenant_scoped=True,
 )
 TENANT_OWNER = Policy(

@@ -18,3 +18,8 @@ class TenantRole(StrEnum):
 
 
 CUSTOMER = "customer"
+
+# Who sees everything a tenant has (its plans, content, payments): its owners and managers,
+# and platform admins. The `tenant_staff` policy and content's entitlement both use this.
+STAFF_TENANT_ROLES = frozenset({TenantRole.OWNER, TenantRole.MANAGER})
+STAFF_PLATFORM_ROLES = frozenset({PlatformRole.PLATFORM_ADMIN})

@@ -25,7 +25,7 @@ from darvaza.identity.service import (
     revoke_credentials,
 )
 from darvaza.security.caller import Actor, Caller, TenantRef
-from darvaza.security.roles import TenantRole
+from darvaza.security.roles import STAFF_PLATFORM_ROLES, STAFF_TENANT_ROLES, TenantRole
 from darvaza.tenants.models import Tenant, TenantMembership
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -82,16 +82,18 @@ def _ref(tenant: Tenant) -> TenantRef:
 
 
 def is_staff(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    """One of the tenant's owners or managers, or a platform admin: the people who see
-    everything the tenant has (the rule of `security.policy.TENANT_STAFF`)."""
+    """One of the people who see everything the tenant has (`security.roles`' staff, the
+    rule the `tenant_staff` policy applies to a caller)."""
     member = session.scalar(
         select(TenantMembership.id).where(
             TenantMembership.tenant_id == tenant_id,
             TenantMembership.user_id == user_id,
-            TenantMembership.role.in_([TenantRole.OWNER.value, TenantRole.MANAGER.value]),
+            TenantMembership.role.in_([role.value for role in STAFF_TENANT_ROLES]),
         )
     )
-    return member is not None or identity.is_platform_admin(session, user_id)
+    return member is not None or identity.platform_role_of(session, user_id) in (
+        STAFF_PLATFORM_ROLES
+    )
 
 
 def tenant_id_of(session: Session, slug: str) -> uuid.UUID | None:
