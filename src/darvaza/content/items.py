@@ -21,7 +21,7 @@ from darvaza.content.models import CONTENT_ITEM, ContentItem, ContentPlan
 from darvaza.content.storage import Storage, StoredFile, TooLarge
 from darvaza.db import Database, lock_row
 from darvaza.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from darvaza.paging import Page, read_time_cursor, time_cursor
+from darvaza.paging import Page, page_of, read_time_cursor, time_cursor
 from darvaza.security.caller import Actor
 from darvaza.tenants import service as tenants
 
@@ -369,8 +369,7 @@ def list_items(
             )
         found = session.scalars(
             query.order_by(ContentItem.created_at.desc(), ContentItem.id.desc()).limit(limit + 1)
-        ).all()[: limit + 1]
-        more, found = len(found) > limit, found[:limit]
+        ).all()
         standing = (
             caller_standing(session, tenant_id, user_id, now) if user_id is not None else None
         )
@@ -379,5 +378,4 @@ def list_items(
             Listed(item, standing is not None and standing.unlocks(item, chosen[item.id]))
             for item in found
         ]
-    last = found[-1] if more else None
-    return Page(listed, time_cursor(last.created_at, last.id) if last else None)
+    return page_of(listed, limit, lambda it: time_cursor(it.item.created_at, it.item.id))

@@ -102,15 +102,17 @@ def request_body(request: Request) -> Iterator[bytes]:
             yield chunk
 
 
-def _receive(request: Request, parts: Parts, fields: type[FormT]) -> service.UploadForm[FormT]:
+def _receive(
+    request: Request, parts: Parts, storage: service.Storage, fields: type[FormT]
+) -> service.UploadForm[FormT]:
     return service.receive_form(
         request_body(request),
         request.headers.get("content-type"),
         fields,
-        storage=parts.get(service.Storage),
+        storage=storage,
         max_bytes=parts.settings.content_max_upload_bytes,
         check_file=lambda stored, form: service.check_stored_file(
-            parts.get(service.Storage), stored, getattr(form, "size", None)
+            storage, stored, getattr(form, "size", None)
         ),
     )
 
@@ -128,7 +130,7 @@ def _plan_codes(raw: str) -> list[str]:
 def upload(access: Staff, parts: PartsDep, storage: StorageDep, request: Request) -> ContentOut:
     """Upload a file as a draft item (multipart: `file`, `title`, ...), streamed into
     storage once the caller is known to be one of the tenant's people."""
-    received = _receive(request, parts, UploadFields)
+    received = _receive(request, parts, storage, UploadFields)
     form = received.form
     item = service.create_item(
         parts.db,
@@ -156,7 +158,7 @@ def replace_file(
     item_id: uuid.UUID, access: Staff, parts: PartsDep, storage: StorageDep, request: Request
 ) -> ContentOut:
     """Replace the item's file (multipart: `file`, `size?`)."""
-    received = _receive(request, parts, ReplacementFields)
+    received = _receive(request, parts, storage, ReplacementFields)
     item = service.replace_file(
         parts.db,
         storage,
