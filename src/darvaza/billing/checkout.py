@@ -179,9 +179,14 @@ def _accept(db: Database, payment_id: uuid.UUID, created: Created) -> None:
                 redirect_url=created.redirect_url,
             )
             return
-    _refuse(db, payment_id, ("duplicate_gateway_id", "the gateway reused an id"),
-            "The gateway returned an id another payment has.",
-            gateway_payment_id=created.gateway_payment_id)  # fmt: skip
+        payment = lock_payment(session, payment_id)  # read again: the savepoint rolled back
+        move_payment(
+            session, payment, "failed", event="send_failed",
+            message="The gateway returned an id another payment has.",
+            failure=("duplicate_gateway_id", "the gateway reused an id"),
+            gateway_payment_id=created.gateway_payment_id,
+        )  # fmt: skip
+    # Raised once the refusal is committed, so that it stays on the payment's timeline.
     raise GatewayFailed("The payment gateway answered wrongly; nothing was charged.")
 
 
