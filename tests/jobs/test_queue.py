@@ -4,8 +4,8 @@ that two workers never share, backoff, dead ends, and rescue of a dead worker's 
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from darvaza.jobs.queue import (
     release,
     renew_leases,
 )
+from tests.support.concurrency import race
 
 
 class _Monotonic:
@@ -95,23 +96,12 @@ def test_two_workers_never_hold_one_job(db: Database) -> None:
         for n in range(jobs):
             enqueue(session, "noop", {"n": n})
     taken: dict[str, list[int]] = {f"w{i}": [] for i in range(6)}
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(taken))
 
     def work(worker: str) -> None:
-        try:
-            barrier.wait()
-            while batch := claim(db, worker, limit=5):
-                taken[worker].extend(job.id for job in batch)
-        except BaseException as exc:
-            errors.append(exc)
+        while batch := claim(db, worker, limit=5):
+            taken[worker].extend(job.id for job in batch)
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in taken]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert errors == []
+    race(*(partial(work, worker) for worker in taken), timeout=120)
     every = [job_id for ids in taken.values() for job_id in ids]
     assert len(every) == jobs
     assert len(set(every)) == jobs

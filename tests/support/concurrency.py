@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 
-def race(*calls: Callable[[], object]) -> None:
+def race(*calls: Callable[[], object], timeout: float = 60) -> None:
     """Start the calls at the same moment on threads of their own; re-raise any failure."""
     barrier = threading.Barrier(len(calls))
     errors: list[BaseException] = []
@@ -22,5 +22,5 @@ def race(*calls: Callable[[], object]) -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(60)
+        thread.join(timeout)
     assert errors == []
