@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 
@@ -75,8 +74,12 @@ def start_checkout(
     try:
         created = gateways.get(payment.gateway).create(request)
     except GatewayError as exc:
-        _refuse(db, payment.id, (exc.code, exc.message), f"The gateway refused: {exc.message}",
-                code=exc.code, retryable=exc.retryable)  # fmt: skip
+        with db.transaction() as session:
+            move_payment(
+                session, lock_payment(session, payment.id), "failed", event="send_failed",
+                message=f"The gateway refused: {exc.message}", failure=(exc.code, exc.message),
+                code=exc.code, retryable=exc.retryable,
+            )  # fmt: skip
         raise GatewayFailed(
             f"The payment gateway could not start the payment ({exc.code}: {exc.message}). "
             "Nothing was charged; please try again.",
@@ -145,17 +148,6 @@ def _open_payment(
             gateway=gateway_name,
         )
         return _Opened(payment, f"{tenant.name}: {plan.name}")
-
-
-def _refuse(
-    db: Database, payment_id: uuid.UUID, failure: tuple[str, str], message: str, **data: Any
-) -> None:
-    with db.transaction() as session:
-        payment = lock_payment(session, payment_id)
-        move_payment(
-            session, payment, "failed", event="send_failed", message=message, failure=failure,
-            **data,
-        )  # fmt: skip
 
 
 def _accept(db: Database, payment_id: uuid.UUID, created: Created) -> None:
