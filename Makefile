@@ -10,18 +10,26 @@ VENV_STAMP := .venv/.darvaza-synced
 
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: run test lint typecheck layers contracts contracts-update pytest install system-packages clean bench
+.PHONY: run test lint typecheck layers contracts contracts-update messages catalogs pytest install system-packages browser-deps screenshots clean bench
 
 run: install
 	.venv/bin/darvaza serve
 
-test: install system-packages lint typecheck layers contracts pytest
+test: install system-packages browser-deps lint typecheck layers contracts catalogs pytest
 
 # Debian packages some tests drive for real (aria2, nginx); installed when missing.
 system-packages:
 	@bash scripts/system-packages.sh
 
 install: $(VENV_STAMP)
+
+# What the browser tests inject into pages (axe-core), from the npm registry by its lock.
+BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
+browser-deps: $(BROWSER_DEPS)
+
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+	@touch $@
 
 $(VENV_STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked
@@ -51,8 +59,20 @@ contracts: install
 contracts-update: install
 	.venv/bin/python -m darvaza.contract update --snapshot $(CONTRACT_SNAPSHOT)
 
-pytest: install
+# The console's translation catalogs: `messages` extracts every string, updates the
+# catalogs and compiles them; `catalogs` fails while a string is missing or untranslated.
+messages: install
+	.venv/bin/python -m darvaza.console.catalogs update
+
+catalogs: install
+	.venv/bin/python -m darvaza.console.catalogs check
+
+pytest: install browser-deps
 	.venv/bin/pytest -n 2
+
+# docs/screenshots/: one picture of each main console page, in Persian and in English.
+screenshots: install system-packages browser-deps
+	.venv/bin/python -m tests.browser.screenshots docs/screenshots
 
 bench: install
 	.venv/bin/python -m bench.billing
@@ -63,4 +83,4 @@ bench: install
 	.venv/bin/python -m bench.jobs
 
 clean:
-	rm -rf .venv $(TOOLS) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf .venv $(TOOLS) .mypy_cache .pytest_cache .ruff_cache tests/browser/node_modules

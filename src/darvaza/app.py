@@ -17,13 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from darvaza import __version__
-from darvaza.assembly import assemble, start_worker_thread, stop_worker_thread
+from darvaza.assembly import PAGE_ROUTERS, assemble, start_worker_thread, stop_worker_thread
 from darvaza.audit.metrics import SealerCollector
 from darvaza.audit.routes import router as audit_router
 from darvaza.billing.routes import routers as billing_routers
 from darvaza.config import Settings, load_settings, require_safe
-from darvaza.console.routes import error_page
-from darvaza.console.routes import router as console_router
+from darvaza.console.render import CONSOLE
+from darvaza.content.pages import UPLOAD_PAGES
 from darvaza.content.routes import UPLOAD_ROUTES
 from darvaza.content.routes import routers as content_routers
 from darvaza.context import current_request_id
@@ -92,7 +92,9 @@ def create_app(
         metrics=metrics,
         response_headers=security_headers(settings),
         max_body_bytes=settings.max_request_body_bytes,
-        route_body_limits=dict.fromkeys(UPLOAD_ROUTES, settings.content_max_upload_bytes),
+        route_body_limits=dict.fromkeys(
+            (*UPLOAD_ROUTES, *UPLOAD_PAGES), settings.content_max_upload_bytes
+        ),
     )
     _install_error_handlers(app)
     for router in (
@@ -103,10 +105,10 @@ def create_app(
         tenants_admin_router,
         invitations_router,
         audit_router,
-        console_router,
         *billing_routers,
         *content_routers,
         jobs_router,
+        *PAGE_ROUTERS,
     ):
         app.include_router(router)
     app.openapi = annotate_openapi(app)  # type: ignore[method-assign]
@@ -133,7 +135,10 @@ def _refusal(request: Request, status: int, code: str, message: str, **extra: An
     same refusal as a page for a person."""
     wants_page = "text/html" in request.headers.get("accept", "")
     if status >= 400 and wants_page and request.url.path.startswith(PAGES_PREFIX):
-        return error_page(request, status, message, current_request_id(), extra.get("headers"))
+        caller = getattr(request.state, "caller", None)
+        return CONSOLE.refusal(
+            request, caller, status, message, current_request_id(), extra.get("headers")
+        )
     return _error_response(status, code, message, **extra)
 
 
@@ -170,7 +175,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         if _body_has_wrong_media_type(request, exc):
             return _error_response(
                 415, "unsupported_media_type", "Send the request body as application/json."
@@ -183,7 +188,8 @@ def _install_error_handlers(app: FastAPI) -> None:
                 "The body is not valid JSON.",
                 details=validation_details(exc.errors()),
             )
-        return _error_response(
+        return _refusal(
+            request,
             422,
             "validation_error",
             "The request is not valid.",

@@ -11,22 +11,31 @@ from datetime import timedelta
 import httpx
 
 from darvaza import mail
+from darvaza.audit import pages as audit_pages
 from darvaza.audit import tasks as audit_tasks
+from darvaza.billing import pages as billing_pages
 from darvaza.billing import tasks as billing_tasks
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.config import Settings
+from darvaza.console import routes as console_routes
+from darvaza.console.nav import Navigation
+from darvaza.content import pages as content_pages
 from darvaza.content import tasks as content_tasks
 from darvaza.content.service import LocalStorage, Storage
 from darvaza.db import Database
+from darvaza.identity import pages as identity_pages
 from darvaza.identity import tasks as identity_tasks
 from darvaza.identity.service import LoginThrottle, MailedTokens, SessionPolicy
+from darvaza.jobs import pages as jobs_pages
 from darvaza.jobs import tasks as jobs_tasks
 from darvaza.jobs.registry import Tasks, Work
 from darvaza.jobs.worker import Worker, WorkerConfig
 from darvaza.metrics import Metrics
+from darvaza.ops import pages as ops_pages
 from darvaza.parts import Parts
 from darvaza.security.policy import Gatekeeper
 from darvaza.security.ratelimit import RateLimiter, RateRules, Rates
+from darvaza.tenants import pages as tenants_pages
 from darvaza.tenants.service import Gatekeeper as TenantsGatekeeper
 
 # Every domain's work. A new domain adds its `tasks.TASKS` here.
@@ -40,6 +49,14 @@ WORK = Work.collect(
         Tasks(loops=audit_tasks.LOOPS),
     )
 )
+
+# Every domain's console pages: their routers, and the navigation entries they declare.
+PAGE_MODULES = (
+    identity_pages, tenants_pages, billing_pages, content_pages, jobs_pages, audit_pages,
+    ops_pages,
+)  # fmt: skip
+PAGE_ROUTERS = (console_routes.router, *(module.router for module in PAGE_MODULES))
+NAVIGATION = Navigation(entry for module in PAGE_MODULES for entry in getattr(module, "NAV", ()))
 
 
 def assemble(
@@ -65,6 +82,7 @@ def assemble(
         MailedTokens.from_settings(settings),
         GatewayRegistry(settings, db, transport=transport),
         WORK,
+        NAVIGATION,
     )
     parts.add(LocalStorage(settings.storage_dir), as_type=Storage)
     parts.add(TenantsGatekeeper(db, sessions), as_type=Gatekeeper)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
 from pydantic import (
@@ -45,6 +46,21 @@ class GatewayName(StrEnum):
     MOCK = "mock"
     IDPAY = "idpay"
     ZARINPAL = "zarinpal"
+
+
+class Language(StrEnum):
+    """The console's languages."""
+
+    PERSIAN = "fa"
+    ARABIC = "ar"
+    ENGLISH = "en"
+
+
+class AmountUnit(StrEnum):
+    """How the console shows amounts (stored and sent as Rials always)."""
+
+    RIAL = "rial"
+    TOMAN = "toman"
 
 
 class LogLevel(StrEnum):
@@ -96,6 +112,13 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 
     log_level: LogLevel = LogLevel.INFO
+
+    # The console. Its language when neither the person nor their browser chooses one;
+    # amounts in Rials or Tomans (one Toman is ten Rials); times in this zone (the API
+    # answers in UTC whatever these say).
+    console_language: Language = Language.PERSIAN
+    console_amount_unit: AmountUnit = AmountUnit.RIAL
+    console_time_zone: str = "Asia/Tehran"
 
     # Identity.
     password_min_length: int = Field(default=10, ge=8, le=128)
@@ -229,6 +252,15 @@ class Settings(BaseSettings):
             **data,
             "public_url": served_url(data.get("host", "127.0.0.1"), data.get("port", 4000)),
         }
+
+    @field_validator("console_time_zone")
+    @classmethod
+    def _time_zone_is_known(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("is not a time zone name (such as Asia/Tehran or UTC)") from exc
+        return value
 
     @field_validator("database_url")
     @classmethod

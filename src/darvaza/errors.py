@@ -14,6 +14,13 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+
+def N_(message: str) -> str:
+    """Marks a message people read (a refusal, a label) for the console's catalogs
+    (`make messages`); it is translated where it is shown, and stays English in the API."""
+    return message
+
+
 # The code clients see for a bare HTTP status (a Starlette 404 or 405, for example).
 CODE_FOR_STATUS: dict[int, str] = {
     400: "bad_request",

@@ -6,6 +6,7 @@ domain whose models are not imported here would look like a table to drop.
 
 from darvaza.audit import models as audit_models
 from darvaza.billing import models as billing_models
+from darvaza.console import models as console_models
 from darvaza.content import models as content_models
 from darvaza.db import Base
 from darvaza.identity import models as identity_models
@@ -17,6 +18,7 @@ metadata = Base.metadata
 __all__ = [
     "audit_models",
     "billing_models",
+    "console_models",
     "content_models",
     "identity_models",
     "job_models",

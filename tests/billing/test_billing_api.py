@@ -62,7 +62,8 @@ def test_buy_a_plan_end_to_end(api: Api) -> None:
     assert back.headers["location"] == f"/payments/result/{order_id}"
     result = api.call("GET", back.headers["location"])
     assert "Payment received" in result.text
-    assert '<a href="/console">Back to Acme</a>' in result.text  # the way back to the shop
+    assert "Shop: Acme" in result.text  # whose payment it was
+    assert 'href="/console/me/subscriptions"' in result.text  # and on to what it bought
     mine = api.call("GET", "/api/v1/me/subscriptions", token=token).json()
     assert len(mine) == 1
     assert mine[0]["active_now"] is True

@@ -33,6 +33,10 @@ def _set_cookie(response: httpx.Response, name: str) -> str:
     )
 
 
+def who_email_in(page: httpx.Response) -> bool:
+    return 'class="who"' in page.text
+
+
 def test_sign_in_sets_a_safe_session_cookie(api: Api) -> None:
     cookie, response = _sign_in(api, person(api.db))
     assert response.status_code == 303
@@ -43,7 +47,7 @@ def test_sign_in_sets_a_safe_session_cookie(api: Api) -> None:
     assert "secure" not in header  # local profile
     home = api.call("GET", "/console/", cookies={SESSION_COOKIE: cookie})
     assert home.status_code == 200
-    assert "Signed in" in home.text
+    assert who_email_in(home)
 
 
 def test_the_cookie_is_secure_outside_local(
@@ -69,6 +73,7 @@ def test_a_wrong_password_shows_the_form_again(api: Api) -> None:
     _, response = _sign_in(api, Person(who.user, "not-the-password"))
     assert response.status_code == 401
     assert "The email or password is wrong." in response.text
+    assert f'value="{who.email}"' in response.text  # the form again, with what was typed
     assert SESSION_COOKIE not in response.cookies
 
 
@@ -86,7 +91,7 @@ def test_sign_in_without_the_forms_token_is_refused(api: Api) -> None:
 def test_a_visitor_who_is_not_signed_in_is_sent_to_sign_in(api: Api) -> None:
     response = api.call("GET", "/console/")
     assert response.status_code == 303
-    assert response.headers["location"] == "/console/login"
+    assert response.headers["location"] == "/console/login?next=/console/"
 
 
 def test_state_changes_with_the_cookie_need_the_csrf_token(api: Api) -> None:
@@ -137,13 +142,13 @@ def test_pages_pass_the_content_security_policy(api: Api) -> None:
 def test_a_console_refusal_is_a_page_for_a_browser_and_the_error_shape_otherwise(
     api: Api,
 ) -> None:
-    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8", "accept-language": "en"}
     page = api.call("GET", "/console/no-such-page", headers=browser)
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
-    assert "<h1>Not Found</h1>" in page.text
+    assert "<h1>Not found</h1>" in page.text
     assert page.headers["x-request-id"] in page.text  # to quote when asking for help
-    assert '<a href="/console">' in page.text
+    assert '<a href="/console/">' in page.text
     wrong_method = api.call("DELETE", "/console/login", headers=browser)
     assert (wrong_method.status_code, wrong_method.headers["allow"]) == (405, "GET, POST")
     assert "Method Not Allowed" in wrong_method.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -9,13 +10,21 @@ import uvicorn
 from starlette.types import ASGIApp
 
 
+def free_port() -> int:
+    """A port free right now, for a server that must know its address before it starts
+    (its public URL goes into the links it gives out)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class LiveServer:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, port: int = 0) -> None:
         # Port 0: the kernel picks a free port; uvicorn binds it as it would in production.
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
-            port=0,
+            port=port,
             log_config=None,
             access_log=False,
             lifespan="on",

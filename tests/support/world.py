@@ -72,7 +72,10 @@ class Api:
     def __init__(self, url: str, db: Database) -> None:
         self.url = url
         self.db = db
-        self.http = httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+        # Pages answer in English for these tests; the console's own tests choose others.
+        self.http = httpx.Client(
+            base_url=url, timeout=30, follow_redirects=False, headers={"Accept-Language": "en"}
+        )
 
     def call(
         self, method: str, path: str, token: str | None = None, **kwargs: Any

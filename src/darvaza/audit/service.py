@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import Row, event, select
@@ -22,10 +23,14 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from darvaza.clock import utcnow
+from darvaza.config import Settings
 from darvaza.context import current_client_ip, current_request_id
 from darvaza.db import Database
 from darvaza.paging import Page, check_range, page_of
 from darvaza.security.caller import Actor
+
+if TYPE_CHECKING:
+    from darvaza.audit.verify import LogReport
 
 REDACTED = "[redacted]"
 # Keys whose values are credentials. Matched on the whole key (after `-` becomes `_`) so that
@@ -209,3 +214,18 @@ def list_events(
             (event, seal) for event, seal in session.execute(query)
         ]
     return page_of(rows, limit, lambda row: str(row[0].id))
+
+
+def verify_with_settings(db: Database, settings: Settings) -> LogReport:
+    """`verify_log` with this deployment's keys, checkpoint folder and allowed delay (what
+    `darvaza audit verify` and the console's button run)."""
+    # Imported here: verifying builds on this module's hashing.
+    from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder
+    from darvaza.audit.verify import verify_log
+
+    return verify_log(
+        db,
+        AuditKeys.from_secret(settings.effective_audit_key),
+        CheckpointFolder(Path(settings.audit_checkpoint_dir)),
+        max_delay_seconds=settings.audit_seal_max_delay_seconds,
+    )

@@ -37,6 +37,15 @@ class Checkout:
     period_days: int
 
 
+def _gateway_detail(order_id: str, code: str) -> dict[str, str]:
+    """A gateway's refusal in the one detail shape: its own code, and the order to look up."""
+    return {
+        "field": "gateway",
+        "message": f"order {order_id}: the gateway answered {code}",
+        "type": f"gateway_{code}",
+    }
+
+
 def start_checkout(
     db: Database,
     gateways: GatewayRegistry,
@@ -83,7 +92,7 @@ def start_checkout(
         raise GatewayFailed(
             f"The payment gateway could not start the payment ({exc.code}: {exc.message}). "
             "Nothing was charged; please try again.",
-            details=[{"order_id": payment.order_id, "gateway_code": exc.code}],
+            details=[_gateway_detail(payment.order_id, exc.code)],
         ) from None
     _accept(db, payment.id, created)
     go = public_url.rstrip("/") + GO_PATH.format(order_id=payment.order_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, tuple_
@@ -207,3 +207,41 @@ def payments_needing_attention(db: Database, *, stuck_after: timedelta) -> dict[
         mismatch = session.scalar(select(func.count()).where(Payment.state == "mismatch"))
         stuck_count = session.scalar(select(func.count()).select_from(Payment).where(stuck))
     return {"mismatch": int(mismatch or 0), "stuck": int(stuck_count or 0)}
+
+
+@dataclass(frozen=True)
+class DayOfPayments:
+    day: date
+    paid: int
+    not_paid: int  # failed, cancelled or expired
+    paid_rials: int
+
+
+def payments_per_day(db: Database, *, days: int, zone: tzinfo) -> list[DayOfPayments]:
+    """The last `days` days (in `zone`, today included), oldest first: how many payments
+    were paid and how many ended unpaid, by the day they were started."""
+    now = utcnow().astimezone(zone)
+    first = now.date() - timedelta(days=days - 1)
+    start = datetime.combine(first, time.min, tzinfo=zone)
+    with db.read() as session:
+        rows = session.execute(
+            select(Payment.created_at, Payment.state, Payment.amount_rials)
+            .where(Payment.created_at >= start)
+            .limit(MAX_CHART_ROWS)
+        ).all()
+    by_day = {first + timedelta(days=n): [0, 0, 0] for n in range(days)}
+    for created_at, state, amount in rows:
+        moment = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+        bucket = by_day.get(moment.astimezone(zone).date())
+        if bucket is None:
+            continue
+        if state == "paid":
+            bucket[0] += 1
+            bucket[2] += amount
+        elif state in ("failed", "cancelled", "expired"):
+            bucket[1] += 1
+    return [DayOfPayments(day, *counts) for day, counts in by_day.items()]
+
+
+# A chart reads at most this many rows: it is a glance, not a report.
+MAX_CHART_ROWS = 200_000

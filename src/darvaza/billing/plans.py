@@ -14,7 +14,7 @@ from darvaza.billing.models import Plan
 from darvaza.billing.schemas import PLAN_CODE_PATTERN
 from darvaza.clock import utcnow
 from darvaza.db import Database, flush_unique, lock_row
-from darvaza.errors import Conflict, InvalidInput
+from darvaza.errors import Conflict, InvalidInput, NotFound
 from darvaza.security.caller import Actor
 
 CODE_PATTERN = re.compile(PLAN_CODE_PATTERN)
@@ -123,6 +123,17 @@ def list_plans(db: Database, tenant_id: uuid.UUID, *, include_retired: bool) -> 
         if not include_retired:
             query = query.where(Plan.active.is_(True))
         return session.scalars(query).all()
+
+
+def get_plan(db: Database, tenant_id: uuid.UUID, plan_id: uuid.UUID) -> Plan:
+    """One of the tenant's plans; another tenant's is unknown here."""
+    with db.read() as session:
+        plan = session.scalars(
+            select(Plan).where(Plan.id == plan_id, Plan.tenant_id == tenant_id)
+        ).one_or_none()
+        if plan is None:
+            raise NotFound("No such plan.")
+        return plan
 
 
 def plan_ids_by_code(

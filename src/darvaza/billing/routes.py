@@ -1,16 +1,15 @@
-"""The billing API and pages: plans, checkout, the gateways' callback, the result page,
-the mock gateway's pages, and what customers and tenants see of payments."""
+"""The billing API: plans, checkout, the gateways' callback, and what customers, tenants
+and platform staff see of payments. The pages (the result page and the mock gateway's
+among them) are in `pages/`."""
 
 from __future__ import annotations
 
 import uuid
 from functools import partial
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from darvaza.billing import service
@@ -32,13 +31,13 @@ from darvaza.billing.schemas import (
     SubscriptionOut,
 )
 from darvaza.config import GatewayName
-from darvaza.errors import HTML_PAGE, RATE_LIMITED, NotFound, refuses
+from darvaza.errors import RATE_LIMITED, refuses
 from darvaza.http import PartsDep, client_ip, part
 from darvaza.params import IsoTime, PageLimit, TimeCursor
 from darvaza.parts import Parts
 from darvaza.security.policy import (
     AUDIT_READER,
-    PUBLIC,
+    GATEWAY,
     PUBLIC_TENANT,
     SIGNED_IN,
     TENANT_ADMIN,
@@ -57,16 +56,8 @@ admin_router = APIRouter(prefix="/api/v1/admin/tenants/{tenant}", tags=["admin"]
 platform_router = APIRouter(
     prefix="/api/v1/admin", tags=["admin"], dependencies=[Requires(AUDIT_READER)]
 )
-pages = APIRouter(tags=["billing"])
 GatewaysDep = Annotated[service.GatewayRegistry, part(service.GatewayRegistry)]
-routers = (tenant_router, me_router, callback_router, admin_router, platform_router, pages)
-
-templates = Jinja2Templates(
-    directory=[
-        Path(__file__).parent / "templates",
-        Path(__file__).parents[1] / "console" / "templates",
-    ]
-)
+routers = (tenant_router, me_router, callback_router, admin_router, platform_router)
 Staff = Annotated[Access, Requires(TENANT_STAFF)]
 SignedIn = Annotated[Access, Requires(SIGNED_IN)]
 
@@ -195,7 +186,7 @@ async def _callback(gateway: str, request: Request, parts: Parts) -> RedirectRes
     "/api/v1/payments/callback/{gateway}",
     status_code=status.HTTP_303_SEE_OTHER,
     response_class=RedirectResponse,
-    dependencies=[Requires(PUBLIC)],
+    dependencies=[Requires(GATEWAY)],
     responses=refuses(_429=RATE_LIMITED),
 )
 async def callback_post(gateway: str, request: Request, parts: PartsDep) -> RedirectResponse:
@@ -208,95 +199,12 @@ async def callback_post(gateway: str, request: Request, parts: PartsDep) -> Redi
     "/api/v1/payments/callback/{gateway}",
     status_code=status.HTTP_303_SEE_OTHER,
     response_class=RedirectResponse,
-    dependencies=[Requires(PUBLIC)],
+    dependencies=[Requires(GATEWAY)],
     responses=refuses(_429=RATE_LIMITED),
 )
 async def callback_get(gateway: str, request: Request, parts: PartsDep) -> RedirectResponse:
     """The same callback as a GET query (IDPay's other mode, and Zarinpal's)."""
     return await _callback(gateway, request, parts)
-
-
-RESULT_TEXT = {
-    "paid": ("Payment received", "Your subscription is active."),
-    "pending": ("Payment being confirmed", "We are confirming your payment with the gateway."),
-    "failed": ("Payment did not go through", "Nothing was charged. You can try again."),
-    "cancelled": ("Payment cancelled", "Nothing was charged."),
-    "expired": ("Payment expired", "Nothing was charged. You can try again."),
-    "mismatch": (
-        "Payment under review",
-        "The gateway's answer did not match our records; we are looking into it.",
-    ),
-}
-
-
-@pages.get(
-    "/payments/go/{order_id}",
-    status_code=status.HTTP_303_SEE_OTHER,
-    response_class=RedirectResponse,
-    dependencies=[Requires(PUBLIC)],
-)
-def go_to_gateway(order_id: str, parts: PartsDep) -> RedirectResponse:
-    """The checkout's `redirect_url`: sends the payer on to the gateway's page, or to the
-    result page once the payment is no longer open."""
-    where = service.send_payer_to_gateway(parts.db, order_id)
-    if where.gateway_url is not None:
-        return RedirectResponse(where.gateway_url, status_code=status.HTTP_303_SEE_OTHER)
-    if where.order_id is None:
-        raise NotFound("No such payment.")
-    return RedirectResponse(
-        f"/payments/result/{where.order_id}", status_code=status.HTTP_303_SEE_OTHER
-    )
-
-
-@pages.get(
-    "/payments/result/{order_id}",
-    response_class=HTMLResponse,
-    dependencies=[Requires(PUBLIC)],
-    responses={404: {"description": "No such payment (a page).", "content": HTML_PAGE}},
-)
-def result_page(order_id: str, request: Request, parts: PartsDep) -> HTMLResponse:
-    found = service.payment_state(parts.db, order_id[:50])
-    state, shop = found if found is not None else ("", None)
-    heading, message = RESULT_TEXT.get(state, ("Payment not found", "We have no such payment."))
-    return templates.TemplateResponse(
-        request,
-        "result.html",
-        {
-            "heading": heading,
-            "message": message,
-            "order_id": order_id if found else None,
-            "shop": shop,
-        },
-        status_code=200 if found else 404,
-    )
-
-
-# --- The mock gateway's pages (the payer's side of the built-in gateway) ----------------
-
-
-@pages.get(
-    "/mock-gateway/{payment_id}", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)]
-)
-def mock_gateway_page(payment_id: str, request: Request, parts: PartsDep) -> HTMLResponse:
-    page = service.find_mock_payment(parts.db, payment_id[:40])
-    if page is None:
-        raise NotFound("No such mock payment.")
-    return templates.TemplateResponse(request, "mock_pay.html", {"page": page})
-
-
-@pages.post(
-    "/mock-gateway/{payment_id}", response_class=HTMLResponse, dependencies=[Requires(PUBLIC)]
-)
-def mock_gateway_settle(
-    payment_id: str,
-    action: Annotated[str, Form(pattern="^(pay|cancel)$")],
-    request: Request,
-    parts: PartsDep,
-) -> HTMLResponse:
-    back = service.settle_mock_payment(parts.db, payment_id[:40], pay=action == "pay")
-    if back is None:
-        raise NotFound("No such mock payment.")
-    return templates.TemplateResponse(request, "mock_return.html", {"back": back})
 
 
 # --- What customers and tenants see ------------------------------------------------------

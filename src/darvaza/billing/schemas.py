@@ -13,6 +13,9 @@ from darvaza.billing.subscriptions import is_active
 from darvaza.config import GatewayName
 
 MAX_PRICE_RIALS = 10**13
+# No gateway takes a payment under 1,000 Rials (IDPay's and the mock's minimum), so no plan
+# is priced below it.
+MIN_PRICE_RIALS = 1_000
 PaymentState = Literal["created", "pending", "paid", "failed", "cancelled", "expired", "mismatch"]
 # A plan's code: what people type and see, and what content names to unlock it.
 PLAN_CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,49}$"
@@ -21,13 +24,13 @@ PLAN_CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,49}$"
 class PlanIn(BaseModel):
     code: str = Field(min_length=1, max_length=50, pattern=PLAN_CODE_PATTERN)
     name: str = Field(min_length=1, max_length=200)
-    price_rials: int = Field(ge=1, le=MAX_PRICE_RIALS)
+    price_rials: int = Field(ge=MIN_PRICE_RIALS, le=MAX_PRICE_RIALS)
     period_days: int = Field(ge=1, le=3660)
 
 
 class PlanChangeIn(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    price_rials: int | None = Field(default=None, ge=1, le=MAX_PRICE_RIALS)
+    price_rials: int | None = Field(default=None, ge=MIN_PRICE_RIALS, le=MAX_PRICE_RIALS)
     period_days: int | None = Field(default=None, ge=1, le=3660)
     active: bool | None = None
 

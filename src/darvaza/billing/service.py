@@ -16,9 +16,10 @@ from darvaza.billing.payments import (
     payment_timeline,
     payments_needing_attention,
     payments_of,
+    payments_per_day,
     stuck_after,
 )
-from darvaza.billing.plans import create_plan, list_plans, plan_ids_by_code, update_plan
+from darvaza.billing.plans import create_plan, get_plan, list_plans, plan_ids_by_code, update_plan
 from darvaza.billing.reconcile import reconcile_stale_payments
 from darvaza.billing.subscriptions import (
     active_plan_ids,
@@ -36,12 +37,14 @@ __all__ = [
     "create_plan",
     "expire_due_subscriptions",
     "find_mock_payment",
+    "get_plan",
     "list_payments",
     "list_plans",
     "payment_state",
     "payment_timeline",
     "payments_needing_attention",
     "payments_of",
+    "payments_per_day",
     "plan_ids_by_code",
     "receive_callback",
     "reconcile_stale_payments",

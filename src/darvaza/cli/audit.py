@@ -25,8 +25,7 @@ def audit_verify() -> None:
     """Check every sealed event against its seal, the seals' keyed chain, every signed
     checkpoint and its copy in the checkpoint folder; report what is not sealed yet. Exit 1
     naming the first event that disagrees, or when events wait too long for their seal."""
-    from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder
-    from darvaza.audit.verify import verify_log
+    from darvaza.audit.service import verify_with_settings
     from darvaza.db import Database
     from darvaza.migrate import migration_status
 
@@ -36,12 +35,7 @@ def audit_verify() -> None:
         status = migration_status(db)
         if status.pending:
             _fail(f"Cannot verify: {status.describe()}. Run `darvaza migrate` first.")
-        report = verify_log(
-            db,
-            AuditKeys.from_secret(settings.effective_audit_key),
-            CheckpointFolder(Path(settings.audit_checkpoint_dir)),
-            max_delay_seconds=settings.audit_seal_max_delay_seconds,
-        )
+        report = verify_with_settings(db, settings)
     finally:
         db.dispose()
     waiting = f"{report.unsealed} events not sealed yet"

@@ -285,6 +285,20 @@ def get_item(session: Session, tenant_id: uuid.UUID, item_id: uuid.UUID) -> Cont
 
 
 @dataclass(frozen=True)
+class ItemDetail:
+    item: ContentItem
+    # The plans that unlock it, when it names some (`unlocked_by == "chosen_plans"`).
+    plan_ids: frozenset[uuid.UUID]
+
+
+def find_item(db: Database, tenant_id: uuid.UUID, item_id: uuid.UUID) -> ItemDetail:
+    """One of the tenant's items, for its staff; another tenant's is unknown here."""
+    with db.read() as session:
+        item = get_item(session, tenant_id, item_id)
+        return ItemDetail(item, frozenset(_chosen_plans(session, [item])[item.id]))
+
+
+@dataclass(frozen=True)
 class CallerStanding:
     """What entitles a caller to a tenant's items: being one of its people (or a platform
     admin), who may always see what the tenant publishes, or active subscriptions."""

@@ -63,7 +63,7 @@ class ReplacementFields(BaseModel):
     size: int | None = Field(default=None, ge=0, description="the file's size, if known")
 
 
-def _multipart_body(fields: type[BaseModel]) -> dict[str, Any]:
+def multipart_body(fields: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI request body of an upload route (it reads the body itself, after the
     access check, so FastAPI does not describe it)."""
     schema = fields.model_json_schema()
@@ -102,7 +102,7 @@ def request_body(request: Request) -> Iterator[bytes]:
             yield chunk
 
 
-def _receive(
+def receive(
     request: Request, parts: Parts, storage: service.Storage, fields: type[FormT]
 ) -> service.UploadForm[FormT]:
     return service.receive_form(
@@ -117,7 +117,7 @@ def _receive(
     )
 
 
-def _plan_codes(raw: str) -> list[str]:
+def plan_codes(raw: str) -> list[str]:
     return [code.strip() for code in raw.split(",") if code.strip()]
 
 
@@ -125,12 +125,12 @@ def _plan_codes(raw: str) -> list[str]:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ContentOut,
-    openapi_extra=_multipart_body(UploadFields),
+    openapi_extra=multipart_body(UploadFields),
 )
 def upload(access: Staff, parts: PartsDep, storage: StorageDep, request: Request) -> ContentOut:
     """Upload a file as a draft item (multipart: `file`, `title`, ...), streamed into
     storage once the caller is known to be one of the tenant's people."""
-    received = _receive(request, parts, storage, UploadFields)
+    received = receive(request, parts, storage, UploadFields)
     form = received.form
     item = service.create_item(
         parts.db,
@@ -140,7 +140,7 @@ def upload(access: Staff, parts: PartsDep, storage: StorageDep, request: Request
         title=form.title,
         description=form.description,
         unlocked_by=form.unlocked_by,
-        plan_codes=_plan_codes(form.plan_codes),
+        plan_codes=plan_codes(form.plan_codes),
         stored=received.stored,
         filename=received.filename,
         content_type=service.clean_content_type(received.content_type),
@@ -151,14 +151,14 @@ def upload(access: Staff, parts: PartsDep, storage: StorageDep, request: Request
 @tenant_router.put(
     "/{item_id:uuid}/file",
     response_model=ContentOut,
-    openapi_extra=_multipart_body(ReplacementFields),
+    openapi_extra=multipart_body(ReplacementFields),
     responses=refuses(_409=ARCHIVED),
 )
 def replace_file(
     item_id: uuid.UUID, access: Staff, parts: PartsDep, storage: StorageDep, request: Request
 ) -> ContentOut:
     """Replace the item's file (multipart: `file`, `size?`)."""
-    received = _receive(request, parts, storage, ReplacementFields)
+    received = receive(request, parts, storage, ReplacementFields)
     item = service.replace_file(
         parts.db,
         storage,

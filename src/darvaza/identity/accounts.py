@@ -444,3 +444,11 @@ def emails_by_id(session: Session, user_ids: Iterable[uuid.UUID]) -> dict[uuid.U
 def platform_role_of(session: Session, user_id: uuid.UUID) -> PlatformRole | None:
     role = session.scalar(select(User.platform_role).where(User.id == user_id))
     return PlatformRole(role) if role else None
+
+
+def set_language(db: Database, user_id: uuid.UUID, language: str | None) -> None:
+    """The console language a person chose (None: follow the browser). A preference of
+    the person's own, not a change anyone audits."""
+    with db.transaction() as session:
+        user = lock_row(session, User, User.id == user_id, missing="No such user.")
+        user.language = language

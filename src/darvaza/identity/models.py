@@ -37,6 +37,8 @@ class User(Base):
     password_changed_at: Mapped[datetime]
     # Set when the person proved the address is theirs (or staff created the account).
     email_verified_at: Mapped[datetime | None]
+    # The console language the person chose ("fa", "ar", "en"); None follows the browser.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class Credential(Base):

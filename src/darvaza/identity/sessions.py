@@ -13,7 +13,7 @@ from sqlalchemy import delete, or_, select
 from darvaza.audit.service import append_event
 from darvaza.clock import utcnow
 from darvaza.db import Database, changed_rows
-from darvaza.errors import NotFound, Unauthenticated
+from darvaza.errors import N_, NotFound, Unauthenticated
 from darvaza.identity.accounts import email_key, find_user_by_email
 from darvaza.identity.credentials import revoke_credentials
 from darvaza.identity.models import API_TOKEN, SESSION, Credential, User
@@ -54,7 +54,7 @@ class NewSession:
     credential: Credential
 
 
-WRONG_LOGIN = "The email or password is wrong."
+WRONG_LOGIN = N_("The email or password is wrong.")
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,7 @@ def authenticate(db: Database, token: str, policy: SessionPolicy) -> Caller | No
             credential_id=credential.id,
             credential_kind=credential.kind,
             email_verified=user.email_verified_at is not None,
+            language=user.language,
         )
         stale = now - credential.last_used_at >= LAST_USED_WRITE_INTERVAL
     if stale:

@@ -3,9 +3,10 @@ finished jobs, and the figures metrics and readiness read."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -215,3 +216,38 @@ def queue_stats(db: Database, *, stale_after: timedelta) -> QueueStats:
     live, gone = count_workers(db, stale_after=stale_after)
     lag = (now - oldest).total_seconds() if oldest is not None else 0.0
     return QueueStats({(state, kind): n for state, kind, n in counts}, max(0.0, lag), live, gone)
+
+
+def queue_depth_by_hour(db: Database, *, hours: int) -> list[tuple[datetime, int]]:
+    """For each of the last `hours` hours (oldest first), how many jobs were waiting at
+    its start: made, due, and not yet started (a job started again after a failure counts
+    from its new `run_at`). A glance at how far the workers kept up, not an exact replay."""
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    marks = [now - timedelta(hours=hours - 1 - n) for n in range(hours)]
+    with db.read() as session:
+        rows = session.execute(
+            select(Job.run_at, Job.started_at, Job.finished_at, Job.state)
+            .where(
+                Job.run_at <= now,
+                (Job.started_at.is_(None)) | (Job.started_at >= marks[0]),
+            )
+            .limit(200_000)
+        ).all()
+    # Each job waited from `run_at` until it started (or was cancelled): count, at each
+    # mark, the waits begun minus the waits over.
+    begun, over = [], []
+    for run_at, started_at, finished_at, state in rows:
+        start = _aware(run_at)
+        end = started_at or (finished_at if state == "cancelled" else None)
+        if end is not None and _aware(end) <= start:
+            continue
+        begun.append(start)
+        if end is not None:
+            over.append(_aware(end))
+    begun.sort()
+    over.sort()
+    return [(mark, bisect_right(begun, mark) - bisect_right(over, mark)) for mark in marks]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

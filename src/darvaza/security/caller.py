@@ -54,6 +54,8 @@ class Caller:
     tenants: Mapping[uuid.UUID, TenantRef] = field(default_factory=dict)
     via_cookie: bool = False
     email_verified: bool = False
+    # The console language the person chose (a tag such as "fa"), if any.
+    language: str | None = None
 
     def role_in(self, tenant_id: uuid.UUID) -> TenantRole | None:
         return self.tenant_roles.get(tenant_id)

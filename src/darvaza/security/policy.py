@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Protocol
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.routing import RouteContext, iter_route_contexts
@@ -33,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from darvaza.errors import (
     HTML_PAGE,
+    N_,
     PAGES_PREFIX,
     ErrorOut,
     Forbidden,
@@ -50,6 +52,7 @@ from darvaza.security.roles import (
 )
 
 SESSION_COOKIE = "darvaza_session"
+LOGIN_PAGE = "/console/login"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -83,6 +86,10 @@ class Policy:
     login_redirect: str | None = None
     # Prometheus' scrape: once DARVAZA_METRICS_TOKEN is set, only a bearer of that token.
     scrape_token: bool = False
+    # Routes a gateway or a payer coming back from one calls: whatever credentials come
+    # along (the payer's own session cookie, on the built-in mock gateway) are not read,
+    # so they are neither checked for CSRF nor stand for anyone.
+    reads_credentials: bool = True
 
     def admits(self, caller: Caller | None, tenant_id: uuid.UUID | None) -> bool:
         if self.anonymous:
@@ -98,6 +105,7 @@ class Policy:
         found: dict[int, str] = {}
         if self.login_redirect:
             found[303] = f"Not signed in: sent to {self.login_redirect}."
+            found[401] = "A bearer token was sent, and it is unknown, expired or revoked."
         elif not self.anonymous:
             found[401] = "Not signed in, or the token is unknown, expired or revoked."
         if not self.anonymous:
@@ -111,6 +119,11 @@ class Policy:
             found[401] = "DARVAZA_METRICS_TOKEN is set, and this is not its bearer."
         return found
 
+    def for_pages(self) -> Policy:
+        """The same policy for a console page: someone not signed in is sent to sign in
+        (and back afterwards) instead of answered 401."""
+        return replace(self, name=f"{self.name}_page", login_redirect=LOGIN_PAGE)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -121,6 +134,7 @@ class Policy:
             "tenant_scoped": self.tenant_scoped,
             "login_redirect": self.login_redirect,
             "scrape_token": self.scrape_token,
+            "reads_credentials": self.reads_credentials,
         }
 
 
@@ -165,17 +179,17 @@ TENANT_OWNER = Policy(
     tenant_roles=frozenset({TenantRole.OWNER}),
     tenant_scoped=True,
 )
+GATEWAY = Policy(
+    "gateway",
+    "anyone; no credentials are read (a gateway, or a payer coming back from one)",
+    anonymous=True,
+    reads_credentials=False,
+)
 METRICS_SCRAPER = Policy(
     "metrics_scraper",
     "anyone; once DARVAZA_METRICS_TOKEN is set, only its bearer",
     anonymous=True,
     scrape_token=True,
-)
-CONSOLE_SIGNED_IN = Policy(
-    "console_signed_in",
-    "anyone signed in; others are sent to the sign-in page",
-    any_user=True,
-    login_redirect="/console/login",
 )
 
 
@@ -195,9 +209,17 @@ class Access:
 
     @property
     def tenant_id(self) -> uuid.UUID:
+        return self.scoped_tenant.id
+
+    @property
+    def tenant_slug(self) -> str:
+        return self.scoped_tenant.slug
+
+    @property
+    def scoped_tenant(self) -> TenantRef:
         if self.tenant is None:
             raise RuntimeError(f"policy {self.policy.name} is not tenant-scoped")
-        return self.tenant.id
+        return self.tenant
 
 
 # The `{tenant}` of a tenant-scoped route, declared by its policy so every such operation
@@ -213,11 +235,15 @@ def Requires(policy: Policy) -> Any:
         if policy.scrape_token:
             _check_scrape_token(request, parts)
             return Access(policy, None, None)
+        if not policy.reads_credentials:
+            return Access(policy, None, None)
         gatekeeper = parts.get(Gatekeeper)
         caller = await _authenticate(request, gatekeeper, required=not policy.anonymous)
+        # For a refusal shown as a page: it is laid out for the person who asked.
+        request.state.caller = caller
         if caller is None and not policy.anonymous:
             if policy.login_redirect:
-                raise LoginRequired(policy.login_redirect)
+                raise LoginRequired(_login_location(policy.login_redirect, request))
             raise Unauthenticated(
                 "Sign in first: send Authorization: Bearer <token>.",
                 headers={"WWW-Authenticate": "Bearer"},
@@ -226,7 +252,7 @@ def Requires(policy: Policy) -> Any:
         if tenant_slug is not None:
             tenant = await run_in_threadpool(gatekeeper.find_tenant, tenant_slug)
         if not policy.admits(caller, tenant.id if tenant else None):
-            raise Forbidden("You are not allowed to do this.")
+            raise Forbidden(N_("You are not allowed to do this."))
         if caller is not None and caller.via_cookie and request.method not in SAFE_METHODS:
             await _check_csrf(request, parts, caller)
         return Access(policy, caller, tenant)
@@ -242,6 +268,15 @@ def Requires(policy: Policy) -> Any:
 
     setattr(enforce, _POLICY_ATTRIBUTE, policy)
     return Depends(enforce)
+
+
+def _login_location(login: str, request: Request) -> str:
+    """The sign-in page, remembering the page asked for (a GET only: a form posted with a
+    stale session is not replayed after signing in)."""
+    if request.method != "GET":
+        return login
+    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"{login}?next={quote(wanted, safe='/')}"
 
 
 async def _authenticate(
@@ -299,18 +334,23 @@ def csrf_token_for(secret_key: str, credential_id: uuid.UUID) -> str:
 
 async def _check_csrf(request: Request, parts: Parts, caller: Caller) -> None:
     """A state change made with the session cookie must carry the session's CSRF token
-    (in the X-CSRF-Token header or a `csrf_token` form field). Bearer calls need none:
+    (in the X-CSRF-Token header, a `csrf_token` form field, or for an upload the query's
+    `csrf_token`). Bearer calls need none:
     a browser never adds an Authorization header by itself."""
     offered = request.headers.get(CSRF_HEADER)
     content_type = request.headers.get("content-type", "")
-    if offered is None and content_type.startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
+    if offered is None and content_type.startswith("multipart/form-data"):
+        # An upload is streamed by its route, so its body is not read here: a page's
+        # upload form carries the token in its address instead.
+        offered = request.query_params.get(CSRF_FIELD)
+    elif offered is None and content_type.startswith("application/x-www-form-urlencoded"):
         value = (await request.form()).get(CSRF_FIELD)
         offered = value if isinstance(value, str) else None
     expected = csrf_token_for(parts.settings.effective_secret_key, caller.credential_id)
     if offered is None or not hmac.compare_digest(offered, expected):
-        raise Forbidden("The form has expired or did not come from Darvaza.", code="csrf_failed")
+        raise Forbidden(
+            N_("The form has expired or did not come from Darvaza."), code="csrf_failed"
+        )
 
 
 # --- The table ------------------------------------------------------------------------

@@ -104,6 +104,16 @@ def slugs_by_id(session: Session, tenant_ids: Iterable[uuid.UUID]) -> dict[uuid.
     return values_by_id(session, Tenant.id, Tenant.slug, tenant_ids)
 
 
+def refs_by_id(db: Database, tenant_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, TenantRef]:
+    """The named tenants' slugs and names (for showing what someone's rows belong to)."""
+    wanted = set(tenant_ids)
+    if not wanted:
+        return {}
+    with db.read() as session:
+        found = session.scalars(select(Tenant).where(Tenant.id.in_(wanted))).all()
+        return {tenant.id: _ref(tenant) for tenant in found}
+
+
 def get_tenant_by_id(session: Session, tenant_id: uuid.UUID) -> Tenant:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:

@@ -127,8 +127,10 @@ def run_mock_payment(base_url: str, admin_token: str) -> Report:
             f"the callback sent the payer to {where}",
         )
         page = client.request("GET", where)
+        # The page's words are in the deployment's language; its marker is not.
         report.check(
-            "Payment received" in page.text, "the result page does not say the payment was received"
+            'data-payment-state="paid"' in page.text,
+            "the result page does not say the payment was received",
         )
         active = [s for s in shop.subscriptions() if s["active_now"]]
         report.check(len(active) == 1, f"{len(active)} active subscriptions, expected 1")

@@ -17,8 +17,7 @@ not serve, is a deviation too: new routes join the matrix by adding an example.
 The world it builds stays behind (users and tenants named `smoke-<run>-…`).
 """
 
-from darvaza.operations.smoke.rbac.examples import EXAMPLES
-from darvaza.operations.smoke.rbac.runner import run_rbac_matrix
+from darvaza.operations.smoke.rbac.runner import EXAMPLES, run_rbac_matrix
 from darvaza.operations.smoke.rbac.world import Call, Example
 
 __all__ = ["EXAMPLES", "Call", "Example", "run_rbac_matrix"]

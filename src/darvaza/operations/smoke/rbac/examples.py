@@ -3,7 +3,6 @@ to make it for each kind of caller."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -131,39 +130,6 @@ def _another_tenants_manager(w: World) -> list[tuple[str, Call]]:
     return [("other_owner", Call(f"/api/v1/tenants/{w.other_tenant}/managers/{theirs.user_id}"))]
 
 
-def _console_login(w: World, caller: str, _admitted: bool) -> Call:
-    page = w.client.request("GET", "/console/login")
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    if page.status_code != 200 or match is None:
-        raise SmokeFailed(f"GET /console/login answered {page.status_code} without a form")
-    member = w.members["customer" if caller == "anonymous" else caller]
-    return Call(
-        "/console/login",
-        data={"email": member.email, "password": member.password, "csrf_token": match.group(1)},
-        cookies={"darvaza_login_csrf": page.cookies.get("darvaza_login_csrf") or ""},
-    )
-
-
-def _console_form(
-    page: str, action: str, fields: dict[str, str], also_ok: frozenset[int] = frozenset()
-) -> Example:
-    """A console form reached before sign-in: fetch the page for its CSRF pair, then post."""
-
-    def build(w: World, _caller: str, _admitted: bool) -> Call:
-        shown = w.client.request("GET", page)
-        match = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
-        if shown.status_code != 200 or match is None:
-            raise SmokeFailed(f"GET {page} answered {shown.status_code} without a form")
-        return Call(
-            action,
-            data={**fields, "csrf_token": match.group(1)},
-            cookies={"darvaza_form_csrf": shown.cookies.get("darvaza_form_csrf") or ""},
-            also_ok=also_ok,
-        )
-
-    return Example(build, RATE_LIMITED_SAMPLE)
-
-
 def _create_plan(w: World, _caller: str, _admitted: bool) -> Call:
     body = {"code": w.unique("p"), "name": "Plan", "price_rials": 90_000, "period_days": 7}
     return Call(f"/api/v1/tenants/{w.tenant}/plans", json=body)
@@ -258,7 +224,7 @@ def _fresh(path: str) -> Example:
     )
 
 
-EXAMPLES: dict[tuple[str, str], Example] = {
+API_EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/health"): _plain("/health"),
     ("GET", "/ready"): _plain("/ready"),
     ("GET", "/metrics"): _plain("/metrics", also_ok=frozenset({401})),  # token-protected
@@ -315,32 +281,6 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/v1/admin/jobs/{job_id}/cancel"): _job_action("/cancel"),
     ("POST", "/api/v1/admin/jobs/enqueue-ops"): _plain("/api/v1/admin/jobs/enqueue-ops"),
     ("GET", "/api/v1/admin/workers"): _plain("/api/v1/admin/workers"),
-    ("GET", "/console/assets/console.css"): _plain("/console/assets/console.css"),
-    ("GET", "/console/login"): _plain("/console/login"),
-    ("POST", "/console/login"): Example(_console_login, RATE_LIMITED_SAMPLE),
-    ("GET", "/console/"): _plain("/console/"),
-    ("GET", "/console/reset-password"): _plain("/console/reset-password"),
-    ("POST", "/console/reset-password"): _console_form(
-        "/console/reset-password", "/console/reset-password", {"email": "nobody@example.com"}
-    ),
-    ("POST", "/console/reset-password/confirm"): _console_form(
-        f"/console/reset-password?token={UNISSUED_TOKEN}",
-        "/console/reset-password/confirm",
-        {"token": UNISSUED_TOKEN, "new_password": "a-new-long-passphrase"},
-        also_ok=UNISSUED,
-    ),
-    ("GET", "/console/verify-email"): _plain(f"/console/verify-email?token={UNISSUED_TOKEN}"),
-    ("POST", "/console/verify-email"): _console_form(
-        f"/console/verify-email?token={UNISSUED_TOKEN}",
-        "/console/verify-email",
-        {"token": UNISSUED_TOKEN},
-        also_ok=UNISSUED,
-    ),
-    ("GET", "/console/invitations"): _plain(f"/console/invitations?token={UNISSUED_TOKEN}"),
-    ("POST", "/console/invitations/accept"): _plain(
-        "/console/invitations/accept", data={"token": UNISSUED_TOKEN}, also_ok=UNISSUED
-    ),
-    ("POST", "/console/logout"): _fresh("/console/logout"),
     ("GET", "/api/v1/tenants/{tenant}/plans"): _tenant("/plans"),
     ("GET", "/api/v1/tenants/{tenant}/plans/all"): _tenant("/plans/all"),
     ("POST", "/api/v1/tenants/{tenant}/plans"): Example(_create_plan),

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, run_smoke
-from darvaza.operations.smoke.rbac.examples import EXAMPLES
+from darvaza.operations.smoke.rbac.examples import API_EXAMPLES
+from darvaza.operations.smoke.rbac.page_examples import PAGE_EXAMPLES
 from darvaza.operations.smoke.rbac.world import (
     _CALLER_TOKEN,
     PLATFORM_ROLE,
@@ -18,6 +19,8 @@ from darvaza.operations.smoke.rbac.world import (
     Example,
     World,
 )
+
+EXAMPLES = {**API_EXAMPLES, **PAGE_EXAMPLES}
 
 # --- Running the matrix -----------------------------------------------------------------
 

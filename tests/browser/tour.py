@@ -1,0 +1,159 @@
+"""The console's main pages, each as the person who uses it, on a small world made
+through the real services: the accessibility test walks them all, and
+`make screenshots` pictures them (`python -m tests.browser.screenshots`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from darvaza.billing.gateways import GatewayRegistry
+from darvaza.billing.gateways.mock import settle_mock_payment
+from darvaza.billing.service import receive_callback, send_payer_to_gateway, start_checkout
+from darvaza.content.service import LocalStorage, create_item, move_item
+from darvaza.content.storage import StoredFile
+from darvaza.security.roles import PlatformRole
+from darvaza.tenants.models import Tenant
+from tests.browser.site import Site
+from tests.support.settings import make_settings
+from tests.support.world import SYSTEM, Person
+
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+# What axe checks: WCAG 2.1 A and AA, and its best practices.
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+WIDTHS = {"desktop": 1440, "phone": 360}
+
+
+@dataclass
+class World:
+    owner: Person
+    customer: Person
+    admin: Person
+    slug: str
+    payment_id: str
+    item_id: str
+
+    def who(self, role: str) -> Person:
+        return {"owner": self.owner, "customer": self.customer, "admin": self.admin}[role]
+
+
+# (name, who, path): `{slug}`, `{payment}` and `{item}` are the world's.
+PAGES = (
+    ("sign-in", None, "/console/login"),
+    ("plans", "customer", "/console/t/{slug}/plans"),
+    ("my-subscriptions", "customer", "/console/me/subscriptions"),
+    ("my-payments", "customer", "/console/me/payments"),
+    ("downloads", "customer", "/console/t/{slug}/downloads"),
+    ("sessions", "customer", "/console/me/sessions"),
+    ("password", "customer", "/console/me/password"),
+    ("home", "owner", "/console/"),
+    ("tenant-plans", "owner", "/console/t/{slug}/manage/plans"),
+    ("tenant-content", "owner", "/console/t/{slug}/manage/content"),
+    ("tenant-item", "owner", "/console/t/{slug}/manage/content/{item}"),
+    ("tenant-payments", "owner", "/console/t/{slug}/manage/payments"),
+    ("tenant-payment", "owner", "/console/t/{slug}/manage/payments/{payment}"),
+    ("tenant-subscribers", "owner", "/console/t/{slug}/manage/subscribers"),
+    ("tenant-downloads", "owner", "/console/t/{slug}/manage/downloads"),
+    ("staff-home", "admin", "/console/"),
+    ("tenants", "admin", "/console/admin/tenants"),
+    ("tenant", "admin", "/console/admin/tenants/{slug}"),
+    ("users", "admin", "/console/admin/users"),
+    ("api-tokens", "admin", "/console/admin/api-tokens"),
+    ("platform-payments", "admin", "/console/admin/payments"),
+    ("platform-payment", "admin", "/console/admin/payments/{payment}"),
+    ("jobs", "admin", "/console/admin/jobs"),
+    ("workers", "admin", "/console/admin/workers"),
+    ("audit-log", "admin", "/console/admin/audit"),
+    ("managers", "owner", "/console/t/{slug}/manage/managers"),
+)
+
+
+def build_world(site: Site) -> World:
+    """An owner's tenant with a plan and a published item, a customer who paid for it
+    through the mock gateway (as the gateway's callback settles it), a platform admin."""
+    owner, customer = site.person(), site.person()
+    admin = site.person(PlatformRole.PLATFORM_ADMIN)
+    tenant = site.tenant(owner, name="Acme Learning")
+    site.plan(tenant, code="gold", name="Gold", price_rials=1_500_000, period_days=30)
+    payment_id = paid_payment(site, tenant, customer)
+    storage = LocalStorage(site.storage_dir)
+    item = _published_item(site, storage, owner, tenant.id)
+    return World(owner, customer, admin, tenant.slug, payment_id, str(item))
+
+
+def paid_payment(site: Site, tenant: Tenant, customer: Person, plan_code: str = "gold") -> str:
+    """The customer pays for the plan on the mock gateway, and its callback settles it."""
+    settings = make_settings(
+        database_url=site.db.url.render_as_string(hide_password=False), public_url=site.url
+    )
+    gateways = GatewayRegistry(settings, site.db)
+    started = start_checkout(
+        site.db, gateways, user_id=customer.user.id, email=customer.email,
+        tenant_id=tenant.id, plan_code=plan_code, public_url=site.url,
+    )  # fmt: skip
+    sent = send_payer_to_gateway(site.db, started.order_id)
+    mock_id = (sent.gateway_url or "").rstrip("/").rsplit("/", 1)[-1]
+    back = settle_mock_payment(site.db, mock_id, pay=True)
+    if back is None:
+        raise RuntimeError(f"the mock gateway has no payment {mock_id}")
+    receive_callback(site.db, gateways, "mock", back.fields, record_rejection=lambda: True)
+    return str(started.payment_id)
+
+
+def _published_item(site: Site, storage: LocalStorage, owner: Person, tenant_id: Any) -> Any:
+    stored: StoredFile = storage.write(iter([b"%PDF-1.4 lesson one " * 200]), max_bytes=10**6)
+    item = create_item(
+        site.db, storage, SYSTEM, tenant_id=tenant_id, title="Lesson one",
+        description="The first lesson.", unlocked_by="any_plan", plan_codes=[],
+        stored=stored, filename="lesson-1.pdf", content_type="application/pdf",
+    )  # fmt: skip
+    move_item(site.db, SYSTEM, tenant_id=tenant_id, item_id=item.id, move="publish")
+    return item.id
+
+
+def path_of(world: World, path: str) -> str:
+    return path.format(slug=world.slug, payment=world.payment_id, item=world.item_id)
+
+
+def tour_context(browser: Browser, width: int) -> BrowserContext:
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-US")
+    context.set_default_timeout(15_000)
+    # An init script is the browser's own: it runs whatever the page's content policy.
+    context.add_init_script(path=str(AXE))
+    return context
+
+
+def serious_violations(page: Page) -> list[str]:
+    """What axe finds serious or critical on the page, one line each."""
+    found = page.evaluate(
+        """async (rules) => (await axe.run(document, {runOnly: rules})).violations
+            .filter(v => v.impact === "serious" || v.impact === "critical")
+            .map(v => `${v.id} (${v.impact}): ${v.help} at `
+                      + v.nodes.map(n => n.target).join(", "))""",
+        AXE_RULES,
+    )
+    return [str(line) for line in found]
+
+
+def overflows(page: Page) -> list[str]:
+    """What sticks out of the window (a phone would have to scroll sideways to see it):
+    the outermost such elements, by tag and class. Empty when the page fits."""
+    found = page.evaluate(
+        """() => {
+            const width = window.innerWidth;
+            if (document.documentElement.scrollWidth <= width + 1) return [];
+            // What a scrolling region (a wide table's) holds scrolls there, not the page.
+            const out = [...document.querySelectorAll("body *")].filter(e => {
+                if (e.closest(".table-wrap") && !e.matches(".table-wrap")) return false;
+                const box = e.getBoundingClientRect();
+                return box.right > width + 1 || box.left < -1;
+            });
+            const outer = out.filter(e => !out.includes(e.parentElement));
+            return outer.slice(0, 5).map(e => e.tagName.toLowerCase()
+                + (e.className ? "." + String(e.className).split(" ").join(".") : ""));
+        }"""
+    )
+    return [str(entry) for entry in found]
