@@ -12,7 +12,12 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.mock import settle_mock_payment
-from darvaza.billing.service import receive_callback, send_payer_to_gateway, start_checkout
+from darvaza.billing.service import (
+    list_plans,
+    receive_callback,
+    send_payer_to_gateway,
+    start_checkout,
+)
 from darvaza.content.service import LocalStorage, create_item, move_item
 from darvaza.content.storage import StoredFile
 from darvaza.security.roles import PlatformRole
@@ -35,6 +40,7 @@ class World:
     slug: str
     payment_id: str
     item_id: str
+    plan_id: str
 
     def who(self, role: str) -> Person:
         return {"owner": self.owner, "customer": self.customer, "admin": self.admin}[role]
@@ -43,14 +49,18 @@ class World:
 # (name, who, path): `{slug}`, `{payment}` and `{item}` are the world's.
 PAGES = (
     ("sign-in", None, "/console/login"),
+    ("reset-password", None, "/console/reset-password"),
+    ("verify-email", None, "/console/verify-email?token=dzo_" + "A" * 43),
     ("plans", "customer", "/console/t/{slug}/plans"),
     ("my-subscriptions", "customer", "/console/me/subscriptions"),
     ("my-payments", "customer", "/console/me/payments"),
     ("downloads", "customer", "/console/t/{slug}/downloads"),
     ("sessions", "customer", "/console/me/sessions"),
     ("password", "customer", "/console/me/password"),
+    ("invitation", "customer", "/console/invitations?token=dzo_" + "A" * 43),
     ("home", "owner", "/console/"),
     ("tenant-plans", "owner", "/console/t/{slug}/manage/plans"),
+    ("tenant-plan", "owner", "/console/t/{slug}/manage/plans/{plan}"),
     ("tenant-content", "owner", "/console/t/{slug}/manage/content"),
     ("tenant-item", "owner", "/console/t/{slug}/manage/content/{item}"),
     ("tenant-payments", "owner", "/console/t/{slug}/manage/payments"),
@@ -65,6 +75,7 @@ PAGES = (
     ("platform-payments", "admin", "/console/admin/payments"),
     ("platform-payment", "admin", "/console/admin/payments/{payment}"),
     ("jobs", "admin", "/console/admin/jobs"),
+    ("audit-verify", "admin", "/console/admin/audit/verify"),
     ("workers", "admin", "/console/admin/workers"),
     ("audit-log", "admin", "/console/admin/audit"),
     ("managers", "owner", "/console/t/{slug}/manage/managers"),
@@ -81,7 +92,8 @@ def build_world(site: Site) -> World:
     payment_id = paid_payment(site, tenant, customer)
     storage = LocalStorage(site.storage_dir)
     item = _published_item(site, storage, owner, tenant.id)
-    return World(owner, customer, admin, tenant.slug, payment_id, str(item))
+    plan = list_plans(site.db, tenant.id, include_retired=False)[0]
+    return World(owner, customer, admin, tenant.slug, payment_id, str(item), str(plan.id))
 
 
 def paid_payment(site: Site, tenant: Tenant, customer: Person, plan_code: str = "gold") -> str:
@@ -115,7 +127,9 @@ def _published_item(site: Site, storage: LocalStorage, owner: Person, tenant_id:
 
 
 def path_of(world: World, path: str) -> str:
-    return path.format(slug=world.slug, payment=world.payment_id, item=world.item_id)
+    return path.format(
+        slug=world.slug, payment=world.payment_id, item=world.item_id, plan=world.plan_id
+    )
 
 
 def tour_context(browser: Browser, width: int) -> BrowserContext:

@@ -9,9 +9,11 @@ from collections.abc import Callable
 import httpx
 from starlette.types import ASGIApp
 
+from darvaza.billing.plans import create_plan
 from darvaza.db import Database
 from darvaza.security.policy import SESSION_COOKIE
-from tests.support.world import Api, Person, make_app, person
+from darvaza.tenants.service import create_tenant
+from tests.support.world import SYSTEM, Api, Person, admin_token, make_app, person
 
 
 def _sign_in(api: Api, who: Person) -> tuple[str, httpx.Response]:
@@ -156,3 +158,32 @@ def test_a_console_refusal_is_a_page_for_a_browser_and_the_error_shape_otherwise
     assert client.json()["error"]["code"] == "not_found"
     outside = api.call("GET", "/api/v1/no-such-route", headers=browser)
     assert outside.json()["error"]["code"] == "not_found"  # the API always answers JSON
+
+
+def test_the_checkout_form_stays_on_this_site_and_hands_over_by_a_page(api: Api) -> None:
+    """A form's answer may not redirect to another site (the content policy's
+    `form-action 'self'` binds its redirects): the checkout form leads to a page of ours,
+    which moves on to the gateway by itself (`<meta http-equiv="refresh">`)."""
+    owner, customer = person(api.db), person(api.db)
+    tenant = create_tenant(api.db, SYSTEM, slug="acme", name="Acme", owner_email=owner.email)
+    create_plan(api.db, SYSTEM, tenant_id=tenant.id, code="gold", name="Gold",
+                price_rials=150_000, period_days=30)  # fmt: skip
+    token = api.login(customer)
+    sent = api.call("POST", "/console/t/acme/checkout", token=token, data={"plan_code": "gold"})
+    assert sent.status_code == 303
+    where = sent.headers["location"]
+    assert where.startswith("/console/t/acme/checkout/dz-")
+    handoff = api.call("GET", where, token=token)
+    order_id = where.rsplit("/", 1)[1]
+    assert f'http-equiv="refresh" content="0; url=/payments/go/{order_id}"' in handoff.text
+
+
+def test_a_filter_left_at_any_is_the_empty_choice_a_form_sends(api: Api) -> None:
+    token = admin_token(api.db)
+    for path in (
+        "/console/admin/payments?state=&tenant=&gateway=",
+        "/console/admin/jobs?state=&kind=",
+    ):
+        assert api.call("GET", path, token=token).status_code == 200, path
+    wrong = api.call("GET", "/console/admin/jobs?state=nonsense", token=token)
+    assert wrong.status_code == 422

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -36,7 +36,8 @@ def jobs_page(
     request: Request,
     access: ReaderPage,
     parts: PartsDep,
-    state: JobState | None = None,
+    # A filter's "any" is the empty choice, as a form sends it.
+    state: Annotated[JobState | Literal[""], Query()] = "",
     kind: Annotated[str, Query(max_length=100)] = "",
     cursor: IdCursor = None,
 ) -> HTMLResponse:
@@ -44,12 +45,15 @@ def jobs_page(
     page = service.list_jobs(
         parts.db,
         service.JobFilter(
-            state=state, kind=kind or None, before_id=int(cursor) if cursor else None, limit=50
+            state=state or None,
+            kind=kind or None,
+            before_id=int(cursor) if cursor else None,
+            limit=50,
         ),
     )
     return pages.render(
         request, access, "jobs.html",
-        {"page": page, "filters": {"state": state or "", "kind": kind},
+        {"page": page, "filters": {"state": state, "kind": kind},
          "states": list(typing.get_args(JobState)), "kinds": service.upkeep_kinds(parts)},
     )  # fmt: skip
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from darvaza.billing import service
@@ -123,7 +124,7 @@ def checkout(
             email_verified=access.user.email_verified
             or not parts.settings.require_verified_email_for_checkout,
         )  # fmt: skip
-        return started.redirect_url
+        return f"/console/t/{access.tenant_slug}/checkout/{started.order_id}"
 
     try:
         done = once(parts.db, access.user, fields, start, pending=request.url.path)
@@ -134,6 +135,18 @@ def checkout(
             headers=dict(exc.headers or {}),
         )  # fmt: skip
     return see_other(done.location)
+
+
+@router.get("/console/t/{tenant}/checkout/{order_id}", response_class=HTMLResponse)
+def handoff_page(
+    request: Request,
+    access: Annotated[Access, Requires(TENANT_CUSTOMER.for_pages())],
+    order_id: Annotated[str, PathParam(pattern=r"^dz-[0-9a-f]{24}$")],
+) -> HTMLResponse:
+    """On the way to the gateway. A form's answer may not lead to another site (the
+    content policy's `form-action 'self'` holds for its redirects too), so the checkout
+    form leads here, and this page moves on to the gateway by itself."""
+    return pages.render(request, access, "handoff.html", {"order_id": order_id})
 
 
 @router.get(

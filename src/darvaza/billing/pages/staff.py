@@ -8,7 +8,7 @@ import typing
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -141,10 +141,10 @@ def _payment_list(
 @router.get(MANAGE + "/payments", response_class=HTMLResponse)
 def payments_page(
     request: Request, access: StaffPage, parts: PartsDep,
-    state: Annotated[PaymentState | None, Query()] = None, cursor: TimeCursor = None,
+    state: Annotated[PaymentState | Literal[""], Query()] = "", cursor: TimeCursor = None,
 ) -> HTMLResponse:  # fmt: skip
-    where = service.PaymentFilter(tenant_id=access.tenant_id, state=state)
-    filters = {"state": state or ""}
+    where = service.PaymentFilter(tenant_id=access.tenant_id, state=state or None)
+    filters = {"state": state}
     return _payment_list(request, access, parts, where, cursor, "payments.html", filters)
 
 
@@ -193,19 +193,23 @@ def platform_payments_page(
     request: Request,
     access: AuditPage,
     parts: PartsDep,
-    state: Annotated[PaymentState | None, Query()] = None,
+    # A filter's "any" is the empty choice, as a form sends it.
+    state: Annotated[PaymentState | Literal[""], Query()] = "",
     tenant: Annotated[str, Query(max_length=63, description="a tenant's slug")] = "",
-    gateway: GatewayName | None = None,
+    gateway: Annotated[GatewayName | Literal[""], Query()] = "",
     stuck: bool = False,
     cursor: TimeCursor = None,
 ) -> HTMLResponse:
     """Every tenant's payments, newest first, with the counts that need a person."""
     where = service.PaymentFilter(
-        state=state, tenant_slug=tenant or None, gateway=gateway, stuck_only=stuck
+        state=state or None,
+        tenant_slug=tenant or None,
+        gateway=gateway or None,
+        stuck_only=stuck,
     )
     filters = {
-        "state": state or "", "tenant": tenant,
-        "gateway": gateway.value if gateway else "", "stuck": "true" if stuck else "",
+        "state": state, "tenant": tenant, "gateway": gateway,
+        "stuck": "true" if stuck else "",
     }  # fmt: skip
     return _payment_list(request, access, parts, where, cursor, "platform_payments.html", filters)
 

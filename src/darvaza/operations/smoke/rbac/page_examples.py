@@ -174,6 +174,9 @@ PAGE_EXAMPLES: dict[tuple[str, str], Example] = {
             f"/console/t/{w.tenant}/checkout", data={"plan_code": w.plan["code"]}
         )
     ),
+    ("GET", "/console/t/{tenant}/checkout/{order_id}"): Example(
+        lambda w, _c, _a: Call(f"/console/t/{w.tenant}/checkout/{w.payment['order_id']}")
+    ),
     ("GET", "/console/me/subscriptions"): _plain("/console/me/subscriptions"),
     ("POST", "/console/me/subscriptions/{subscription_id}/cancel"): _page_of(
         "POST", "/api/v1/me/subscriptions/{subscription_id}/cancel"
