@@ -69,6 +69,12 @@ class FieldError:
     message: str
     values: Mapping[str, object] = field(default_factory=dict)
 
+    @classmethod
+    def refused(cls, message: str, status_code: int) -> FieldError:
+        """A refusal of the whole form (or page), shown as its status says when the
+        catalog has no words of its own for `message` (`render.say`)."""
+        return cls(message, {"_status": status_code})
+
 
 @dataclass
 class FormState:
@@ -83,7 +89,7 @@ class FormState:
 
     def fail(self, message: str, status_code: int) -> None:
         """A problem with the whole form, answered with `status_code`."""
-        self.add("", FieldError(message, {"_status": status_code}))
+        self.add("", FieldError.refused(message, status_code))
 
     def refuse(self, exc: DarvazaError) -> None:
         """A service's refusal: its details by field where it names one, else the whole

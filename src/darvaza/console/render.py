@@ -186,18 +186,15 @@ class Pages:
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> HTMLResponse:
-        """A refusal as a page: what went wrong in the person's language, and the request
-        id to quote when asking for help."""
-        plain = caller.caller if isinstance(caller, Access) else caller
-        locale = locale_of(request, plain)
-        heading = _HEADINGS.get(status_code) or HTTPStatus(status_code).phrase
+        """A refusal as a page: what went wrong in the person's language (as a form's
+        refusal says it), and the request id to quote when asking for help."""
         return self.render(
             request,
-            plain,
+            caller,
             "error.html",
             {
-                "heading": locale.gettext(heading),
-                "message": translated(locale, message, status_code),
+                "heading": _HEADINGS.get(status_code) or HTTPStatus(status_code).phrase,
+                "problem": FieldError.refused(message, status_code),
                 "request_id": request_id,
                 "status_code": status_code,
             },
