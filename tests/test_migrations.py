@@ -19,13 +19,8 @@ from darvaza.cli import app as cli
 from darvaza.clock import utcnow
 from darvaza.db import Database
 from darvaza.jobs.models import Job
-from darvaza.migrate import (
-    alembic_config,
-    head_revisions,
-    migration_status,
-    model_differences,
-    upgrade_to_head,
-)
+from darvaza.migrate import model_differences, upgrade_to_head
+from darvaza.revisions import alembic_config, head_revisions, migration_status
 from tests.audit.support import KEYS, append, verify
 
 runner = CliRunner()

@@ -43,6 +43,7 @@ from darvaza.jobs.routes import router as jobs_router
 from darvaza.logs import configure_logging, get_logger
 from darvaza.metrics import Metrics
 from darvaza.middleware import RequestContextMiddleware
+from darvaza.operations.routes import router as operations_router
 from darvaza.ops.routes import router as ops_router
 from darvaza.security.headers import security_headers
 from darvaza.security.policy import annotate_openapi
@@ -108,6 +109,7 @@ def create_app(
         *billing_routers,
         *content_routers,
         jobs_router,
+        operations_router,
         *PAGE_ROUTERS,
     ):
         app.include_router(router)

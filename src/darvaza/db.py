@@ -31,7 +31,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    ORMExecuteState,
+    Session,
+    UOWTransaction,
+)
 from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 
@@ -120,6 +126,34 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         dict[str, Any]: JSON(),
     }
+
+
+class AppendOnly:
+    """A table whose rows are only ever inserted (the audit log, evidence): a session
+    refuses to change or delete them, and the database's triggers say the same."""
+
+
+class AppendOnlyError(Exception):
+    """Code tried to change or delete a row of an append-only table: a bug, never input."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_append_only_changes(
+    session: Session, _context: UOWTransaction, _instances: object
+) -> None:
+    for obj in session.deleted:
+        if isinstance(obj, AppendOnly):
+            raise AppendOnlyError(f"{type(obj).__name__} rows are never deleted")
+    for obj in session.dirty:
+        if isinstance(obj, AppendOnly) and session.is_modified(obj):
+            raise AppendOnlyError(f"{type(obj).__name__} rows are never changed")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_append_only_changes(state: ORMExecuteState) -> None:
+    mapper = state.bind_mapper
+    if (state.is_update or state.is_delete) and mapper and issubclass(mapper.class_, AppendOnly):
+        raise AppendOnlyError(f"{mapper.class_.__name__} rows are never changed or deleted")
 
 
 def flushed(session: Session, change: Callable[[], object]) -> bool:

@@ -20,6 +20,7 @@ PRIVILEGES = {
     "audit_events": "SELECT, INSERT",  # append-only
     "audit_seals": "SELECT, INSERT",  # append-only
     "audit_checkpoints": "SELECT, INSERT",  # append-only
+    "evidence": "SELECT, INSERT",  # append-only
     # The sealer's queue: a trigger fills it as the inserting role; the sealer empties it.
     "audit_pending": "SELECT, INSERT, DELETE",
     "alembic_version": "SELECT",  # written by migrations alone

@@ -11,6 +11,7 @@ from darvaza.content import models as content_models
 from darvaza.db import Base
 from darvaza.identity import models as identity_models
 from darvaza.jobs import models as job_models
+from darvaza.operations import models as operations_models
 from darvaza.tenants import models as tenant_models
 
 metadata = Base.metadata
@@ -23,5 +24,6 @@ __all__ = [
     "identity_models",
     "job_models",
     "metadata",
+    "operations_models",
     "tenant_models",
 ]

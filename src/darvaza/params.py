@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path, Query
@@ -14,14 +15,16 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def _iso_8601_only(value: object) -> object:
-    # Pydantic would read "0.5" or "1700000000" as seconds since 1970: a query that meant
-    # something else entirely would quietly match.
-    if isinstance(value, str) and not _ISO_DATE.match(value):
+    # Pydantic would read "0.5" or 1700000000 as seconds since 1970: a query or a body that
+    # meant something else entirely would quietly be taken.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise ValueError("an ISO 8601 time with a zone, such as 2026-12-01T10:00:00Z")
     return value
 
 
-# A time in a query: ISO 8601 with a time zone, nothing else.
+# A time in a query or a body: ISO 8601 text with a time zone, nothing else.
 IsoTime = Annotated[
     AwareDatetime,
     BeforeValidator(_iso_8601_only),

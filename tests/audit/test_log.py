@@ -18,7 +18,7 @@ from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditPending, Audi
 from darvaza.audit.sealer import run_sealer
 from darvaza.audit.service import REDACTED, AuditLogError, append_event, content_hash
 from darvaza.context import client_ip_var, request_id_var
-from darvaza.db import Database
+from darvaza.db import AppendOnlyError, Database
 from darvaza.security.caller import Actor
 from tests.audit.support import ADMIN, AUDITED_TABLES, KEYS, append, verify
 
@@ -145,13 +145,13 @@ def test_orm_cannot_change_or_delete_the_log(db: Database, tmp_path: Path, model
     append(db, 1)
     seal_all(db, KEYS, CheckpointFolder(tmp_path))
     column = {AuditEvent: "reason", AuditSeal: "hash", AuditCheckpoint: "body"}[model]
-    with pytest.raises(AuditLogError), db.transaction() as session:
+    with pytest.raises(AppendOnlyError), db.transaction() as session:
         setattr(session.scalars(select(model)).one(), column, "rewritten")
-    with pytest.raises(AuditLogError), db.transaction() as session:
+    with pytest.raises(AppendOnlyError), db.transaction() as session:
         session.delete(session.scalars(select(model)).one())
-    with pytest.raises(AuditLogError), db.transaction() as session:
+    with pytest.raises(AppendOnlyError), db.transaction() as session:
         session.execute(update(model).values({column: "rewritten"}))
-    with pytest.raises(AuditLogError), db.transaction() as session:
+    with pytest.raises(AppendOnlyError), db.transaction() as session:
         session.execute(delete(model))
     assert verify(db, tmp_path).ok
 

@@ -37,7 +37,7 @@ EXCLUDED = r"^/api/v1/auth/password$"
 # Path parameters drawn, nine times in ten, from the world the test made before the run.
 DRAWN = (
     "tenant", "plan_id", "item_id", "order_id", "payment_id", "subscription_id", "token",
-    "token_id", "job_id", "user_id",
+    "token_id", "job_id", "user_id", "evidence_id",
 )  # fmt: skip
 
 
@@ -114,6 +114,10 @@ def _world(api: Api, owner: Person, customer: Person, admin: Person) -> dict[str
         json={"email": admin.email, "name": "contract", "expires_in_days": 30},
     ).json()  # fmt: skip
     jobs = api.call("POST", "/api/v1/admin/jobs/enqueue-ops", token=admin_token).json()
+    evidence = api.call(
+        "POST", "/api/v1/admin/evidence", token=admin_token,
+        json={"kind": "smoke", "name": "contract", "result": "passed"},
+    ).json()  # fmt: skip
     return {
         "tenant": ["acme"],
         "plan_id": [plan["id"]],
@@ -131,6 +135,7 @@ def _world(api: Api, owner: Person, customer: Person, admin: Person) -> dict[str
         "token_id": [str(api_token["id"])],
         "job_id": [job for job in jobs.values() if job is not None],
         "user_id": [str(customer.user.id)],
+        "evidence_id": [evidence["id"]],
     }
 
 

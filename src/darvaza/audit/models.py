@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from darvaza.db import Base
+from darvaza.db import AppendOnly, Base
 
 HASH_LENGTH = 64
 GENESIS_HASH = "0" * HASH_LENGTH
@@ -29,7 +29,7 @@ GENESIS_HASH = "0" * HASH_LENGTH
 SequenceNumber = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class AuditEvent(Base):
+class AuditEvent(AppendOnly, Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_tenant_id_id", "tenant_id", "id"),
@@ -66,7 +66,7 @@ class AuditPending(Base):
     event_id: Mapped[int] = mapped_column(SequenceNumber, primary_key=True, autoincrement=False)
 
 
-class AuditSeal(Base):
+class AuditSeal(AppendOnly, Base):
     """An event's place in the log: `hash` covers its place, its id and its content hash
     (`service.seal_hash`); `mac` is
     HMAC(audit key, previous seal's mac + hash), so no seal can be made, changed or
@@ -83,7 +83,7 @@ class AuditSeal(Base):
     mac: Mapped[str] = mapped_column(String(HASH_LENGTH))
 
 
-class AuditCheckpoint(Base):
+class AuditCheckpoint(AppendOnly, Base):
     """A signed statement of the seals `first_seq..last_seq`: their Merkle root and the
     newest one's hash, chained to the checkpoint before (see `checkpoints.py`)."""
 

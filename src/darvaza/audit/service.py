@@ -1,7 +1,8 @@
 """Appending to and verifying the audit log.
 
 `append_event` joins the caller's transaction: the event lands if and only if the change it
-records lands. There is deliberately no function that changes or removes an event.
+records lands. There is deliberately no function that changes or removes an event, and
+the session refuses to (the tables are `db.AppendOnly`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Row, event, select
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
 
-from darvaza.audit.models import AuditCheckpoint, AuditEvent, AuditSeal
+from darvaza.audit.models import AuditEvent, AuditSeal
 from darvaza.clock import utcnow
 from darvaza.config import Settings
 from darvaza.context import current_client_ip, current_request_id
@@ -40,12 +41,10 @@ _SECRET_KEY = re.compile(
     r"|private_key|merchant_id|otp)$",
     re.IGNORECASE,
 )
-# Only ever inserted (the database's triggers say the same).
-APPEND_ONLY = (AuditEvent, AuditSeal, AuditCheckpoint)
 
 
 class AuditLogError(Exception):
-    """The audit log was asked to do something it never does."""
+    """Audit data that cannot be written as JSON (an object, NaN): a bug, never input."""
 
 
 def append_event(
@@ -152,26 +151,6 @@ def seal_hash(seq: int, event_id: int, event_content_hash: str) -> str:
     """What a seal signs for an event: its place, its id and its content hash."""
     bound = {"seq": seq, "id": event_id, "content": event_content_hash}
     return hashlib.sha256(canonical_bytes(bound)).hexdigest()
-
-
-# --- No code path changes or removes an event -------------------------------------------
-
-
-@event.listens_for(Session, "before_flush")
-def _refuse_audit_changes(session: Session, _context: UOWTransaction, _instances: object) -> None:
-    for obj in session.deleted:
-        if isinstance(obj, APPEND_ONLY):
-            raise AuditLogError("audit events are never deleted")
-    for obj in session.dirty:
-        if isinstance(obj, APPEND_ONLY) and session.is_modified(obj):
-            raise AuditLogError("audit events are never changed")
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _refuse_bulk_audit_changes(state: ORMExecuteState) -> None:
-    mapper = state.bind_mapper
-    if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ in APPEND_ONLY:
-        raise AuditLogError("audit events are never changed or deleted")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from darvaza.cli import audit, jobs, payments, serve, smoke, tenants, users
+from darvaza.cli import audit, evidence, jobs, payments, serve, smoke, tenants, users
 from darvaza.cli.common import app
 from darvaza.config import load_settings
 
@@ -25,6 +25,7 @@ GROUPS = (
     (tenants.plans_app, "plans"),
     (jobs.jobs_app, "jobs"),
     (smoke.smoke_app, "smoke"),
+    (evidence.evidence_app, "evidence"),
 )
 for group, name in GROUPS:
     app.add_typer(group, name=name)

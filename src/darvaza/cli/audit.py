@@ -27,7 +27,7 @@ def audit_verify() -> None:
     naming the first event that disagrees, or when events wait too long for their seal."""
     from darvaza.audit.service import verify_with_settings
     from darvaza.db import Database
-    from darvaza.migrate import migration_status
+    from darvaza.revisions import migration_status
 
     settings = _settings()
     db = Database.from_settings(settings)

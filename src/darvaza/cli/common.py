@@ -81,7 +81,7 @@ def _options(
 @contextmanager
 def _database(*, warn: bool = False) -> Iterator[tuple[Settings, Database]]:
     from darvaza.db import Database
-    from darvaza.migrate import migration_status
+    from darvaza.revisions import migration_status
 
     settings = _settings()
     if warn:

@@ -14,7 +14,8 @@ from darvaza import __version__
 from darvaza.config import Settings
 
 if TYPE_CHECKING:
-    pass
+    from darvaza.db import Database
+    from darvaza.revisions import MigrationStatus
 
 from darvaza.cli.common import (
     _database,
@@ -65,7 +66,8 @@ def serve(
     """
     from darvaza.db import Database
     from darvaza.logs import configure_logging, get_logger
-    from darvaza.migrate import migration_status, upgrade_to_head
+    from darvaza.migrate import upgrade_to_head
+    from darvaza.revisions import migration_status
 
     # The address given here is the address served on: in `local`, links follow it too.
     settings = _settings(host=host, port=port, serve_workers=workers)
@@ -190,38 +192,78 @@ def migrate(
         ),
     ] = False,
 ) -> None:
-    """Upgrade the database to the newest schema."""
+    """Upgrade the database to the newest schema. With --check, record the verdict as
+    `migration_check` evidence."""
     from darvaza.db import Database
-    from darvaza.migrate import migration_status, model_differences, upgrade_to_head
+    from darvaza.migrate import model_differences, upgrade_to_head
+    from darvaza.revisions import migration_status
 
-    db = Database.from_settings(_settings())
+    settings = _settings()
+    db = Database.from_settings(settings)
     try:
-        status = migration_status(db)
         if not check:
             upgrade_to_head(db)
             typer.echo(f"Migrated: {migration_status(db).describe()}")
             return
-        if status.pending:
-            _fail(f"Not current: {status.describe()}.")
-        differences = model_differences(db)
-        if differences:
-            _fail(
-                "Not current: the models differ from the migrations (write a migration):\n"
-                + "\n".join(f"  - {d}" for d in differences)
-            )
-        typer.echo(f"Current: {status.describe()}; models match the migrations.")
+        _check_migrations(settings, db, migration_status(db), model_differences)
     finally:
         db.dispose()
 
 
+def _check_migrations(
+    settings: Settings, db: Database, status: MigrationStatus,
+    differences_of: Callable[[Database], list[str]],
+) -> None:  # fmt: skip
+    from darvaza.cli.evidence import record_own_run
+    from darvaza.clock import utcnow
+
+    started = utcnow()
+    differences = [] if status.pending else differences_of(db)
+    details = {
+        "current": status.current_label, "head": sorted(status.head),
+        "pending": status.pending, "differences": differences[:50],
+    }  # fmt: skip
+    failed = status.pending or bool(differences)
+    record_own_run(
+        settings, db, "migration_check", "schema", "failed" if failed else "passed", details,
+        started_at=started,
+    )  # fmt: skip
+    if status.pending:
+        _fail(f"Not current: {status.describe()}.")
+    if differences:
+        _fail(
+            "Not current: the models differ from the migrations (write a migration):\n"
+            + "\n".join(f"  - {d}" for d in differences)
+        )
+    typer.echo(f"Current: {status.describe()}; models match the migrations.")
+
+
 @config_app.command("check")
 def config_check() -> None:
-    """Print the settings in force, secrets masked; exit 1 if any is unsafe."""
+    """Print the settings in force, secrets masked; exit 1 if any is unsafe. The verdict is
+    recorded as `config_check` evidence in the configured database, when it can take it."""
+    from darvaza.cli.evidence import record_own_run
+    from darvaza.clock import utcnow
+    from darvaza.db import Database, DatabaseUnusable
+
+    started = utcnow()
     settings = _settings()
     for name, value in settings.masked().items():
         typer.echo(f"{name} = {value}")
     _warn(settings, settings.port)
     problems = settings.problems()
+    try:
+        db = Database.from_settings(settings)
+    except DatabaseUnusable as exc:
+        typer.echo(f"note: no config_check evidence recorded: {exc}", err=True)
+    else:
+        details = {"profile": settings.profile.value, "problems": problems}
+        result = "failed" if problems else "passed"
+        try:
+            record_own_run(settings, db, "config_check", "settings", result, details,
+                           started_at=started)  # fmt: skip
+        finally:
+            db.dispose()
     if problems:
         _fail(
             f"\n{len(problems)} problem(s) for the {settings.profile.value} profile:\n"

@@ -10,7 +10,7 @@ import anyio
 
 from darvaza.db import Database
 from darvaza.logs import get_logger
-from darvaza.migrate import migration_status
+from darvaza.revisions import migration_status
 
 log = get_logger("darvaza.ops")
 

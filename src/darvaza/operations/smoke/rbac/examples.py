@@ -212,6 +212,14 @@ def _job_action(action: str) -> Example:
     return Example(build)
 
 
+def _one_evidence(w: World, _caller: str, admitted: bool) -> Call:
+    evidence_id = PLACEHOLDER_ID
+    if admitted:
+        body = {"kind": "smoke", "name": "rbac-probe", "result": "passed"}
+        evidence_id = w.admin(201, "POST", "/api/v1/admin/evidence", json=body)["id"]
+    return Call(f"/api/v1/admin/evidence/{evidence_id}")
+
+
 UNKNOWN_CALLBACK = {"status": "10", "id": "none", "order_id": "dz-none", "track_id": "1"}
 
 
@@ -281,6 +289,11 @@ API_EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/v1/admin/jobs/{job_id}/cancel"): _job_action("/cancel"),
     ("POST", "/api/v1/admin/jobs/enqueue-ops"): _plain("/api/v1/admin/jobs/enqueue-ops"),
     ("GET", "/api/v1/admin/workers"): _plain("/api/v1/admin/workers"),
+    ("POST", "/api/v1/admin/evidence"): _plain(
+        "/api/v1/admin/evidence", json={"kind": "smoke", "name": "rbac-probe", "result": "passed"}
+    ),
+    ("GET", "/api/v1/admin/evidence"): _plain("/api/v1/admin/evidence?kind=smoke"),
+    ("GET", "/api/v1/admin/evidence/{evidence_id}"): Example(_one_evidence),
     ("GET", "/api/v1/tenants/{tenant}/plans"): _tenant("/plans"),
     ("GET", "/api/v1/tenants/{tenant}/plans/all"): _tenant("/plans/all"),
     ("POST", "/api/v1/tenants/{tenant}/plans"): Example(_create_plan),

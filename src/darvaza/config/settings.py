@@ -1,16 +1,12 @@
-"""Settings: one object read from `DARVAZA_*` environment variables and an optional `.env`.
-
-Profiles: `local` works with nothing set; `staging` and `production` refuse to start when a
-setting is unsafe, and list every problem at once so an operator fixes them in one pass.
-"""
+"""Settings: one object read from `DARVAZA_*` environment variables and an optional
+`.env`, with the profile it runs in; `safety.py` says what is unsafe for a profile."""
 
 from __future__ import annotations
 
-import os
+import socket
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
@@ -25,7 +21,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-ENV_PREFIX = "DARVAZA_"
+from darvaza.config.environment import ENV_PREFIX, mask_url_password, plain_name, served_url
 
 # The key every fresh checkout shares. Fine for `local`; refused everywhere else.
 DEFAULT_SECRET_KEY = "darvaza-local-development-secret-do-not-use-in-production"
@@ -112,6 +108,17 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 
     log_level: LogLevel = LogLevel.INFO
+
+    # Which instance this is, in the evidence of every operational run and in the ops
+    # summary (so a staging run is never taken for a local one); and the revision it runs
+    # (unset: read from git when Darvaza runs from a checkout).
+    instance_name: str = Field(
+        default_factory=lambda: plain_name(socket.gethostname()),
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    )
+    revision: str | None = Field(default=None, min_length=1, max_length=64)
 
     # The console. Its language when neither the person nor their browser chooses one;
     # amounts in Rials or Tomans (one Toman is ten Rials); times in this zone (the API
@@ -316,81 +323,9 @@ class Settings(BaseSettings):
 
     def problems(self) -> list[str]:
         """Every reason these settings are unsafe for their profile (empty when safe)."""
-        if self.is_local:
-            return []
-        found: list[str] = []
-        key = self.secret_key.get_secret_value() if self.secret_key else ""
-        if not key:
-            found.append("DARVAZA_SECRET_KEY is not set")
-        elif key == DEFAULT_SECRET_KEY:
-            found.append("DARVAZA_SECRET_KEY is the shared development default")
-        elif len(key.encode()) < MIN_SECRET_KEY_BYTES:
-            found.append(f"DARVAZA_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes")
-        if not self.cookies_secure:
-            found.append("DARVAZA_COOKIE_SECURE is false; cookies must be Secure")
-        if self.debug:
-            found.append("DARVAZA_DEBUG is on")
-        if self.payment_gateway is GatewayName.IDPAY and self.idpay_api_key is None:
-            found.append("DARVAZA_PAYMENT_GATEWAY is idpay but DARVAZA_IDPAY_API_KEY is not set")
-        if self.payment_gateway is GatewayName.ZARINPAL and self.zarinpal_merchant_id is None:
-            found.append(
-                "DARVAZA_PAYMENT_GATEWAY is zarinpal but DARVAZA_ZARINPAL_MERCHANT_ID is not set"
-            )
-        found.extend(self._audit_key_problems(key))
-        found.extend(self._deployment_problems())
-        if self.profile is Profile.PRODUCTION:
-            found.extend(self._production_problems())
-        return found
+        from darvaza.config.safety import problems
 
-    def _deployment_problems(self) -> list[str]:
-        found: list[str] = []
-        if not self.public_url:
-            found.append("DARVAZA_PUBLIC_URL is not set; every link and callback starts with it")
-        elif not self.public_url.startswith("https://"):
-            found.append("DARVAZA_PUBLIC_URL is not https; gateways send customers back there")
-        for name, processes in (
-            ("API_PROCESSES", self.api_processes), ("SERVE_WORKERS", self.serve_workers)
-        ):  # fmt: skip
-            if processes > 1 and not self.redis_url:
-                found.append(
-                    f"DARVAZA_{name} is {processes} but DARVAZA_REDIS_URL is not set; each "
-                    "process would count rate limits on its own"
-                )
-        return found
-
-    def _audit_key_problems(self, secret_key: str) -> list[str]:
-        audit_key = self.audit_key.get_secret_value() if self.audit_key else ""
-        if not audit_key or audit_key == DEFAULT_AUDIT_KEY:
-            return ["DARVAZA_AUDIT_KEY is not set; audit checkpoints would not be signed"]
-        if len(audit_key.encode()) < MIN_SECRET_KEY_BYTES or audit_key == secret_key:
-            return [
-                f"DARVAZA_AUDIT_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes and not the "
-                "secret key"
-            ]
-        return []
-
-    def _production_problems(self) -> list[str]:
-        found: list[str] = []
-        if self.database_backend == "sqlite":
-            found.append("DARVAZA_DATABASE_URL points at SQLite; production needs PostgreSQL")
-        if self.payment_gateway is GatewayName.MOCK:
-            found.append("DARVAZA_PAYMENT_GATEWAY is mock; production takes real payments")
-        if "*" in (ip.strip() for ip in self.forwarded_allow_ips.split(",")):
-            found.append(
-                "DARVAZA_FORWARDED_ALLOW_IPS is *: anyone could set the client address that "
-                "rate limits and the audit log rely on; name your proxies"
-            )
-        if self.mail_from == DEFAULT_MAIL_FROM:
-            found.append("DARVAZA_MAIL_FROM is the placeholder sender; mail from it bounces")
-        if self.effective_mail_backend == "files":
-            found.append("DARVAZA_MAIL_BACKEND is files; nobody would receive the mail")
-        elif not self.smtp_host:
-            found.append("DARVAZA_SMTP_HOST is not set; password resets and invitations need mail")
-        if self.metrics_token is None:
-            found.append("DARVAZA_METRICS_TOKEN is not set; /metrics would be public")
-        if self.api_token_max_days == 0:
-            found.append("DARVAZA_API_TOKEN_MAX_DAYS is 0; staff API tokens would never expire")
-        return found
+        return problems(self)
 
     def masked(self) -> dict[str, Any]:
         """The effective settings with every secret masked, for printing."""
@@ -400,68 +335,12 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 value = "********"
             elif name.endswith("_url") and isinstance(value, str):
-                value = _mask_url_password(value)
+                value = mask_url_password(value)
             elif isinstance(value, StrEnum):
                 value = value.value
             shown[name] = value
         shown["cookies_secure (effective)"] = self.cookies_secure
         return shown
-
-
-def served_url(host: object, port: object) -> str:
-    """The address a browser on this machine reaches a server listening on host:port at."""
-    name = str(host)
-    if name in ("", "0.0.0.0"):  # noqa: S104 - every IPv4 address: this machine is one of them
-        name = "127.0.0.1"
-    elif name == "::":
-        name = "::1"
-    if ":" in name:
-        name = f"[{name}]"
-    return f"http://{name}:{port}"
-
-
-def start_warnings(
-    settings: Settings, port: int, environ: dict[str, str] | None = None
-) -> list[str]:
-    """What `serve` and `worker` warn about as they start: settings that are probably not
-    what was meant, though they are safe."""
-    found = [
-        f"{name} is not a Darvaza setting (a typo?); it is ignored"
-        for name in unknown_environment_names(environ)
-    ]
-    public = urlsplit(settings.public_url)
-    public_port = public.port or (443 if public.scheme == "https" else 80)
-    here = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", settings.host}  # noqa: S104
-    if not settings.is_local and public.hostname in here and public_port != port:
-        found.append(
-            f"DARVAZA_PUBLIC_URL ({settings.public_url}) names this machine on port "
-            f"{public_port}, but Darvaza serves on {port}: links and callbacks would miss it"
-        )
-    return found
-
-
-def _mask_url_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-# Variables Darvaza reads that are not settings: the bootstrap password for `darvaza users
-# create`, read once and never stored.
-NON_SETTING_NAMES = frozenset({ENV_PREFIX + "PASSWORD"})
-
-
-def unknown_environment_names(environ: dict[str, str] | None = None) -> list[str]:
-    """`DARVAZA_*` variables that match no setting: usually a typo worth reporting."""
-    environ = dict(os.environ) if environ is None else environ
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | NON_SETTING_NAMES
-    return sorted(
-        name
-        for name in environ
-        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known
-    )
 
 
 class SettingsError(Exception):
