@@ -11,27 +11,36 @@ from datetime import timedelta
 import httpx
 
 from darvaza import mail
+from darvaza.audit import checks as audit_checks
 from darvaza.audit import pages as audit_pages
 from darvaza.audit import tasks as audit_tasks
+from darvaza.billing import checks as billing_checks
 from darvaza.billing import pages as billing_pages
 from darvaza.billing import tasks as billing_tasks
 from darvaza.billing.gateways import GatewayRegistry
+from darvaza.checks import CheckSet
 from darvaza.config import Settings
 from darvaza.console import routes as console_routes
 from darvaza.console.nav import Navigation
+from darvaza.content import checks as content_checks
 from darvaza.content import pages as content_pages
 from darvaza.content import tasks as content_tasks
 from darvaza.content.service import LocalStorage, Storage
 from darvaza.db import Database
+from darvaza.identity import checks as identity_checks
 from darvaza.identity import pages as identity_pages
 from darvaza.identity import tasks as identity_tasks
 from darvaza.identity.service import LoginThrottle, MailedTokens, SessionPolicy
+from darvaza.jobs import checks as jobs_checks
 from darvaza.jobs import pages as jobs_pages
 from darvaza.jobs import tasks as jobs_tasks
 from darvaza.jobs.registry import Tasks, Work
 from darvaza.jobs.worker import Worker, WorkerConfig
 from darvaza.metrics import Metrics
+from darvaza.operations import checks as operations_checks
+from darvaza.ops import checks as ops_checks
 from darvaza.ops import pages as ops_pages
+from darvaza.ops import tasks as ops_tasks
 from darvaza.parts import Parts
 from darvaza.security.policy import Gatekeeper
 from darvaza.security.ratelimit import RateLimiter, RateRules, Rates
@@ -46,9 +55,20 @@ WORK = Work.collect(
         content_tasks.TASKS,
         jobs_tasks.TASKS,
         mail.TASKS,
+        ops_tasks.TASKS,
         Tasks(loops=audit_tasks.LOOPS),
     )
 )
+
+# Every domain's ops checks. A new domain adds its `checks.CHECKS` here.
+CHECKS = CheckSet(
+    check
+    for module in (
+        billing_checks, jobs_checks, audit_checks, identity_checks, content_checks, mail,
+        ops_checks, operations_checks,
+    )
+    for check in module.CHECKS
+)  # fmt: skip
 
 # Every domain's console pages: their routers, and the navigation entries they declare.
 PAGE_MODULES = (
@@ -82,6 +102,7 @@ def assemble(
         MailedTokens.from_settings(settings),
         GatewayRegistry(settings, db, transport=transport),
         WORK,
+        CHECKS,
         NAVIGATION,
     )
     parts.add(LocalStorage(settings.storage_dir), as_type=Storage)

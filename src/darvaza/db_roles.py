@@ -21,6 +21,7 @@ PRIVILEGES = {
     "audit_seals": "SELECT, INSERT",  # append-only
     "audit_checkpoints": "SELECT, INSERT",  # append-only
     "evidence": "SELECT, INSERT",  # append-only
+    "ops_finding_events": "SELECT, INSERT",  # append-only
     # The sealer's queue: a trigger fills it as the inserting role; the sealer empties it.
     "audit_pending": "SELECT, INSERT, DELETE",
     "alembic_version": "SELECT",  # written by migrations alone

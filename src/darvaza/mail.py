@@ -25,8 +25,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from darvaza.checks import Check, CheckContext, Observation
 from darvaza.clock import utcnow
 from darvaza.config import Settings
+from darvaza.jobs.checks import dead_jobs_by_kind
 from darvaza.jobs.queue import enqueue
 from darvaza.jobs.registry import JobContext, JobKind, Tasks
 from darvaza.security.tokens import derived_token
@@ -118,3 +120,26 @@ def send_mail(context: JobContext, payload: dict[str, Any]) -> dict[str, str]:
 
 # Mail is sent when a change queues it, never on a schedule.
 TASKS = Tasks(kinds=(JobKind(SEND_MAIL, send_mail, timeout=timedelta(minutes=2)),))
+
+
+def undelivered(context: CheckContext) -> list[Observation]:
+    """Mail whose every attempt failed: someone did not get a reset link, a verification
+    or an invitation."""
+    return dead_jobs_by_kind(
+        context.parts.db,
+        hours=context.parts.settings.ops_lookback_hours,
+        kinds=frozenset({SEND_MAIL}),
+        now=context.now,
+    )
+
+
+CHECKS = (
+    Check(
+        "mail.undelivered",
+        "high",
+        "Mail could not be delivered",
+        timedelta(minutes=1),
+        undelivered,
+        claims_job_kinds=(SEND_MAIL,),
+    ),
+)

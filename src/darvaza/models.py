@@ -12,6 +12,7 @@ from darvaza.db import Base
 from darvaza.identity import models as identity_models
 from darvaza.jobs import models as job_models
 from darvaza.operations import models as operations_models
+from darvaza.ops import models as ops_models
 from darvaza.tenants import models as tenant_models
 
 metadata = Base.metadata
@@ -25,5 +26,6 @@ __all__ = [
     "job_models",
     "metadata",
     "operations_models",
+    "ops_models",
     "tenant_models",
 ]

@@ -36,6 +36,8 @@ class AuditEvent(AppendOnly, Base):
         Index("ix_audit_events_actor_id_id", "actor_id", "id"),
         Index("ix_audit_events_action_id", "action", "id"),
         Index("ix_audit_events_occurred_at", "occurred_at"),
+        # Counting one action in a recent window (the ops checks: failed sign-ins).
+        Index("ix_audit_events_action_occurred_at", "action", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(SequenceNumber, primary_key=True, autoincrement=True)

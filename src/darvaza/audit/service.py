@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from darvaza.audit.models import AuditEvent, AuditSeal
+from darvaza.audit.models import AuditEvent, AuditPending, AuditSeal
 from darvaza.clock import utcnow
 from darvaza.config import Settings
 from darvaza.context import current_client_ip, current_request_id
@@ -193,6 +193,26 @@ def list_events(
             (event, seal) for event, seal in session.execute(query)
         ]
     return page_of(rows, limit, lambda row: str(row[0].id))
+
+
+def count_actions(db: Database, action: str, *, since: datetime) -> int:
+    """How many events of one action happened since then (the ops checks' spikes)."""
+    with db.read() as session:
+        count = session.scalar(
+            select(func.count()).where(AuditEvent.action == action, AuditEvent.occurred_at >= since)
+        )
+    return int(count or 0)
+
+
+def oldest_unsealed(db: Database) -> tuple[int, datetime | None]:
+    """How many events wait for their seal, and when the oldest of them happened."""
+    with db.read() as session:
+        count, oldest = session.execute(
+            select(func.count(), func.min(AuditEvent.occurred_at)).join(
+                AuditPending, AuditPending.event_id == AuditEvent.id
+            )
+        ).one()
+    return int(count or 0), oldest
 
 
 def verify_with_settings(db: Database, settings: Settings) -> LogReport:

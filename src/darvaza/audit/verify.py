@@ -51,6 +51,8 @@ class LogReport:
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
     first_bad_event: int | None = None
+    # The first place the chain itself disagrees (a slow sealer is a problem, not this).
+    broken: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -75,6 +77,7 @@ def verify_log(
         _walk(db, keys, folder, report)
     except _Broken as broken:
         report.problems.append(broken.problem)
+        report.broken = broken.problem
         report.first_bad_seq, report.first_bad_event = broken.seq, broken.event_id
     with db.read() as session:
         waiting = session.execute(

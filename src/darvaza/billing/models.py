@@ -121,7 +121,11 @@ class Payment(Base):
 
 class PaymentEvent(Base):
     __tablename__ = "payment_events"
-    __table_args__ = (Index("ix_payment_events_payment_id_id", "payment_id", "id"),)
+    __table_args__ = (
+        Index("ix_payment_events_payment_id_id", "payment_id", "id"),
+        # Counting one kind in a recent window (the ops checks: rejected callbacks).
+        Index("ix_payment_events_kind_occurred_at", "kind", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))

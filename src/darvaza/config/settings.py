@@ -236,6 +236,32 @@ class Settings(BaseSettings):
     # Finished jobs (succeeded, dead, cancelled) are deleted after this many days.
     job_retention_days: int = Field(default=14, ge=1, le=3650)
 
+    # The ops checks (`darvaza ops check`, and the worker every minute). A queued job
+    # overdue this long is queue lag; dead jobs and gone workers count for this many hours.
+    ops_queue_lag_seconds: int = Field(default=300, ge=10, le=86_400)
+    ops_lookback_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # Spikes: this many rejected gateway callbacks, or failed sign-ins, within the window.
+    ops_spike_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    ops_callback_rejections_threshold: int = Field(default=20, ge=1)
+    ops_signin_failures_threshold: int = Field(default=50, ge=1)
+    # Free space under this share of the database's or the storage folder's disk.
+    ops_disk_free_percent: float = Field(default=10.0, gt=0, lt=100)
+    # A stored file no item refers to is an orphan once it is this old (an upload in
+    # flight writes its file before its row); the cleanup job deletes orphans.
+    ops_orphan_grace_hours: int = Field(default=24, ge=1, le=24 * 365)
+    # No `backup` evidence within this many hours, or no passing `restore_drill` within
+    # this many days, is a finding.
+    backup_max_age_hours: int = Field(default=26, ge=1, le=24 * 365)
+    restore_drill_max_age_days: int = Field(default=7, ge=1, le=365)
+    # The longest an acknowledgement keeps a finding quiet.
+    ops_acknowledge_max_days: int = Field(default=7, ge=1, le=90)
+
+    # Alert routing: a YAML file of receivers and routes (docs/monitoring/alerts.example.yaml);
+    # unset, findings are only shown, never sent. Webhook bodies are signed with the secret.
+    alert_routes_file: str | None = None
+    alert_webhook_secret: SecretStr | None = None
+    alert_webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
     # Every `rate_limit_*` setting, by its name: a new limit cannot be left unchecked.
     @field_validator("*")
     @classmethod

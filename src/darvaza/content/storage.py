@@ -14,6 +14,7 @@ import os
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -43,6 +44,8 @@ class Storage(Protocol):
     def size(self, key: str) -> int: ...
 
     def delete(self, key: str) -> None: ...
+
+    def stored_files(self) -> Iterator[tuple[str, datetime]]: ...
 
 
 def new_key() -> str:
@@ -106,6 +109,15 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self.path_of(key).unlink(missing_ok=True)
+
+    def stored_files(self) -> Iterator[tuple[str, datetime]]:
+        """Every stored file's key with when it was last written (files being written,
+        under their temporary names, left out)."""
+        for path in self.root.rglob("*"):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            yield path.relative_to(self.root).as_posix(), written
 
     def _existing(self, key: str) -> Path:
         path = self.path_of(key)

@@ -157,6 +157,13 @@ AUDIT_READER = Policy(
     "platform admins and auditors (read only)",
     platform_roles=frozenset({PlatformRole.PLATFORM_ADMIN, PlatformRole.AUDITOR}),
 )
+OPS_READER = Policy(
+    "ops_reader",
+    "platform staff: platform admins, support admins and auditors (read only)",
+    platform_roles=frozenset(
+        {PlatformRole.PLATFORM_ADMIN, PlatformRole.SUPPORT_ADMIN, PlatformRole.AUDITOR}
+    ),
+)
 TENANT_DIRECTORY = Policy(
     "tenant_directory",
     "platform admins and support admins",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from darvaza.db import Base
@@ -20,6 +20,9 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(200))
     # The gateway this tenant's customers pay through; None means the platform default.
     payment_gateway: Mapped[str | None] = mapped_column(String(16))
+    # Made by the smoke checks to run in (`darvaza smoke`), not a real customer's company:
+    # the ops checks and counts leave it out.
+    synthetic: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
 
 

@@ -1,0 +1,349 @@
+"""Running the checks and keeping their findings.
+
+A check runs outside any transaction (it only reads); what it saw is then applied in one
+transaction that locks the check's `ops_check_runs` row, so two workers running the same
+check take turns, and a run that started before the last applied one is dropped instead
+of undoing it. Applying follows pretix's pattern: lock, re-read, change only what the
+state table allows, write the timeline in the same transaction.
+
+Per observation: a new fingerprint opens a finding; a known one moves `last_seen_at` and
+its details (and opens again, saying so, if it was resolved). A finding of this check not
+observed this run is resolved, but only among the subjects the run `examined` when it
+says. A check that raises changes no finding: an error is not an all-clear.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from darvaza.checks import (
+    Check,
+    CheckContext,
+    Observation,
+    Outcome,
+    fingerprint,
+    fingerprint_inputs,
+)
+from darvaza.clock import utcnow
+from darvaza.db import Database, flushed, lock_row_if_any
+from darvaza.errors import NotFound
+from darvaza.logs import get_logger
+from darvaza.ops.models import FINDING, UNRESOLVED, OpsCheckRun, OpsFinding, OpsFindingEvent
+from darvaza.parts import Parts
+
+log = get_logger("darvaza.ops")
+
+MAX_DETAILS_BYTES = 4_096
+MAX_ERROR_CHARS = 4_000
+
+
+@dataclass(frozen=True)
+class RunReport:
+    code: str
+    ran: bool
+    applied: bool = False
+    error: str | None = None
+    observed: int = 0
+    opened: int = 0
+    reopened: int = 0
+    resolved: int = 0
+    seconds: float = 0.0
+
+
+def _bounded(details: Any) -> dict[str, Any]:
+    """Details as stored: JSON-safe, and cut to a summary when too large."""
+    text = json.dumps(dict(details), default=str, sort_keys=True)
+    if len(text.encode()) <= MAX_DETAILS_BYTES:
+        loaded: dict[str, Any] = json.loads(text)
+        return loaded
+    return {"truncated": True, "size_bytes": len(text.encode()), "keys": sorted(details)[:50]}
+
+
+def _event(
+    session: Session,
+    finding: OpsFinding,
+    kind: str,
+    note: str,
+    now: datetime,
+    *,
+    actor: str | None = None,
+    **details: Any,
+) -> None:
+    session.add(
+        OpsFindingEvent(
+            finding_id=finding.id,
+            at=now,
+            kind=kind,
+            state=finding.state,
+            actor=actor,
+            note=note,
+            details=details,
+        )
+    )
+
+
+def _tenant(tenant_id: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(tenant_id) if tenant_id else None
+    except ValueError:
+        return None
+
+
+def _apply_observation(
+    session: Session, check: Check, observation: Observation, now: datetime
+) -> str:
+    """Open, refresh or reopen the finding for one observation; what happened to it."""
+    inputs = fingerprint_inputs(check.code, observation.subject)
+    print_ = fingerprint(inputs)
+    details = _bounded(observation.details)
+    finding = lock_row_if_any(session, OpsFinding, OpsFinding.fingerprint == print_)
+    if finding is None:
+        finding = OpsFinding(
+            id=uuid.uuid4(),
+            fingerprint=print_,
+            inputs=inputs,
+            code=check.code,
+            severity=check.severity,
+            title=check.title,
+            subject_type=observation.subject.type,
+            subject_id=observation.subject.id,
+            tenant_id=_tenant(observation.subject.tenant_id),
+            state="open",
+            first_seen_at=now,
+            last_seen_at=now,
+            opened_at=now,
+            observations=1,
+            recurrences=0,
+            details=details,
+            tenants_affected=observation.tenants_affected,
+            updated_at=now,
+        )
+        # Another process applying the same check (a run of an older schema, say) may have
+        # inserted it since we looked; the unique fingerprint keeps it one row.
+        if flushed(session, lambda: session.add(finding)):
+            _event(session, finding, "opened", f"{check.title}: first seen.", now, **details)
+            return "opened"
+        finding = lock_row_if_any(session, OpsFinding, OpsFinding.fingerprint == print_)
+        assert finding is not None  # noqa: S101 (the insert lost to this row)
+    finding.last_seen_at, finding.updated_at = now, now
+    finding.observations += 1
+    finding.details, finding.tenants_affected = details, observation.tenants_affected
+    # The declared severity and title may have changed with a new release.
+    finding.severity, finding.title = check.severity, check.title
+    if finding.state != "resolved":
+        return "observed"
+    FINDING.move(finding, "open")
+    finding.recurrences += 1
+    finding.opened_at, finding.resolved_at = now, None
+    _clear_acknowledgement(finding)
+    _event(
+        session,
+        finding,
+        "reopened",
+        f"Seen again after it was resolved (recurrence {finding.recurrences}).",
+        now,
+        **details,
+    )
+    return "reopened"
+
+
+def _clear_acknowledgement(finding: OpsFinding) -> None:
+    finding.acknowledged_by = finding.acknowledged_reason = None
+    finding.acknowledged_at = finding.acknowledged_until = None
+
+
+def _resolve_unseen(
+    session: Session, check: Check, seen: set[str], outcome: Outcome, now: datetime
+) -> int:
+    query = select(OpsFinding).where(
+        OpsFinding.code == check.code, OpsFinding.state.in_(UNRESOLVED)
+    )
+    resolved = 0
+    for finding in session.scalars(
+        query.with_for_update().execution_options(populate_existing=True)
+    ):
+        if finding.fingerprint in seen:
+            continue
+        if outcome.examined is not None and finding.subject_id not in outcome.examined:
+            continue
+        FINDING.move(finding, "resolved")
+        finding.resolved_at, finding.updated_at = now, now
+        _event(session, finding, "resolved", "No longer seen by its check.", now)
+        resolved += 1
+    return resolved
+
+
+def _claimed_kinds(checks: Iterable[Check]) -> frozenset[str]:
+    return frozenset(kind for check in checks for kind in check.claims_job_kinds)
+
+
+def run_check(
+    parts: Parts,
+    check: Check,
+    *,
+    now: datetime | None = None,
+    claimed_kinds: frozenset[str] = frozenset(),
+) -> RunReport:
+    """Run one check now and apply what it saw. Never raises for the check's own failure."""
+    db = parts.db
+    started_at = now or utcnow()
+    with db.read() as session:
+        row = session.get(OpsCheckRun, check.code)
+        state = dict(row.state) if row is not None else {}
+    began = time.perf_counter()
+    error: str | None = None
+    outcome = Outcome(())
+    try:
+        outcome = check.run(CheckContext(parts, started_at, state, claimed_kinds))
+    except Exception:  # a check's failure is shown as its error, never hides the others
+        error = traceback.format_exc()[-MAX_ERROR_CHARS:]
+        log.warning("ops_check_failed", check=check.code, exc_info=True)
+    seconds = time.perf_counter() - began
+    return _apply(db, check, started_at, seconds, outcome, error)
+
+
+def _apply(
+    db: Database,
+    check: Check,
+    started_at: datetime,
+    seconds: float,
+    outcome: Outcome,
+    error: str | None,
+) -> RunReport:
+    finished_at = started_at + timedelta(seconds=seconds)
+    with db.transaction() as session:
+        row = lock_row_if_any(session, OpsCheckRun, OpsCheckRun.code == check.code)
+        if row is None:
+            row = OpsCheckRun(code=check.code, state={}, observed=0, updated_at=finished_at)
+            if not flushed(session, lambda: session.add(row)):
+                row = lock_row_if_any(session, OpsCheckRun, OpsCheckRun.code == check.code)
+                assert row is not None  # noqa: S101 (the insert lost to this row)
+        if row.started_at is not None and row.started_at > started_at:
+            # A later run was applied while this one looked: its view is the newer one.
+            return RunReport(check.code, ran=True, applied=False, seconds=seconds)
+        row.started_at, row.finished_at = started_at, finished_at
+        row.duration_ms = round(seconds * 1000, 2)
+        row.error, row.updated_at = error, finished_at
+        if error is not None:
+            return RunReport(check.code, ran=True, applied=True, error=error, seconds=seconds)
+        if outcome.state is not None:
+            row.state = dict(outcome.state)
+        counts = {"opened": 0, "reopened": 0, "observed": 0}
+        seen: set[str] = set()
+        for observation in outcome.observations:
+            inputs = fingerprint_inputs(check.code, observation.subject)
+            if (print_ := fingerprint(inputs)) in seen:
+                continue  # a check naming one subject twice: one finding
+            seen.add(print_)
+            counts[_apply_observation(session, check, observation, started_at)] += 1
+        row.observed = len(seen)
+        resolved = _resolve_unseen(session, check, seen, outcome, started_at)
+    return RunReport(
+        check.code,
+        ran=True,
+        applied=True,
+        observed=len(seen),
+        opened=counts["opened"],
+        reopened=counts["reopened"],
+        resolved=resolved,
+        seconds=seconds,
+    )
+
+
+def due_checks(db: Database, checks: Sequence[Check], now: datetime) -> list[Check]:
+    """The checks whose last run started at least their interval ago (or never ran)."""
+    with db.read() as session:
+        last = dict(session.execute(select(OpsCheckRun.code, OpsCheckRun.started_at)).tuples())
+    due = []
+    for check in checks:
+        started = last.get(check.code)
+        # A little slack: a check every minute, run by a job every minute, is due each time.
+        if started is None or now - started >= check.every - timedelta(seconds=5):
+            due.append(check)
+    return due
+
+
+def run_checks(
+    parts: Parts,
+    checks: Sequence[Check],
+    *,
+    now: datetime | None = None,
+    only_due: bool = False,
+) -> list[RunReport]:
+    """Run the checks (only those due, for the periodic job), then reopen findings whose
+    acknowledgement ran out."""
+    now = now or utcnow()
+    claimed = _claimed_kinds(checks)
+    chosen = due_checks(parts.db, checks, now) if only_due else list(checks)
+    reports = [run_check(parts, check, now=now, claimed_kinds=claimed) for check in chosen]
+    expire_acknowledgements(parts.db, now=now)
+    return reports
+
+
+def expire_acknowledgements(db: Database, *, now: datetime | None = None) -> int:
+    """Reopen every acknowledged finding whose acknowledgement has run out."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        expired = session.scalars(
+            select(OpsFinding)
+            .where(OpsFinding.state == "acknowledged", OpsFinding.acknowledged_until <= now)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+        for finding in expired:
+            until = finding.acknowledged_until
+            FINDING.move(finding, "open")
+            finding.updated_at = now
+            _event(
+                session,
+                finding,
+                "acknowledgement_expired",
+                f"The acknowledgement by {finding.acknowledged_by} ran out; open again.",
+                now,
+                until=until.isoformat() if until else None,
+            )
+            _clear_acknowledgement(finding)
+    return len(expired)
+
+
+def acknowledge_finding(
+    db: Database,
+    finding_id: uuid.UUID,
+    *,
+    actor: str,
+    reason: str,
+    until: datetime,
+    now: datetime | None = None,
+) -> OpsFinding:
+    """Someone is on it: who, why, and until when it stays quiet. 404 for an unknown
+    finding, 409 for a resolved one; acknowledging again replaces the last one."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        finding = lock_row_if_any(session, OpsFinding, OpsFinding.id == finding_id)
+        if finding is None:
+            raise NotFound("No such finding.")
+        if finding.state != "acknowledged":
+            FINDING.move(finding, "acknowledged")
+        finding.acknowledged_by, finding.acknowledged_reason = actor, reason
+        finding.acknowledged_at, finding.acknowledged_until = now, until
+        finding.updated_at = now
+        _event(
+            session,
+            finding,
+            "acknowledged",
+            f"Acknowledged until {until.isoformat()}: {reason}",
+            now,
+            actor=actor,
+            until=until.isoformat(),
+        )
+    return finding
