@@ -17,7 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from darvaza import __version__
-from darvaza.assembly import PAGE_ROUTERS, assemble, start_worker_thread, stop_worker_thread
+from darvaza.assembly import (
+    CHECKS,
+    PAGE_ROUTERS,
+    assemble,
+    start_worker_thread,
+    stop_worker_thread,
+)
 from darvaza.audit.metrics import SealerCollector
 from darvaza.audit.routes import router as audit_router
 from darvaza.billing.routes import routers as billing_routers
@@ -44,6 +50,8 @@ from darvaza.logs import configure_logging, get_logger
 from darvaza.metrics import Metrics
 from darvaza.middleware import RequestContextMiddleware
 from darvaza.operations.routes import router as operations_router
+from darvaza.ops.metrics import FindingsCollector
+from darvaza.ops.routes import admin as ops_admin_router
 from darvaza.ops.routes import router as ops_router
 from darvaza.security.headers import security_headers
 from darvaza.security.policy import annotate_openapi
@@ -87,6 +95,7 @@ def create_app(
     metrics = Metrics()
     metrics.registry.register(QueueCollector(database, settings.worker_stale_after))
     metrics.registry.register(SealerCollector(database))
+    metrics.registry.register(FindingsCollector(database, CHECKS))
     app.state.parts = assemble(settings, database, metrics=metrics)
     app.add_middleware(
         RequestContextMiddleware,
@@ -100,6 +109,7 @@ def create_app(
     _install_error_handlers(app)
     for router in (
         ops_router,
+        ops_admin_router,
         identity_router,
         identity_admin_router,
         tenants_router,

@@ -25,7 +25,7 @@ from darvaza.checks import (
 )
 from darvaza.clock import utcnow
 from darvaza.db import Database
-from darvaza.errors import NotFound
+from darvaza.errors import InvalidInput, NotFound
 from darvaza.ops.models import OpsCheckRun, OpsFinding, OpsFindingEvent
 from darvaza.ops.service import (
     acknowledge_finding,
@@ -35,10 +35,12 @@ from darvaza.ops.service import (
     run_checks,
 )
 from darvaza.parts import Parts
+from darvaza.security.caller import Actor
 from darvaza.states import IllegalTransition
 from tests.support.jobs import parts as make_parts
 
 MINUTE = timedelta(minutes=1)
+ACTOR = Actor.system("test")
 
 
 class Seen:
@@ -124,7 +126,8 @@ def test_a_check_that_raises_is_an_error_not_an_all_clear(db: Database, parts: P
     assert _findings(db)["a"].state == "open"  # and resolved nothing
     with db.read() as session:
         run = session.get(OpsCheckRun, "test.things")
-    assert run is not None and "RuntimeError" in (run.error or "")
+    assert run is not None
+    assert "RuntimeError" in (run.error or "")
     summary = ops_summary(db, parts.settings, CheckSet(checks))
     erroring = {status.check.code: status.error for status in summary.checks}
     assert erroring["test.things"] == "RuntimeError: the check could not look"
@@ -164,7 +167,7 @@ def test_concurrent_runs_make_one_finding_per_fingerprint(db: Database) -> None:
             barrier.wait()
             for _ in range(3):
                 run_check(own, check)
-        except BaseException as exc:  # noqa: BLE001 (reported below)
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(4)]
@@ -194,8 +197,9 @@ def test_acknowledging_quiets_until_it_runs_out(db: Database, parts: Parts) -> N
 
     until = now + timedelta(hours=2)
     acknowledged = acknowledge_finding(
-        db, finding.id, actor="ops-person", reason="on it, case 12", until=until, now=now
-    )
+        db, finding.id, actor=ACTOR, who="ops@example.com", reason="on it, case 12",
+        until=until, max_days=7, now=now,
+    )  # fmt: skip
     assert (acknowledged.state, acknowledged.acknowledged_until) == ("acknowledged", until)
     summary = ops_summary(db, parts.settings, checks, now=now + MINUTE)
     assert summary.status == "degraded"  # someone is on it, but it is not fixed
@@ -216,12 +220,17 @@ def test_acknowledging_what_is_unknown_or_resolved_is_refused(db: Database, part
     check = _check(seen)
     run_check(parts, check)
     until = utcnow() + timedelta(hours=1)
+    ack = {"actor": ACTOR, "who": "x", "reason": "r", "max_days": 7}
+    with pytest.raises(InvalidInput):
+        acknowledge_finding(db, _findings(db)["a"].id, until=utcnow() - MINUTE, **ack)
+    with pytest.raises(InvalidInput):
+        acknowledge_finding(db, _findings(db)["a"].id, until=utcnow() + timedelta(days=8), **ack)
     with pytest.raises(NotFound):
-        acknowledge_finding(db, uuid.uuid4(), actor="x", reason="r", until=until)
+        acknowledge_finding(db, uuid.uuid4(), until=until, **ack)
     seen.subjects = []
     run_check(parts, check)
     with pytest.raises(IllegalTransition):
-        acknowledge_finding(db, _findings(db)["a"].id, actor="x", reason="r", until=until)
+        acknowledge_finding(db, _findings(db)["a"].id, until=until, **ack)
 
 
 def test_the_summary_claims_nothing_is_wrong_only_when_every_check_is_fresh(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from darvaza.cli import audit, evidence, jobs, payments, serve, smoke, tenants, users
+from darvaza.cli import audit, evidence, jobs, ops, payments, serve, smoke, tenants, users
 from darvaza.cli.common import app
 from darvaza.config import load_settings
 
@@ -26,6 +26,7 @@ GROUPS = (
     (jobs.jobs_app, "jobs"),
     (smoke.smoke_app, "smoke"),
     (evidence.evidence_app, "evidence"),
+    (ops.ops_app, "ops"),
 )
 for group, name in GROUPS:
     app.add_typer(group, name=name)

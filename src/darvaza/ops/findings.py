@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from darvaza.audit.service import append_event
 from darvaza.checks import (
     Check,
     CheckContext,
@@ -36,10 +37,11 @@ from darvaza.checks import (
 )
 from darvaza.clock import utcnow
 from darvaza.db import Database, flushed, lock_row_if_any
-from darvaza.errors import NotFound
+from darvaza.errors import InvalidInput, NotFound
 from darvaza.logs import get_logger
 from darvaza.ops.models import FINDING, UNRESOLVED, OpsCheckRun, OpsFinding, OpsFindingEvent
 from darvaza.parts import Parts
+from darvaza.security.caller import Actor
 
 log = get_logger("darvaza.ops")
 
@@ -77,7 +79,7 @@ def _event(
     now: datetime,
     *,
     actor: str | None = None,
-    **details: Any,
+    details: dict[str, Any] | None = None,
 ) -> None:
     session.add(
         OpsFindingEvent(
@@ -87,7 +89,7 @@ def _event(
             state=finding.state,
             actor=actor,
             note=note,
-            details=details,
+            details=details or {},
         )
     )
 
@@ -131,7 +133,7 @@ def _apply_observation(
         # Another process applying the same check (a run of an older schema, say) may have
         # inserted it since we looked; the unique fingerprint keeps it one row.
         if flushed(session, lambda: session.add(finding)):
-            _event(session, finding, "opened", f"{check.title}: first seen.", now, **details)
+            _event(session, finding, "opened", f"{check.title}: first seen.", now, details=details)
             return "opened"
         finding = lock_row_if_any(session, OpsFinding, OpsFinding.fingerprint == print_)
         assert finding is not None  # noqa: S101 (the insert lost to this row)
@@ -152,7 +154,7 @@ def _apply_observation(
         "reopened",
         f"Seen again after it was resolved (recurrence {finding.recurrences}).",
         now,
-        **details,
+        details=details,
     )
     return "reopened"
 
@@ -207,7 +209,8 @@ def run_check(
         outcome = check.run(CheckContext(parts, started_at, state, claimed_kinds))
     except Exception:  # a check's failure is shown as its error, never hides the others
         error = traceback.format_exc()[-MAX_ERROR_CHARS:]
-        log.warning("ops_check_failed", check=check.code, exc_info=True)
+        # The traceback is kept with the check's run; the log names the failure.
+        log.warning("ops_check_failed", check=check.code, error=error.strip().splitlines()[-1])
     seconds = time.perf_counter() - began
     return _apply(db, check, started_at, seconds, outcome, error)
 
@@ -263,7 +266,9 @@ def _apply(
 def due_checks(db: Database, checks: Sequence[Check], now: datetime) -> list[Check]:
     """The checks whose last run started at least their interval ago (or never ran)."""
     with db.read() as session:
-        last = dict(session.execute(select(OpsCheckRun.code, OpsCheckRun.started_at)).tuples())
+        last = dict(
+            session.execute(select(OpsCheckRun.code, OpsCheckRun.started_at)).tuples().all()
+        )
     due = []
     for check in checks:
         started = last.get(check.code)
@@ -310,7 +315,7 @@ def expire_acknowledgements(db: Database, *, now: datetime | None = None) -> int
                 "acknowledgement_expired",
                 f"The acknowledgement by {finding.acknowledged_by} ran out; open again.",
                 now,
-                until=until.isoformat() if until else None,
+                details={"until": until.isoformat() if until else None},
             )
             _clear_acknowledgement(finding)
     return len(expired)
@@ -320,21 +325,30 @@ def acknowledge_finding(
     db: Database,
     finding_id: uuid.UUID,
     *,
-    actor: str,
+    actor: Actor,
+    who: str,
     reason: str,
     until: datetime,
+    max_days: int,
     now: datetime | None = None,
 ) -> OpsFinding:
-    """Someone is on it: who, why, and until when it stays quiet. 404 for an unknown
-    finding, 409 for a resolved one; acknowledging again replaces the last one."""
+    """Someone is on it: who, why, and until when it stays quiet (in the future, at most
+    `max_days` away). 404 for an unknown finding, 409 for a resolved one; acknowledging
+    again replaces the last acknowledgement. Audited."""
     now = now or utcnow()
     with db.transaction() as session:
         finding = lock_row_if_any(session, OpsFinding, OpsFinding.id == finding_id)
         if finding is None:
             raise NotFound("No such finding.")
+        if until <= now:
+            raise InvalidInput("`until` must be in the future.", code="invalid_range")
+        if until > now + timedelta(days=max_days):
+            raise InvalidInput(
+                f"An acknowledgement lasts at most {max_days} days.", code="invalid_range"
+            )
         if finding.state != "acknowledged":
             FINDING.move(finding, "acknowledged")
-        finding.acknowledged_by, finding.acknowledged_reason = actor, reason
+        finding.acknowledged_by, finding.acknowledged_reason = who, reason
         finding.acknowledged_at, finding.acknowledged_until = now, until
         finding.updated_at = now
         _event(
@@ -343,7 +357,16 @@ def acknowledge_finding(
             "acknowledged",
             f"Acknowledged until {until.isoformat()}: {reason}",
             now,
+            actor=who,
+            details={"until": until.isoformat()},
+        )
+        append_event(
+            session,
+            action="ops.finding_acknowledged",
             actor=actor,
-            until=until.isoformat(),
+            target_type="ops_finding",
+            target_id=str(finding.id),
+            reason=reason,
+            data={"code": finding.code, "until": until.isoformat()},
         )
     return finding

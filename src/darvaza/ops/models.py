@@ -71,7 +71,7 @@ class OpsFinding(Base):
     recurrences: Mapped[int] = mapped_column(Integer, default=0)
     details: Mapped[dict[str, Any]]
     tenants_affected: Mapped[int] = mapped_column(Integer, default=0)
-    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(254))
     acknowledged_reason: Mapped[str | None] = mapped_column(Text)
     acknowledged_at: Mapped[datetime | None]
     acknowledged_until: Mapped[datetime | None]
@@ -96,7 +96,7 @@ class OpsFindingEvent(AppendOnly, Base):
     # opened, acknowledged, acknowledgement_expired, reopened, resolved
     kind: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))
-    actor: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(254))
     note: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]]
 

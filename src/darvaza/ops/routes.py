@@ -1,26 +1,51 @@
-"""Probes: liveness, readiness and metrics."""
+"""Probes (liveness, readiness, metrics) and the ops summary with its findings."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from darvaza import __version__
+from darvaza.checks import CheckSet
 from darvaza.context import current_request_id
-from darvaza.errors import error_body
+from darvaza.errors import error_body, refuses
 from darvaza.http import PartsDep, part
 from darvaza.jobs.service import WorkerMissing, describe_workers
 from darvaza.metrics import Metrics
-from darvaza.ops.schemas import CheckOut, HealthOut, ReadinessOut
+from darvaza.ops import service
+from darvaza.ops.schemas import (
+    AcknowledgeIn,
+    CheckOut,
+    FindingEventOut,
+    FindingHistoryOut,
+    FindingOut,
+    FindingPageOut,
+    FindingState,
+    HealthOut,
+    ReadinessOut,
+    Severity,
+    SummaryOut,
+)
 from darvaza.ops.service import CheckFailed, check_readiness
-from darvaza.security.policy import METRICS_SCRAPER, PUBLIC, Requires
+from darvaza.params import PageLimit, TimeCursor
+from darvaza.security.policy import (
+    METRICS_SCRAPER,
+    OPS_READER,
+    PLATFORM_ADMIN,
+    PUBLIC,
+    Access,
+    Requires,
+)
 from darvaza.security.ratelimit import RatesDep
 
 router = APIRouter(tags=["ops"])
+admin = APIRouter(prefix="/api/v1/admin/ops", tags=["admin"])
 MetricsDep = Annotated[Metrics, part(Metrics)]
+ChecksDep = Annotated[CheckSet, part(CheckSet)]
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -72,3 +97,82 @@ async def ready(parts: PartsDep, rates: RatesDep) -> JSONResponse:
 def metrics(metrics: MetricsDep) -> Response:
     """Prometheus text format. Open unless `DARVAZA_METRICS_TOKEN` is set."""
     return Response(metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+
+@admin.get("/summary", response_model=SummaryOut, dependencies=[Requires(OPS_READER)])
+def ops_summary(parts: PartsDep, checks: ChecksDep) -> SummaryOut:
+    """What is wrong right now, read from the stored findings (never by running a check):
+    the overall status, every check's freshness and the unresolved findings worst first,
+    each with its owner and its playbook's first steps. Versioned by `schema_version`."""
+    return SummaryOut.of(service.ops_summary(parts.db, parts.settings, checks))
+
+
+@admin.get("/findings", response_model=FindingPageOut, dependencies=[Requires(OPS_READER)])
+def list_findings(
+    parts: PartsDep,
+    checks: ChecksDep,
+    state: FindingState | None = None,
+    code: Annotated[str | None, Query(max_length=64)] = None,
+    severity: Severity | None = None,
+    limit: PageLimit = 50,
+    cursor: TimeCursor = None,
+) -> FindingPageOut:
+    """Findings in any state, resolved ones too, most recently changed first."""
+    page = service.list_findings(
+        parts.db,
+        service.FindingFilter(state=state, code=code, severity=severity),
+        limit=limit,
+        cursor=cursor,
+    )
+    views = service.views_of(page.items, checks)
+    return FindingPageOut(
+        items=[FindingOut.of(view) for view in views], next_cursor=page.next_cursor
+    )
+
+
+@admin.get(
+    "/findings/{finding_id}",
+    response_model=FindingHistoryOut,
+    responses=refuses(_404="No such finding."),
+    dependencies=[Requires(OPS_READER)],
+)
+def get_finding(finding_id: uuid.UUID, parts: PartsDep, checks: ChecksDep) -> FindingHistoryOut:
+    """One finding with its timeline: opened, acknowledged, resolved, reopened."""
+    finding, events = service.get_finding(parts.db, finding_id)
+    (view,) = service.views_of([finding], checks)
+    return FindingHistoryOut(
+        finding=FindingOut.of(view),
+        events=[FindingEventOut.model_validate(event, from_attributes=True) for event in events],
+    )
+
+
+@admin.post(
+    "/findings/{finding_id}/acknowledge",
+    response_model=FindingOut,
+    responses=refuses(
+        _404="No such finding.",
+        _409="The finding is resolved (`invalid_state`).",
+        _422="Invalid input; also `until` in the past or past the longest acknowledgement "
+        "(`invalid_range`).",
+    ),
+)
+def acknowledge_finding(
+    finding_id: uuid.UUID,
+    body: AcknowledgeIn,
+    access: Annotated[Access, Requires(PLATFORM_ADMIN)],
+    parts: PartsDep,
+    checks: ChecksDep,
+) -> FindingOut:
+    """Someone is on it: the finding stays quiet (`acknowledged`) until `until`, then opens
+    again unless its check no longer sees it. Audited."""
+    finding = service.acknowledge_finding(
+        parts.db,
+        finding_id,
+        actor=access.user.actor(),
+        who=access.user.email,
+        reason=body.reason,
+        until=body.until,
+        max_days=parts.settings.ops_acknowledge_max_days,
+    )
+    (view,) = service.views_of([finding], checks)
+    return FindingOut.of(view)

@@ -22,6 +22,7 @@ from darvaza.ops.summary import (
     list_findings,
     open_counts,
     ops_summary,
+    views_of,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "ops_summary",
     "run_check",
     "run_checks",
+    "views_of",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -149,15 +150,23 @@ def check_statuses(db: Database, checks: CheckSet, now: datetime) -> list[CheckS
     ]
 
 
+def views_of(
+    findings: Iterable[OpsFinding], checks: CheckSet, now: datetime | None = None
+) -> list[FindingView]:
+    """Findings as a reader sees them now: state, owner, age, playbook."""
+    now = now or utcnow()
+    return [
+        FindingView(row, effective_state(row, now), checks.get(row.code),
+                    (now - row.opened_at).total_seconds())
+        for row in findings
+    ]  # fmt: skip
+
+
 def unresolved_findings(db: Database, checks: CheckSet, now: datetime) -> list[FindingView]:
     """Every finding not resolved, worst first, then oldest first."""
     with db.read() as session:
         rows = session.scalars(select(OpsFinding).where(OpsFinding.state.in_(UNRESOLVED))).all()
-    views = [
-        FindingView(row, effective_state(row, now), checks.get(row.code),
-                    (now - row.opened_at).total_seconds())
-        for row in rows
-    ]  # fmt: skip
+    views = views_of(rows, checks, now)
     # Acknowledged ones after the open ones of the same severity: someone is on them.
     return sorted(
         views,

@@ -71,7 +71,7 @@ def upgrade() -> None:
         sa.Column("recurrences", sa.Integer(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("tenants_affected", sa.Integer(), nullable=False),
-        sa.Column("acknowledged_by", sa.String(length=64), nullable=True),
+        sa.Column("acknowledged_by", sa.String(length=254), nullable=True),
         sa.Column("acknowledged_reason", sa.Text(), nullable=True),
         sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("acknowledged_until", sa.DateTime(timezone=True), nullable=True),
@@ -147,7 +147,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("actor", sa.String(length=64), nullable=True),
+        sa.Column("actor", sa.String(length=254), nullable=True),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(

@@ -294,6 +294,18 @@ API_EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("GET", "/api/v1/admin/evidence"): _plain("/api/v1/admin/evidence?kind=smoke"),
     ("GET", "/api/v1/admin/evidence/{evidence_id}"): Example(_one_evidence),
+    ("GET", "/api/v1/admin/ops/summary"): _plain("/api/v1/admin/ops/summary"),
+    ("GET", "/api/v1/admin/ops/findings"): _plain("/api/v1/admin/ops/findings?state=open"),
+    # A finding that does not exist: admitted callers get 404. The smoke checks never
+    # acknowledge a real finding, which would quiet it on the instance they probe.
+    ("GET", "/api/v1/admin/ops/findings/{finding_id}"): _plain(
+        f"/api/v1/admin/ops/findings/{PLACEHOLDER_ID}", also_ok=UNISSUED
+    ),
+    ("POST", "/api/v1/admin/ops/findings/{finding_id}/acknowledge"): _plain(
+        f"/api/v1/admin/ops/findings/{PLACEHOLDER_ID}/acknowledge",
+        json={"reason": "rbac probe", "until": "2100-01-01T00:00:00Z"},
+        also_ok=UNISSUED,
+    ),
     ("GET", "/api/v1/tenants/{tenant}/plans"): _tenant("/plans"),
     ("GET", "/api/v1/tenants/{tenant}/plans/all"): _tenant("/plans/all"),
     ("POST", "/api/v1/tenants/{tenant}/plans"): Example(_create_plan),
