@@ -30,16 +30,18 @@ def orphan_files(context: CheckContext) -> list[Observation]:
     return [Observation(Subject("storage", "orphan-files"), details)]
 
 
-def missing_files(context: CheckContext) -> Outcome:
+def missing_files(context: CheckContext, *, per_run: int = ITEMS_PER_RUN) -> Outcome:
+    """The next `per_run` items after the last run's; those whose file is gone or has
+    another size. Only findings among the items looked at can resolve."""
     after = context.state.get("after")
     examined, missing = items_without_files(
         context.parts.db,
         context.parts.get(Storage),
         after=uuid.UUID(after) if after else None,
-        limit=ITEMS_PER_RUN,
+        limit=per_run,
     )
     # At the end of the table, start again from the beginning next run.
-    cursor = str(examined[-1]) if len(examined) == ITEMS_PER_RUN else None
+    cursor = str(examined[-1]) if len(examined) == per_run else None
     observations = [
         Observation(
             Subject("content_item", str(item.item_id), str(item.tenant_id)),

@@ -13,6 +13,8 @@ from darvaza.db import Database
 from darvaza.jobs.models import Job, JobSchedule, WorkerHeartbeat
 from darvaza.jobs.registry import Work
 
+MISSED_AFTER = timedelta(minutes=5)
+
 
 def dead_jobs_by_kind(
     db: Database, *, hours: int, kinds: frozenset[str] | None = None, now: datetime | None = None
@@ -132,19 +134,19 @@ def schedule_missed(context: CheckContext) -> list[Observation]:
     observations = []
     for entry in schedule:
         recorded = last.get(entry.name)
-        slot = entry.latest_slot(context.now, recorded)
-        if recorded is None or slot is None or slot <= recorded:
-            continue
-        # The slot's job is enqueued by a worker's next look at the schedule: a slot a few
-        # minutes old is on its way; older was missed.
-        late = context.now - slot
-        if late < timedelta(minutes=5):
+        if recorded is None:
+            continue  # never enqueued: no worker has run yet (`jobs.no_worker` says so)
+        missed = entry.next_slot(recorded)
+        # A due slot is enqueued at a worker's next look at the schedule (about a second):
+        # one a few minutes overdue was missed.
+        late = context.now - missed
+        if late < MISSED_AFTER:
             continue
         observations.append(
             Observation(
                 Subject("schedule", entry.name),
                 {
-                    "missed_slot": slot.isoformat(),
+                    "missed_slot": missed.isoformat(),
                     "last_enqueued_slot": recorded.isoformat(),
                     "late_minutes": round(late.total_seconds() / 60),
                 },

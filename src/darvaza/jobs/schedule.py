@@ -67,6 +67,13 @@ class Periodic:
             latest = slot
         return latest
 
+    def next_slot(self, after: datetime) -> datetime:
+        """The first slot after `after`."""
+        if self.every is not None:
+            return EPOCH + ((after - EPOCH) // self.every + 1) * self.every
+        assert self.cron is not None  # noqa: S101 (checked in __post_init__)
+        return next(iter(CronSim(self.cron, after)))
+
 
 def enqueue_due(
     db: Database, schedule: Sequence[Periodic], *, now: datetime | None = None
