@@ -128,9 +128,7 @@ def schedule_missed(context: CheckContext) -> list[Observation]:
     (or this check would not), yet the schedule did not move."""
     schedule = context.parts.get(Work).schedule
     with context.parts.db.read() as session:
-        last = dict(
-            session.execute(select(JobSchedule.name, JobSchedule.last_slot_at)).tuples().all()
-        )
+        last = dict(session.execute(select(JobSchedule.name, JobSchedule.last_slot_at)).all())
     observations = []
     for entry in schedule:
         recorded = last.get(entry.name)

@@ -266,9 +266,7 @@ def _apply(
 def due_checks(db: Database, checks: Sequence[Check], now: datetime) -> list[Check]:
     """The checks whose last run started at least their interval ago (or never ran)."""
     with db.read() as session:
-        last = dict(
-            session.execute(select(OpsCheckRun.code, OpsCheckRun.started_at)).tuples().all()
-        )
+        last = dict(session.execute(select(OpsCheckRun.code, OpsCheckRun.started_at)).all())
     due = []
     for check in checks:
         started = last.get(check.code)
