@@ -268,6 +268,49 @@ def check(snapshot: Path = SNAPSHOT, document: dict[str, Any] | None = None) -> 
     return []
 
 
+# --- The ops summary's JSON Schema, one committed file per schema_version ------------------
+
+
+def summary_schema_path(version: str, folder: Path = SNAPSHOT.parent) -> Path:
+    return folder / f"ops-summary.v{version}.schema.json"
+
+
+def summary_schema() -> tuple[str, dict[str, Any]]:
+    """The summary's version and the JSON Schema its answer follows."""
+    from darvaza.ops.schemas import SummaryOut
+    from darvaza.ops.summary import SCHEMA_VERSION
+
+    schema = SummaryOut.model_json_schema()
+    schema["$id"] = f"https://darvaza.example/schemas/ops-summary.v{SCHEMA_VERSION}.json"
+    return SCHEMA_VERSION, schema
+
+
+def summary_schema_problems(folder: Path = SNAPSHOT.parent) -> list[str]:
+    """The schema of a published `schema_version` never changes: a new shape needs a new
+    version, and each version's schema is committed."""
+    version, schema = summary_schema()
+    path = summary_schema_path(version, folder)
+    if not path.exists():
+        return [f"The ops summary's schema v{version} is not recorded: `make contracts-update`."]
+    if path.read_text() != render(schema):
+        return [
+            f"The ops summary's shape differs from {path.name}: a published schema never "
+            "changes. Raise SCHEMA_VERSION (ops/summary.py, and the Literal of "
+            "SummaryOut.schema_version), then record it with `make contracts-update`."
+        ]
+    return []
+
+
+def record_summary_schema(folder: Path = SNAPSHOT.parent) -> Path:
+    """Write the current version's schema, unless that version is already recorded with
+    another shape (which `summary_schema_problems` explains)."""
+    version, schema = summary_schema()
+    path = summary_schema_path(version, folder)
+    if not path.exists():
+        path.write_text(render(schema))
+    return path
+
+
 def main(argv: list[str]) -> int:
     command, *rest = argv or ["check"]
     snapshot = Path(rest[1]) if rest[:1] == ["--snapshot"] and len(rest) == 2 else SNAPSHOT
@@ -277,9 +320,12 @@ def main(argv: list[str]) -> int:
     if command == "update":
         snapshot.parent.mkdir(parents=True, exist_ok=True)
         snapshot.write_text(render(published_document()))
-        print(f"recorded {snapshot}")
-        return 0
-    problems = check(snapshot)
+        print(f"recorded {snapshot} and {record_summary_schema(snapshot.parent)}")
+        problems = summary_schema_problems(snapshot.parent)
+        for line in problems:
+            print(line, file=sys.stderr)
+        return 1 if problems else 0
+    problems = check(snapshot) + summary_schema_problems(snapshot.parent)
     for line in problems:
         print(line, file=sys.stderr)
     if not problems:
