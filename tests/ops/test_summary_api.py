@@ -14,7 +14,6 @@ from sqlalchemy import update
 
 from darvaza.billing.models import Payment
 from darvaza.clock import utcnow
-from darvaza.jobs.models import WorkerHeartbeat
 from darvaza.contract import (
     SNAPSHOT,
     record_summary_schema,
@@ -22,6 +21,7 @@ from darvaza.contract import (
     summary_schema_path,
     summary_schema_problems,
 )
+from darvaza.jobs.models import WorkerHeartbeat
 from darvaza.security.roles import PlatformRole
 from tests.billing.support import open_shop
 from tests.support.checks import run
