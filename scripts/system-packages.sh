@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite drives for real: aria2 (a multi-connection download
 # manager), nginx (the X-Accel-Redirect offload), psql (the README's PostgreSQL recipes)
-# and chromium (the console's browser tests). Installs the missing ones with
+# chromium (the console's browser tests) and prometheus (promtool checks the alert rules). Installs the missing ones with
 # apt-get when it can (CI runs as root); otherwise says what to install and goes on, and
 # the tests that need them fail naming what is missing.
 set -euo pipefail
-declare -A wanted=([aria2c]=aria2 [nginx]=nginx-light [psql]=postgresql-client [chromium]=chromium)
+declare -A wanted=([aria2c]=aria2 [nginx]=nginx-light [psql]=postgresql-client [chromium]=chromium [promtool]=prometheus)
 missing=()
 for command in "${!wanted[@]}"; do
     if ! command -v "$command" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$command" ]; then

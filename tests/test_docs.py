@@ -85,3 +85,19 @@ def test_runbooks_name_only_real_routes() -> None:
             if not any(route.match(named) for route in routes):
                 unknown.append(f"{document.relative_to(ROOT)}: {named}")
     assert unknown == []
+
+
+def test_the_checks_table_is_exactly_the_checks() -> None:
+    from darvaza.assembly import CHECKS
+
+    rows = re.findall(
+        r"^\| `([a-z_]+\.[a-z_]+)` \| (\w+) \| (\d+) (min|h) \| (.+) \|$",
+        _section("Ops checks and findings"),
+        re.M,
+    )
+    documented = {
+        (code, severity, int(n) * (60 if unit == "h" else 1), title)
+        for code, severity, n, unit, title in rows
+    }
+    actual = {(c.code, c.severity, int(c.every.total_seconds() // 60), c.title) for c in CHECKS}
+    assert documented == actual

@@ -41,6 +41,7 @@ from darvaza.operations import checks as operations_checks
 from darvaza.ops import checks as ops_checks
 from darvaza.ops import pages as ops_pages
 from darvaza.ops import tasks as ops_tasks
+from darvaza.ops.alerts import load_alert_routes
 from darvaza.parts import Parts
 from darvaza.security.policy import Gatekeeper
 from darvaza.security.ratelimit import RateLimiter, RateRules, Rates
@@ -86,7 +87,8 @@ def assemble(
     metrics: Metrics | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> Parts:
-    """The parts of one process. `transport` reaches the gateways (tests pass a fake)."""
+    """The parts of one process. `transport` reaches the gateways (tests pass a fake).
+    Raises `AlertRoutesError` when the alert routes file cannot be used."""
     limiter = RateLimiter.from_settings(settings)
     rules = RateRules.from_settings(settings)
     sessions = SessionPolicy.from_settings(settings)
@@ -106,6 +108,8 @@ def assemble(
         NAVIGATION,
     )
     parts.add(LocalStorage(settings.storage_dir), as_type=Storage)
+    # A routes file that cannot be used refuses the start (AlertRoutesError names the line).
+    parts.add(load_alert_routes(settings))
     parts.add(TenantsGatekeeper(db, sessions), as_type=Gatekeeper)
     return parts
 

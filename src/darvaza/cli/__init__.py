@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import typer
 
-from darvaza.cli import audit, evidence, jobs, ops, payments, serve, smoke, tenants, users
+from darvaza.cli import (
+    alerts,
+    audit,
+    evidence,
+    jobs,
+    ops,
+    payments,
+    serve,
+    smoke,
+    tenants,
+    users,
+)
 from darvaza.cli.common import app
 from darvaza.config import load_settings
 
@@ -27,6 +38,7 @@ GROUPS = (
     (smoke.smoke_app, "smoke"),
     (evidence.evidence_app, "evidence"),
     (ops.ops_app, "ops"),
+    (alerts.alerts_app, "alerts"),
 )
 for group, name in GROUPS:
     app.add_typer(group, name=name)

@@ -47,8 +47,21 @@ def _warn(settings: Settings, port: int) -> None:
         typer.echo(f"warning: {warning}", err=True)
 
 
-def _refuse_unsafe(settings: Settings) -> None:
+def _start_problems(settings: Settings) -> list[str]:
+    """What refuses a start: unsafe settings for the profile, and an alert routes file that
+    cannot be used (in any profile: alerts nobody receives are worse than none)."""
+    from darvaza.ops.alerts import AlertRoutesError, load_alert_routes
+
     problems = settings.problems()
+    try:
+        load_alert_routes(settings)
+    except AlertRoutesError as exc:
+        problems.append(f"the alert routes file: {exc}")
+    return problems
+
+
+def _refuse_unsafe(settings: Settings) -> None:
+    problems = _start_problems(settings)
     if problems:
         _fail(
             f"Refusing to start in the {settings.profile.value} profile:\n"

@@ -22,6 +22,7 @@ from darvaza.cli.common import (
     _fail,
     _refuse_unsafe,
     _settings,
+    _start_problems,
     _version_line,
     _warn,
     app,
@@ -251,7 +252,7 @@ def config_check() -> None:
     for name, value in settings.masked().items():
         typer.echo(f"{name} = {value}")
     _warn(settings, settings.port)
-    problems = settings.problems()
+    problems = _start_problems(settings)
     try:
         db = Database.from_settings(settings)
     except DatabaseUnusable as exc:
@@ -294,8 +295,8 @@ def worker(
     from darvaza.logs import configure_logging
     from darvaza.metrics import Metrics
 
+    _refuse_unsafe(_settings())  # before the database: a bad setting is named first
     with _database(warn=True) as (settings, db):
-        _refuse_unsafe(settings)
         configure_logging(settings.log_level)
         metrics = Metrics()
         if metrics_port is not None:

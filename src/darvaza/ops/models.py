@@ -50,6 +50,8 @@ class OpsFinding(Base):
         # The summary reads the unresolved ones; a check run, its own code's.
         Index("ix_ops_findings_state_severity", "state", "severity", "first_seen_at"),
         Index("ix_ops_findings_code_state", "code", "state"),
+        # Recently resolved ones, for the alerts that say so; lists by last change.
+        Index("ix_ops_findings_state_updated_at", "state", "updated_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

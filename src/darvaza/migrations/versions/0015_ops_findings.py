@@ -95,6 +95,9 @@ def upgrade() -> None:
     with op.batch_alter_table("ops_findings", schema=None) as batch_op:
         batch_op.create_index("ix_ops_findings_code_state", ["code", "state"], unique=False)
         batch_op.create_index(
+            "ix_ops_findings_state_updated_at", ["state", "updated_at"], unique=False
+        )
+        batch_op.create_index(
             "ix_ops_findings_state_severity", ["state", "severity", "first_seen_at"], unique=False
         )
 
@@ -204,6 +207,7 @@ def downgrade() -> None:
     op.drop_table("alert_notifications")
     with op.batch_alter_table("ops_findings", schema=None) as batch_op:
         batch_op.drop_index("ix_ops_findings_state_severity")
+        batch_op.drop_index("ix_ops_findings_state_updated_at")
         batch_op.drop_index("ix_ops_findings_code_state")
 
     op.drop_table("ops_findings")
