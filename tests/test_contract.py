@@ -129,6 +129,8 @@ def test_make_contracts_fails_on_a_breaking_change(snapshot: Document, tmp_path:
     )
     recorded = tmp_path / "openapi.json"
     recorded.write_text(render(old))
+    for schema in SNAPSHOT.parent.glob("ops-summary.v*.schema.json"):  # recorded beside it
+        (tmp_path / schema.name).write_text(schema.read_text())
     ran = subprocess.run(
         ["make", "-s", "contracts", f"CONTRACT_SNAPSHOT={recorded}"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,

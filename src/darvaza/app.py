@@ -64,6 +64,23 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 _FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
+ROUTERS = (
+    ops_router,
+    ops_admin_router,
+    identity_router,
+    identity_admin_router,
+    tenants_router,
+    tenants_admin_router,
+    invitations_router,
+    audit_router,
+    *billing_routers,
+    *content_routers,
+    jobs_router,
+    operations_router,
+    *PAGE_ROUTERS,
+)
+
+
 def create_app(
     settings: Settings | None = None, *, db: Database | None = None, run_worker: bool = False
 ) -> FastAPI:
@@ -107,21 +124,7 @@ def create_app(
         ),
     )
     _install_error_handlers(app)
-    for router in (
-        ops_router,
-        ops_admin_router,
-        identity_router,
-        identity_admin_router,
-        tenants_router,
-        tenants_admin_router,
-        invitations_router,
-        audit_router,
-        *billing_routers,
-        *content_routers,
-        jobs_router,
-        operations_router,
-        *PAGE_ROUTERS,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
     app.openapi = annotate_openapi(app)  # type: ignore[method-assign]
     return app

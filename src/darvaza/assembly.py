@@ -41,7 +41,7 @@ from darvaza.operations import checks as operations_checks
 from darvaza.ops import checks as ops_checks
 from darvaza.ops import pages as ops_pages
 from darvaza.ops import tasks as ops_tasks
-from darvaza.ops.alerts import load_alert_routes
+from darvaza.ops.alert_routes import load_alert_routes
 from darvaza.parts import Parts
 from darvaza.security.policy import Gatekeeper
 from darvaza.security.ratelimit import RateLimiter, RateRules, Rates

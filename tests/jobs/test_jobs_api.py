@@ -205,6 +205,8 @@ def test_enqueue_ops_over_http(api: Api) -> None:
         "sessions.cleanup",
         "downloads.cleanup",
         "jobs.prune",
+        "content.orphans_cleanup",
+        "ops.check",
     }
     assert all(isinstance(v, int) for v in first.json().values())
     second = api.call("POST", "/api/v1/admin/jobs/enqueue-ops", token).json()

@@ -27,12 +27,8 @@ from darvaza.jobs.queue import claim
 from darvaza.jobs.registry import run_claimed
 from darvaza.jobs.service import retry_job
 from darvaza.operations.models import Evidence
-from darvaza.ops.alerts import (
-    AlertRoutes,
-    AlertRoutesError,
-    dispatch_alerts,
-    parse_alert_routes,
-)
+from darvaza.ops.alert_routes import AlertRoutes, AlertRoutesError, parse_alert_routes
+from darvaza.ops.alerts import dispatch_alerts
 from darvaza.ops.findings import acknowledge_finding
 from darvaza.ops.models import AlertNotification
 from darvaza.parts import Parts

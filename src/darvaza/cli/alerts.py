@@ -10,7 +10,7 @@ from darvaza.cli.common import _fail, _settings
 
 if TYPE_CHECKING:
     from darvaza.config import Settings
-    from darvaza.ops.alerts import AlertRoutes
+    from darvaza.ops.alert_routes import AlertRoutes
 
 alerts_app = typer.Typer(
     help="Alert routing: the routes in force, and a test alert end to end.",
@@ -19,7 +19,7 @@ alerts_app = typer.Typer(
 
 
 def _routes() -> tuple[Settings, AlertRoutes]:
-    from darvaza.ops.alerts import AlertRoutesError, load_alert_routes
+    from darvaza.ops.alert_routes import AlertRoutesError, load_alert_routes
 
     settings = _settings()
     try:
@@ -36,7 +36,7 @@ def alerts_routes() -> None:
     """Each route: its owner, what it matches, its receivers and repeat interval; then the
     critical and high checks that no route sends anywhere. Exits 1 without a routes file."""
     from darvaza.assembly import CHECKS
-    from darvaza.ops.alerts import describe_routes, unrouted_checks
+    from darvaza.ops.alert_routes import describe_routes, unrouted_checks
 
     _, routes = _routes()
     for row in describe_routes(routes):

@@ -50,7 +50,7 @@ def _warn(settings: Settings, port: int) -> None:
 def _start_problems(settings: Settings) -> list[str]:
     """What refuses a start: unsafe settings for the profile, and an alert routes file that
     cannot be used (in any profile: alerts nobody receives are worse than none)."""
-    from darvaza.ops.alerts import AlertRoutesError, load_alert_routes
+    from darvaza.ops.alert_routes import AlertRoutesError, load_alert_routes
 
     problems = settings.problems()
     try:

@@ -11,7 +11,8 @@ from typing import Any
 from darvaza.checks import CheckSet
 from darvaza.jobs.registry import JobContext, JobKind, PayloadRejected, Tasks
 from darvaza.jobs.schedule import Periodic
-from darvaza.ops.alerts import DELIVER_KIND, AlertRoutes, deliver_notification, dispatch_alerts
+from darvaza.ops.alert_routes import AlertRoutes
+from darvaza.ops.alerts import DELIVER_KIND, deliver_notification, dispatch_alerts
 from darvaza.ops.findings import run_checks
 
 
