@@ -1,6 +1,7 @@
 """Every smoke check passes against `darvaza serve` (what `make run` starts) on a port set
 the README's way (DARVAZA_PORT), with the first admin bootstrapped exactly as the README
-says: the checks find the instance from the same settings, and one loop runs them all."""
+says: the checks find the instance from the same settings, `smoke all` runs them all and
+records each verdict as evidence on that instance."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ def _darvaza(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Completed
     )  # fmt: skip
 
 
-# Nine CLI processes (about 2 s of imports each), ~40 production-cost sign-ins and a 10 s
+# Four CLI processes (about 2 s of imports each), ~40 production-cost sign-ins and a 10 s
 # link expiry: about 45 s alone, and more than twice that beside the other xdist worker.
 @pytest.mark.timeout(300)
-def test_both_smoke_checks_pass_against_a_served_instance(tmp_path: Path) -> None:
+def test_smoke_all_passes_against_a_served_instance(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DARVAZA_")}
     # The matrix signs in ~40 times; without this it would wait out the per-address limit.
@@ -56,17 +57,20 @@ def test_both_smoke_checks_pass_against_a_served_instance(tmp_path: Path) -> Non
         assert token.returncode == 0, token.stderr
 
         admin = ["--admin-token", token.stdout.strip()]
-        for check in (
-            ["auth-session"],
-            ["rbac-admin"],
-            ["mock-payment"],
-            ["idpay-callback"],
-            ["content-download", "--max-wait", "15"],
-        ):
-            passed = _darvaza("smoke", *check, *admin, env=env, cwd=tmp_path)
-            assert passed.returncode == 0, passed.stdout + passed.stderr
-            assert "skipped" not in passed.stdout
-            assert "rbac" not in check[0] or "no deviation" in passed.stdout
+        passed = _darvaza("smoke", "all", *admin, "--max-wait", "15", env=env, cwd=tmp_path)
+        assert passed.returncode == 0, passed.stdout + passed.stderr
+        table = [line.split() for line in passed.stdout.splitlines()[1:6]]
+        assert [(row[0], row[1]) for row in table] == [
+            ("auth-session", "passed"), ("mock-payment", "passed"),
+            ("idpay-callback", "passed"), ("content-download", "passed"),
+            ("rbac-admin", "passed"),
+        ]  # fmt: skip
+        # Each verdict is evidence on the instance checked, with its profile and build.
+        with sqlite3.connect(tmp_path / "var" / "darvaza.db") as book:
+            recorded = book.execute(
+                "SELECT name, result, instance_profile FROM evidence WHERE kind = 'smoke'"
+            ).fetchall()
+        assert sorted(recorded) == sorted((row[0], "passed", "local") for row in table)
         # The payments the checks made were sent back to this port, not the default one.
         with sqlite3.connect(tmp_path / "var" / "darvaza.db") as book:
             callbacks = {

@@ -6,11 +6,13 @@ import socket
 from collections.abc import Callable
 
 from fastapi import FastAPI, Response
+from sqlalchemy import select
 from starlette.types import ASGIApp
 from typer.testing import CliRunner
 
 from darvaza.cli import app as cli
 from darvaza.db import Database
+from darvaza.operations.models import Evidence
 from darvaza.operations.smoke.auth_session import run_auth_session
 from tests.support.world import Api, admin_token, make_app
 
@@ -92,6 +94,31 @@ def test_payment_smokes_pass_against_darvaza(api: Api) -> None:
         )
         assert result.exit_code == 0, result.output
         assert "no deviation" in result.output
+        assert "Recorded smoke evidence" in result.output
+    with api.db.read() as session:
+        recorded = session.scalars(select(Evidence).where(Evidence.kind == "smoke")).all()
+    assert sorted((e.name, e.result) for e in recorded) == [
+        ("idpay-callback", "passed"), ("mock-payment", "passed"),
+    ]  # fmt: skip
+    assert all(e.details["checks"] > 3 and e.details["deviations"] == [] for e in recorded)
+    assert all(e.recorded_by_role == "platform_admin" for e in recorded)
+
+
+def test_smoke_all_fails_naming_each_failed_check(api: Api) -> None:
+    """With a token the instance refuses, the admin-made checks fail, each says so in the
+    table, nothing can be recorded, and the exit is 1; sign-in alone still passes."""
+    forged = "dzt_" + "b" * 43
+    result = runner.invoke(
+        cli, ["smoke", "all", "--base-url", api.url, "--admin-token", forged, "--max-wait", "1"]
+    )
+    assert result.exit_code == 1
+    lines = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:6]}
+    assert lines == {
+        "auth-session": "passed", "mock-payment": "failed", "idpay-callback": "failed",
+        "content-download": "failed", "rbac-admin": "failed",
+    }  # fmt: skip
+    assert "not recorded" in result.stdout
+    assert "mock-payment: 1 deviation(s)" in result.output
 
 
 def test_content_download_smoke_with_a_short_token_life(

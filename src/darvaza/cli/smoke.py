@@ -34,7 +34,23 @@ def _instance(base_url: str | None) -> str:
     return base_url or _settings().public_url
 
 
-def _report(report: Report) -> None:
+def _record(base_url: str, admin_token: str | None, report: Report) -> None:
+    """Record the check's verdict as `smoke` evidence on the instance it checked."""
+    from darvaza.operations.smoke.client import SmokeFailed, record_evidence
+
+    if not admin_token:
+        typer.echo("note: no smoke evidence recorded: give --admin-token", err=True)
+        return
+    try:
+        evidence_id = record_evidence(base_url, admin_token, report)
+    except SmokeFailed as exc:
+        typer.echo(f"note: no smoke evidence recorded: {exc}", err=True)
+        return
+    typer.echo(f"Recorded smoke evidence {evidence_id} ({'passed' if report.ok else 'failed'}).")
+
+
+def _report(report: Report, base_url: str, admin_token: str | None) -> None:
+    _record(base_url, admin_token, report)
     if report.ok:
         typer.echo(report.summary())
         return
@@ -44,23 +60,25 @@ def _report(report: Report) -> None:
 AdminToken = Annotated[
     str, typer.Option(envvar="ADMIN_TOKEN", help="A platform admin's API token (or $ADMIN_TOKEN).")
 ]
-UnusedAdminToken = Annotated[
+OptionalAdminToken = Annotated[
     str | None,
     typer.Option(
-        envvar="ADMIN_TOKEN", help="Taken so that every smoke check takes it; not needed here."
+        envvar="ADMIN_TOKEN",
+        help="Not needed for the check; with it, the verdict is recorded as evidence.",
     ),
 ]
 
 
 @smoke_app.command("auth-session")
 def smoke_auth_session(
-    admin_token: UnusedAdminToken = None,  # noqa: ARG001 - one loop calls every check alike
+    admin_token: OptionalAdminToken = None,
     base_url: BaseUrl = None,
 ) -> None:
     """Register, sign in, ask who I am, sign out, and be refused afterwards."""
     from darvaza.operations.smoke.auth_session import run_auth_session
 
-    _report(run_auth_session(_instance(base_url)))
+    url = _instance(base_url)
+    _report(run_auth_session(url), url, admin_token)
 
 
 @smoke_app.command("mock-payment")
@@ -68,7 +86,8 @@ def smoke_mock_payment(admin_token: AdminToken, base_url: BaseUrl = None) -> Non
     """Checkout, pay on the mock gateway, call back: one active subscription."""
     from darvaza.operations.smoke.payments import run_mock_payment
 
-    _report(run_mock_payment(_instance(base_url), admin_token))
+    url = _instance(base_url)
+    _report(run_mock_payment(url, admin_token), url, admin_token)
 
 
 @smoke_app.command("idpay-callback")
@@ -76,7 +95,8 @@ def smoke_idpay_callback(admin_token: AdminToken, base_url: BaseUrl = None) -> N
     """Replayed, tampered, forged and unknown callbacks change nothing they should not."""
     from darvaza.operations.smoke.payments import run_idpay_callback
 
-    _report(run_idpay_callback(_instance(base_url), admin_token))
+    url = _instance(base_url)
+    _report(run_idpay_callback(url, admin_token), url, admin_token)
 
 
 @smoke_app.command("content-download")
@@ -90,7 +110,8 @@ def smoke_content_download(
     """A subscriber downloads the exact bytes; strangers, tampered and expired tokens don't."""
     from darvaza.operations.smoke.content_download import run_content_download
 
-    _report(run_content_download(_instance(base_url), admin_token, max_wait_seconds=max_wait))
+    url = _instance(base_url)
+    _report(run_content_download(url, admin_token, max_wait_seconds=max_wait), url, admin_token)
 
 
 @smoke_app.command("rbac-admin")
@@ -98,4 +119,36 @@ def smoke_rbac_admin(admin_token: AdminToken, base_url: BaseUrl = None) -> None:
     """Call every route as every kind of caller and compare with its declared policy."""
     from darvaza.operations.smoke.rbac import run_rbac_matrix
 
-    _report(run_rbac_matrix(_instance(base_url), admin_token))
+    url = _instance(base_url)
+    _report(run_rbac_matrix(url, admin_token), url, admin_token)
+
+
+@smoke_app.command("all")
+def smoke_all(
+    admin_token: AdminToken,
+    base_url: BaseUrl = None,
+    max_wait: Annotated[
+        float, typer.Option(help="content-download: seconds to wait for a token to expire.")
+    ] = 30,
+) -> None:
+    """Every smoke check against one instance, in order: a table of name, result and
+    seconds; each verdict recorded as `smoke` evidence on that instance. Exits 1 if any
+    failed (each failure's deviations are printed after the table)."""
+    from darvaza.operations.smoke.all import run_all
+    from darvaza.operations.smoke.client import SmokeFailed, record_evidence
+
+    url = _instance(base_url)
+    reports = run_all(url, admin_token, max_wait_seconds=max_wait)
+    typer.echo(f"{'check':<20} {'result':<8} {'seconds':>8}  evidence")
+    for report in reports:
+        try:
+            recorded = record_evidence(url, admin_token, report)
+        except SmokeFailed as exc:
+            recorded = f"not recorded: {exc}"
+        result = "passed" if report.ok else "failed"
+        typer.echo(f"{report.name:<20} {result:<8} {report.seconds:>8.1f}  {recorded}")
+    failed = [report for report in reports if not report.ok]
+    for report in failed:
+        typer.echo("\n" + report.summary(), err=True)
+    if failed:
+        raise typer.Exit(1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,6 +20,13 @@ class Report:
     name: str
     checks: int = 0
     deviations: list[str] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished_at or datetime.now(UTC)
+        return (end - self.started_at).total_seconds()
 
     def check(self, ok: bool, deviation: str) -> bool:
         self.checks += 1
@@ -51,7 +59,38 @@ def run_smoke(name: str, base_url: str, steps: Callable[[SmokeClient, Report], N
         report.deviations.append(f"could not talk to {base_url}: {exc}")
     finally:
         client.close()
+        report.finished_at = datetime.now(UTC)
     return report
+
+
+def record_evidence(base_url: str, admin_token: str, report: Report) -> str:
+    """Record a finished check as `smoke` evidence on the instance it checked, through
+    its API (so the evidence carries that instance's profile, name and build); the new
+    record's id, or a `SmokeFailed` saying why it could not be recorded."""
+    body = {
+        "kind": "smoke",
+        "name": report.name,
+        "result": "passed" if report.ok else "failed",
+        "details": {
+            "checks": report.checks,
+            "deviations": [deviation[:500] for deviation in report.deviations[:20]],
+            "deviation_count": len(report.deviations),
+            "seconds": round(report.seconds, 2),
+            "base_url": base_url,
+        },
+        "started_at": report.started_at.isoformat(),
+        "finished_at": (report.finished_at or datetime.now(UTC)).isoformat(),
+    }
+    client = SmokeClient(base_url)
+    try:
+        made = client.expect(
+            201, "POST", "/api/v1/admin/evidence", token=admin_token, json=body
+        ).json()
+    except httpx.HTTPError as exc:
+        raise SmokeFailed(f"could not record the evidence at {base_url}: {exc}") from None
+    finally:
+        client.close()
+    return str(made["id"])
 
 
 class SmokeFailed(Exception):

@@ -212,12 +212,20 @@ def _job_action(action: str) -> Example:
     return Example(build)
 
 
+# Evidence is append-only, so the matrix never writes any: an admitted caller's record is
+# refused for its unknown kind (422), which it only reaches past the policy.
+NOT_EVIDENCE = {"kind": "rbac-probe", "name": "rbac-probe", "result": "passed"}
+REFUSED_INPUT = frozenset({422})
+
+
 def _one_evidence(w: World, _caller: str, admitted: bool) -> Call:
+    """An existing record when there is one (the instance's own), else a placeholder that
+    an admitted caller is answered 404 for."""
     evidence_id = PLACEHOLDER_ID
     if admitted:
-        body = {"kind": "smoke", "name": "rbac-probe", "result": "passed"}
-        evidence_id = w.admin(201, "POST", "/api/v1/admin/evidence", json=body)["id"]
-    return Call(f"/api/v1/admin/evidence/{evidence_id}")
+        found = w.admin(200, "GET", "/api/v1/admin/evidence?limit=1")["items"]
+        evidence_id = found[0]["id"] if found else PLACEHOLDER_ID
+    return Call(f"/api/v1/admin/evidence/{evidence_id}", also_ok=UNISSUED)
 
 
 UNKNOWN_CALLBACK = {"status": "10", "id": "none", "order_id": "dz-none", "track_id": "1"}
@@ -290,7 +298,7 @@ API_EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/v1/admin/jobs/enqueue-ops"): _plain("/api/v1/admin/jobs/enqueue-ops"),
     ("GET", "/api/v1/admin/workers"): _plain("/api/v1/admin/workers"),
     ("POST", "/api/v1/admin/evidence"): _plain(
-        "/api/v1/admin/evidence", json={"kind": "smoke", "name": "rbac-probe", "result": "passed"}
+        "/api/v1/admin/evidence", json=NOT_EVIDENCE, also_ok=REFUSED_INPUT
     ),
     ("GET", "/api/v1/admin/evidence"): _plain("/api/v1/admin/evidence?kind=smoke"),
     ("GET", "/api/v1/admin/evidence/{evidence_id}"): Example(_one_evidence),

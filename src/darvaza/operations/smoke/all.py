@@ -1,0 +1,21 @@
+"""`darvaza smoke all`: every smoke check against one instance, in an order where each
+builds on what the one before proved (signing in, then money, then content, then the
+whole access matrix)."""
+
+from __future__ import annotations
+
+from darvaza.operations.smoke.auth_session import run_auth_session
+from darvaza.operations.smoke.client import Report
+from darvaza.operations.smoke.content_download import run_content_download
+from darvaza.operations.smoke.payments import run_idpay_callback, run_mock_payment
+from darvaza.operations.smoke.rbac import run_rbac_matrix
+
+
+def run_all(base_url: str, admin_token: str, *, max_wait_seconds: float = 30) -> list[Report]:
+    return [
+        run_auth_session(base_url),
+        run_mock_payment(base_url, admin_token),
+        run_idpay_callback(base_url, admin_token),
+        run_content_download(base_url, admin_token, max_wait_seconds=max_wait_seconds),
+        run_rbac_matrix(base_url, admin_token),
+    ]
