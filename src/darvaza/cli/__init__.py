@@ -17,6 +17,7 @@ from darvaza.cli import (
     payments,
     serve,
     smoke,
+    status,
     tenants,
     users,
 )
@@ -39,6 +40,7 @@ GROUPS = (
     (evidence.evidence_app, "evidence"),
     (ops.ops_app, "ops"),
     (alerts.alerts_app, "alerts"),
+    (status.status_app, "status"),
 )
 for group, name in GROUPS:
     app.add_typer(group, name=name)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 
 from darvaza.audit.service import append_event, scrub
 from darvaza.build import Instance
@@ -182,3 +182,26 @@ def latest_evidence(
             query = query.where(column == value)
     with db.read() as session:
         return session.scalars(query.order_by(Evidence.recorded_at.desc()).limit(1)).first()
+
+
+def latest_of_each(db: Database) -> list[Evidence]:
+    """The newest record of every kind and name, by kind then name."""
+    newest = (
+        select(Evidence.kind, Evidence.name, func.max(Evidence.recorded_at).label("at"))
+        .group_by(Evidence.kind, Evidence.name)
+        .subquery()
+    )
+    query = (
+        select(Evidence)
+        .join(
+            newest,
+            (Evidence.kind == newest.c.kind)
+            & (Evidence.name == newest.c.name)
+            & (Evidence.recorded_at == newest.c.at),
+        )
+        .order_by(Evidence.kind, Evidence.name, Evidence.id)
+    )
+    with db.read() as session:
+        rows = session.scalars(query).all()
+    # Two records of one run at the same instant: keep one.
+    return list({(row.kind, row.name): row for row in rows}.values())

@@ -5,6 +5,7 @@ from darvaza.operations.evidence import (
     Run,
     get_evidence,
     latest_evidence,
+    latest_of_each,
     list_evidence,
     record_evidence,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "Run",
     "get_evidence",
     "latest_evidence",
+    "latest_of_each",
     "list_evidence",
     "record_evidence",
 ]
