@@ -10,7 +10,7 @@ VENV_STAMP := .venv/.darvaza-synced
 
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: run test lint typecheck layers contracts contracts-update messages catalogs pytest install system-packages browser-deps screenshots clean bench
+.PHONY: run test evidence-gates lint typecheck layers contracts contracts-update messages catalogs pytest install system-packages browser-deps screenshots clean bench
 
 run: install
 	.venv/bin/darvaza serve
@@ -39,9 +39,15 @@ $(CURDIR)/$(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
+# Each gate of `make test` run and recorded as `gate` evidence on the configured instance
+# (GATES="lint typecheck" for some of them).
+GATES ?=
+evidence-gates: install system-packages browser-deps
+	.venv/bin/python scripts/evidence-gates.py $(GATES)
+
 lint: install
-	.venv/bin/ruff check src tests bench
-	.venv/bin/ruff format --check src tests bench
+	.venv/bin/ruff check src tests bench scripts
+	.venv/bin/ruff format --check src tests bench scripts
 
 typecheck: install
 	.venv/bin/mypy

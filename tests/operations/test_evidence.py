@@ -4,6 +4,9 @@ instance, build and schema it ran on; audited; append-only; refused when malform
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from tests.support.settings import make_settings
 from tests.support.world import Api, admin_token, error_code, person
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
 HEAD = ", ".join(sorted(head_revisions()))
 
 
@@ -177,3 +181,36 @@ def test_a_database_not_yet_migrated_gets_a_note_not_a_record(empty_database_url
     )
     assert result.exit_code == 1
     assert "no migration_check evidence recorded: migrate the database first" in result.output
+
+
+def test_make_evidence_gates_records_each_gate_and_fails_with_one(
+    db: Database, tmp_path: Path
+) -> None:
+    """Two real gates: `layers` passes; `contracts` against a snapshot the code no longer
+    matches fails. Both are recorded, the failure with its output; the run exits 1."""
+    broken = tmp_path / "openapi.json"
+    broken.write_text(json.dumps({"openapi": "3.1.0", "info": {"version": "0.0.1"}, "paths": {}}))
+    env = {**os.environ, **_env(db), "CONTRACT_SNAPSHOT": str(broken)}
+    ran = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "evidence-gates.py"), "layers", "contracts"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "note:" not in ran.stderr  # both recorded
+    with db.read() as session:
+        rows = {row.name: row for row in session.scalars(select(Evidence))}
+    assert {name: (row.kind, row.result) for name, row in rows.items()} == {
+        "layers": ("gate", "passed"),
+        "contracts": ("gate", "failed"),
+    }
+    assert rows["contracts"].details["exit_code"] != 0
+    assert rows["contracts"].details["command"] == "make contracts"
+    assert "is behind" in rows["contracts"].details["output_tail"]
+    assert rows["layers"].started_at <= rows["layers"].finished_at
+
+    unknown = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "evidence-gates.py"), "deploy"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert unknown.returncode == 2
+    assert "unknown gate: deploy" in unknown.stderr
