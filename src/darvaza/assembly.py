@@ -38,6 +38,7 @@ from darvaza.jobs.registry import Tasks, Work
 from darvaza.jobs.worker import Worker, WorkerConfig
 from darvaza.metrics import Metrics
 from darvaza.operations import checks as operations_checks
+from darvaza.operations import pages as operations_pages
 from darvaza.ops import checks as ops_checks
 from darvaza.ops import pages as ops_pages
 from darvaza.ops import tasks as ops_tasks
@@ -74,7 +75,7 @@ CHECKS = CheckSet(
 # Every domain's console pages: their routers, and the navigation entries they declare.
 PAGE_MODULES = (
     identity_pages, tenants_pages, billing_pages, content_pages, jobs_pages, audit_pages,
-    ops_pages,
+    ops_pages, operations_pages,
 )  # fmt: skip
 PAGE_ROUTERS = (console_routes.router, *(module.router for module in PAGE_MODULES))
 NAVIGATION = Navigation(entry for module in PAGE_MODULES for entry in getattr(module, "NAV", ()))

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from darvaza.checks import Check, CheckContext, Observation
 from darvaza.clock import utcnow
 from darvaza.config import Settings
+from darvaza.errors import N_
 from darvaza.jobs.checks import dead_jobs_by_kind
 from darvaza.jobs.queue import enqueue
 from darvaza.jobs.registry import JobContext, JobKind, Tasks
@@ -137,7 +138,7 @@ CHECKS = (
     Check(
         "mail.undelivered",
         "high",
-        "Mail could not be delivered",
+        N_("Mail could not be delivered"),
         timedelta(minutes=1),
         undelivered,
         claims_job_kinds=(SEND_MAIL,),

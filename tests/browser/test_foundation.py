@@ -105,10 +105,15 @@ def test_navigation_shows_each_role_its_own_pages(site: Site, page: Page) -> Non
     assert seen["customer"] == mine
     assert seen["owner"] == mine | tenant_pages | {"Managers"}  # managers: owners only
     assert seen["manager"] == mine | tenant_pages
-    platform = {"Users", "API tokens", "Tenants", "Payments", "Jobs", "Workers", "Audit log"}
+    platform = {
+        "Users", "API tokens", "Tenants", "Payments", "Jobs", "Workers", "Audit log",
+        "Ops summary", "Evidence",
+    }  # fmt: skip
     assert seen["platform_admin"] == mine | platform
-    assert seen["support_admin"] == mine | {"Tenants"}
-    assert seen["auditor"] == mine | {"Payments", "Jobs", "Workers", "Audit log"}
+    assert seen["support_admin"] == mine | {"Tenants", "Ops summary"}
+    assert seen["auditor"] == mine | {
+        "Payments", "Jobs", "Workers", "Audit log", "Ops summary", "Evidence",
+    }  # fmt: skip
     # What the navigation leaves out, the page refuses too.
     page.goto(site.url + "/console/admin/users")
     expect(page.locator("h1")).to_have_text("Not allowed")

@@ -10,6 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from darvaza.assembly import CHECKS
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.mock import settle_mock_payment
 from darvaza.billing.service import (
@@ -20,9 +21,12 @@ from darvaza.billing.service import (
 )
 from darvaza.content.service import LocalStorage, create_item, move_item
 from darvaza.content.storage import StoredFile
+from darvaza.operations.service import Run, record_evidence
+from darvaza.ops.service import ops_summary, run_checks
 from darvaza.security.roles import PlatformRole
 from darvaza.tenants.models import Tenant
 from tests.browser.site import Site
+from tests.support.jobs import parts as make_parts
 from tests.support.settings import make_settings
 from tests.support.world import SYSTEM, Person
 
@@ -41,6 +45,7 @@ class World:
     payment_id: str
     item_id: str
     plan_id: str
+    finding_id: str
 
     def who(self, role: str) -> Person:
         return {"owner": self.owner, "customer": self.customer, "admin": self.admin}[role]
@@ -78,6 +83,9 @@ PAGES = (
     ("audit-verify", "admin", "/console/admin/audit/verify"),
     ("workers", "admin", "/console/admin/workers"),
     ("audit-log", "admin", "/console/admin/audit"),
+    ("ops-summary", "admin", "/console/admin/ops"),
+    ("ops-finding", "admin", "/console/admin/ops/findings/{finding}"),
+    ("evidence", "admin", "/console/admin/evidence"),
     ("managers", "owner", "/console/t/{slug}/manage/managers"),
 )
 
@@ -93,7 +101,22 @@ def build_world(site: Site) -> World:
     storage = LocalStorage(site.storage_dir)
     item = _published_item(site, storage, owner, tenant.id)
     plan = list_plans(site.db, tenant.id, include_retired=False)[0]
-    return World(owner, customer, admin, tenant.slug, payment_id, str(item), str(plan.id))
+    return World(
+        owner, customer, admin, tenant.slug, payment_id, str(item), str(plan.id),
+        _ops_findings(site),
+    )  # fmt: skip
+
+
+def _ops_findings(site: Site) -> str:
+    """Every check run once (no worker and no backup yet: findings open), a smoke run's
+    evidence recorded; the id of the worst finding."""
+    run_checks(make_parts(site.db), list(CHECKS))
+    record_evidence(
+        site.db, make_settings(), SYSTEM,
+        Run(kind="smoke", name="mock-payment", result="passed", details={"checks": 6}),
+    )  # fmt: skip
+    summary = ops_summary(site.db, make_settings(), CHECKS)
+    return str(summary.findings[0].finding.id)
 
 
 def paid_payment(site: Site, tenant: Tenant, customer: Person, plan_code: str = "gold") -> str:
@@ -128,7 +151,11 @@ def _published_item(site: Site, storage: LocalStorage, owner: Person, tenant_id:
 
 def path_of(world: World, path: str) -> str:
     return path.format(
-        slug=world.slug, payment=world.payment_id, item=world.item_id, plan=world.plan_id
+        slug=world.slug,
+        payment=world.payment_id,
+        item=world.item_id,
+        plan=world.plan_id,
+        finding=world.finding_id,
     )
 
 

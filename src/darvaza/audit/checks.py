@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from darvaza.audit.service import oldest_unsealed, verify_with_settings
 from darvaza.checks import Check, CheckContext, Observation, platform
+from darvaza.errors import N_
 
 
 def chain_broken(context: CheckContext) -> list[Observation]:
@@ -39,14 +40,14 @@ CHECKS = (
     Check(
         "audit.chain_broken",
         "critical",
-        "The audit log does not verify",
+        N_("The audit log does not verify"),
         timedelta(minutes=15),
         chain_broken,
     ),
     Check(
         "audit.unsealed",
         "high",
-        "Audit events wait too long for their seal",
+        N_("Audit events wait too long for their seal"),
         timedelta(minutes=1),
         unsealed,
     ),

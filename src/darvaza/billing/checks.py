@@ -11,6 +11,7 @@ from darvaza.audit.service import count_actions
 from darvaza.billing.models import Payment, PaymentEvent, Subscription
 from darvaza.billing.payments import OPEN_STATES, stuck_after
 from darvaza.checks import Check, CheckContext, Observation, Subject, platform
+from darvaza.errors import N_
 
 SAMPLE = 5
 # The expiry job runs every five minutes: a subscription past its end longer than two
@@ -132,28 +133,28 @@ CHECKS = (
     Check(
         "payments.stale_pending",
         "critical",
-        "Payments left open past reconciliation",
+        N_("Payments left open past reconciliation"),
         timedelta(minutes=1),
         stale_pending,
     ),
     Check(
         "payments.mismatch",
         "critical",
-        "A payment's verification disagreed with our record",
+        N_("A payment's verification disagreed with our record"),
         timedelta(minutes=1),
         mismatched,
     ),
     Check(
         "payments.callback_rejections",
         "high",
-        "A spike of rejected gateway callbacks",
+        N_("A spike of rejected gateway callbacks"),
         timedelta(minutes=1),
         callback_rejections,
     ),
     Check(
         "subscriptions.expiry_overdue",
         "high",
-        "Subscriptions still active past their end",
+        N_("Subscriptions still active past their end"),
         timedelta(minutes=5),
         expiry_overdue,
     ),

@@ -4,7 +4,7 @@ the database and the API keep integers of Rials and UTC ISO 8601."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, timedelta
 from datetime import date as Day
 from datetime import datetime as Moment
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import jdatetime
 from babel.dates import format_date as babel_date
 from babel.dates import format_datetime as babel_datetime
+from babel.dates import format_timedelta
 
 from darvaza.config import AmountUnit, Language
 from darvaza.console.i18n import Locale
@@ -92,6 +93,13 @@ class Formats:
             text = jdatetime.date.fromgregorian(date=day, locale="fa_IR").strftime("%d %B %Y")
         else:
             text = babel_date(day, _BABEL_DATE[self.language], locale=self.language.value)
+        return localise_digits(text, self.language)
+
+    def age(self, seconds: float) -> str:
+        """How long, rounded to its largest unit ("3 hours"), in the language's words."""
+        text = format_timedelta(
+            timedelta(seconds=max(0.0, seconds)), threshold=1, locale=self.language.value
+        )
         return localise_digits(text, self.language)
 
     @staticmethod

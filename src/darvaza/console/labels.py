@@ -31,6 +31,20 @@ LABELS = {
     "running": N_("Running"),
     "succeeded": N_("Succeeded"),
     "dead": N_("Dead"),
+    # Ops findings, their severities and their timeline.
+    "open": N_("Open"),
+    "acknowledged": N_("Acknowledged"),
+    "resolved": N_("Resolved"),
+    "critical": N_("Critical"),
+    "high": N_("High"),
+    "medium": N_("Medium"),
+    "low": N_("Low"),
+    "opened": N_("Opened"),
+    "reopened": N_("Reopened"),
+    "acknowledgement_expired": N_("Acknowledgement ran out"),
+    # Evidence (also failed).
+    "passed": N_("Passed"),
+    "inconclusive": N_("Inconclusive"),
 }
 
 

@@ -163,12 +163,18 @@ class Pages:
             languages=[(language.value, name) for language, name in NATIVE_NAMES.items()],
             time_zone=parts.settings.console_time_zone,
         )
+        fmt = formats_of(request, locale)
+
+        def ngettext(singular: str, plural: str, count: int, /, **values: object) -> str:
+            # The count in the language's own digits, as every other number on the page.
+            return locale.ngettext(singular, plural, count, **{"num": fmt.number(count), **values})
+
         body = self.env.get_template(template).render(
             {
                 **(context or {}),
                 "_": locale.gettext,
-                "ngettext": locale.ngettext,
-                "fmt": formats_of(request, locale),
+                "ngettext": ngettext,
+                "fmt": fmt,
                 "say": functools.partial(say, locale),
                 "label": lambda value: locale.gettext(label(value)),
                 "view": view,

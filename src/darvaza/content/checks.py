@@ -8,6 +8,7 @@ from datetime import timedelta
 from darvaza.checks import Check, CheckContext, Observation, Outcome, Subject
 from darvaza.content.orphans import find_orphans, items_without_files
 from darvaza.content.storage import Storage
+from darvaza.errors import N_
 
 SAMPLE = 10
 # Items looked at per run: the scan rolls through the table, so each run stays short
@@ -56,14 +57,14 @@ CHECKS = (
     Check(
         "content.orphan_files",
         "medium",
-        "Stored files that no item refers to",
+        N_("Stored files that no item refers to"),
         timedelta(hours=1),
         orphan_files,
     ),
     Check(
         "content.missing_files",
         "high",
-        "Items whose stored file is gone",
+        N_("Items whose stored file is gone"),
         timedelta(minutes=10),
         missing_files,
     ),

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from darvaza.audit.service import count_actions
 from darvaza.checks import Check, CheckContext, Observation, platform
+from darvaza.errors import N_
 
 
 def signin_failures(context: CheckContext) -> list[Observation]:
@@ -29,7 +30,7 @@ CHECKS = (
     Check(
         "identity.signin_failures",
         "medium",
-        "A spike of failed sign-ins",
+        N_("A spike of failed sign-ins"),
         timedelta(minutes=1),
         signin_failures,
     ),

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from darvaza.checks import Check, CheckContext, Observation, Subject, platform
 from darvaza.clock import utcnow
 from darvaza.db import Database
+from darvaza.errors import N_
 from darvaza.jobs.models import Job, JobSchedule, WorkerHeartbeat
 from darvaza.jobs.registry import Work
 
@@ -154,32 +155,34 @@ def schedule_missed(context: CheckContext) -> list[Observation]:
 
 
 CHECKS = (
-    Check("jobs.dead", "high", "Jobs died after their last attempt", timedelta(minutes=1), dead),
+    Check(
+        "jobs.dead", "high", N_("Jobs died after their last attempt"), timedelta(minutes=1), dead
+    ),
     Check(
         "jobs.queue_lag",
         "high",
-        "Due jobs wait too long for a worker",
+        N_("Due jobs wait too long for a worker"),
         timedelta(minutes=1),
         queue_lag,
     ),
     Check(
         "jobs.worker_gone",
         "high",
-        "A worker went silent without stopping",
+        N_("A worker went silent without stopping"),
         timedelta(minutes=1),
         worker_gone,
     ),
     Check(
         "jobs.no_worker",
         "critical",
-        "No job worker is running",
+        N_("No job worker is running"),
         timedelta(minutes=1),
         no_worker,
     ),
     Check(
         "jobs.schedule_missed",
         "high",
-        "A periodic job's slot was not run",
+        N_("A periodic job's slot was not run"),
         timedelta(minutes=1),
         schedule_missed,
     ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from darvaza.checks import Check, CheckContext, Observation, Subject
+from darvaza.errors import N_
 from darvaza.operations.evidence import latest_evidence
 
 
@@ -42,14 +43,14 @@ CHECKS = (
     Check(
         "backups.missing",
         "high",
-        "No recent backup",
+        N_("No recent backup"),
         timedelta(minutes=10),
         backup_missing,
     ),
     Check(
         "backups.restore_drill_missing",
         "high",
-        "No recent restore drill that passed",
+        N_("No recent restore drill that passed"),
         timedelta(minutes=10),
         restore_drill_missing,
     ),

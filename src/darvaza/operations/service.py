@@ -9,8 +9,11 @@ from darvaza.operations.evidence import (
     list_evidence,
     record_evidence,
 )
+from darvaza.operations.models import EVIDENCE_KINDS, EVIDENCE_RESULTS
 
 __all__ = [
+    "EVIDENCE_KINDS",
+    "EVIDENCE_RESULTS",
     "EvidenceFilter",
     "Run",
     "get_evidence",

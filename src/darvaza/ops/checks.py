@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from darvaza.checks import Check, CheckContext, Observation, Subject, platform
+from darvaza.errors import N_
 from darvaza.ops.models import AlertNotification
 from darvaza.revisions import migration_status
 from darvaza.security.ratelimit import RateLimiter
@@ -95,35 +96,35 @@ CHECKS = (
     Check(
         "platform.migrations_pending",
         "critical",
-        "The database schema is behind the code",
+        N_("The database schema is behind the code"),
         timedelta(minutes=1),
         migrations_pending,
     ),
     Check(
         "platform.unsafe_settings",
         "critical",
-        "Settings are unsafe for this profile",
+        N_("Settings are unsafe for this profile"),
         timedelta(minutes=5),
         unsafe_settings,
     ),
     Check(
         "platform.disk_low",
         "high",
-        "Low free disk space",
+        N_("Low free disk space"),
         timedelta(minutes=5),
         disk_low,
     ),
     Check(
         "platform.redis_unreachable",
         "high",
-        "Redis is configured but does not answer",
+        N_("Redis is configured but does not answer"),
         timedelta(minutes=1),
         redis_unreachable,
     ),
     Check(
         "alerts.undelivered",
         "high",
-        "Alerts could not be delivered",
+        N_("Alerts could not be delivered"),
         timedelta(minutes=1),
         alerts_undelivered,
         claims_job_kinds=("alerts.deliver",),

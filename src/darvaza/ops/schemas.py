@@ -139,6 +139,13 @@ class AcknowledgeIn(BaseModel):
     until: IsoTime = Field(description="when it opens again; in the future, within the limit")
 
 
+class AcknowledgeFormIn(BaseModel):
+    """The console's acknowledgement: for how many hours from now, rather than until when."""
+
+    reason: str = Field(min_length=3, max_length=500, description="why it may stay quiet")
+    hours: int = Field(ge=1, le=24 * 90, description="how long it stays quiet, from now")
+
+
 class CheckStatusOut(BaseModel):
     code: str
     severity: Severity

@@ -20,8 +20,10 @@ from darvaza.ops.summary import (
     first_steps,
     get_finding,
     list_findings,
+    open_by_severity,
     open_counts,
     ops_summary,
+    playbook_text,
     views_of,
 )
 
@@ -40,8 +42,10 @@ __all__ = [
     "first_steps",
     "get_finding",
     "list_findings",
+    "open_by_severity",
     "open_counts",
     "ops_summary",
+    "playbook_text",
     "run_check",
     "run_checks",
     "views_of",

@@ -61,6 +61,15 @@ def first_steps(code: str) -> tuple[str, ...]:
     return tuple(steps[:MAX_FIRST_STEPS])
 
 
+@cache
+def playbook_text(code: str) -> str | None:
+    """The whole playbook, for the console's finding page; None when not installed here."""
+    try:
+        return (DOCS / "playbooks" / f"{code}.md").read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
 def effective_state(finding: OpsFinding, now: datetime) -> str:
     """An acknowledgement that ran out no longer quiets a finding, even before the next
     check run reopens it in the table."""
@@ -250,3 +259,12 @@ def open_counts(db: Database) -> dict[tuple[str, str], int]:
         ).all()  # fmt: skip
     counts: Counter[tuple[str, str]] = Counter((code, severity) for code, severity, _ in rows)
     return dict(counts)
+
+
+def open_by_severity(db: Database, now: datetime | None = None) -> dict[str, int]:
+    """Findings open now (an acknowledgement that ran out counts), by severity."""
+    now = now or utcnow()
+    with db.read() as session:
+        rows = session.scalars(select(OpsFinding).where(OpsFinding.state.in_(UNRESOLVED))).all()
+    counts = Counter(row.severity for row in rows if effective_state(row, now) == "open")
+    return {severity: counts[severity] for severity in SEVERITIES}

@@ -239,6 +239,17 @@ PAGE_EXAMPLES: dict[tuple[str, str], Example] = {
         "POST", "/api/v1/admin/jobs/{job_id}/cancel"
     ),
     ("GET", "/console/admin/workers"): _plain("/console/admin/workers"),
+    ("GET", "/console/admin/ops"): _plain("/console/admin/ops"),
+    # As for the API: a finding that does not exist, never a real one acknowledged.
+    ("GET", "/console/admin/ops/findings/{finding_id}"): _plain(
+        f"/console/admin/ops/findings/{PLACEHOLDER_ID}", also_ok=UNISSUED
+    ),
+    ("POST", "/console/admin/ops/findings/{finding_id}/acknowledge"): _plain(
+        f"/console/admin/ops/findings/{PLACEHOLDER_ID}/acknowledge",
+        data={"reason": "rbac probe", "hours": "1"},
+        also_ok=UNISSUED,
+    ),
+    ("GET", "/console/admin/evidence"): _plain("/console/admin/evidence?kind=smoke"),
     ("GET", "/console/admin/audit"): _plain("/console/admin/audit?action=plan."),
     ("GET", "/console/admin/audit/verify"): _plain("/console/admin/audit/verify"),
     # Tenants.
