@@ -26,8 +26,8 @@ BIG = {
     "content_items", "download_log", "ops_findings", "ops_finding_events",
     "alert_notifications", "evidence",
 }  # fmt: skip
-# The chain check verifies the whole log by design (every seal, in order, by its key);
-# it runs every 15 minutes, not every minute.
+# The chain check walks the whole log by design (every seal, in order, by its key) once a
+# day and after a break; its other runs walk only what was sealed since (by `seq`).
 READS_EVERYTHING = {"audit.chain_broken"}
 
 

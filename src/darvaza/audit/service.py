@@ -31,7 +31,7 @@ from darvaza.paging import Page, check_range, page_of
 from darvaza.security.caller import Actor
 
 if TYPE_CHECKING:
-    from darvaza.audit.verify import LogReport
+    from darvaza.audit.verify import LogReport, Resume
 
 REDACTED = "[redacted]"
 # Keys whose values are credentials. Matched on the whole key (after `-` becomes `_`) so that
@@ -215,9 +215,11 @@ def oldest_unsealed(db: Database) -> tuple[int, datetime | None]:
     return int(count or 0), oldest
 
 
-def verify_with_settings(db: Database, settings: Settings) -> LogReport:
+def verify_with_settings(
+    db: Database, settings: Settings, *, resume: Resume | None = None
+) -> LogReport:
     """`verify_log` with this deployment's keys, checkpoint folder and allowed delay (what
-    `darvaza audit verify` and the console's button run)."""
+    `darvaza audit verify` and the console's button run; the ops check, from `resume`)."""
     # Imported here: verifying builds on this module's hashing.
     from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder
     from darvaza.audit.verify import verify_log
@@ -227,4 +229,5 @@ def verify_with_settings(db: Database, settings: Settings) -> LogReport:
         AuditKeys.from_secret(settings.effective_audit_key),
         CheckpointFolder(Path(settings.audit_checkpoint_dir)),
         max_delay_seconds=settings.audit_seal_max_delay_seconds,
+        resume=resume,
     )

@@ -40,6 +40,27 @@ from darvaza.db import Database
 # --- Verifying ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where a walk may start again: after the last seal of a verified checkpoint, with
+    that seal's mac and that checkpoint's digest (what the next seal and checkpoint chain
+    from)."""
+
+    through_seq: int
+    mac: str
+    previous: str
+
+    def as_state(self) -> dict[str, Any]:
+        return {"through_seq": self.through_seq, "mac": self.mac, "previous": self.previous}
+
+    @classmethod
+    def from_state(cls, state: Any) -> Resume | None:
+        try:
+            return cls(int(state["through_seq"]), str(state["mac"]), str(state["previous"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
 @dataclass
 class LogReport:
     sealed: int = 0
@@ -53,6 +74,8 @@ class LogReport:
     first_bad_event: int | None = None
     # The first place the chain itself disagrees (a slow sealer is a problem, not this).
     broken: str | None = None
+    # After the last checkpoint verified: where the next walk may start.
+    resume: Resume | None = None
 
     @property
     def ok(self) -> bool:
@@ -66,15 +89,24 @@ class _Broken(Exception):
 
 
 def verify_log(
-    db: Database, keys: AuditKeys, folder: CheckpointFolder, *, max_delay_seconds: float
+    db: Database,
+    keys: AuditKeys,
+    folder: CheckpointFolder,
+    *,
+    max_delay_seconds: float,
+    resume: Resume | None = None,
 ) -> LogReport:
     """Walk every seal in order, recomputing its hash from the event and its mac from the
     one before; check each checkpoint's signature, chain and Merkle root against the seals
     it covers and its copy in the folder; then count what is not sealed yet. Stops at the
-    first thing that disagrees and names it. Memory stays flat however long the log."""
+    first thing that disagrees and names it. Memory stays flat however long the log.
+
+    With `resume` (an earlier walk's `report.resume`), only what was sealed after it is
+    walked, from the checkpoint it ended at, which must still be there as it was: the
+    ops check's frequent runs, between whole walks."""
     report = LogReport()
     try:
-        _walk(db, keys, folder, report)
+        _walk(db, keys, folder, report, resume)
     except _Broken as broken:
         report.problems.append(broken.problem)
         report.broken = broken.problem
@@ -97,13 +129,18 @@ def verify_log(
     return report
 
 
-def _walk(db: Database, keys: AuditKeys, folder: CheckpointFolder, report: LogReport) -> None:
+def _walk(
+    db: Database, keys: AuditKeys, folder: CheckpointFolder, report: LogReport,
+    resume: Resume | None,
+) -> None:  # fmt: skip
     public = keys.signing.public_key()
     copies = _Lookahead(folder.entries())
     with db.read() as session:
+        after = _start_after(session, resume, copies, report)
         checkpoints = iter(
             session.scalars(
                 select(AuditCheckpoint)
+                .where(AuditCheckpoint.first_seq > after)
                 .order_by(AuditCheckpoint.first_seq)
                 .execution_options(yield_per=1000)
             )
@@ -112,12 +149,14 @@ def _walk(db: Database, keys: AuditKeys, folder: CheckpointFolder, report: LogRe
             select(AuditSeal.seq, AuditSeal.event_id.label("sealed_id"), AuditSeal.hash,
                    AuditSeal.mac, *EVENT_COLUMNS)
             .outerjoin(AuditEvent, AuditEvent.id == AuditSeal.event_id)
+            .where(AuditSeal.seq > after)
             .order_by(AuditSeal.seq)
             .execution_options(yield_per=_READ_BATCH)
         )  # fmt: skip
         checkpoint = next(checkpoints, None)
-        mac, previous, leaves = GENESIS_HASH, GENESIS_HASH, []
-        for expected, row in enumerate(rows, start=1):
+        mac, previous = (resume.mac, resume.previous) if resume else (GENESIS_HASH, GENESIS_HASH)
+        leaves: list[bytes] = []
+        for expected, row in enumerate(rows, start=after + 1):
             _check_seal(keys, row, expected, mac)
             mac = row.mac
             if checkpoint is None or row.seq < checkpoint.first_seq:
@@ -129,6 +168,7 @@ def _walk(db: Database, keys: AuditKeys, folder: CheckpointFolder, report: LogRe
                 report.checkpoints += 1
                 report.sealed_through = checkpoint.last_seq
                 previous, leaves = _digest(checkpoint.body), []
+                report.resume = Resume(checkpoint.last_seq, row.mac, previous)
                 checkpoint = next(checkpoints, None)
             report.sealed += 1
         if checkpoint is not None:
@@ -142,6 +182,11 @@ def _walk(db: Database, keys: AuditKeys, folder: CheckpointFolder, report: LogRe
                 f"seals {report.sealed_through + 1}..{report.sealed} are in no signed checkpoint",
                 report.sealed_through + 1,
             )
+    _check_no_copy_left(copies, report)
+
+
+def _check_no_copy_left(copies: _Lookahead, report: LogReport) -> None:
+    """A copy in the folder past the database's last checkpoint: the log was cut."""
     if (extra := copies.next) is not None:
         if extra.last_seq is None:
             raise _Broken(f"the checkpoint folder has an unreadable line ({extra.where})", None)
@@ -151,6 +196,35 @@ def _walk(db: Database, keys: AuditKeys, folder: CheckpointFolder, report: LogRe
             f"{report.sealed_through}",
             report.sealed_through + 1,
         )
+
+
+def _start_after(
+    session: Session, resume: Resume | None, copies: _Lookahead, report: LogReport
+) -> int:
+    """The last seal an earlier walk verified (0 for a whole walk), once the checkpoint it
+    ended at and that seal are found still as it saw them."""
+    if resume is None:
+        return 0
+    checkpoint = session.scalars(
+        select(AuditCheckpoint).where(AuditCheckpoint.last_seq == resume.through_seq)
+    ).first()
+    seal_mac = session.scalar(select(AuditSeal.mac).where(AuditSeal.seq == resume.through_seq))
+    if checkpoint is None or _digest(checkpoint.body) != resume.previous:
+        raise _Broken(
+            f"the checkpoint through seal {resume.through_seq}, verified before, is gone or "
+            "changed",
+            resume.through_seq,
+        )
+    if seal_mac != resume.mac:
+        raise _Broken(
+            f"seal {resume.through_seq}, verified before, is gone or changed", resume.through_seq
+        )
+    after = resume.through_seq
+    while copies.next is not None and (copies.next.last_seq or after + 1) <= after:
+        copies.take()  # copies of checkpoints an earlier walk verified
+    report.sealed = report.sealed_through = after
+    report.resume = resume
+    return after
 
 
 def _check_seal(keys: AuditKeys, row: Row[Any], expected: int, previous_mac: str) -> None:
