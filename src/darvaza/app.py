@@ -49,6 +49,7 @@ from darvaza.jobs.routes import router as jobs_router
 from darvaza.logs import configure_logging, get_logger
 from darvaza.metrics import Metrics
 from darvaza.middleware import RequestContextMiddleware
+from darvaza.operations.routes import fixture_router as smoke_fixture_router
 from darvaza.operations.routes import router as operations_router
 from darvaza.ops.metrics import FindingsCollector
 from darvaza.ops.routes import admin as ops_admin_router
@@ -77,6 +78,7 @@ ROUTERS = (
     *content_routers,
     jobs_router,
     operations_router,
+    smoke_fixture_router,
     *PAGE_ROUTERS,
 )
 

@@ -6,14 +6,18 @@ import socket
 from collections.abc import Callable
 
 from fastapi import FastAPI, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.types import ASGIApp
 from typer.testing import CliRunner
 
+from darvaza.billing.models import Plan, Subscription
 from darvaza.cli import app as cli
+from darvaza.content.models import ContentItem
 from darvaza.db import Database
+from darvaza.identity.models import User
 from darvaza.operations.models import Evidence
 from darvaza.operations.smoke.auth_session import run_auth_session
+from darvaza.tenants.models import Tenant
 from tests.support.world import Api, admin_token, make_app
 
 runner = CliRunner()
@@ -86,27 +90,47 @@ def test_rbac_admin_from_the_command_line(api: Api) -> None:
     assert refused.exit_code == 1
 
 
-def test_payment_smokes_pass_against_darvaza(api: Api) -> None:
+def _litter(db: Database) -> dict[str, int]:
+    """What piles up if a smoke run makes new things instead of reusing the fixture."""
+    with db.read() as session:
+        return {
+            "users": session.scalar(select(func.count()).select_from(User)) or 0,
+            "tenants": session.scalar(select(func.count()).select_from(Tenant)) or 0,
+            "plans": session.scalar(select(func.count()).select_from(Plan)) or 0,
+            "items": session.scalar(select(func.count()).select_from(ContentItem)) or 0,
+            "subscriptions": session.scalar(select(func.count()).select_from(Subscription)) or 0,
+        }
+
+
+def test_smokes_pass_against_darvaza_and_leave_nothing_new_the_second_time(api: Api) -> None:
     token = admin_token(api.db)
-    for command in ("mock-payment", "idpay-callback"):
-        result = runner.invoke(
-            cli, ["smoke", command, "--base-url", api.url], env={"ADMIN_TOKEN": token}
-        )
-        assert result.exit_code == 0, result.output
-        assert "no deviation" in result.output
-        assert "Recorded smoke evidence" in result.output
+    commands = ("auth-session", "mock-payment", "idpay-callback", "content-download")
+    after = []
+    for _ in range(2):
+        for command in commands:
+            result = runner.invoke(
+                cli, ["smoke", command, "--base-url", api.url, "--max-wait", "0"]
+                if command == "content-download" else ["smoke", command, "--base-url", api.url],
+                env={"ADMIN_TOKEN": token},
+            )  # fmt: skip
+            assert result.exit_code == 0, result.output
+            assert "no deviation" in result.output
+            assert "Recorded smoke evidence" in result.output
+        after.append(_litter(api.db))
+    assert after[1] == after[0]
     with api.db.read() as session:
         recorded = session.scalars(select(Evidence).where(Evidence.kind == "smoke")).all()
-    assert sorted((e.name, e.result) for e in recorded) == [
-        ("idpay-callback", "passed"), ("mock-payment", "passed"),
-    ]  # fmt: skip
+    assert sorted((e.name, e.result) for e in recorded) == sorted(
+        (name, "passed") for name in commands * 2
+    )
     assert all(e.details["checks"] > 3 and e.details["deviations"] == [] for e in recorded)
     assert all(e.recorded_by_role == "platform_admin" for e in recorded)
 
 
 def test_smoke_all_fails_naming_each_failed_check(api: Api) -> None:
-    """With a token the instance refuses, the admin-made checks fail, each says so in the
-    table, nothing can be recorded, and the exit is 1; sign-in alone still passes."""
+    """With a token the instance refuses, every check fails (even sign-in, which asks for
+    the smoke fixture's account with it), each says so in the table, nothing can be
+    recorded, and the exit is 1."""
     forged = "dzt_" + "b" * 43
     result = runner.invoke(
         cli, ["smoke", "all", "--base-url", api.url, "--admin-token", forged, "--max-wait", "1"]
@@ -114,7 +138,7 @@ def test_smoke_all_fails_naming_each_failed_check(api: Api) -> None:
     assert result.exit_code == 1
     lines = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:6]}
     assert lines == {
-        "auth-session": "passed", "mock-payment": "failed", "idpay-callback": "failed",
+        "auth-session": "failed", "mock-payment": "failed", "idpay-callback": "failed",
         "content-download": "failed", "rbac-admin": "failed",
     }  # fmt: skip
     assert "not recorded" in result.stdout

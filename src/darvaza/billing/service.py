@@ -24,6 +24,7 @@ from darvaza.billing.reconcile import reconcile_stale_payments
 from darvaza.billing.subscriptions import (
     active_plan_ids,
     cancel_subscription,
+    end_subscriptions,
     expire_due_subscriptions,
     subscribers_of_tenant,
     subscriptions_of_user,
@@ -35,6 +36,7 @@ __all__ = [
     "active_plan_ids",
     "cancel_subscription",
     "create_plan",
+    "end_subscriptions",
     "expire_due_subscriptions",
     "find_mock_payment",
     "get_plan",

@@ -175,6 +175,30 @@ def cancel_subscription(
     return subscription
 
 
+def end_subscriptions(
+    db: Database, actor: Actor, *, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> int:
+    """End these people's active subscriptions to the tenant now (`cancelled`), each
+    audited: how the smoke checks' tenant starts every run from no subscription. How many
+    ended."""
+    now = utcnow()
+    with db.transaction() as session:
+        rows = session.scalars(
+            select(Subscription)
+            .where(
+                Subscription.tenant_id == tenant_id,
+                Subscription.user_id.in_(list(user_ids)),
+                Subscription.state == "active",
+            )
+            .order_by(Subscription.id)
+            .with_for_update()
+        ).all()
+        for subscription in rows:
+            subscription.cancelled_at = now
+            move_subscription(session, subscription, "cancelled", now, actor=actor)
+    return len(rows)
+
+
 def subscriptions_of_user(db: Database, user_id: uuid.UUID) -> Sequence[Subscription]:
     with db.read() as session:
         return session.scalars(

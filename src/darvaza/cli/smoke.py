@@ -64,7 +64,8 @@ OptionalAdminToken = Annotated[
     str | None,
     typer.Option(
         envvar="ADMIN_TOKEN",
-        help="Not needed for the check; with it, the verdict is recorded as evidence.",
+        help="Optional: with it, the check reuses the smoke fixture's account (else it "
+        "registers a new one) and its verdict is recorded as evidence.",
     ),
 ]
 
@@ -78,7 +79,7 @@ def smoke_auth_session(
     from darvaza.operations.smoke.auth_session import run_auth_session
 
     url = _instance(base_url)
-    _report(run_auth_session(url), url, admin_token)
+    _report(run_auth_session(url, admin_token), url, admin_token)
 
 
 @smoke_app.command("mock-payment")

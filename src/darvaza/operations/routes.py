@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from darvaza.errors import refuses
 from darvaza.http import PartsDep
@@ -17,11 +17,15 @@ from darvaza.operations.schemas import (
     EvidenceOut,
     EvidencePageOut,
     EvidenceResult,
+    FixtureAccountOut,
+    SmokeFixtureIn,
+    SmokeFixtureOut,
 )
 from darvaza.params import IsoTime, PageLimit, TimeCursor
 from darvaza.security.policy import AUDIT_READER, PLATFORM_ADMIN, Access, Requires
 
 router = APIRouter(prefix="/api/v1/admin/evidence", tags=["admin"])
+fixture_router = APIRouter(prefix="/api/v1/admin/smoke-fixture", tags=["admin"])
 
 
 @router.post(
@@ -81,3 +85,32 @@ def list_evidence(
 @router.get("/{evidence_id}", response_model=EvidenceOut, dependencies=[Requires(AUDIT_READER)])
 def get_evidence(evidence_id: uuid.UUID, parts: PartsDep) -> EvidenceOut:
     return EvidenceOut.of(service.get_evidence(parts.db, evidence_id))
+
+
+@fixture_router.post(
+    "",
+    response_model=SmokeFixtureOut,
+    responses=refuses(
+        _409="A real (not synthetic) tenant has the smoke tenant's slug (`not_synthetic`).",
+        _422="Invalid input; also a label asked for twice or an owner's (`invalid_label`).",
+    ),
+)
+def prepare_smoke_fixture(
+    body: SmokeFixtureIn, access: Annotated[Access, Requires(PLATFORM_ADMIN)], parts: PartsDep
+) -> Response:
+    """What the smoke checks run with, made once and reused: two synthetic tenants on the
+    mock gateway, a plan, and the accounts asked for, each with a new password (shown
+    only in this answer) and no subscription left from an earlier run. Audited."""
+    wanted = [service.AccountWanted(a.label, a.platform_role) for a in body.accounts]
+    fixture = service.prepare_smoke_fixture(parts.db, parts.settings, access.user.actor(), wanted)
+    answer = SmokeFixtureOut(
+        tenant=fixture.tenant,
+        other_tenant=fixture.other_tenant,
+        plan_code=fixture.plan_code,
+        accounts=[FixtureAccountOut(**vars(account)) for account in fixture.accounts.values()],
+    )
+    # Passwords: never kept by a cache on the way.
+    return Response(
+        answer.model_dump_json(), media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )  # fmt: skip

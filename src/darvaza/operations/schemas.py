@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from darvaza.operations.models import Evidence, EvidenceKind, EvidenceResult
 from darvaza.params import IsoTime
+from darvaza.security.roles import PlatformRole
 
 __all__ = ["EvidenceKind", "EvidenceResult"]  # the routes' filters, from the table's own lists
 
@@ -82,3 +83,33 @@ class EvidenceOut(BaseModel):
 class EvidencePageOut(BaseModel):
     items: list[EvidenceOut]
     next_cursor: str | None
+
+
+class FixtureAccountIn(BaseModel):
+    label: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{0,30}$", description="the account is smoke-<label>@example.com"
+    )
+    platform_role: PlatformRole | None = None
+
+
+class SmokeFixtureIn(BaseModel):
+    accounts: list[FixtureAccountIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="besides the two tenants' owners (`owner`, `other-owner`), always made",
+    )
+
+
+class FixtureAccountOut(BaseModel):
+    label: str
+    email: str
+    password: str = Field(description="new on every call, shown only here")
+    user_id: uuid.UUID
+    platform_role: PlatformRole | None
+
+
+class SmokeFixtureOut(BaseModel):
+    tenant: str = Field(description="the smoke checks' tenant (synthetic), on the mock gateway")
+    other_tenant: str = Field(description="a second synthetic tenant, for what must stay another's")
+    plan_code: str
+    accounts: list[FixtureAccountOut]

@@ -26,6 +26,7 @@ class TenantOut(BaseModel):
     slug: str
     name: str
     created_at: datetime
+    synthetic: bool = Field(description="the smoke checks' own tenant, not a customer's")
 
 
 class PublicTenantOut(BaseModel):

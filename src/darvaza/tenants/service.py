@@ -126,7 +126,11 @@ def find_tenant(db: Database, slug: str) -> Tenant:
         return get_tenant(session, slug)
 
 
-def create_tenant(db: Database, actor: Actor, *, slug: str, name: str, owner_email: str) -> Tenant:
+def create_tenant(
+    db: Database, actor: Actor, *, slug: str, name: str, owner_email: str, synthetic: bool = False
+) -> Tenant:
+    """A new tenant with its first owner. A `synthetic` one holds what the smoke checks
+    make against a live instance, marked so that nobody takes it for a customer's."""
     slug = check_slug(slug)
     name = name.strip()
     if not name:
@@ -134,7 +138,7 @@ def create_tenant(db: Database, actor: Actor, *, slug: str, name: str, owner_ema
     now = utcnow()
     with db.transaction() as session:
         owner = require_user_by_email(session, owner_email)
-        tenant = Tenant(slug=slug, name=name, created_at=now)
+        tenant = Tenant(slug=slug, name=name, created_at=now, synthetic=synthetic)
         taken = Conflict("That slug is taken.", code="slug_taken")
         flush_unique(session, lambda: session.add(tenant), taken)
         session.add(
@@ -150,7 +154,7 @@ def create_tenant(db: Database, actor: Actor, *, slug: str, name: str, owner_ema
             tenant_id=tenant.id,
             target_type="tenant",
             target_id=tenant.id,
-            data={"slug": slug, "name": name, "owner": owner.email},
+            data={"slug": slug, "name": name, "owner": owner.email, "synthetic": synthetic},
         )
     return tenant
 

@@ -13,7 +13,7 @@ from darvaza.operations.smoke.rbac import run_rbac_matrix
 
 def run_all(base_url: str, admin_token: str, *, max_wait_seconds: float = 30) -> list[Report]:
     return [
-        run_auth_session(base_url),
+        run_auth_session(base_url, admin_token),
         run_mock_payment(base_url, admin_token),
         run_idpay_callback(base_url, admin_token),
         run_content_download(base_url, admin_token, max_wait_seconds=max_wait_seconds),

@@ -8,15 +8,30 @@ import secrets
 import httpx
 
 from darvaza.operations.smoke.client import Report, SmokeClient, run_smoke
+from darvaza.operations.smoke.fixture import smoke_fixture
 
 
-def run_auth_session(base_url: str) -> Report:
-    return run_smoke("auth-session", base_url, _auth_session_steps)
+def run_auth_session(base_url: str, admin_token: str | None = None) -> Report:
+    """With a staff token, as the smoke fixture's `session` account (its address is
+    registered again, which must answer as for a new one); without, as a new account
+    registered for the run, which stays behind."""
+
+    def steps(client: SmokeClient, report: Report) -> None:
+        if admin_token:
+            account = smoke_fixture(client, admin_token, {"session": None}, sign_in=False)
+            email, password = (
+                account.accounts["session"].email,
+                account.accounts["session"].password,
+            )
+        else:
+            email = f"smoke-{secrets.token_hex(6)}@example.com"
+            password = "smoke-" + secrets.token_urlsafe(18)
+        _auth_session_steps(client, report, email, password)
+
+    return run_smoke("auth-session", base_url, steps)
 
 
-def _auth_session_steps(client: SmokeClient, report: Report) -> None:
-    email = f"smoke-{secrets.token_hex(6)}@example.com"
-    password = "smoke-" + secrets.token_urlsafe(18)
+def _auth_session_steps(client: SmokeClient, report: Report, email: str, password: str) -> None:
     first = client.expect(
         202, "POST", "/api/v1/auth/register", json={"email": email, "password": password}
     )

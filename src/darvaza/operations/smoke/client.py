@@ -131,10 +131,12 @@ class SmokeClient:
             self.waited += wait
             time.sleep(wait)
 
-    def expect(self, status: int, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """A request the check relies on: anything but `status` stops the check."""
+    def expect(
+        self, status: int | tuple[int, ...], method: str, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        """A request the check relies on: anything but `status` (one of them) stops the check."""
         response = self.request(method, path, **kwargs)
-        if response.status_code != status:
+        if response.status_code not in (status if isinstance(status, tuple) else (status,)):
             raise SmokeFailed(
                 f"{method} {path} answered {response.status_code}, expected {status}: "
                 f"{response.text[:300]}"

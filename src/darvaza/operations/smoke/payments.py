@@ -1,6 +1,6 @@
 """`darvaza smoke mock-payment` and `darvaza smoke idpay-callback`, against a running
 instance whose tenants can pay through the built-in mock gateway (which speaks IDPay's
-protocol). Both set up a tenant, a plan and a customer through the admin API."""
+protocol). Both run in the smoke fixture's tenant, as its owner and its customer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, run_smoke
+from darvaza.operations.smoke.fixture import smoke_fixture
 
 _HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
@@ -57,51 +58,32 @@ def call_back(client: SmokeClient, fields: dict[str, str], *, method: str = "POS
     return str(response.headers["location"])
 
 
-def sign_up(client: SmokeClient, admin_token: str, label: str) -> tuple[str, str]:
-    """A new account made by the admin, signed in: its email and session token."""
-    email = f"smoke-{secrets.token_hex(4)}-{label}@example.com"
-    password = "smoke-" + secrets.token_urlsafe(18)
-    body = {"email": email, "password": password}
-    client.expect(201, "POST", "/api/v1/admin/users", token=admin_token, json=body)
-    login = client.expect(200, "POST", "/api/v1/auth/login", json=body)
-    return email, str(login.json()["token"])
-
-
 @dataclass
 class Shop:
+    """The smoke fixture's tenant, its plan, and its owner, customer and stranger, signed in."""
+
     client: SmokeClient
     tenant: str
     plan: dict[str, Any]
     owner_token: str
     customer_token: str
+    stranger_token: str
 
     @classmethod
     def open(cls, client: SmokeClient, admin_token: str) -> Shop:
-        run = secrets.token_hex(4)
-        people = {role: sign_up(client, admin_token, role) for role in ("owner", "customer")}
-        tenant = f"smoke-{run}-shop"
-        client.expect(
-            201,
-            "POST",
-            "/api/v1/admin/tenants",
-            token=admin_token,
-            json={"slug": tenant, "name": "Smoke shop", "owner_email": people["owner"][0]},
-        )
-        client.expect(
-            200,
-            "PUT",
-            f"/api/v1/admin/tenants/{tenant}/gateway",
-            token=admin_token,
-            json={"gateway": "mock"},
-        )
-        plan = client.expect(
-            201,
-            "POST",
-            f"/api/v1/tenants/{tenant}/plans",
-            token=people["owner"][1],
-            json={"code": "smoke", "name": "Smoke", "price_rials": 150_000, "period_days": 30},
-        ).json()
-        return cls(client, tenant, plan, people["owner"][1], people["customer"][1])
+        fixture = smoke_fixture(client, admin_token, {"customer": None, "stranger": None})
+        plans = client.expect(200, "GET", f"/api/v1/tenants/{fixture.tenant}/plans").json()
+        plan = next((p for p in plans if p["code"] == fixture.plan_code), None)
+        if plan is None:
+            raise SmokeFailed(f"the smoke tenant sells no plan {fixture.plan_code}")
+        return cls(
+            client, fixture.tenant, plan, fixture.token("owner"), fixture.token("customer"),
+            fixture.token("stranger"),
+        )  # fmt: skip
+
+    def pay(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The customer checks out the plan and pays on the mock gateway (not called back)."""
+        return pay_with_mock(self.client, self.customer_token, self.tenant, self.plan["code"])
 
     def subscriptions(self) -> list[dict[str, Any]]:
         found = self.client.expect(
@@ -117,7 +99,7 @@ class Shop:
 def run_mock_payment(base_url: str, admin_token: str) -> Report:
     def steps(client: SmokeClient, report: Report) -> None:
         shop = Shop.open(client, admin_token)
-        started, fields = pay_with_mock(client, shop.customer_token, shop.tenant, "smoke")
+        started, fields = shop.pay()
         report.check(
             fields.get("status") == "10", f"the mock gateway returned status {fields.get('status')}"
         )
@@ -147,7 +129,7 @@ def run_idpay_callback(base_url: str, admin_token: str) -> Report:
 
     def steps(client: SmokeClient, report: Report) -> None:
         shop = Shop.open(client, admin_token)
-        started, fields = pay_with_mock(client, shop.customer_token, shop.tenant, "smoke")
+        started, fields = shop.pay()
         tampered = {**fields, "amount": "1000"}
         call_back(client, tampered)
         payment = shop.payment(started["payment_id"])
@@ -164,7 +146,7 @@ def run_idpay_callback(base_url: str, admin_token: str) -> Report:
         report.check(kinds.count("activated") == 1, f"activated {kinds.count('activated')} times")
         report.check(kinds.count("replay_ignored") >= 3, "replays were not recorded as ignored")
 
-        second, second_fields = pay_with_mock(client, shop.customer_token, shop.tenant, "smoke")
+        second, second_fields = shop.pay()
         forged = {**second_fields, "id": fields["id"]}  # the first payment's gateway id
         call_back(client, forged)
         state = shop.payment(second["payment_id"])["state"]

@@ -300,6 +300,13 @@ API_EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/v1/admin/evidence"): _plain(
         "/api/v1/admin/evidence", json=NOT_EVIDENCE, also_ok=REFUSED_INPUT
     ),
+    # Refused input for the admitted: a real call would give the fixture's accounts new
+    # passwords and end the sessions the matrix is calling with.
+    ("POST", "/api/v1/admin/smoke-fixture"): _plain(
+        "/api/v1/admin/smoke-fixture",
+        json={"accounts": [{"label": "owner", "platform_role": "auditor"}]},
+        also_ok=REFUSED_INPUT,
+    ),
     ("GET", "/api/v1/admin/evidence"): _plain("/api/v1/admin/evidence?kind=smoke"),
     ("GET", "/api/v1/admin/evidence/{evidence_id}"): Example(_one_evidence),
     ("GET", "/api/v1/admin/ops/summary"): _plain("/api/v1/admin/ops/summary"),

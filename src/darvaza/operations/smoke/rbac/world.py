@@ -1,5 +1,5 @@
 """The world the RBAC matrix calls routes in: two tenants, an owner of each, a manager, a
-customer and one member of each platform role, built through the admin API."""
+customer and one member of each platform role, from the smoke fixture (the admin API)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from darvaza.operations.smoke.client import SmokeClient
+from darvaza.operations.smoke.fixture import smoke_fixture
 from darvaza.operations.smoke.payments import call_back, follow_go_link, pay_with_mock
 
 CALLERS = (
@@ -78,8 +79,7 @@ class World:
         self.run = secrets.token_hex(4)
         self.counter = 0
         self.members: dict[str, Member] = {}
-        self.tenant = f"smoke-{self.run}-a"
-        self.other_tenant = f"smoke-{self.run}-b"
+        self.tenant = self.other_tenant = ""  # the smoke fixture's, once built
         self.plan: dict[str, Any] = {}
         self.item = ""
         self.subscribed: set[str] = set()
@@ -173,20 +173,24 @@ class World:
         return "/api/v1/downloads/" + str(url).rsplit("/", 1)[1]
 
     def build(self) -> None:
-        for caller in CALLERS[1:]:
-            self.members[caller] = self.new_user(PLATFORM_ROLE.get(caller))
-        for slug, owner in ((self.tenant, "owner"), (self.other_tenant, "other_owner")):
-            body = {"slug": slug, "name": slug, "owner_email": self.members[owner].email}
-            self.admin(201, "POST", "/api/v1/admin/tenants", json=body)
-        manager = self.members["manager"]
-        self.admin(
-            201,
-            "POST",
-            f"/api/v1/admin/tenants/{self.tenant}/managers",
-            json={"email": manager.email},
-        )
-        for member in self.members.values():
-            member.token = self.login(member)[0]
+        """The callers and the two tenants come from the smoke fixture (reused run after
+        run); the plan, the payment and the item are this run's, in the fixture's tenant."""
+        labels = {caller: caller.replace("_", "-") for caller in CALLERS[1:]}
+        fixture = smoke_fixture(
+            self.client, self.admin_token,
+            {label: PLATFORM_ROLE.get(caller) for caller, label in labels.items()},
+        )  # fmt: skip
+        self.tenant, self.other_tenant = fixture.tenant, fixture.other_tenant
+        for caller, label in labels.items():
+            account = fixture.accounts[label]
+            self.members[caller] = Member(
+                account.email, account.password, account.user_id, account.token
+            )
+        # A manager from an earlier run is one still: 409 says so.
+        self.client.expect(
+            (201, 409), "POST", f"/api/v1/admin/tenants/{self.tenant}/managers",
+            token=self.admin_token, json={"email": self.members["manager"].email},
+        )  # fmt: skip
         self.plan = self.create_plan(self.tenant)
         self.payment = self.checkout(self.members["customer"])
         self.mock_id = follow_go_link(self.client, self.payment["redirect_url"]).rsplit("/", 1)[1]
