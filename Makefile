@@ -84,6 +84,7 @@ bench: install
 	.venv/bin/python -m bench.billing
 	.venv/bin/python -m bench.checkout_http
 	.venv/bin/python -m bench.audit
+	.venv/bin/python -m bench.ops
 	.venv/bin/python -m bench.content
 	.venv/bin/python -m bench.upload
 	.venv/bin/python -m bench.jobs

@@ -122,6 +122,7 @@ def _seed_sql(db: Database, payments: int, jobs: int, subscriptions: int) -> Non
     # the answers are timed, and its pauses are what the tail measures.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM (ANALYZE)"))
+        connection.execute(text("CHECKPOINT"))  # the writes flushed before any timing
 
 
 def _seed_audit(db: Database, events: int, settings: Settings) -> None:
@@ -180,6 +181,24 @@ def _summary_over_http(url: str, folder: str, token: str, calls: int) -> list[fl
         server.wait(timeout=30)
 
 
+def _time_summary(
+    db: Database, settings: Settings, url: str, folder: str, token: str, calls: int
+) -> None:
+    summary = ops_summary(db, settings, CHECKS)
+    print(f"summary: {summary.status}, {len(summary.findings)} unresolved findings")
+    in_process = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        SummaryOut.of(ops_summary(db, settings, CHECKS)).model_dump_json()
+        in_process.append(time.perf_counter() - started)
+    over_http = _summary_over_http(url, folder, token, calls)
+    for name, times in (("in-process", in_process), ("over HTTP", over_http)):
+        p50, p99 = _percentile(times, 0.5) * 1000, _percentile(times, 0.99) * 1000
+        mean = statistics.fmean(times) * 1000
+        print(f"  {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms "
+              f"over {len(times)} calls")  # fmt: skip
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -213,6 +232,7 @@ def main() -> None:
         _seed_audit(db, args.audit, settings)
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM (ANALYZE) audit_events, audit_seals"))
+            connection.execute(text("CHECKPOINT"))
         print(f"seeded {args.payments:,} payments (and events), {args.jobs:,} jobs, "
               f"{args.audit:,} audit events, {args.subscriptions:,} subscriptions "
               f"in {time.monotonic() - started:.0f} s")  # fmt: skip
@@ -234,13 +254,6 @@ def main() -> None:
         rest = sum(r.seconds for r in reports if r.code != "audit.chain_broken")
         print(f"  every check but audit.chain_broken: {rest * 1000:.0f} ms")
 
-        summary = ops_summary(db, settings, CHECKS)
-        print(f"summary: {summary.status}, {len(summary.findings)} unresolved findings")
-        in_process = []
-        for _ in range(args.calls):
-            started = time.perf_counter()
-            SummaryOut.of(ops_summary(db, settings, CHECKS)).model_dump_json()
-            in_process.append(time.perf_counter() - started)
         admin = create_user(
             db, SYSTEM, email="admin@example.com", password="bench-password-1",
             min_length=10, platform_role=PlatformRole.PLATFORM_ADMIN,
@@ -248,12 +261,13 @@ def main() -> None:
         token = create_api_token(
             db, SYSTEM, email=admin.email, name="bench", expires_in_days=None, max_days=90
         ).token
-        over_http = _summary_over_http(url, folder, token, args.calls)
-        for name, times in (("in-process", in_process), ("over HTTP", over_http)):
-            p50, p99 = _percentile(times, 0.5) * 1000, _percentile(times, 0.99) * 1000
-            mean = statistics.fmean(times) * 1000
-            print(f"summary {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms "
-                  f"over {len(times)} calls")  # fmt: skip
+        _time_summary(db, settings, url, folder, token, args.calls)
+        # The summary's work grows with the unresolved findings, not with the tables: the
+        # same again once the mismatched payments are put right and their findings resolve.
+        with db.engine.begin() as connection:
+            connection.execute(text("UPDATE payments SET state = 'paid' WHERE state = 'mismatch'"))
+        run_checks(parts, list(CHECKS))
+        _time_summary(db, settings, url, folder, token, args.calls)
 
         script = Path(folder) / "summary.sql"
         script.write_text(

@@ -101,14 +101,25 @@ def _tenant(tenant_id: str | None) -> uuid.UUID | None:
         return None
 
 
+def _lock_findings(session: Session, prints: Sequence[str]) -> dict[str, OpsFinding]:
+    """The findings with these fingerprints, locked, in one statement per thousand: a run
+    that sees hundreds of subjects costs a few round trips, not two for each."""
+    found: dict[str, OpsFinding] = {}
+    for start in range(0, len(prints), 1000):
+        query = select(OpsFinding).where(OpsFinding.fingerprint.in_(prints[start : start + 1000]))
+        for finding in session.scalars(query.order_by(OpsFinding.fingerprint).with_for_update()):
+            found[finding.fingerprint] = finding
+    return found
+
+
 def _apply_observation(
-    session: Session, check: Check, observation: Observation, now: datetime
-) -> str:
-    """Open, refresh or reopen the finding for one observation; what happened to it."""
-    inputs = fingerprint_inputs(check.code, observation.subject)
-    print_ = fingerprint(inputs)
+    session: Session, check: Check, observed: tuple[str, dict[str, str], Observation],
+    finding: OpsFinding | None, now: datetime,
+) -> str:  # fmt: skip
+    """Open, refresh or reopen the finding for one observation (`finding`, locked, when
+    there is one already); what happened to it."""
+    print_, inputs, observation = observed
     details = _bounded(observation.details)
-    finding = lock_row_if_any(session, OpsFinding, OpsFinding.fingerprint == print_)
     if finding is None:
         finding = OpsFinding(
             id=uuid.uuid4(),
@@ -242,13 +253,16 @@ def _apply(
         if outcome.state is not None:
             row.state = dict(outcome.state)
         counts = {"opened": 0, "reopened": 0, "observed": 0}
-        seen: set[str] = set()
+        observed: dict[str, tuple[str, dict[str, str], Observation]] = {}
         for observation in outcome.observations:
             inputs = fingerprint_inputs(check.code, observation.subject)
-            if (print_ := fingerprint(inputs)) in seen:
-                continue  # a check naming one subject twice: one finding
-            seen.add(print_)
-            counts[_apply_observation(session, check, observation, started_at)] += 1
+            print_ = fingerprint(inputs)
+            # A check naming one subject twice: one finding.
+            observed.setdefault(print_, (print_, inputs, observation))
+        existing = _lock_findings(session, sorted(observed))
+        for print_, one in observed.items():
+            counts[_apply_observation(session, check, one, existing.get(print_), started_at)] += 1
+        seen = set(observed)
         row.observed = len(seen)
         resolved = _resolve_unseen(session, check, seen, outcome, started_at)
     return RunReport(
