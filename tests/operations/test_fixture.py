@@ -114,6 +114,9 @@ def test_a_real_tenant_is_never_taken_over_and_bad_input_is_refused(api: Api) ->
     taken = api.call("POST", FIXTURE, token, json={"accounts": []})
     assert taken.status_code == 409
     assert error_code(taken) == "not_synthetic"
+    with api.db.read() as session:  # refused before anything changed
+        made = session.scalars(select(User).where(User.email.like("smoke-%"))).all()
+    assert made == []
     for accounts in (
         [{"label": "Not A Label"}],
         [{"label": "owner", "platform_role": "auditor"}],

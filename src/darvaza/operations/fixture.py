@@ -89,9 +89,7 @@ def _account(
     existing = identity.list_users(db, email=email, limit=1)
     if existing:
         user = existing[0]
-        if (user.platform_role or None) != (
-            wanted.platform_role.value if wanted.platform_role else None
-        ):
+        if user.platform_role != (wanted.platform_role.value if wanted.platform_role else None):
             identity.set_platform_role(db, actor, user_id=user.id, role=wanted.platform_role)
         identity.set_password(
             db, actor, email=email, new_password=password, min_length=settings.password_min_length
@@ -104,6 +102,20 @@ def _account(
     return FixtureAccount(wanted.label, email, password, user.id, wanted.platform_role)
 
 
+def _refuse_real_tenants(db: Database) -> None:
+    """Before anything changes: a real tenant with one of the slugs is never taken over."""
+    for slug in OWNERS:
+        try:
+            tenant = tenants.find_tenant(db, slug)
+        except NotFound:
+            continue
+        if not tenant.synthetic:
+            raise Conflict(
+                f"The tenant {slug} is a real one, not the smoke checks': rename it first.",
+                code="not_synthetic",
+            )
+
+
 def _tenant(db: Database, actor: Actor, slug: str, owner_email: str) -> uuid.UUID:
     try:
         tenant = tenants.find_tenant(db, slug)
@@ -112,11 +124,6 @@ def _tenant(db: Database, actor: Actor, slug: str, owner_email: str) -> uuid.UUI
             db, actor, slug=slug, name=f"Smoke checks ({slug})", owner_email=owner_email,
             synthetic=True,
         )  # fmt: skip
-    if not tenant.synthetic:
-        raise Conflict(
-            f"The tenant {slug} is a real one, not the smoke checks': rename it first.",
-            code="not_synthetic",
-        )
     if tenant.payment_gateway != "mock":
         tenants.set_payment_gateway(db, actor, tenant_id=tenant.id, gateway="mock")
     return tenant.id
@@ -127,9 +134,9 @@ def prepare_smoke_fixture(
 ) -> Fixture:
     """Make or refresh the fixture (see the module's note); idempotent, so a run cut short
     is finished by the next."""
-    accounts = {
-        account.label: _account(db, settings, actor, account) for account in _checked(wanted)
-    }
+    checked = _checked(wanted)
+    _refuse_real_tenants(db)
+    accounts = {account.label: _account(db, settings, actor, account) for account in checked}
     tenant_ids = {
         slug: _tenant(db, actor, slug, accounts[label].email) for slug, label in OWNERS.items()
     }
