@@ -114,6 +114,7 @@ def test_the_servers_connections_send_without_waiting() -> None:
     waited 40 ms on every request (a response's second write held for a delayed ACK)."""
     import asyncio
     import socket
+    import threading
 
     from darvaza.cli.serve import _listen
 
@@ -133,5 +134,9 @@ def test_the_servers_connections_send_without_waiting() -> None:
             await reader.read()
             writer.close()
 
-    asyncio.run(connect_once())
+    # Its own thread: a session's Playwright browser keeps an event loop running on
+    # this worker's main thread, where asyncio.run refuses to start.
+    runner = threading.Thread(target=asyncio.run, args=(connect_once(),))
+    runner.start()
+    runner.join(timeout=10)
     assert seen == [1]
