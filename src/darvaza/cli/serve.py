@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import socket
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from darvaza import __version__
 from darvaza.config import Settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from darvaza.db import Database
     from darvaza.revisions import MigrationStatus
 
@@ -120,8 +123,6 @@ def _run_api(settings: Settings, listening: socket.socket) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from darvaza.app import create_app
-
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -133,7 +134,7 @@ def _run_api(settings: Settings, listening: socket.socket) -> None:
         "timeout_graceful_shutdown": 30,
     }
     if settings.serve_workers == 1:
-        app_ = create_app(settings, run_worker=settings.runs_worker_in_process)
+        app_ = serving_app(settings, run_worker=settings.runs_worker_in_process)
         uvicorn.Server(uvicorn.Config(app_, **options)).run(sockets=[listening])
         return
     # Each API process reads the same settings from the environment; the options given
@@ -143,7 +144,7 @@ def _run_api(settings: Settings, listening: socket.socket) -> None:
          "DARVAZA_WORKER_IN_PROCESS": "false"}
     )  # fmt: skip
     config = uvicorn.Config(
-        "darvaza.app:create_app", factory=True, workers=settings.serve_workers, **options
+        "darvaza.cli.serve:api_process_app", factory=True, workers=settings.serve_workers, **options
     )
     job_worker = _job_worker_thread(settings) if settings.runs_worker_in_process else None
     try:
@@ -151,6 +152,29 @@ def _run_api(settings: Settings, listening: socket.socket) -> None:
     finally:
         if job_worker is not None:
             job_worker()
+
+
+def api_process_app() -> FastAPI:
+    """What each of several API processes serves (uvicorn calls it in the process)."""
+    return serving_app(None)
+
+
+def serving_app(settings: Settings | None, *, run_worker: bool = False) -> FastAPI:
+    """The app as `darvaza serve` runs it: built, then its start-up heap frozen."""
+    from darvaza.app import create_app
+
+    app_ = create_app(settings, run_worker=run_worker)
+    freeze_startup_heap()
+    return app_
+
+
+def freeze_startup_heap() -> None:
+    """Move what start-up built (modules, the app, its routes and models: some 200,000
+    objects, all living as long as the process) out of the garbage collector's sight.
+    A full collection otherwise walks all of them, some 80 ms, and that pause landed on
+    whichever request set it off: the ops summary's p99 was four times its median."""
+    gc.collect()
+    gc.freeze()
 
 
 def _job_worker_thread(settings: Settings) -> Callable[[], None]:
@@ -310,6 +334,7 @@ def worker(
             worker_config(settings, concurrency=concurrency),
             metrics=metrics,
         )
+        freeze_startup_heap()
         code = run_until_signalled(running)
     if code:
         raise typer.Exit(code)
