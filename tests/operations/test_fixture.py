@@ -15,7 +15,7 @@ from darvaza.billing.models import Plan, Subscription
 from darvaza.clock import utcnow
 from darvaza.identity.models import User
 from darvaza.security.roles import PlatformRole
-from darvaza.tenants.models import Tenant
+from darvaza.tenants.models import Tenant, TenantMembership
 from darvaza.tenants.service import create_tenant
 from tests.support.world import SYSTEM, Api, admin_token, error_code, person
 
@@ -105,6 +105,33 @@ def test_the_fixture_is_made_once_and_refreshed_on_every_call(api: Api) -> None:
             select(User.platform_role).where(User.email == "smoke-auditor@example.com")
         ).one()
     assert role is None
+
+
+def test_the_fixture_takes_its_accounts_places_as_managers_back(api: Api) -> None:
+    """A run makes spare accounts managers; the next call makes them managers no longer,
+    in both tenants, and leaves the owners and anyone else's place alone."""
+    token = admin_token(api.db)
+    first = _prepare(api, token, spare=None)
+    outsider = person(api.db)
+    spare = first["spare"]["email"]
+    for slug, email in (("smoke", spare), ("smoke-other", spare), ("smoke", outsider.user.email)):
+        added = api.call(
+            "POST", f"/api/v1/admin/tenants/{slug}/managers", token, json={"email": email}
+        )
+        assert added.status_code == 201, added.text
+
+    _prepare(api, token, spare=None)
+    with api.db.read() as session:
+        places = session.execute(
+            select(User.email, Tenant.slug, TenantMembership.role)
+            .join(TenantMembership, TenantMembership.user_id == User.id)
+            .join(Tenant, Tenant.id == TenantMembership.tenant_id)
+        ).all()  # fmt: skip
+    assert sorted(places) == sorted([
+        ("smoke-owner@example.com", "smoke", "owner"),
+        ("smoke-other-owner@example.com", "smoke-other", "owner"),
+        (outsider.user.email, "smoke", "manager"),
+    ])  # fmt: skip
 
 
 def test_a_real_tenant_is_never_taken_over_and_bad_input_is_refused(api: Api) -> None:

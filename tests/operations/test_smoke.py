@@ -17,7 +17,8 @@ from darvaza.db import Database
 from darvaza.identity.models import User
 from darvaza.operations.models import Evidence
 from darvaza.operations.smoke.auth_session import run_auth_session
-from darvaza.tenants.models import Tenant
+from darvaza.operations.smoke.rbac.world import SPARES
+from darvaza.tenants.models import Tenant, TenantMembership
 from tests.support.world import Api, admin_token, make_app
 
 runner = CliRunner()
@@ -76,14 +77,35 @@ def test_smoke_against_nothing_fails_and_says_why() -> None:
     assert "could not talk to" in result.output
 
 
-def test_rbac_admin_from_the_command_line(api: Api) -> None:
-    result = runner.invoke(
-        cli,
-        ["smoke", "rbac-admin", "--base-url", api.url],
-        env={"ADMIN_TOKEN": admin_token(api.db)},
+def test_rbac_admin_from_the_command_line_reuses_the_fixtures_accounts(api: Api) -> None:
+    """Run twice: the second run adds no account and no tenant (its plan, payment and
+    item it makes in the smoke tenant), and no spare account keeps a role it was given."""
+    token = admin_token(api.db)
+    after = []
+    for _ in range(2):
+        result = runner.invoke(
+            cli, ["smoke", "rbac-admin", "--base-url", api.url], env={"ADMIN_TOKEN": token}
+        )
+        assert result.exit_code == 0, result.output
+        assert "rbac-admin:" in result.output
+        after.append(_litter(api.db))
+    assert (after[1]["users"], after[1]["tenants"]) == (after[0]["users"], after[0]["tenants"])
+    # What the next run finds: the fixture has put its spare accounts back.
+    body = {"accounts": [{"label": label} for label in SPARES]}
+    prepared = api.call("POST", "/api/v1/admin/smoke-fixture", token, json=body)
+    assert prepared.status_code == 200, prepared.text
+    with api.db.read() as session:
+        spares = session.scalars(select(User).where(User.email.like("smoke-spare-%"))).all()
+        managers = session.scalars(
+            select(TenantMembership.user_id).where(TenantMembership.role == "manager")
+        ).all()
+    assert len(spares) == len(SPARES)
+    assert all(spare.platform_role is None for spare in spares)
+    assert not {spare.id for spare in spares} & set(managers)
+    refused = runner.invoke(
+        cli, ["smoke", "rbac-admin", "--base-url", api.url, "--admin-token", "dzt_" + "b" * 43]
     )
-    assert result.exit_code == 0, result.output
-    assert "rbac-admin:" in result.output
+    assert refused.exit_code == 1
     refused = runner.invoke(
         cli, ["smoke", "rbac-admin", "--base-url", api.url, "--admin-token", "dzt_" + "b" * 43]
     )

@@ -5,9 +5,11 @@ Two tenants marked synthetic (`smoke`, and `smoke-other` for what must stay anot
 tenant's), each on the mock gateway with its own owner; a plan to buy; and the accounts a
 run asks for by label (`smoke-<label>@example.com`, `example.com` being reserved, so no
 real person has them). Each call gives every account a new random password (ending its
-sessions and tokens, so nothing from an earlier run still works), ends their
-subscriptions to the two tenants, and answers the passwords once: they are stored only
-as hashes, like any other. Every change is audited by the service that makes it.
+sessions and tokens, so nothing from an earlier run still works), puts back the platform
+role asked for, ends their subscriptions to the two tenants and their places as managers
+there (a run makes its spare accounts managers to try the routes that do), and answers
+the passwords once: they are stored only as hashes, like any other. Every change is
+audited by the service that makes it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from darvaza.db import Database
 from darvaza.errors import Conflict, InvalidInput, NotFound
 from darvaza.identity import service as identity
 from darvaza.security.caller import Actor
-from darvaza.security.roles import PlatformRole
+from darvaza.security.roles import PlatformRole, TenantRole
 from darvaza.tenants import service as tenants
 
 SMOKE_TENANT = "smoke"
@@ -156,4 +158,7 @@ def prepare_smoke_fixture(
     user_ids = [account.user_id for account in accounts.values()]
     for tenant_id in tenant_ids.values():
         billing.end_subscriptions(db, actor, tenant_id=tenant_id, user_ids=user_ids)
+        for member in tenants.list_members(db, tenant_id):
+            if member.role == TenantRole.MANAGER and member.user_id in user_ids:
+                tenants.remove_manager(db, actor, tenant_id=tenant_id, user_id=member.user_id)
     return Fixture(SMOKE_TENANT, OTHER_TENANT, PLAN_CODE, accounts)

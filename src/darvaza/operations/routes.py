@@ -100,7 +100,8 @@ def prepare_smoke_fixture(
 ) -> Response:
     """What the smoke checks run with, made once and reused: two synthetic tenants on the
     mock gateway, a plan, and the accounts asked for, each with a new password (shown
-    only in this answer) and no subscription left from an earlier run. Audited."""
+    only in this answer), the platform role asked for, and no subscription or place as a
+    manager there left from an earlier run. Audited."""
     wanted = [service.AccountWanted(a.label, a.platform_role) for a in body.accounts]
     fixture = service.prepare_smoke_fixture(parts.db, parts.settings, access.user.actor(), wanted)
     answer = SmokeFixtureOut(

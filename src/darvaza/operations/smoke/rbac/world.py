@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from darvaza.operations.smoke.client import SmokeClient
+from darvaza.operations.smoke.client import SmokeClient, SmokeFailed
 from darvaza.operations.smoke.fixture import smoke_fixture
 from darvaza.operations.smoke.payments import call_back, follow_go_link, pay_with_mock
 
@@ -30,6 +30,9 @@ PLATFORM_ROLE = {
     "auditor": "auditor",
 }
 TENANT_ROLE = {"owner": "owner", "manager": "manager"}  # their role in the world's tenant
+# Accounts a run makes managers of, or gives a platform role, to try the routes that do:
+# the fixture's, so no run adds an account (and the fixture puts them back each run).
+SPARES = tuple(f"spare-{n}" for n in range(1, 11))
 # Public routes behind a rate limit are sampled with these callers only, so one run
 # spends three of each limit instead of eight.
 RATE_LIMITED_SAMPLE = ("anonymous", "customer", "platform_admin")
@@ -79,6 +82,7 @@ class World:
         self.run = secrets.token_hex(4)
         self.counter = 0
         self.members: dict[str, Member] = {}
+        self.spares: list[Member] = []
         self.tenant = self.other_tenant = ""  # the smoke fixture's, once built
         self.plan: dict[str, Any] = {}
         self.item = ""
@@ -94,12 +98,11 @@ class World:
         response = self.client.expect(status, method, path, token=self.admin_token, **kwargs)
         return response.json() if response.content else None
 
-    def new_user(self, platform_role: str | None = None) -> Member:
-        email = f"{self.unique('user')}@example.com"
-        password = "smoke-" + secrets.token_urlsafe(18)
-        body = {"email": email, "password": password, "platform_role": platform_role}
-        user = self.admin(201, "POST", "/api/v1/admin/users", json=body)
-        return Member(email, password, user["id"])
+    def spare(self) -> Member:
+        """An account of the fixture's nobody else in this run has used."""
+        if not self.spares:
+            raise SmokeFailed(f"The RBAC world used all {len(SPARES)} spare accounts: add more.")
+        return self.spares.pop(0)
 
     def login(self, member: Member) -> tuple[str, str]:
         body = self.client.expect(
@@ -114,7 +117,7 @@ class World:
         return None if caller == "anonymous" else self.members[caller].token
 
     def add_manager(self, tenant: str) -> Member:
-        member = self.new_user()
+        member = self.spare()
         path = f"/api/v1/admin/tenants/{tenant}/managers"
         self.admin(201, "POST", path, json={"email": member.email})
         return member
@@ -176,20 +179,23 @@ class World:
         """The callers and the two tenants come from the smoke fixture (reused run after
         run); the plan, the payment and the item are this run's, in the fixture's tenant."""
         labels = {caller: caller.replace("_", "-") for caller in CALLERS[1:]}
+        wanted = {label: PLATFORM_ROLE.get(caller) for caller, label in labels.items()}
         fixture = smoke_fixture(
-            self.client, self.admin_token,
-            {label: PLATFORM_ROLE.get(caller) for caller, label in labels.items()},
-        )  # fmt: skip
+            self.client, self.admin_token, {**wanted, **dict.fromkeys(SPARES)}, sign_in=False
+        )
         self.tenant, self.other_tenant = fixture.tenant, fixture.other_tenant
-        for caller, label in labels.items():
-            account = fixture.accounts[label]
-            self.members[caller] = Member(
-                account.email, account.password, account.user_id, account.token
-            )
-        # A manager from an earlier run is one still: 409 says so.
-        self.client.expect(
-            (201, 409), "POST", f"/api/v1/admin/tenants/{self.tenant}/managers",
-            token=self.admin_token, json={"email": self.members["manager"].email},
+        members = {
+            label: Member(account.email, account.password, account.user_id, account.token)
+            for label, account in fixture.accounts.items()
+        }
+        self.members = {caller: members[label] for caller, label in labels.items()}
+        for member in self.members.values():
+            member.token = self.login(member)[0]
+        self.spares = [members[label] for label in SPARES]
+        # The fixture has made every one of its accounts a manager no longer.
+        self.admin(
+            201, "POST", f"/api/v1/admin/tenants/{self.tenant}/managers",
+            json={"email": self.members["manager"].email},
         )  # fmt: skip
         self.plan = self.create_plan(self.tenant)
         self.payment = self.checkout(self.members["customer"])
