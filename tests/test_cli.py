@@ -102,7 +102,7 @@ def _is_leaf(path: tuple[str, ...]) -> bool:
 
 
 def test_the_docs_check_catches_a_made_up_command() -> None:
-    words = _named_commands("Run `darvaza backup explode` now.")[0]
+    words = _named_commands("Run `darvaza frobnicate explode` now.")[0]
     assert words not in set(COMMANDS)
     prefix = max((words[:n] for n in range(len(words) + 1) if words[:n] in COMMANDS), key=len)
     assert prefix == ()

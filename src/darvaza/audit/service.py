@@ -216,7 +216,7 @@ def oldest_unsealed(db: Database) -> tuple[int, datetime | None]:
 
 
 def verify_with_settings(
-    db: Database, settings: Settings, *, resume: Resume | None = None
+    db: Database, settings: Settings, *, resume: Resume | None = None, restored_copy: bool = False
 ) -> LogReport:
     """`verify_log` with this deployment's keys, checkpoint folder and allowed delay (what
     `darvaza audit verify` and the console's button run; the ops check, from `resume`)."""
@@ -230,4 +230,5 @@ def verify_with_settings(
         CheckpointFolder(Path(settings.audit_checkpoint_dir)),
         max_delay_seconds=settings.audit_seal_max_delay_seconds,
         resume=resume,
+        restored_copy=restored_copy,
     )

@@ -11,6 +11,7 @@ import typer
 from darvaza.cli import (
     alerts,
     audit,
+    backup,
     evidence,
     jobs,
     ops,
@@ -38,6 +39,7 @@ GROUPS = (
     (jobs.jobs_app, "jobs"),
     (smoke.smoke_app, "smoke"),
     (evidence.evidence_app, "evidence"),
+    (backup.backup_app, "backup"),
     (ops.ops_app, "ops"),
     (alerts.alerts_app, "alerts"),
     (status.status_app, "status"),

@@ -252,6 +252,8 @@ class Settings(BaseSettings):
     # No `backup` evidence within this many hours, or no passing `restore_drill` within
     # this many days, is a finding.
     backup_max_age_hours: int = Field(default=26, ge=1, le=24 * 365)
+    # Where `darvaza backup create` writes restore points (each a folder of its own).
+    backup_dir: str = "./var/backups"
     restore_drill_max_age_days: int = Field(default=7, ge=1, le=365)
     # The longest an acknowledgement keeps a finding quiet.
     ops_acknowledge_max_days: int = Field(default=7, ge=1, le=90)

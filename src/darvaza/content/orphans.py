@@ -11,6 +11,7 @@ from datetime import datetime
 from itertools import islice
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from darvaza.content.models import ContentItem
 from darvaza.content.storage import Storage, StorageError
@@ -87,3 +88,20 @@ def items_without_files(
                 MissingFile(item_id, tenant_id, key, f"{found} bytes stored, {size} recorded")
             )
     return [row[0] for row in rows], missing
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    key: str
+    sha256: str
+    size: int
+
+
+def file_records(session: Session) -> list[FileRecord]:
+    """Every stored file an item refers to, with the hash and size its item records, as
+    this session sees them (a backup reads them in the snapshot its database part has)."""
+    rows = session.execute(
+        select(ContentItem.storage_key, ContentItem.sha256, ContentItem.size_bytes)
+        .order_by(ContentItem.storage_key)
+    )  # fmt: skip
+    return [FileRecord(key, sha256, size) for key, sha256, size in rows]

@@ -27,10 +27,12 @@ from darvaza.content.items import (
     move_item,
     replace_file,
 )
+from darvaza.content.orphans import FileRecord, file_records
 from darvaza.content.storage import LocalStorage, Storage, StorageError
 from darvaza.content.uploads import UploadForm, receive_form
 
 __all__ = [
+    "FileRecord",
     "LocalStorage",
     "RangeRefused",
     "Sending",
@@ -45,6 +47,7 @@ __all__ = [
     "delete_ended_download_tokens",
     "deliver",
     "download_log",
+    "file_records",
     "find_item",
     "issue_download_token",
     "list_items",
