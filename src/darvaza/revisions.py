@@ -30,6 +30,13 @@ def head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+@cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this build ships: a database at any other came from a newer one."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(revision.revision for revision in script.walk_revisions())
+
+
 def current_revisions(db: Database) -> frozenset[str]:
     # Read the version table directly: cheap enough for every readiness probe.
     with db.engine.connect() as connection:

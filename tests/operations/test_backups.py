@@ -5,16 +5,21 @@ every corruption is caught and named; a failed backup leaves nothing that looks 
 from __future__ import annotations
 
 import json
+import socket
 import tarfile
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, seal_all
+from darvaza.audit.models import AuditEvent
 from darvaza.cli import app as cli
 from darvaza.config import Settings
 from darvaza.content.items import create_item
@@ -30,7 +35,7 @@ from darvaza.operations.backups import (
     list_backups,
 )
 from darvaza.operations.models import Evidence
-from darvaza.operations.service import verify_backup
+from darvaza.operations.service import plan_restore, restore_backup, verify_backup
 from darvaza.tenants.models import Tenant
 from darvaza.tenants.service import create_tenant
 from tests.support.settings import make_settings
@@ -45,6 +50,14 @@ def _settings(database_url: str, tmp_path: Path, **more: object) -> Settings:
         backup_dir=str(tmp_path / "backups"),
         audit_checkpoint_dir=str(tmp_path / "checkpoints"), **more,
     )  # fmt: skip
+
+
+def _in_environment(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The test's settings where the command reads them, a port nothing listens on."""
+    settings = _settings(database_url, tmp_path, port=_free_port())
+    for name in ("database_url", "storage_dir", "backup_dir", "audit_checkpoint_dir", "port"):
+        monkeypatch.setenv(f"DARVAZA_{name.upper()}", str(getattr(settings, name)))
+    return settings
 
 
 def _seed(db: Database, settings: Settings, files: int = 3) -> dict[str, bytes]:
@@ -250,12 +263,8 @@ def test_a_failing_pg_dump_leaves_no_restore_point(
 def test_the_commands_make_list_and_verify_and_record_evidence(
     db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _settings(database_url, tmp_path)
+    settings = _in_environment(database_url, tmp_path, monkeypatch)
     _seed(db, settings, files=1)
-    for name, value in (("DATABASE_URL", database_url), ("STORAGE_DIR", settings.storage_dir),
-                        ("BACKUP_DIR", settings.backup_dir),
-                        ("AUDIT_CHECKPOINT_DIR", settings.audit_checkpoint_dir)):  # fmt: skip
-        monkeypatch.setenv(f"DARVAZA_{name}", value)
 
     made = runner.invoke(cli, ["backup", "create", "--label", "before-upgrade"])
     assert made.exit_code == 0, made.output
@@ -287,3 +296,170 @@ def test_the_commands_make_list_and_verify_and_record_evidence(
         ("backup_verify", "parts", "failed"),
         ("backup", "restore_point", "failed"),
     ]
+
+
+# --- Restoring --------------------------------------------------------------------------
+
+
+@contextmanager
+def _fresh_target(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database URL nothing uses yet: a new SQLite path, or a new PostgreSQL database
+    (dropped after)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'restored' / 'darvaza.sqlite3'}"
+        return
+    name = f"{url.database}_restored"
+    yield url.set(database=name).render_as_string(hide_password=False)
+    admin = Database(url.set(database="postgres"))
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _files_in(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_restore_gives_the_same_rows_and_files_and_checks_itself(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    settings = _settings(database_url, tmp_path)
+    stored = _seed(db, settings)
+    point = create_backup(db, settings, folder=Path(settings.backup_dir))
+    before = _counts(db)
+    with _fresh_target(database_url, tmp_path) as target_url:
+        storage = tmp_path / "restored-storage"
+        plan = plan_restore(point, settings, database_url=target_url, storage=storage)
+        assert (plan.empty_target, plan.live) == (True, False)
+        assert any("replaced by 3 files" in line for line in plan.describe())
+
+        report, safety = restore_backup(plan, settings, SYSTEM, force=False)
+
+        assert (report.result, report.problems, safety) == ("passed", [], None)
+        assert _files_in(storage) == stored
+        target = Database(target_url)
+        try:
+            after = _counts(target)
+            with target.read() as session:
+                restored = session.scalars(
+                    select(AuditEvent.data).where(AuditEvent.action == "backup.restored")
+                ).all()
+        finally:
+            target.dispose()
+        # The same, but for the restore's own audit event (waiting for the sealer).
+        assert after["audit_events"] == before["audit_events"] + 1
+        assert after["audit_pending"] == before["audit_pending"] + 1
+        unaudited = {"audit_events", "audit_pending"}
+        assert {k: v for k, v in after.items() if k not in unaudited} == {
+            k: v for k, v in before.items() if k not in unaudited
+        }
+        assert [d["point"] for d in restored] == [point.id]
+
+        # Again, now that the target holds data: refused without --force; with it, a
+        # safety restore point of the target comes first.
+        again = plan_restore(point, settings, database_url=target_url, storage=storage)
+        assert not again.empty_target
+        with pytest.raises(BackupError, match="not empty"):
+            restore_backup(again, settings, SYSTEM, force=False)
+        report, safety = restore_backup(again, settings, SYSTEM, force=True)
+        assert report.result == "passed"
+        assert safety is not None
+        assert safety.label == "before-restore"
+        assert safety.manifest["tables"]["audit_events"] == before["audit_events"] + 1
+
+
+def test_a_restore_is_refused_before_anything_changes(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    settings = _settings(database_url, tmp_path, host="127.0.0.1", port=_free_port())
+    _seed(db, settings, files=1)
+    folder = Path(settings.backup_dir)
+    point = create_backup(db, settings, folder=folder)
+    storage = Path(settings.storage_dir)
+    other = (
+        "postgresql+psycopg://postgres@127.0.0.1:5432/x"
+        if database_url.startswith("sqlite")
+        else f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    )
+    with pytest.raises(BackupError, match="Restore it into a"):
+        plan_restore(point, settings, database_url=other, storage=storage)
+
+    manifest = json.loads((point.path / MANIFEST).read_text())
+    (point.path / MANIFEST).write_text(json.dumps({**manifest, "migration_head": "9999_future"}))
+    with pytest.raises(BackupError, match="newer Darvaza"):
+        plan_restore(find_backup(folder, point.id), settings, database_url=database_url,
+                     storage=storage)  # fmt: skip
+    (point.path / MANIFEST).write_text(json.dumps(manifest))
+
+    # Over the live database: --force, and the server must be stopped.
+    live = plan_restore(point, settings, database_url=database_url, storage=storage)
+    assert live.live
+    before = _counts(db)
+    with pytest.raises(BackupError, match="not empty"):
+        restore_backup(live, settings, SYSTEM, force=False)
+    with (
+        socket.create_server((settings.host, settings.port)),
+        pytest.raises(BackupError, match="stop the server"),
+    ):
+        restore_backup(live, settings, SYSTEM, force=True)
+    assert _counts(db) == before
+    assert [p.id for p in list_backups(folder)] == [point.id]  # no safety point either
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_restore_that_fails_half_way_leaves_the_target_as_it_was(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    """pg_restore runs in one transaction: a dump that breaks part-way through changes
+    nothing in the target (its safety restore point aside)."""
+    settings = _settings(database_url, tmp_path)
+    _seed(db, settings, files=1)
+    point = create_backup(db, settings, folder=Path(settings.backup_dir))
+    dump = point.path / DATABASE_PART["postgresql"]
+    dump.write_bytes(dump.read_bytes()[: dump.stat().st_size * 2 // 3])
+    with _fresh_target(database_url, tmp_path) as target_url:
+        # The target: the live data, restored from a good point.
+        good = create_backup(db, settings, folder=tmp_path / "good")
+        restore_backup(
+            plan_restore(good, settings, database_url=target_url, storage=tmp_path / "s"),
+            settings, SYSTEM, force=False,
+        )  # fmt: skip
+        target = Database(target_url)
+        before = _counts(target)
+        plan = plan_restore(point, settings, database_url=target_url, storage=tmp_path / "s")
+        files = _files_in(tmp_path / "s")
+        with pytest.raises(BackupError, match="pg_restore failed"):
+            restore_backup(plan, settings, SYSTEM, force=True)
+        assert _counts(target) == before
+        assert _files_in(tmp_path / "s") == files
+        assert not list(tmp_path.glob(".s.*"))  # nothing half-unpacked left beside it
+        target.dispose()
+
+
+def test_the_restore_command_shows_the_plan_and_asks(
+    db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _in_environment(database_url, tmp_path, monkeypatch)
+    _seed(db, settings, files=1)
+    point = create_backup(db, settings, folder=Path(settings.backup_dir))
+    with _fresh_target(database_url, tmp_path) as target_url:
+        args = ["backup", "restore", point.id, "--database", target_url,
+                "--storage", str(tmp_path / "r")]  # fmt: skip
+        declined = runner.invoke(cli, args, input="n\n")
+        assert declined.exit_code == 1
+        assert "replaced by 1 files" in declined.output
+        assert "Nothing changed." in declined.output
+        assert not (tmp_path / "r").exists()
+        done = runner.invoke(cli, [*args, "--yes"])
+        assert done.exit_code == 0, done.output
+        assert f"Restored {point.id}: passed" in done.output
+        refused = runner.invoke(cli, [*args, "--yes"])
+        assert refused.exit_code == 1
+        assert "--force" in refused.output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

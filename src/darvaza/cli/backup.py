@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from darvaza.cli.common import _database, _fail
+from darvaza.cli.common import CLI_ACTOR, _database, _fail
 
 if TYPE_CHECKING:
-    from darvaza.operations.service import Progress
+    from darvaza.operations.service import Progress, Verification
 
 backup_app = typer.Typer(help="Restore points: create, list, verify.", no_args_is_help=True)
 
@@ -39,6 +39,17 @@ def _size(count: int) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024  # type: ignore[assignment]
     return str(count)
+
+
+def _print_verdict(report: Verification, last: str) -> None:
+    """What was checked, what could not be, what failed; exit 1 unless it passed."""
+    for prefix, lines in (("ok", report.checked), ("not checked", report.unchecked),
+                          ("PROBLEM", report.problems)):  # fmt: skip
+        for line in lines:
+            typer.echo(f"  {prefix}: {line}")
+    typer.echo(last)
+    if report.result != "passed":
+        raise typer.Exit(1)
 
 
 @backup_app.command("create")
@@ -145,12 +156,51 @@ def backup_verify(
         record_own_run(
             settings, db, "backup_verify", name, report.result, details, started_at=started
         )
-    for line in report.checked:
-        typer.echo(f"  ok: {line}")
-    for line in report.unchecked:
-        typer.echo(f"  not checked: {line}")
-    for line in report.problems:
-        typer.echo(f"  PROBLEM: {line}")
-    typer.echo(f"{point.id}: {report.result}")
-    if report.result != "passed":
-        raise typer.Exit(1)
+    _print_verdict(report, f"{point.id}: {report.result}")
+
+
+@backup_app.command("restore")
+def backup_restore(
+    point_ref: Annotated[str, typer.Argument(metavar="ID|PATH", help="A restore point.")],
+    database: Annotated[str, typer.Option("--database", help="The database URL to restore into.")],
+    storage: Annotated[
+        Path, typer.Option("--storage", help="The folder to restore the files into.")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before replacing.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a target that is not empty (a safety restore point of it is taken "
+            "first); needed for the live database, with the server stopped.",
+        ),
+    ] = False,
+    to: ToOption = None,
+) -> None:
+    """Show the plan (what is replaced, sizes, the restore point's age), ask, then restore
+    the database and the files and run the deep checks on the result. Exit 1 when refused
+    or when the result does not check out."""
+    from darvaza.config import load_settings
+    from darvaza.operations.service import BackupError, find_backup, plan_restore, restore_backup
+    from darvaza.security.caller import Actor
+
+    settings = load_settings()
+    folder = to or Path(settings.backup_dir)
+    try:
+        point = find_backup(folder, point_ref)
+        plan = plan_restore(point, settings, database_url=database, storage=storage)
+    except BackupError as exc:
+        _fail(str(exc))
+    for line in plan.describe():
+        typer.echo(line)
+    if not yes and not typer.confirm("Restore?", default=False):
+        _fail("Nothing changed.")
+    try:
+        report, safety = restore_backup(
+            plan, settings, Actor.system(CLI_ACTOR), force=force, progress=_progress()
+        )
+    except BackupError as exc:
+        _fail(str(exc))
+    if safety is not None:
+        typer.echo(f"Safety restore point of the target: {safety.id}")
+    _print_verdict(report, f"Restored {point.id}: {report.result}")

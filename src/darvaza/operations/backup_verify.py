@@ -118,7 +118,7 @@ class _Unchecked(Exception):
     """A deep check that cannot be made here (the verdict is `inconclusive`)."""
 
 
-def _check_database(
+def check_database(
     point: RestorePoint, settings: Settings, scratch: Database, report: Verification
 ) -> list[content.FileRecord]:
     manifest = point.manifest
@@ -187,7 +187,7 @@ def verify_backup(point: RestorePoint, settings: Settings, *, deep: bool = False
     with tempfile.TemporaryDirectory(prefix="darvaza-verify-") as work:
         try:
             with scratch_database(point, settings, Path(work)) as scratch:
-                items = _check_database(point, settings, scratch, report)
+                items = check_database(point, settings, scratch, report)
         except _Unchecked as exc:
             report.unchecked.append(str(exc))
             return report

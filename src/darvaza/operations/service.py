@@ -20,6 +20,7 @@ from darvaza.operations.evidence import (
 )
 from darvaza.operations.fixture import AccountWanted, Fixture, prepare_smoke_fixture
 from darvaza.operations.models import EVIDENCE_KINDS, EVIDENCE_RESULTS
+from darvaza.operations.restore import RestorePlan, plan_restore, restore_backup
 
 __all__ = [
     "EVIDENCE_KINDS",
@@ -29,6 +30,7 @@ __all__ = [
     "EvidenceFilter",
     "Fixture",
     "Progress",
+    "RestorePlan",
     "RestorePoint",
     "Run",
     "Verification",
@@ -39,7 +41,9 @@ __all__ = [
     "latest_of_each",
     "list_backups",
     "list_evidence",
+    "plan_restore",
     "prepare_smoke_fixture",
     "record_evidence",
+    "restore_backup",
     "verify_backup",
 ]
