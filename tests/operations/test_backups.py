@@ -18,11 +18,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, seal_all
 from darvaza.audit.models import AuditEvent
 from darvaza.cli import app as cli
 from darvaza.config import Settings
-from darvaza.content.items import create_item
 from darvaza.content.storage import LocalStorage
 from darvaza.db import Database
 from darvaza.operations.backups import (
@@ -38,47 +36,18 @@ from darvaza.operations.models import Evidence
 from darvaza.operations.service import plan_restore, restore_backup, verify_backup
 from darvaza.tenants.models import Tenant
 from darvaza.tenants.service import create_tenant
-from tests.support.settings import make_settings
+from tests.support.backups import backup_settings, scratch_databases_of, seed_backup_data
 from tests.support.world import SYSTEM, person
 
 runner = CliRunner()
 
 
-def _settings(database_url: str, tmp_path: Path, **more: object) -> Settings:
-    return make_settings(
-        database_url=database_url, storage_dir=str(tmp_path / "storage"),
-        backup_dir=str(tmp_path / "backups"),
-        audit_checkpoint_dir=str(tmp_path / "checkpoints"), **more,
-    )  # fmt: skip
-
-
 def _in_environment(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The test's settings where the command reads them, a port nothing listens on."""
-    settings = _settings(database_url, tmp_path, port=_free_port())
+    settings = backup_settings(database_url, tmp_path, port=_free_port())
     for name in ("database_url", "storage_dir", "backup_dir", "audit_checkpoint_dir", "port"):
         monkeypatch.setenv(f"DARVAZA_{name.upper()}", str(getattr(settings, name)))
     return settings
-
-
-def _seed(db: Database, settings: Settings, files: int = 3) -> dict[str, bytes]:
-    """A tenant with items and their files, the audit log sealed; the files by key."""
-    owner = person(db)
-    tenant = create_tenant(db, SYSTEM, slug=f"t{uuid.uuid4().hex[:8]}", name="T",
-                           owner_email=owner.user.email)  # fmt: skip
-    storage = LocalStorage(settings.storage_dir)
-    stored: dict[str, bytes] = {}
-    for n in range(files):
-        data = f"file {n} ".encode() * (100 + n)
-        made = storage.write([data], max_bytes=1 << 20)
-        create_item(
-            db, storage, SYSTEM, tenant_id=tenant.id, title=f"Item {n}", description="",
-            unlocked_by="any_plan", plan_codes=[], stored=made, filename=f"f{n}.txt",
-            content_type="text/plain",
-        )  # fmt: skip
-        stored[made.key] = data
-    keys = AuditKeys.from_secret(settings.effective_audit_key)
-    seal_all(db, keys, CheckpointFolder(Path(settings.audit_checkpoint_dir)))
-    return stored
 
 
 def _counts(db: Database) -> dict[str, int]:
@@ -97,8 +66,8 @@ def _counts(db: Database) -> dict[str, int]:
 def test_a_restore_point_holds_the_database_the_files_and_the_settings_and_verifies(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
-    settings = _settings(database_url, tmp_path, smtp_password="not-in-the-backup-1")
-    stored = _seed(db, settings)
+    settings = backup_settings(database_url, tmp_path, smtp_password="not-in-the-backup-1")
+    stored = seed_backup_data(db, settings)
     orphan = LocalStorage(settings.storage_dir).write([b"nobody's"], max_bytes=100)
     lines: list[str] = []
 
@@ -115,6 +84,9 @@ def test_a_restore_point_holds_the_database_the_files_and_the_settings_and_verif
     assert manifest["tables"]["content_items"] == 3
     assert manifest["tables"]["audit_seals"] > 0
     assert manifest["migration_head"]
+    with db.read() as session:
+        newest = session.scalar(select(func.max(AuditEvent.occurred_at)))
+    assert manifest["newest_change_at"] == newest.isoformat()  # type: ignore[union-attr]
     assert {p["name"] for p in manifest["parts"]} == {
         DATABASE_PART[engine], FILES_PART, "config.json",
     }  # fmt: skip
@@ -137,12 +109,7 @@ def test_a_restore_point_holds_the_database_the_files_and_the_settings_and_verif
     deep = verify_backup(point, settings, deep=True)
     assert (deep.result, deep.problems, deep.unchecked) == ("passed", [], [])
     assert any("audit chain" in line for line in deep.checked)
-    if engine == "postgresql":  # the scratch database is gone again
-        with db.engine.connect() as connection:
-            left = connection.execute(
-                text("SELECT count(*) FROM pg_database WHERE datname LIKE 'darvaza_scratch_%'")
-            ).scalar_one()
-        assert left == 0
+    assert scratch_databases_of(db) == []  # the scratch database is gone again
 
 
 def test_a_restore_point_taken_while_others_write_is_one_moment(
@@ -150,8 +117,8 @@ def test_a_restore_point_taken_while_others_write_is_one_moment(
 ) -> None:
     """Tenants are added throughout: the row counts are those of the database part (the
     deep check restores it and counts again), whatever moment it was."""
-    settings = _settings(database_url, tmp_path)
-    _seed(db, settings, files=1)
+    settings = backup_settings(database_url, tmp_path)
+    seed_backup_data(db, settings, files=1)
     stop = threading.Event()
     owner = person(db)
 
@@ -186,8 +153,8 @@ def _flip_byte(path: Path, at: int) -> None:
 def test_every_corruption_is_caught_and_names_its_part(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
-    settings = _settings(database_url, tmp_path)
-    _seed(db, settings)
+    settings = backup_settings(database_url, tmp_path)
+    seed_backup_data(db, settings)
     folder = Path(settings.backup_dir)
 
     def fresh() -> Path:
@@ -224,8 +191,8 @@ def test_every_corruption_is_caught_and_names_its_part(
 def test_a_file_that_changed_under_its_item_is_named_and_the_deep_check_fails(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
-    settings = _settings(database_url, tmp_path)
-    stored = _seed(db, settings)
+    settings = backup_settings(database_url, tmp_path)
+    stored = seed_backup_data(db, settings)
     changed = sorted(stored)[0]
     LocalStorage(settings.storage_dir).path_of(changed).write_bytes(b"rewritten behind its back")
     point = create_backup(db, settings, folder=Path(settings.backup_dir))
@@ -240,7 +207,7 @@ def test_a_file_that_changed_under_its_item_is_named_and_the_deep_check_fails(
 def test_a_failing_pg_dump_leaves_no_restore_point(
     db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _settings(database_url, tmp_path)
+    settings = backup_settings(database_url, tmp_path)
     folder = Path(settings.backup_dir)
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     with pytest.raises(BackupError, match="pg_dump is not installed"):
@@ -264,7 +231,7 @@ def test_the_commands_make_list_and_verify_and_record_evidence(
     db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = _in_environment(database_url, tmp_path, monkeypatch)
-    _seed(db, settings, files=1)
+    seed_backup_data(db, settings, files=1)
 
     made = runner.invoke(cli, ["backup", "create", "--label", "before-upgrade"])
     assert made.exit_code == 0, made.output
@@ -324,8 +291,8 @@ def _files_in(folder: Path) -> dict[str, bytes]:
 def test_a_restore_gives_the_same_rows_and_files_and_checks_itself(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
-    settings = _settings(database_url, tmp_path)
-    stored = _seed(db, settings)
+    settings = backup_settings(database_url, tmp_path)
+    stored = seed_backup_data(db, settings)
     point = create_backup(db, settings, folder=Path(settings.backup_dir))
     before = _counts(db)
     with _fresh_target(database_url, tmp_path) as target_url:
@@ -372,8 +339,8 @@ def test_a_restore_gives_the_same_rows_and_files_and_checks_itself(
 def test_a_restore_is_refused_before_anything_changes(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
-    settings = _settings(database_url, tmp_path, host="127.0.0.1", port=_free_port())
-    _seed(db, settings, files=1)
+    settings = backup_settings(database_url, tmp_path, host="127.0.0.1", port=_free_port())
+    seed_backup_data(db, settings, files=1)
     folder = Path(settings.backup_dir)
     point = create_backup(db, settings, folder=folder)
     storage = Path(settings.storage_dir)
@@ -413,8 +380,8 @@ def test_a_restore_that_fails_half_way_leaves_the_target_as_it_was(
 ) -> None:
     """pg_restore runs in one transaction: a dump that breaks part-way through changes
     nothing in the target (its safety restore point aside)."""
-    settings = _settings(database_url, tmp_path)
-    _seed(db, settings, files=1)
+    settings = backup_settings(database_url, tmp_path)
+    seed_backup_data(db, settings, files=1)
     point = create_backup(db, settings, folder=Path(settings.backup_dir))
     dump = point.path / DATABASE_PART["postgresql"]
     dump.write_bytes(dump.read_bytes()[: dump.stat().st_size * 2 // 3])
@@ -441,7 +408,7 @@ def test_the_restore_command_shows_the_plan_and_asks(
     db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = _in_environment(database_url, tmp_path, monkeypatch)
-    _seed(db, settings, files=1)
+    seed_backup_data(db, settings, files=1)
     point = create_backup(db, settings, folder=Path(settings.backup_dir))
     with _fresh_target(database_url, tmp_path) as target_url:
         args = ["backup", "restore", point.id, "--database", target_url,

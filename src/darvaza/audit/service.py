@@ -204,6 +204,12 @@ def count_actions(db: Database, action: str, *, since: datetime) -> int:
     return int(count or 0)
 
 
+def newest_event_at(session: Session) -> datetime | None:
+    """When the newest audited change happened, as this session sees the log (every
+    change is audited, so a restore point's newest change is its newest event)."""
+    return session.scalar(select(func.max(AuditEvent.occurred_at)))
+
+
 def oldest_unsealed(db: Database) -> tuple[int, datetime | None]:
     """How many events wait for their seal, and when the oldest of them happened."""
     with db.read() as session:

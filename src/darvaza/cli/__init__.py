@@ -40,6 +40,7 @@ GROUPS = (
     (smoke.smoke_app, "smoke"),
     (evidence.evidence_app, "evidence"),
     (backup.backup_app, "backup"),
+    (backup.drill_app, "drill"),
     (ops.ops_app, "ops"),
     (alerts.alerts_app, "alerts"),
     (status.status_app, "status"),

@@ -23,12 +23,12 @@ ToOption = Annotated[
 ]
 
 
-def _progress() -> Progress:
+def _progress(prefix: str = "backup") -> Progress:
     """Lines as the work goes: a terminal sees them as they come, a log keeps them."""
     stream = sys.stderr
 
     def say(line: str) -> None:
-        print(f"backup: {line}", file=stream, flush=True)
+        print(f"{prefix}: {line}", file=stream, flush=True)
 
     return say
 
@@ -204,3 +204,50 @@ def backup_restore(
     if safety is not None:
         typer.echo(f"Safety restore point of the target: {safety.id}")
     _print_verdict(report, f"Restored {point.id}: {report.result}")
+
+
+drill_app = typer.Typer(help="Rehearse a recovery.", no_args_is_help=True)
+
+
+@drill_app.command("restore")
+def drill_restore(
+    backup: Annotated[
+        str | None,
+        typer.Option(
+            "--backup", metavar="ID|PATH", help="Drill this restore point, not a new one."
+        ),
+    ] = None,
+    max_wait: Annotated[
+        float, typer.Option(help="content-download's longest wait for a link to expire.")
+    ] = 30,
+    to: ToOption = None,
+) -> None:
+    """Take a restore point (or use --backup), restore it into a scratch target, migrate,
+    deep-check, serve it on a free port, run every smoke check against it, and record a
+    `restore_drill` evidence with the RTO and RPO. Exit 1 unless it passed."""
+    from darvaza.cli.evidence import record_own_run
+    from darvaza.clock import utcnow
+    from darvaza.operations.service import BackupError, find_backup, run_restore_drill
+
+    started = utcnow()
+    with _database() as (settings, db):
+        folder = to or Path(settings.backup_dir)
+        try:
+            point = find_backup(folder, backup) if backup else None
+        except BackupError as exc:
+            _fail(str(exc))
+        drill = run_restore_drill(
+            db, settings, point=point, smoke_wait_seconds=max_wait, progress=_progress("drill")
+        )
+        record_own_run(
+            settings, db, "restore_drill", "restore", drill.result, drill.details(),
+            started_at=started,
+        )  # fmt: skip
+    for line in drill.problems:
+        typer.echo(f"  PROBLEM: {line}")
+    typer.echo(
+        f"Drill of {drill.point}: {drill.result}; RTO {drill.rto_seconds} s, "
+        f"RPO {drill.rpo_seconds} s"
+    )
+    if drill.result != "passed":
+        raise typer.Exit(1)

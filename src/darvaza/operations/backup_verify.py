@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from darvaza.audit import service as audit
 from darvaza.config import Settings
@@ -37,6 +37,11 @@ from darvaza.revisions import migration_status
 
 # A scratch PostgreSQL database's name: never one a deployment would choose.
 SCRATCH_PREFIX = "darvaza_scratch_"
+
+
+def scratch_name(live: URL) -> str:
+    """A new scratch database's name, saying whose copy it is (within PostgreSQL's 63)."""
+    return f"{SCRATCH_PREFIX}{(live.database or '')[:30]}_{secrets.token_hex(6)}"
 
 
 @dataclass
@@ -90,7 +95,7 @@ def scratch_database(point: RestorePoint, settings: Settings, workdir: Path) -> 
             "a PostgreSQL restore point needs a PostgreSQL server to restore into: run it "
             "with DARVAZA_DATABASE_URL naming one"
         )
-    name = f"{SCRATCH_PREFIX}{secrets.token_hex(6)}"
+    name = scratch_name(live)
     assert name != live.database  # noqa: S101 (a random name with our prefix)
     admin = Database(live.set(database="postgres"))
     try:

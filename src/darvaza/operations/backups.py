@@ -42,6 +42,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from darvaza import __version__
+from darvaza.audit import service as audit
 from darvaza.build import Instance
 from darvaza.clock import utcnow
 from darvaza.config import Settings
@@ -158,6 +159,7 @@ class Snapshot:
     head: str | None
     tables: dict[str, int]
     files: list[content.FileRecord]
+    newest_change_at: datetime | None = None
 
 
 def read_snapshot(connection: Connection) -> Snapshot:
@@ -173,8 +175,10 @@ def read_snapshot(connection: Connection) -> Snapshot:
     if "alembic_version" in names:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
         head = ", ".join(sorted(versions)) or None
-    files = content.file_records(Session(bind=connection)) if "content_items" in names else []
-    return Snapshot(head, tables, files)
+    session = Session(bind=connection)
+    files = content.file_records(session) if "content_items" in names else []
+    newest = audit.newest_event_at(session) if "audit_events" in names else None
+    return Snapshot(head, tables, files, newest)
 
 
 def _copy_sqlite(db: Database, target: Path) -> Snapshot:
@@ -272,6 +276,32 @@ def _part(folder: Path, name: str) -> dict[str, Any]:
     return {"name": name, "size": path.stat().st_size, "sha256": sha256_of(path)}
 
 
+def _write_parts(
+    db: Database, settings: Settings, partial: Path, progress: Progress
+) -> tuple[Snapshot, dict[str, Any]]:
+    """The three parts into the partial folder; what the snapshot saw, and the manifest's
+    entries about the parts and the files."""
+    engine = engine_of(db.engine.url)
+    progress(f"database: copying ({engine})")
+    database_part = DATABASE_PART[engine]
+    copy = _copy_sqlite if engine == "sqlite" else _dump_postgresql
+    seen = copy(db, partial / database_part)
+    progress(f"files: archiving {len(seen.files)} stored files")
+    storage = content.LocalStorage(settings.storage_dir)
+    file_problems = _write_files(storage, seen.files, partial / FILES_PART)
+    referenced = {record.key for record in seen.files}
+    unreferenced = sorted(key for key, _ in storage.stored_files() if key not in referenced)
+    (partial / CONFIG_PART).write_text(json.dumps(_config(settings), indent=2, sort_keys=True))
+    progress("checksums")
+    return seen, {
+        "engine": engine,
+        "parts": [_part(partial, name) for name in (database_part, FILES_PART, CONFIG_PART)],
+        "files": [{"key": r.key, "size": r.size, "sha256": r.sha256} for r in seen.files],
+        "file_problems": file_problems,
+        "unreferenced_files": unreferenced,
+    }
+
+
 def create_backup(
     db: Database, settings: Settings, *, folder: Path, label: str | None = None,
     progress: Progress = lambda _line: None,
@@ -285,39 +315,18 @@ def create_backup(
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f"{PARTIAL}{point_id}"
     partial.mkdir()
-    engine = engine_of(db.engine.url)
     try:
-        progress(f"database: copying ({engine})")
-        database_part = DATABASE_PART[engine]
-        copy = _copy_sqlite if engine == "sqlite" else _dump_postgresql
-        seen = copy(db, partial / database_part)
-        progress(f"files: archiving {len(seen.files)} stored files")
-        storage = content.LocalStorage(settings.storage_dir)
-        file_problems = _write_files(storage, seen.files, partial / FILES_PART)
-        referenced = {record.key for record in seen.files}
-        unreferenced = sorted(key for key, _ in storage.stored_files() if key not in referenced)
-        (partial / CONFIG_PART).write_text(json.dumps(_config(settings), indent=2, sort_keys=True))
-        progress("checksums")
-        parts = [_part(partial, name) for name in (database_part, FILES_PART, CONFIG_PART)]
+        seen, written = _write_parts(db, settings, partial, progress)
         instance = Instance.of(settings)
+        newest = seen.newest_change_at
         manifest = {
-            "format_version": FORMAT_VERSION,
-            "id": point_id,
-            "label": label,
-            "created_at": now.isoformat(),
-            "seconds": round(time.monotonic() - started, 3),
-            "darvaza_version": __version__,
-            "revision": instance.revision,
-            "migration_head": seen.head,
-            "engine": engine,
-            "profile": instance.profile,
-            "instance": instance.name,
-            "tables": seen.tables,
-            "parts": parts,
-            "files": [{"key": r.key, "size": r.size, "sha256": r.sha256} for r in seen.files],
-            "file_problems": file_problems,
-            "unreferenced_files": unreferenced,
-        }
+            "format_version": FORMAT_VERSION, "id": point_id, "label": label,
+            "created_at": now.isoformat(), "seconds": round(time.monotonic() - started, 3),
+            "darvaza_version": __version__, "revision": instance.revision,
+            "migration_head": seen.head, "newest_change_at": newest and newest.isoformat(),
+            "profile": instance.profile, "instance": instance.name, "tables": seen.tables,
+            **written,
+        }  # fmt: skip
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         for path in partial.iterdir():
             _fsync(path)

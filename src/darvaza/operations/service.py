@@ -9,6 +9,7 @@ from darvaza.operations.backups import (
     find_backup,
     list_backups,
 )
+from darvaza.operations.drill import Drill, run_restore_drill
 from darvaza.operations.evidence import (
     EvidenceFilter,
     Run,
@@ -27,6 +28,7 @@ __all__ = [
     "EVIDENCE_RESULTS",
     "AccountWanted",
     "BackupError",
+    "Drill",
     "EvidenceFilter",
     "Fixture",
     "Progress",
@@ -45,5 +47,6 @@ __all__ = [
     "prepare_smoke_fixture",
     "record_evidence",
     "restore_backup",
+    "run_restore_drill",
     "verify_backup",
 ]
