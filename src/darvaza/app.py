@@ -49,6 +49,7 @@ from darvaza.jobs.routes import router as jobs_router
 from darvaza.logs import configure_logging, get_logger
 from darvaza.metrics import Metrics
 from darvaza.middleware import RequestContextMiddleware
+from darvaza.operations.metrics import BackupsCollector
 from darvaza.operations.routes import fixture_router as smoke_fixture_router
 from darvaza.operations.routes import router as operations_router
 from darvaza.ops.metrics import FindingsCollector
@@ -115,6 +116,7 @@ def create_app(
     metrics.registry.register(QueueCollector(database, settings.worker_stale_after))
     metrics.registry.register(SealerCollector(database))
     metrics.registry.register(FindingsCollector(database, CHECKS))
+    metrics.registry.register(BackupsCollector(database))
     app.state.parts = assemble(settings, database, metrics=metrics)
     app.add_middleware(
         RequestContextMiddleware,

@@ -5,6 +5,7 @@ every corruption is caught and named; a failed backup leaves nothing that looks 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import tarfile
 import threading
@@ -32,12 +33,14 @@ from darvaza.operations.backups import (
     find_backup,
     list_backups,
 )
+from darvaza.operations.evidence import Run, record_evidence
 from darvaza.operations.models import Evidence
 from darvaza.operations.service import plan_restore, restore_backup, verify_backup
 from darvaza.tenants.models import Tenant
 from darvaza.tenants.service import create_tenant
 from tests.support.backups import backup_settings, scratch_databases_of, seed_backup_data
-from tests.support.world import SYSTEM, person
+from tests.support.settings import make_settings
+from tests.support.world import SYSTEM, Api, person
 
 runner = CliRunner()
 
@@ -430,3 +433,35 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_metrics_show_the_last_backup_and_drill_from_their_evidence(api: Api) -> None:
+    def scrape() -> str:
+        return api.call("GET", "/metrics").text
+
+    never = scrape()  # 0: an alert on the age fires on a platform that never had one
+    assert "\ndarvaza_backup_last_success_timestamp_seconds 0.0\n" in never
+    assert "\ndarvaza_restore_drill_last_success_timestamp_seconds 0.0\n" in never
+    assert "darvaza_backup_last_size_bytes" not in never
+    settings = make_settings()
+    record_evidence(api.db, settings, SYSTEM, Run(
+        "backup", "restore_point", "passed", {"bytes": 12345, "seconds": 1.5},
+    ))  # fmt: skip
+    record_evidence(api.db, settings, SYSTEM, Run("backup", "restore_point", "failed", {}))
+    record_evidence(api.db, settings, SYSTEM, Run(
+        "restore_drill", "restore", "failed", {"rto_seconds": None, "rpo_seconds": 42.0},
+    ))  # fmt: skip
+    text_ = scrape()
+    assert "darvaza_backup_last_size_bytes 12345.0" in text_  # the one that passed
+    assert "darvaza_backup_last_duration_seconds 1.5" in text_
+    assert "darvaza_restore_drill_last_passed 0.0" in text_
+    assert "darvaza_restore_drill_last_rpo_seconds 42.0" in text_
+    assert "darvaza_restore_drill_last_rto_seconds" not in text_  # it never got green
+    assert "\ndarvaza_restore_drill_last_success_timestamp_seconds 0.0\n" in text_
+    with api.db.read() as session:
+        finished = session.scalars(
+            select(Evidence.finished_at).where(Evidence.result == "passed")
+        ).one()
+    stamp = re.search(r"^darvaza_backup_last_success_timestamp_seconds (\S+)$", text_, re.M)
+    assert stamp is not None
+    assert float(stamp.group(1)) == pytest.approx(finished.timestamp())
