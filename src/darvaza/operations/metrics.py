@@ -19,9 +19,11 @@ from darvaza.operations.evidence import latest_evidence
 log = get_logger("darvaza.operations")
 
 
-def _gauge(name: str, help_text: str, value: Any) -> Iterator[GaugeMetricFamily]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        yield GaugeMetricFamily(name, help_text, value=float(value))
+def _gauges(figures: list[tuple[str, str, Any]]) -> Iterator[GaugeMetricFamily]:
+    """One gauge per figure that has a number (a detail may be missing or null)."""
+    for name, help_text, value in figures:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield GaugeMetricFamily(name, help_text, value=float(value))
 
 
 class BackupsCollector(Collector):
@@ -36,40 +38,26 @@ class BackupsCollector(Collector):
         except SQLAlchemyError:
             log.warning("backup_metrics_failed", exc_info=True)
             return
-        yield from _gauge(
-            "darvaza_backup_last_success_timestamp_seconds",
-            "When the newest restore point that passed finished (Unix time; 0: never).",
-            backup.finished_at.timestamp() if backup else 0,
-        )
-        yield from _gauge(
-            "darvaza_restore_drill_last_success_timestamp_seconds",
-            "When the newest restore drill that passed finished (Unix time; 0: never).",
-            drilled.finished_at.timestamp() if drilled else 0,
-        )
-        if backup is not None:
-            yield from _gauge(
-                "darvaza_backup_last_size_bytes",
-                "The newest restore point's size.",
-                backup.details.get("bytes"),
-            )
-            yield from _gauge(
-                "darvaza_backup_last_duration_seconds",
-                "How long the newest restore point took to write.",
-                backup.details.get("seconds"),
-            )
-        if drill is not None:
-            yield from _gauge(
-                "darvaza_restore_drill_last_passed",
-                "1 when the newest restore drill passed, 0 otherwise.",
-                1 if drill.result == "passed" else 0,
-            )
-            yield from _gauge(
-                "darvaza_restore_drill_last_rto_seconds",
-                "The newest drill's time from its start to green smoke checks.",
-                drill.details.get("rto_seconds"),
-            )
-            yield from _gauge(
-                "darvaza_restore_drill_last_rpo_seconds",
-                "The age of the newest change in the newest drill's restore point.",
-                drill.details.get("rpo_seconds"),
-            )
+        backup_details = backup.details if backup else {}
+        drill_details = drill.details if drill else {}
+        yield from _gauges([
+            ("darvaza_backup_last_success_timestamp_seconds",
+             "When the newest restore point that passed finished (Unix time; 0: never).",
+             backup.finished_at.timestamp() if backup else 0),
+            ("darvaza_restore_drill_last_success_timestamp_seconds",
+             "When the newest restore drill that passed finished (Unix time; 0: never).",
+             drilled.finished_at.timestamp() if drilled else 0),
+            ("darvaza_backup_last_size_bytes", "The newest restore point's size.",
+             backup_details.get("bytes")),
+            ("darvaza_backup_last_duration_seconds",
+             "How long the newest restore point took to write.", backup_details.get("seconds")),
+            ("darvaza_restore_drill_last_passed",
+             "1 when the newest restore drill passed, 0 otherwise.",
+             None if drill is None else int(drill.result == "passed")),
+            ("darvaza_restore_drill_last_rto_seconds",
+             "The newest drill's time from its start to green smoke checks.",
+             drill_details.get("rto_seconds")),
+            ("darvaza_restore_drill_last_rpo_seconds",
+             "The age of the newest change in the newest drill's restore point.",
+             drill_details.get("rpo_seconds")),
+        ])  # fmt: skip
