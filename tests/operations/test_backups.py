@@ -5,6 +5,7 @@ every corruption is caught and named; a failed backup leaves nothing that looks 
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import tarfile
@@ -12,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,7 +37,12 @@ from darvaza.operations.backups import (
 )
 from darvaza.operations.evidence import Run, record_evidence
 from darvaza.operations.models import Evidence
-from darvaza.operations.service import plan_restore, restore_backup, verify_backup
+from darvaza.operations.service import (
+    plan_restore,
+    prune_backups,
+    restore_backup,
+    verify_backup,
+)
 from darvaza.tenants.models import Tenant
 from darvaza.tenants.service import create_tenant
 from tests.support.backups import backup_settings, scratch_databases_of, seed_backup_data
@@ -465,3 +472,65 @@ def test_metrics_show_the_last_backup_and_drill_from_their_evidence(api: Api) ->
     stamp = re.search(r"^darvaza_backup_last_success_timestamp_seconds (\S+)$", text_, re.M)
     assert stamp is not None
     assert float(stamp.group(1)) == pytest.approx(finished.timestamp())
+
+
+# --- Retention ---------------------------------------------------------------------------
+
+
+def _restore_point_at(folder: Path, at: datetime) -> str:
+    """A restore point's folder as `create` leaves it, taken at `at` (the retention reads
+    only the manifest)."""
+    point_id = f"{at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    (folder / point_id).mkdir(parents=True)
+    manifest = {"format_version": 1, "id": point_id, "created_at": at.isoformat(),
+                "engine": "sqlite", "parts": [], "migration_head": None}  # fmt: skip
+    (folder / point_id / MANIFEST).write_text(json.dumps(manifest))
+    return point_id
+
+
+def test_pruning_keeps_the_newest_of_each_day_and_week_and_the_newest(tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    monday = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # ISO week 49
+    made = {
+        f"{day}d{hour}h": _restore_point_at(folder, monday - timedelta(days=day, hours=-hour))
+        for day in range(0, 20) for hour in (0, 12)
+    }  # fmt: skip
+    # A backup that died long ago, and one in flight now.
+    (folder / ".partial-20261101T000000Z-dead00").mkdir()
+    old = (datetime.now(UTC) - timedelta(hours=7)).timestamp()
+    os.utime(folder / ".partial-20261101T000000Z-dead00", (old, old))
+    (folder / ".partial-20261130T020000Z-alive0").mkdir()
+
+    dry = prune_backups(folder, daily=3, weekly=2, dry_run=True)
+    assert len(list(folder.iterdir())) == 42  # nothing deleted
+    pruning = prune_backups(folder, daily=3, weekly=2)
+
+    assert pruning.kept == dry.kept
+    assert pruning.kept == {
+        made["0d12h"]: ["newest", "daily 2026-11-30", "weekly 2026-W49"],
+        made["1d12h"]: ["daily 2026-11-29", "weekly 2026-W48"],  # Sunday ends week 48
+        made["2d12h"]: ["daily 2026-11-28"],
+    }
+    left = sorted(p.name for p in folder.iterdir())
+    assert left == sorted([*pruning.kept, ".partial-20261130T020000Z-alive0"])
+    assert ".partial-20261101T000000Z-dead00" in pruning.removed
+    assert prune_backups(folder, daily=0, weekly=0).kept == {made["0d12h"]: ["newest"]}
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == [made["0d12h"]]
+
+
+def test_the_prune_command_reads_its_defaults_from_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "backups"
+    now = datetime.now(UTC)
+    ids = [_restore_point_at(folder, now - timedelta(days=n)) for n in range(4)]
+    monkeypatch.setenv("DARVAZA_BACKUP_DIR", str(folder))
+    monkeypatch.setenv("DARVAZA_BACKUP_KEEP_DAILY", "2")
+    monkeypatch.setenv("DARVAZA_BACKUP_KEEP_WEEKLY", "0")
+    shown = runner.invoke(cli, ["backup", "prune", "--dry-run"])
+    assert shown.exit_code == 0, shown.output
+    assert f"would remove  {ids[3]}" in shown.output
+    assert f"keep    {ids[0]}  (newest, daily" in shown.output
+    done = runner.invoke(cli, ["backup", "prune", "--keep-daily", "3"])
+    assert f"removed  {ids[3]}" in done.output
+    assert sorted(p.name for p in folder.iterdir()) == sorted(ids[:3])

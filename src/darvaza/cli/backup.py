@@ -251,3 +251,45 @@ def drill_restore(
     )
     if drill.result != "passed":
         raise typer.Exit(1)
+
+
+@backup_app.command("prune")
+def backup_prune(
+    keep_daily: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Days to keep the newest restore point of.",
+            show_default="$DARVAZA_BACKUP_KEEP_DAILY, else 7",
+        ),
+    ] = None,
+    keep_weekly: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="ISO weeks to keep the newest restore point of.",
+            show_default="$DARVAZA_BACKUP_KEEP_WEEKLY, else 4",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would go; delete nothing.")
+    ] = False,
+    to: ToOption = None,
+) -> None:
+    """Delete the restore points retention does not keep (the newest always stays), and
+    partial folders that backups which died left behind."""
+    from darvaza.config import load_settings
+    from darvaza.operations.service import prune_backups
+
+    settings = load_settings()
+    pruning = prune_backups(
+        to or Path(settings.backup_dir),
+        daily=settings.backup_keep_daily if keep_daily is None else keep_daily,
+        weekly=settings.backup_keep_weekly if keep_weekly is None else keep_weekly,
+        dry_run=dry_run,
+    )
+    for point_id, reasons in sorted(pruning.kept.items(), reverse=True):
+        typer.echo(f"keep    {point_id}  ({', '.join(reasons)})")
+    verb = "would remove" if dry_run else "removed"
+    for name in pruning.removed:
+        typer.echo(f"{verb}  {name}")

@@ -254,6 +254,10 @@ class Settings(BaseSettings):
     backup_max_age_hours: int = Field(default=26, ge=1, le=24 * 365)
     # Where `darvaza backup create` writes restore points (each a folder of its own).
     backup_dir: str = "./var/backups"
+    # `darvaza backup prune` keeps the newest restore point of each of this many days and
+    # of this many ISO weeks (the newest one always).
+    backup_keep_daily: int = Field(default=7, ge=0, le=3650)
+    backup_keep_weekly: int = Field(default=4, ge=0, le=520)
     restore_drill_max_age_days: int = Field(default=7, ge=1, le=365)
     # The longest an acknowledgement keeps a finding quiet.
     ops_acknowledge_max_days: int = Field(default=7, ge=1, le=90)

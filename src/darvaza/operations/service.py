@@ -8,6 +8,7 @@ from darvaza.operations.backups import (
     create_backup,
     find_backup,
     list_backups,
+    prune_backups,
 )
 from darvaza.operations.drill import Drill, run_restore_drill
 from darvaza.operations.evidence import (
@@ -45,6 +46,7 @@ __all__ = [
     "list_evidence",
     "plan_restore",
     "prepare_smoke_fixture",
+    "prune_backups",
     "record_evidence",
     "restore_backup",
     "run_restore_drill",
