@@ -11,7 +11,6 @@ this one does not know), is refused before anything changes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -31,7 +30,6 @@ from darvaza.config.environment import mask_url_password
 from darvaza.db import Database
 from darvaza.operations.backup_verify import Verification, check_database
 from darvaza.operations.backups import (
-    CHUNK,
     DATABASE_PART,
     FILES_PART,
     BackupError,
@@ -40,6 +38,7 @@ from darvaza.operations.backups import (
     create_backup,
     engine_of,
     run_tool,
+    sha256_of,
 )
 from darvaza.revisions import known_revisions
 from darvaza.security.caller import Actor
@@ -205,11 +204,7 @@ def _check_storage(point: RestorePoint, storage: Path, report: Verification) -> 
         if not path.is_file():
             report.problems.append(f"files: {entry['key']} is missing after the restore")
             continue
-        digest = hashlib.sha256()
-        with path.open("rb") as stream:
-            while chunk := stream.read(CHUNK):
-                digest.update(chunk)
-        if digest.hexdigest() != entry["sha256"]:
+        if sha256_of(path) != entry["sha256"]:
             report.problems.append(f"files: {entry['key']} differs from its item's SHA-256")
     report.checked.append(f"files: {len(point.manifest['files'])} restored files")
 
