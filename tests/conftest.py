@@ -123,6 +123,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for name in list(os.environ):
         if name.upper().startswith("DARVAZA_"):
             monkeypatch.delenv(name)
+    # A worker started by a test would take the restore point or run the drill whose
+    # slot it finds missed; the tests of those jobs turn them on.
+    monkeypatch.setenv("DARVAZA_BACKUP_SCHEDULE", "")
+    monkeypatch.setenv("DARVAZA_RESTORE_DRILL_SCHEDULE", "")
     monkeypatch.chdir(tmp_path)
 
 

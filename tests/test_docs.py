@@ -101,3 +101,18 @@ def test_the_checks_table_is_exactly_the_checks() -> None:
     }
     actual = {(c.code, c.severity, int(c.every.total_seconds() // 60), c.title) for c in CHECKS}
     assert documented == actual
+
+
+def test_the_job_table_is_exactly_the_schedule() -> None:
+    from darvaza.assembly import WORK
+
+    rows = re.findall(
+        r"^\| `([a-z_]+\.[a-z_]+)` \| ([^|]+) \|", _section("Jobs and the worker"), re.M
+    )
+    kinds = [kind for kind, _ in rows]
+    assert len(kinds) == len(set(kinds)), "a job has two rows"
+    assert set(kinds) == {entry.kind for entry in WORK.schedule}
+    for kind, when in rows:
+        (entry,) = [entry for entry in WORK.schedule if entry.kind == kind]
+        if entry.setting is not None:  # the row names the setting that sets its time
+            assert f"`{ENV_PREFIX}{entry.setting.upper()}`" in when, kind

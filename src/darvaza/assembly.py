@@ -39,6 +39,7 @@ from darvaza.jobs.worker import Worker, WorkerConfig
 from darvaza.metrics import Metrics
 from darvaza.operations import checks as operations_checks
 from darvaza.operations import pages as operations_pages
+from darvaza.operations import tasks as operations_tasks
 from darvaza.ops import checks as ops_checks
 from darvaza.ops import pages as ops_pages
 from darvaza.ops import tasks as ops_tasks
@@ -58,6 +59,7 @@ WORK = Work.collect(
         jobs_tasks.TASKS,
         mail.TASKS,
         ops_tasks.TASKS,
+        operations_tasks.TASKS,
         Tasks(loops=audit_tasks.LOOPS),
     )
 )
@@ -121,7 +123,7 @@ def worker_config(settings: Settings, *, concurrency: int | None = None) -> Work
         lease=timedelta(seconds=settings.worker_lease_seconds),
         poll_seconds=settings.worker_poll_seconds,
         shutdown_grace_seconds=float(settings.worker_shutdown_grace_seconds),
-        schedule=WORK.schedule,
+        schedule=WORK.schedule_for(settings),
         loops=WORK.loops,
     )
 

@@ -110,7 +110,7 @@ def test_a_silent_worker_is_gone_and_no_live_worker_is_critical(db: Database) ->
 
 def test_a_schedule_slot_not_enqueued_is_missed(db: Database) -> None:
     parts = make_parts(db)
-    enqueue_due(db, WORK.schedule)  # a worker ran the schedule once
+    enqueue_due(db, WORK.schedule_for(parts.settings))  # a worker ran the schedule once
 
     def stall() -> None:
         with db.transaction() as session:
@@ -127,5 +127,5 @@ def test_a_schedule_slot_not_enqueued_is_missed(db: Database) -> None:
     assert set(states(db, "jobs.schedule_missed")) == {"payments.reconcile"}
     expect_cycle(
         parts, "jobs.schedule_missed", "payments.reconcile",
-        fix=lambda: enqueue_due(db, WORK.schedule), again=stall,
+        fix=lambda: enqueue_due(db, WORK.schedule_for(parts.settings)), again=stall,
     )  # fmt: skip

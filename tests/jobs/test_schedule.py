@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from darvaza.assembly import WORK
@@ -15,6 +16,7 @@ from darvaza.jobs.models import Job
 from darvaza.jobs.queue import claim, complete
 from darvaza.jobs.registry import JobKind, Tasks, Work
 from darvaza.jobs.schedule import Periodic, enqueue_due
+from tests.support.settings import make_settings
 
 EVERY_MINUTE = Periodic("test.minutely", every=timedelta(minutes=1))
 NIGHTLY = Periodic("test.nightly", cron="30 3 * * *")
@@ -43,12 +45,29 @@ def test_bad_entries_are_refused() -> None:
         Periodic("x", cron="61 * * * *")
     with pytest.raises(ValueError, match="under a second"):
         Periodic("x", every=timedelta(0))
+    with pytest.raises(ValueError, match="its setting gives its time"):
+        Periodic("x", cron="* * * * *", setting="backup_schedule")
 
 
-def test_every_scheduled_kind_is_declared_and_is_upkeep() -> None:
+def test_an_entry_timed_by_a_setting_follows_it_or_is_off() -> None:
+    schedule = WORK.schedule_for(make_settings(backup_schedule="15 2 * * *"))
+    (backup,) = [entry for entry in schedule if entry.kind == "backups.create"]
+    assert backup.latest_slot(T0) == datetime(2026, 11, 22, 2, 15, tzinfo=UTC)
+    off = WORK.schedule_for(make_settings(backup_schedule="", restore_drill_schedule=""))
+    assert {entry.kind for entry in off} == set(WORK.upkeep)
+    with pytest.raises(ValidationError, match="not a cron expression"):
+        make_settings(restore_drill_schedule="0 1 * * friday-ish")
+    with pytest.raises(ValueError, match="no setting"):
+        kind = JobKind("x", lambda _context, _payload: None)
+        Work.collect([Tasks(kinds=(kind,), schedule=(Periodic("x", setting="nope"),))])
+
+
+def test_every_scheduled_kind_is_declared_and_heavy_work_is_not_upkeep() -> None:
     declared = set(WORK.registry.kinds)
-    assert {entry.kind for entry in WORK.schedule} == set(WORK.upkeep)
-    assert set(WORK.upkeep) <= declared
+    scheduled = {entry.kind for entry in WORK.schedule}
+    assert scheduled <= declared
+    # enqueue-ops (which the RBAC smoke check calls) never starts a backup or a drill
+    assert set(WORK.upkeep) == scheduled - {"backups.create", "backups.restore_drill"}
     assert "mail.send" in declared  # queued by changes, never scheduled
     assert "mail.send" not in WORK.upkeep
 

@@ -104,3 +104,29 @@ def test_no_recent_backup_or_restore_drill_stays_open_until_one_passes(db: Datab
     run(parts, "backups.restore_drill_missing", now=later)
     assert findings(db, "backups.missing")["backup"].recurrences == 1
     assert states(db, "backups.restore_drill_missing") == {"restore_drill": "resolved"}
+
+
+def test_the_newest_backup_verify_or_drill_failing_is_a_finding_of_its_kind(
+    db: Database,
+) -> None:
+    parts = make_parts(db)
+    _evidence(db, parts, "backup")
+    _evidence(db, parts, "backup_verify", "failed")
+    record_evidence(db, parts.settings, Actor.system("test"), Run(
+        "restore_drill", "restore", "failed", {"point": "p1", "problems": ["smoke x failed"]}
+    ))  # fmt: skip
+    run(parts, "backups.last_run_failed")
+    assert states(db, "backups.last_run_failed") == {
+        "backup_verify": "open", "restore_drill": "open",
+    }  # fmt: skip
+    drill = findings(db, "backups.last_run_failed")["restore_drill"].details
+    assert (drill["point"], drill["problems"]) == ("p1", ["smoke x failed"])
+    # A later run that passes resolves its kind only; failing again reopens it.
+    _evidence(db, parts, "restore_drill")
+    run(parts, "backups.last_run_failed")
+    assert states(db, "backups.last_run_failed") == {
+        "backup_verify": "open", "restore_drill": "resolved",
+    }  # fmt: skip
+    _evidence(db, parts, "restore_drill", "failed")
+    run(parts, "backups.last_run_failed")
+    assert findings(db, "backups.last_run_failed")["restore_drill"].recurrences == 1

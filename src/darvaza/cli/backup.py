@@ -62,9 +62,14 @@ def backup_create(
     """Write one restore point (database, files, configuration, manifest) while Darvaza
     keeps running, and record it as `backup` evidence (`inconclusive` when an item's
     file was missing or differed from its item)."""
-    from darvaza.cli.evidence import record_own_run
+    from darvaza.cli.evidence import record_own
     from darvaza.clock import utcnow
-    from darvaza.operations.service import BackupError, create_backup
+    from darvaza.operations.service import (
+        BackupError,
+        backup_run,
+        create_backup,
+        failed_backup_run,
+    )
 
     started = utcnow()
     with _database() as (settings, db):
@@ -72,19 +77,10 @@ def backup_create(
         try:
             point = create_backup(db, settings, folder=folder, label=label, progress=_progress())
         except BackupError as exc:
-            record_own_run(
-                settings, db, "backup", "restore_point", "failed", {"error": str(exc)},
-                started_at=started,
-            )  # fmt: skip
+            record_own(settings, db, failed_backup_run(exc, started_at=started))
             _fail(str(exc))
-        problems = point.manifest["file_problems"]
-        details = {
-            "id": point.id, "path": str(point.path), "label": label, "bytes": point.size,
-            "seconds": point.manifest["seconds"], "engine": point.engine,
-            "files": len(point.manifest["files"]), "file_problems": problems[:20],
-        }  # fmt: skip
-        result = "inconclusive" if problems else "passed"
-        record_own_run(settings, db, "backup", "restore_point", result, details, started_at=started)
+        record_own(settings, db, backup_run(point, started_at=started))
+    problems = point.manifest["file_problems"]
     seconds = point.manifest["seconds"]
     typer.echo(f"Restore point {point.id}: {_size(point.size)} in {seconds} s, {point.path}")
     for problem in problems:
@@ -225,7 +221,7 @@ def drill_restore(
     """Take a restore point (or use --backup), restore it into a scratch target, migrate,
     deep-check, serve it on a free port, run every smoke check against it, and record a
     `restore_drill` evidence with the RTO and RPO. Exit 1 unless it passed."""
-    from darvaza.cli.evidence import record_own_run
+    from darvaza.cli.evidence import record_own
     from darvaza.clock import utcnow
     from darvaza.operations.service import BackupError, find_backup, run_restore_drill
 
@@ -239,10 +235,7 @@ def drill_restore(
         drill = run_restore_drill(
             db, settings, point=point, smoke_wait_seconds=max_wait, progress=_progress("drill")
         )
-        record_own_run(
-            settings, db, "restore_drill", "restore", drill.result, drill.details(),
-            started_at=started,
-        )  # fmt: skip
+        record_own(settings, db, drill.run(started_at=started))
     for line in drill.problems:
         typer.echo(f"  PROBLEM: {line}")
     typer.echo(

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from darvaza.config import Settings
     from darvaza.db import Database
     from darvaza.operations.models import Evidence
+    from darvaza.operations.service import Run
 
 evidence_app = typer.Typer(
     help="Evidence of operational runs: record one made elsewhere, list, show.",
@@ -54,27 +55,36 @@ def record_own_run(
     details: dict[str, Any], *, started_at: datetime,
 ) -> None:  # fmt: skip
     """Record a run this command made (a config or migration check) on the instance it is
-    configured for. A database that cannot take it yet (unreachable, or not migrated as
-    far as the evidence table) is a note on stderr: the check's own verdict stands."""
+    configured for (see `record_own`)."""
+    from darvaza.operations.service import Run
+
+    record_own(settings, db, Run(kind, name, result, details, started_at=started_at))
+
+
+def record_own(settings: Settings, db: Database, run: Run) -> None:
+    """Record a run this command made. A database that cannot take it yet (unreachable, or
+    not migrated as far as the evidence table) is a note on stderr: the run's own verdict
+    stands."""
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
-    from darvaza.operations.service import Run, record_evidence
+    from darvaza.operations.service import record_evidence
     from darvaza.security.caller import Actor
 
-    run = Run(kind, name, result, details, started_at=started_at)
     try:
         with db.engine.connect() as connection:
             ready = inspect(connection).has_table("evidence")
         if not ready:
-            typer.echo(f"note: no {kind} evidence recorded: migrate the database first", err=True)
+            typer.echo(
+                f"note: no {run.kind} evidence recorded: migrate the database first", err=True
+            )
             return
         evidence = record_evidence(db, settings, Actor.system(CLI_ACTOR), run)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        typer.echo(f"note: no {kind} evidence recorded: {reason}", err=True)
+        typer.echo(f"note: no {run.kind} evidence recorded: {reason}", err=True)
         return
-    typer.echo(f"Recorded {kind} evidence {evidence.id} ({result}).")
+    typer.echo(f"Recorded {run.kind} evidence {evidence.id} ({run.result}).")
 
 
 def _print(evidence: Evidence) -> None:

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import socket
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cronsim import CronSim, CronSimError
 from limits import parse_many
 from pydantic import (
     Field,
@@ -259,6 +260,11 @@ class Settings(BaseSettings):
     backup_keep_daily: int = Field(default=7, ge=0, le=3650)
     backup_keep_weekly: int = Field(default=4, ge=0, le=520)
     restore_drill_max_age_days: int = Field(default=7, ge=1, le=365)
+    # When the worker takes the nightly restore point (then prunes by the keep settings)
+    # and runs the weekly restore drill: cron expressions in UTC; empty turns one off.
+    # 23:00 UTC is 02:30 in Tehran; the drill runs early on Friday, Iran's weekend.
+    backup_schedule: str = "0 23 * * *"
+    restore_drill_schedule: str = "0 1 * * 5"
     # The longest an acknowledgement keeps a finding quiet.
     ops_acknowledge_max_days: int = Field(default=7, ge=1, le=90)
 
@@ -291,6 +297,16 @@ class Settings(BaseSettings):
             **data,
             "public_url": served_url(data.get("host", "127.0.0.1"), data.get("port", 4000)),
         }
+
+    @field_validator("backup_schedule", "restore_drill_schedule")
+    @classmethod
+    def _schedule_is_cron(cls, value: str) -> str:
+        if value.strip():
+            try:
+                CronSim(value, datetime(2000, 1, 1, tzinfo=UTC))
+            except CronSimError as exc:
+                raise ValueError(f"is not a cron expression like '0 23 * * *': {exc}") from None
+        return value.strip()
 
     @field_validator("console_time_zone")
     @classmethod

@@ -127,7 +127,7 @@ def no_worker(context: CheckContext) -> list[Observation]:
 def schedule_missed(context: CheckContext) -> list[Observation]:
     """A periodic entry whose latest slot is well past and was never enqueued: workers ran
     (or this check would not), yet the schedule did not move."""
-    schedule = context.parts.get(Work).schedule
+    schedule = context.parts.get(Work).schedule_for(context.parts.settings)
     with context.parts.db.read() as session:
         last = dict(session.execute(select(JobSchedule.name, JobSchedule.last_slot_at)).all())
     observations = []

@@ -104,8 +104,13 @@ class Work:
     @property
     def upkeep(self) -> tuple[str, ...]:
         """The kinds an operator may run all at once (`darvaza jobs enqueue-ops`): every
-        scheduled one, once each."""
-        return tuple(dict.fromkeys(entry.kind for entry in self.schedule))
+        scheduled one that is upkeep, once each."""
+        return tuple(dict.fromkeys(entry.kind for entry in self.schedule if entry.upkeep))
+
+    def schedule_for(self, settings: Settings) -> tuple[Periodic, ...]:
+        """The schedule as the settings have it (some entries' times are settings)."""
+        configured = (entry.configured(settings) for entry in self.schedule)
+        return tuple(entry for entry in configured if entry is not None)
 
     @classmethod
     def collect(cls, tasks: Sequence[Tasks]) -> Work:
@@ -114,6 +119,8 @@ class Work:
         for entry in schedule:
             if entry.kind not in registry.kinds:
                 raise ValueError(f"{entry.kind} is scheduled but no domain declares it")
+            if entry.setting is not None and entry.setting not in Settings.model_fields:
+                raise ValueError(f"{entry.kind}: no setting {entry.setting}")
         return cls(registry, schedule, tuple(loop for each in tasks for loop in each.loops))
 
 

@@ -10,7 +10,7 @@ caught up one by one: the latest one runs, which is what upkeep jobs want.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -19,6 +19,7 @@ from cronsim import CronSim, CronSimError
 from sqlalchemy import select
 
 from darvaza.clock import utcnow
+from darvaza.config import Settings
 from darvaza.db import Database, flushed
 from darvaza.jobs.models import JobSchedule
 from darvaza.jobs.queue import enqueue
@@ -36,8 +37,17 @@ class Periodic:
     cron: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     max_attempts: int = 3
+    # The setting that holds the cron expression instead (empty turns the entry off).
+    setting: str | None = None
+    # Part of the upkeep an operator runs all at once (`darvaza jobs enqueue-ops`); heavy
+    # work such as a backup runs only on its schedule or by its own command.
+    upkeep: bool = True
 
     def __post_init__(self) -> None:
+        if self.setting is not None:
+            if self.every is not None or self.cron is not None:
+                raise ValueError(f"{self.kind}: its setting gives its time")
+            return
         if (self.every is None) == (self.cron is None):
             raise ValueError(f"{self.kind}: give an interval or a cron expression, not both")
         if self.every is not None and self.every < timedelta(seconds=1):
@@ -51,6 +61,14 @@ class Periodic:
     @property
     def name(self) -> str:
         return self.kind
+
+    def configured(self, settings: Settings) -> Periodic | None:
+        """This entry as the settings have it: its cron from its setting, or None when
+        the setting turns it off."""
+        if self.setting is None:
+            return self
+        cron = str(getattr(settings, self.setting)).strip()
+        return replace(self, cron=cron, setting=None) if cron else None
 
     def latest_slot(self, now: datetime, since: datetime | None = None) -> datetime | None:
         """The latest slot at or before `now` (None if the cron has none in the window)."""

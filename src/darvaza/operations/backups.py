@@ -49,6 +49,7 @@ from darvaza.config import Settings
 from darvaza.config.environment import mask_url_password
 from darvaza.content import service as content
 from darvaza.db import Database
+from darvaza.operations.evidence import Run
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -87,6 +88,23 @@ class RestorePoint:
     @property
     def size(self) -> int:
         return sum(int(part["size"]) for part in self.manifest["parts"])
+
+
+def backup_run(point: RestorePoint, *, started_at: datetime) -> Run:
+    """The `backup` evidence of a restore point just written: `inconclusive` when an item's
+    file was missing or differed from its item."""
+    problems = point.manifest["file_problems"]
+    details = {
+        "id": point.id, "path": str(point.path), "label": point.label, "bytes": point.size,
+        "seconds": point.manifest["seconds"], "engine": point.engine,
+        "files": len(point.manifest["files"]), "file_problems": problems[:20],
+    }  # fmt: skip
+    result = "inconclusive" if problems else "passed"
+    return Run("backup", "restore_point", result, details, started_at=started_at)
+
+
+def failed_backup_run(error: BackupError, *, started_at: datetime) -> Run:
+    return Run("backup", "restore_point", "failed", {"error": str(error)}, started_at=started_at)
 
 
 # --- Reading and writing parts -------------------------------------------------------------
@@ -312,9 +330,12 @@ def create_backup(
     started = time.monotonic()
     now = utcnow()
     point_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-    folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f"{PARTIAL}{point_id}"
-    partial.mkdir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial.mkdir()
+    except OSError as exc:
+        raise BackupError(f"The backup folder {folder} cannot be written: {exc.strerror}.") from exc
     try:
         seen, written = _write_parts(db, settings, partial, progress)
         instance = Instance.of(settings)
@@ -373,7 +394,8 @@ def list_backups(folder: Path) -> list[RestorePoint]:
         if path.is_dir() and ID.match(path.name) and (path / MANIFEST).is_file():
             with suppress(BackupError):
                 points.append(RestorePoint(path.name, path, read_manifest(path)))
-    return sorted(points, key=lambda point: point.id, reverse=True)
+    # The id has whole seconds; the manifest's time orders two taken in the same second.
+    return sorted(points, key=lambda point: (point.created_at, point.id), reverse=True)
 
 
 def find_backup(folder: Path, id_or_path: str) -> RestorePoint:

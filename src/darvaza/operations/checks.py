@@ -1,6 +1,7 @@
-"""Operations' ops checks: a recent backup, and a recent restore drill that passed. Until
-backups exist (`darvaza backup create`, `darvaza drill restore`) both stay open, as they
-should: a platform without a restore point is not safe to run for money."""
+"""Operations' ops checks: a recent backup, a recent restore drill that passed, and the
+newest backup, verify and drill not failed. Until backups exist (`darvaza backup create`,
+`darvaza drill restore`) the first two stay open, as they should: a platform without a
+restore point is not safe to run for money."""
 
 from __future__ import annotations
 
@@ -39,6 +40,29 @@ def restore_drill_missing(context: CheckContext) -> list[Observation]:
     return _missing("restore_drill", _newest_passed(context, "restore_drill"), window, context.now)
 
 
+# The runs whose newest record failing is a finding of its own, not only once it is old.
+WATCHED_RUNS = ("backup", "backup_verify", "restore_drill")
+
+
+def last_run_failed(context: CheckContext) -> list[Observation]:
+    """The newest backup, verify or drill failed: the nightly job's retries ran out, a
+    restore point no longer checks out, or a drill did not come up green."""
+    observations = []
+    for kind in WATCHED_RUNS:
+        newest = latest_evidence(context.parts.db, kind=kind)
+        if newest is None or newest.result != "failed":
+            continue
+        problems = newest.details.get("problems") or [newest.details.get("error")]
+        details = {
+            "kind": kind, "evidence": str(newest.id), "name": newest.name,
+            "failed_at": newest.finished_at.isoformat(),
+            "point": newest.details.get("point") or newest.details.get("id"),
+            "problems": [str(problem) for problem in problems if problem][:5],
+        }  # fmt: skip
+        observations.append(Observation(Subject("evidence", kind), details))
+    return observations
+
+
 CHECKS = (
     Check(
         "backups.missing",
@@ -53,5 +77,12 @@ CHECKS = (
         N_("No recent restore drill that passed"),
         timedelta(minutes=10),
         restore_drill_missing,
+    ),
+    Check(
+        "backups.last_run_failed",
+        "high",
+        N_("The last backup, verify or restore drill failed"),
+        timedelta(minutes=10),
+        last_run_failed,
     ),
 )

@@ -45,6 +45,7 @@ from darvaza.operations.backups import (
     create_backup,
     engine_of,
 )
+from darvaza.operations.evidence import Run
 from darvaza.operations.restore import plan_restore, restore_backup
 from darvaza.operations.smoke.all import run_all
 from darvaza.security.caller import Actor
@@ -71,6 +72,10 @@ class Drill:
             "rpo_seconds": self.rpo_seconds, "steps": self.steps,
             "problems": self.problems[:50],
         }  # fmt: skip
+
+    def run(self, *, started_at: datetime) -> Run:
+        """Its `restore_drill` evidence."""
+        return Run("restore_drill", "restore", self.result, self.details(), started_at=started_at)
 
 
 def _free_port() -> int:
