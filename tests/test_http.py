@@ -10,13 +10,18 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from starlette.types import ASGIApp
 
 from darvaza import __version__
 from darvaza.app import create_app
+from darvaza.audit.models import AuditEvent
 from darvaza.config import Settings
 from darvaza.errors import Conflict
+from darvaza.jobs.models import Job
+from darvaza.jobs.queue import enqueue
 from tests.support.settings import make_settings
+from tests.support.world import Api, admin_token, error_code
 
 SECURITY_HEADERS = {
     "content-security-policy": "frame-ancestors 'none'",
@@ -269,3 +274,27 @@ def test_metrics_can_require_a_token(database_url: str, serve: Callable[[ASGIApp
     right = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {token}"})
     assert right.status_code == 200
     assert "darvaza_http_requests_total" in right.text
+
+
+def test_text_with_a_nul_character_is_refused_alike_on_both_engines_and_changes_nothing(
+    api: Api,
+) -> None:
+    # PostgreSQL cannot store U+0000 in text; a body, a query or a form holding it is bad
+    # input on every engine, never a 500, and nothing it would have changed is changed.
+    with api.db.transaction() as session:
+        job_id = enqueue(session, "audit.seal")
+    token = admin_token(api.db)
+
+    body = api.call("POST", f"/api/v1/admin/jobs/{job_id}/cancel", token,
+                    json={"reason": "wrong\x00job"})  # fmt: skip
+    query = api.call("GET", "/api/v1/admin/evidence?name=a%00b", token)
+
+    for refused in (body, query):
+        assert (refused.status_code, error_code(refused)) == (422, "invalid_text"), refused.text
+        assert "NUL" in refused.json()["error"]["message"]
+    with api.db.read() as session:
+        assert session.get_one(Job, job_id).state == "queued"
+        assert (
+            session.scalars(select(AuditEvent).where(AuditEvent.action == "job.cancelled")).all()
+            == []
+        )

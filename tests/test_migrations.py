@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from typer.testing import CliRunner
 
 from darvaza.audit.checkpoints import CheckpointFolder, seal_all
@@ -20,8 +20,16 @@ from darvaza.clock import utcnow
 from darvaza.db import Database
 from darvaza.jobs.models import Job
 from darvaza.migrate import model_differences, upgrade_to_head
-from darvaza.revisions import alembic_config, head_revisions, migration_status
+from darvaza.revisions import (
+    MIGRATION_KINDS,
+    alembic_config,
+    head_revisions,
+    migration_status,
+    migrations,
+    schema_change,
+)
 from tests.audit.support import KEYS, append, verify
+from tests.support.backups import backup_settings, seed_backup_data
 
 runner = CliRunner()
 
@@ -71,22 +79,65 @@ def test_a_database_behind_the_code_is_pending(db: Database) -> None:
     assert "database at older" in status.describe()
 
 
-def test_migrations_have_one_head_and_downgrade_cleanly(empty_database_url: str) -> None:
+def _to(db: Database, action: str, revision: str) -> None:
+    with schema_change(db) as config:
+        getattr(command, action)(config, revision)
+
+
+def test_every_migration_declares_what_undoing_it_means() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert len(script.get_heads()) == 1
+    shipped = migrations()
+    assert [m.revision for m in shipped][-1] in head_revisions()
+    assert {m.kind for m in shipped} <= set(MIGRATION_KINDS)
+    assert [m.revision for m in shipped if m.kind != "expand"] == ["0008", "0012"]
+    assert all(m.title for m in shipped)
+
+
+def test_every_migration_goes_up_down_and_up_again(empty_database_url: str) -> None:
     db = Database(empty_database_url)
     try:
+        for migration in migrations():
+            _to(db, "upgrade", migration.revision)
+            _to(db, "downgrade", migration.down_revision or "base")
+            assert migration_status(db).current == (
+                frozenset({migration.down_revision}) if migration.down_revision else frozenset()
+            ), migration.revision
+            _to(db, "upgrade", migration.revision)
+            assert migration_status(db).current == {migration.revision}
+        assert model_differences(db) == []
+        _to(db, "downgrade", "base")
         upgrade_to_head(db)
-        with db.engine.begin() as connection:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "base")
-        assert migration_status(db).current == frozenset()
-        upgrade_to_head(db)
-        assert migration_status(db).current == head_revisions()
         assert model_differences(db) == []
     finally:
         db.dispose()
+
+
+def test_the_expand_migrations_since_the_last_irreversible_one_round_trip_with_data(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    # What `darvaza release rollback` does to a live database: down through expand
+    # migrations and up again, every row of the tables that stay kept.
+    seed_backup_data(db, backup_settings(database_url, tmp_path))
+    boundary = [m.revision for m in migrations() if m.kind != "expand"][-1]
+    before = _row_counts(db)
+    _to(db, "downgrade", boundary)
+    assert migration_status(db).current == {boundary}
+    kept = _row_counts(db)
+    assert kept == {table: before[table] for table in kept}
+    upgrade_to_head(db)
+    after = _row_counts(db)
+    assert {table: after[table] for table in kept} == kept
+    assert model_differences(db) == []
+
+
+def _row_counts(db: Database) -> dict[str, int]:
+    with db.engine.connect() as connection:
+        tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
+        return {
+            table: connection.execute(text(f'SELECT COUNT(*) FROM "{table}"')).scalar_one()
+            for table in tables
+        }
 
 
 def test_serve_in_staging_refuses_a_pending_migration(empty_database_url: str) -> None:

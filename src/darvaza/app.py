@@ -50,6 +50,7 @@ from darvaza.logs import configure_logging, get_logger
 from darvaza.metrics import Metrics
 from darvaza.middleware import RequestContextMiddleware
 from darvaza.operations.metrics import BackupsCollector
+from darvaza.operations.routes import backups_router
 from darvaza.operations.routes import fixture_router as smoke_fixture_router
 from darvaza.operations.routes import router as operations_router
 from darvaza.ops.metrics import FindingsCollector
@@ -62,6 +63,12 @@ from darvaza.tenants.routes import invitations_router
 from darvaza.tenants.routes import router as tenants_router
 
 API_PREFIX = "/api/v1"
+# Rules that hold for every operation, which no one schema states.
+API_DESCRIPTION = (
+    "Every error is `{error: {code, message, request_id}}`. Text anywhere in a request "
+    "(a body, a query, a form) may not hold the NUL character (U+0000): it is refused "
+    "with 422 `invalid_text`."
+)
 DATABASE_RETRY_AFTER_SECONDS = 5
 _FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
@@ -80,6 +87,7 @@ ROUTERS = (
     jobs_router,
     operations_router,
     smoke_fixture_router,
+    backups_router,
     *PAGE_ROUTERS,
 )
 
@@ -107,6 +115,7 @@ def create_app(
     app = FastAPI(
         title="Darvaza",
         version=__version__,
+        description=API_DESCRIPTION,
         docs_url=None,  # Swagger UI loads from a CDN; the JSON contract is enough
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",

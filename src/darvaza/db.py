@@ -42,7 +42,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 
 from darvaza.config import Settings
-from darvaza.errors import NotFound
+from darvaza.errors import InvalidInput, NotFound
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -135,6 +135,27 @@ class AppendOnly:
 
 class AppendOnlyError(Exception):
     """Code tried to change or delete a row of an append-only table: a bug, never input."""
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_nul_text(
+    _connection: Connection, _cursor: Any, _statement: str, parameters: Any, *_rest: Any
+) -> None:
+    """PostgreSQL cannot hold U+0000 in text (SQLite can): text with it is refused on both
+    engines alike, as bad input, before anything is sent, wherever it came from (a body,
+    a query, a form)."""
+    if _holds_nul(parameters):
+        raise InvalidInput("Text may not contain the NUL character (U+0000).", code="invalid_text")
 
 
 @event.listens_for(Session, "before_flush")

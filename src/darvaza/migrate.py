@@ -15,13 +15,11 @@ from alembic.runtime.migration import MigrationContext
 
 from darvaza.db import Database
 from darvaza.models import metadata
-from darvaza.revisions import VERSION_TABLE, alembic_config
+from darvaza.revisions import VERSION_TABLE, schema_change
 
 
 def upgrade_to_head(db: Database) -> None:
-    with db.engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
+    with schema_change(db) as config:
         command.upgrade(config, "head")
 
 

@@ -37,9 +37,13 @@ def check_range(since: datetime | None, until: datetime | None) -> None:
         raise InvalidInput("`since` is after `until`.", code="invalid_range")
 
 
+def epoch_microseconds(at: datetime) -> int:
+    return (at.astimezone(UTC) - _EPOCH) // _MICROSECOND
+
+
 def time_cursor(at: datetime, row_id: uuid.UUID) -> str:
     """The position after a row: its exact time and id (ties on time are broken by id)."""
-    return f"{(at.astimezone(UTC) - _EPOCH) // _MICROSECOND}_{row_id.hex}"
+    return f"{epoch_microseconds(at)}_{row_id.hex}"
 
 
 def read_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:

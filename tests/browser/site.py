@@ -10,11 +10,13 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from darvaza.billing.plans import create_plan
+from darvaza.config import Settings
 from darvaza.db import Database
 from darvaza.security.roles import PlatformRole
 from darvaza.tenants.models import Tenant
 from darvaza.tenants.service import create_tenant
 from tests.support.live_server import LiveServer, free_port
+from tests.support.settings import make_settings
 from tests.support.world import SYSTEM, Person, make_app, person
 
 
@@ -26,16 +28,29 @@ class Site:
     server: LiveServer
     storage_dir: Path
 
+    @property
+    def backup_dir(self) -> Path:
+        return self.storage_dir.parent / "backups"
+
     @classmethod
     def start(cls, database_url: str, storage_dir: Path, **settings: object) -> Site:
         """The app on a real server whose public URL is its own address, so the links it
-        gives out (the gateway's page, its callback) lead back to it."""
+        gives out (the gateway's page, its callback) lead back to it; its restore points
+        beside its files."""
         port = free_port()
         url = f"http://127.0.0.1:{port}"
+        settings.setdefault("backup_dir", str(storage_dir.parent / "backups"))
         app = make_app(database_url, public_url=url, storage_dir=str(storage_dir), **settings)
         server = LiveServer(app, port)
         server.start()
         return cls(url, Database(database_url), server, storage_dir)
+
+    def settings(self) -> Settings:
+        """The settings the site's server runs with, for the services a test calls."""
+        return make_settings(
+            database_url=self.db.url.render_as_string(hide_password=False), public_url=self.url,
+            storage_dir=str(self.storage_dir), backup_dir=str(self.backup_dir),
+        )  # fmt: skip
 
     def stop(self) -> None:
         self.server.stop()

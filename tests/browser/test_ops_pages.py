@@ -1,6 +1,7 @@
 """The ops pages in a real browser: from the home page's count to the summary, a finding
 acknowledged from the summary (a refused form shown again, open, with what is wrong),
-its timeline, the same pages in Persian, and the evidence list filtered in place."""
+its timeline, the same pages in Persian, the evidence list filtered in place, and the
+backups page."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sqlalchemy import update
 
 from darvaza.assembly import CHECKS
 from darvaza.billing.models import Payment
-from darvaza.operations.service import Run, record_evidence
+from darvaza.clock import utcnow
+from darvaza.operations.service import Drill, Run, create_backup, record_evidence
 from darvaza.ops.service import run_checks
 from darvaza.security.roles import PlatformRole
 from tests.browser.site import Site
@@ -97,3 +99,45 @@ def test_an_auditor_reads_the_summary_and_filters_the_evidence(site: Site, page:
     expect(page.locator("#evidence-list tbody tr")).to_have_count(1)
     expect(page.locator("#evidence-list tbody tr")).to_contain_text("mock-payment")
     assert page.evaluate("window.notReloaded === true")  # swapped in place
+
+
+def test_an_auditor_reads_the_restore_points_and_drills_in_english_and_persian(
+    site: Site, page: Page
+) -> None:
+    settings = site.settings()
+    older = create_backup(site.db, settings, folder=site.backup_dir, label="before-release")
+    newest = create_backup(site.db, settings, folder=site.backup_dir)
+    record_evidence(site.db, settings, SYSTEM,
+                    Run("backup_verify", "deep", "failed", {"point": older.id}))  # fmt: skip
+    drill = Drill(point=newest.id, rto_seconds=42.25, rpo_seconds=90,
+                  steps=[{"step": "smoke all", "seconds": 30.5}])  # fmt: skip
+    record_evidence(site.db, settings, SYSTEM, drill.run(started_at=utcnow()))
+    site.sign_in(page, site.person(PlatformRole.AUDITOR))
+    site.language(page, "en")
+    page.goto(site.url + "/console/")
+    page.locator("#navigation").get_by_role("link", name="Backups").click()
+    expect(page.locator("h1")).to_have_text("Backups")
+    rows = page.locator("#restore-points tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text(newest.id)
+    expect(rows.nth(0).locator("td").nth(7)).to_contain_text("Passed")  # drilled
+    expect(rows.nth(0).locator("td").nth(6)).to_contain_text("Not yet")  # not verified
+    expect(rows.nth(1)).to_contain_text("before-release")
+    expect(rows.nth(1).locator("td").nth(6)).to_contain_text("Failed")
+    policy = page.locator("#backup-policy")
+    # The tests turn the worker's backup and drill off.
+    expect(policy).to_contain_text("Off (DARVAZA_BACKUP_SCHEDULE is empty).")
+    expect(policy).to_contain_text("the last 7 days and 4 weeks")
+    drills = page.locator("#restore-drills tbody tr")
+    expect(drills).to_have_count(1)
+    expect(drills).to_contain_text("42.2 s")
+    drills.locator("summary").click()
+    expect(drills.locator("ol li")).to_have_text("smoke all: 30.5 s")
+    # Nothing on the page makes or restores one.
+    expect(page.locator("main form")).to_have_count(0)
+
+    site.language(page, "fa")
+    page.goto(site.url + "/console/admin/backups")
+    expect(page.locator("h1")).to_have_text("پشتیبان‌ها")
+    expect(page.locator("#restore-drills tbody tr")).to_contain_text("۴۲٫۲ ثانیه")
+    expect(page.locator("#restore-points tbody tr").nth(1)).to_contain_text("ناموفق")

@@ -11,6 +11,7 @@ import pytest
 from darvaza.billing.schemas import PlanIn
 from darvaza.console.forms import FieldError, check_form, form_body, once
 from darvaza.console.render import safe_next
+from darvaza.content.schemas import ContentChangeIn
 from darvaza.db import Database
 from darvaza.errors import Conflict, InvalidInput
 from darvaza.identity.schemas import PasswordChangeIn
@@ -30,6 +31,20 @@ def test_a_form_is_checked_by_the_api_schema_and_reads_persian_digits() -> None:
     assert form.errors["price_rials"] == [FieldError("Must be at least %(ge)s.", {"ge": 1000})]
     assert form.errors["code"] == [FieldError("This is required.", {})]
     assert form.values["name"] == " Gold "  # what was typed, to show again
+
+
+def test_a_field_longer_than_the_published_limit_is_refused_even_when_spaces_pad_it() -> None:
+    # The form's contract says at most 10,000 characters are sent; spaces around the text
+    # count, though the text kept is trimmed.
+    padded = "x" * 9_990 + "\x0c" * 20
+    body, form = check_form(ContentChangeIn, {"description": padded, "title": ""})
+    assert body is None
+    assert form.errors == {
+        "description": [FieldError("At most %(max_length)s characters.", {"max_length": 10_000})]
+    }
+    body, _ = check_form(ContentChangeIn, {"description": "x" * 9_990 + " " * 10})
+    assert body is not None
+    assert body.description == "x" * 9_990
 
 
 def test_a_password_is_never_kept_to_show_again() -> None:

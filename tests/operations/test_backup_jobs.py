@@ -55,7 +55,7 @@ def test_the_nightly_backup_is_scheduled_by_its_setting_recorded_and_prunes(
     assert point.label == "scheduled"
     assert point.id not in {made.id for made in older}
     (evidence,) = _evidence(db, "backup")
-    assert (evidence.result, evidence.details["id"]) == ("passed", point.id)
+    assert (evidence.result, evidence.details["point"]) == ("passed", point.id)
     assert (evidence.recorded_by_type, evidence.recorded_by_id) == ("system", "worker")
 
 

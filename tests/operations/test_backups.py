@@ -196,6 +196,15 @@ def test_every_corruption_is_caught_and_names_its_part(
     (newer / MANIFEST).write_text("{not json")
     with pytest.raises(BackupError, match="manifest cannot be read"):
         find_backup(folder, newer.name)
+    # A manifest cut short or edited by hand: refused by what is wrong, never met later
+    # as a missing key; and not listed as a restore point.
+    damaged = {**manifest, "parts": [{"name": database, "size": "big", "sha256": "x"}],
+               "created_at": "yesterday"}  # fmt: skip
+    del damaged["tables"]
+    (newer / MANIFEST).write_text(json.dumps(damaged))
+    with pytest.raises(BackupError, match=r"manifest is damaged \(created_at, parts, tables\)"):
+        find_backup(folder, newer.name)
+    assert newer.name not in [point.id for point in list_backups(folder)]
 
 
 def test_a_file_that_changed_under_its_item_is_named_and_the_deep_check_fails(
@@ -483,7 +492,9 @@ def _restore_point_at(folder: Path, at: datetime) -> str:
     point_id = f"{at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     (folder / point_id).mkdir(parents=True)
     manifest = {"format_version": 1, "id": point_id, "created_at": at.isoformat(),
-                "engine": "sqlite", "parts": [], "migration_head": None}  # fmt: skip
+                "engine": "sqlite", "parts": [], "migration_head": None, "seconds": 0.1,
+                "tables": {}, "files": [], "file_problems": [],
+                "unreferenced_files": []}  # fmt: skip
     (folder / point_id / MANIFEST).write_text(json.dumps(manifest))
     return point_id
 

@@ -220,16 +220,25 @@ def migrate(
         ),
     ] = False,
 ) -> None:
-    """Upgrade the database to the newest schema. With --check, record the verdict as
-    `migration_check` evidence."""
+    """Upgrade the database to the newest schema, naming each contract or irreversible
+    migration on the way; in `production` one of those needs a restore point at most
+    DARVAZA_MIGRATE_BACKUP_MAX_AGE_MINUTES old. With --check, change nothing and record
+    the verdict as `migration_check` evidence."""
     from darvaza.db import Database
     from darvaza.migrate import model_differences, upgrade_to_head
+    from darvaza.operations.service import BackupError, guard_upgrade
     from darvaza.revisions import migration_status
 
     settings = _settings()
     db = Database.from_settings(settings)
     try:
         if not check:
+            try:
+                guard = guard_upgrade(db, settings)
+            except BackupError as exc:
+                _fail(str(exc))
+            for line in guard.describe():
+                typer.echo(line)
             upgrade_to_head(db)
             typer.echo(f"Migrated: {migration_status(db).describe()}")
             return

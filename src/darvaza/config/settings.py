@@ -260,6 +260,9 @@ class Settings(BaseSettings):
     backup_keep_daily: int = Field(default=7, ge=0, le=3650)
     backup_keep_weekly: int = Field(default=4, ge=0, le=520)
     restore_drill_max_age_days: int = Field(default=7, ge=1, le=365)
+    # In `production`, `darvaza migrate` runs a contract or irreversible migration only
+    # when a restore point of this engine is at most this many minutes old.
+    migrate_backup_max_age_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     # When the worker takes the nightly restore point (then prunes by the keep settings)
     # and runs the weekly restore drill: cron expressions in UTC; empty turns one off.
     # 23:00 UTC is 02:30 in Tehran; the drill runs early on Friday, Iran's weekend.

@@ -16,6 +16,7 @@ from babel.dates import format_timedelta
 
 from darvaza.config import AmountUnit, Language
 from darvaza.console.i18n import Locale
+from darvaza.errors import N_
 
 # Extended Arabic-Indic digits (Persian) and Arabic-Indic digits, from zero.
 _DIGITS = {
@@ -94,6 +95,16 @@ class Formats:
         else:
             text = babel_date(day, _BABEL_DATE[self.language], locale=self.language.value)
         return localise_digits(text, self.language)
+
+    def size(self, count: int) -> str:
+        """A size in bytes, in the largest binary unit below it ("1.5 MiB")."""
+        units = (N_("%(size)s bytes"), N_("%(size)s KiB"), N_("%(size)s MiB"),
+                 N_("%(size)s GiB"), N_("%(size)s TiB"))  # fmt: skip
+        value, unit = float(count), 0
+        while value >= 1024 and unit < len(units) - 1:
+            value, unit = value / 1024, unit + 1
+        shown = self.number(count if unit == 0 else round(value, 1))
+        return self.locale.gettext(units[unit], size=shown)
 
     def age(self, seconds: float) -> str:
         """How long, rounded to its largest unit ("3 hours"), in the language's words."""

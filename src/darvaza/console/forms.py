@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
+from annotated_types import MaxLen
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, update
@@ -155,8 +156,16 @@ def check_form(
         }
     )
     given: dict[str, object] = {}
+    too_long: set[str] = set()
     for name, info in model.model_fields.items():
-        raw = fields.get(name, "").strip() if name not in SECRET_FIELDS else fields.get(name, "")
+        sent = fields.get(name, "")
+        # The published form's limit is on what is sent, spaces around it included.
+        limit = _max_length(info.metadata)
+        if limit is not None and len(sent) > limit:
+            state.add(name, _field_error("string_too_long", {"max_length": limit}))
+            too_long.add(name)
+            continue
+        raw = sent.strip() if name not in SECRET_FIELDS else sent
         if raw == "":
             continue
         given[name] = raw.translate(_DIGITS) if _is_number(info.annotation) else raw
@@ -168,9 +177,15 @@ def check_form(
     except ValidationError as exc:
         for error in exc.errors():
             name = str(error["loc"][0]) if error.get("loc") else ""
-            state.add(name, _field_error(error["type"], error.get("ctx") or {}))
+            if name not in too_long:  # said already
+                state.add(name, _field_error(error["type"], error.get("ctx") or {}))
         return None, state
     return (None if state.failed else found), state
+
+
+def _max_length(metadata: list[Any]) -> int | None:
+    limits = [rule.max_length for rule in metadata if isinstance(rule, MaxLen)]
+    return min(limits) if limits else None
 
 
 def form_body(model: type[BaseModel], *, blank_is_none: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -14,6 +14,9 @@ revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+# expand (only adds; reversible), contract (removes or tightens what earlier code needs),
+# or irreversible (no way back but a restore point): see `revisions.MIGRATION_KINDS`.
+kind: str = "expand"
 
 
 def upgrade() -> None:

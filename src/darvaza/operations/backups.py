@@ -78,6 +78,12 @@ class RestorePoint:
         return datetime.fromisoformat(self.manifest["created_at"])
 
     @property
+    def newest_change_at(self) -> datetime | None:
+        """The newest change it holds: what a restore would lose came after it."""
+        newest = self.manifest.get("newest_change_at")
+        return datetime.fromisoformat(newest) if isinstance(newest, str) else None
+
+    @property
     def engine(self) -> str:
         return str(self.manifest["engine"])
 
@@ -95,7 +101,7 @@ def backup_run(point: RestorePoint, *, started_at: datetime) -> Run:
     file was missing or differed from its item."""
     problems = point.manifest["file_problems"]
     details = {
-        "id": point.id, "path": str(point.path), "label": point.label, "bytes": point.size,
+        "point": point.id, "path": str(point.path), "label": point.label, "bytes": point.size,
         "seconds": point.manifest["seconds"], "engine": point.engine,
         "files": len(point.manifest["files"]), "file_problems": problems[:20],
     }  # fmt: skip
@@ -382,7 +388,39 @@ def read_manifest(path: Path) -> dict[str, Any]:
             f"{path}: made by a newer Darvaza (format {version}; this one reads up to "
             f"{FORMAT_VERSION}): use that version or a newer one."
         )
+    _check_shape(path, manifest)
     return manifest
+
+
+# What every reader of a manifest relies on, by type: a manifest edited by hand or cut
+# short is refused by name here, not met later as a missing key.
+MANIFEST_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "created_at": str, "engine": str, "seconds": (int, float), "tables": dict,
+    "parts": list, "files": list, "file_problems": list, "unreferenced_files": list,
+    "migration_head": (str, type(None)),
+}  # fmt: skip
+
+
+def _check_shape(path: Path, manifest: dict[str, Any]) -> None:
+    wrong = [key for key, kind in MANIFEST_SHAPE.items()
+             if not isinstance(manifest.get(key), kind)]  # fmt: skip
+    for key, fields in (("parts", {"name": str, "size": int, "sha256": str}),
+                        ("files", {"key": str, "size": int, "sha256": str})):  # fmt: skip
+        entries = manifest.get(key)
+        if isinstance(entries, list) and not all(
+            isinstance(entry, dict)
+            and all(isinstance(entry.get(name), kind) for name, kind in fields.items())
+            for entry in entries
+        ):
+            wrong.append(key)
+    if manifest.get("engine") not in DATABASE_PART:
+        wrong.append("engine")
+    try:
+        datetime.fromisoformat(str(manifest.get("created_at")))
+    except ValueError:
+        wrong.append("created_at")
+    if wrong:
+        raise BackupError(f"{path}: the manifest is damaged ({', '.join(sorted(set(wrong)))}).")
 
 
 def list_backups(folder: Path) -> list[RestorePoint]:

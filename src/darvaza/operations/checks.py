@@ -56,7 +56,7 @@ def last_run_failed(context: CheckContext) -> list[Observation]:
         details = {
             "kind": kind, "evidence": str(newest.id), "name": newest.name,
             "failed_at": newest.finished_at.isoformat(),
-            "point": newest.details.get("point") or newest.details.get("id"),
+            "point": newest.details.get("point"),
             "problems": [str(problem) for problem in problems if problem][:5],
         }  # fmt: skip
         observations.append(Observation(Subject("evidence", kind), details))

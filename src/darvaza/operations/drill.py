@@ -108,10 +108,8 @@ def _scratch_target(settings: Settings, work: Path, engine: str) -> Iterator[str
 
 def _age_of_newest_change(point: RestorePoint) -> float | None:
     """The RPO: how much a recovery from this point loses, as of now."""
-    newest = point.manifest.get("newest_change_at")
-    if newest is None:
-        return None
-    return round((utcnow() - datetime.fromisoformat(newest)).total_seconds(), 3)
+    newest = point.newest_change_at
+    return None if newest is None else round((utcnow() - newest).total_seconds(), 3)
 
 
 def _drill_token(target: Database, settings: Settings) -> str:
@@ -188,61 +186,103 @@ def _served(env: dict[str, str], work: Path, port: int) -> Iterator[str]:
                 server.kill()
 
 
-def run_restore_drill(
-    db: Database, settings: Settings, *, point: RestorePoint | None = None,
-    smoke_wait_seconds: float = 30, progress: Progress = lambda _line: None,
-) -> Drill:  # fmt: skip
-    """Rehearse the recovery (see the module's note); the drill's steps and verdict."""
-    drill = Drill()
-    started = time.monotonic()
+@dataclass
+class Steps:
+    """A rehearsal's steps, each with its seconds, and what went wrong."""
 
-    def step(name: str, since: float, **more: Any) -> None:
-        drill.steps.append({"step": name, "seconds": round(time.monotonic() - since, 3), **more})
-        progress(f"{name}: {drill.steps[-1]['seconds']} s")
+    progress: Progress
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
-    at = time.monotonic()
-    if point is None:
-        point = create_backup(db, settings, folder=Path(settings.backup_dir), label="drill")
-        step("backup", at, point=point.id)
-    drill.point, drill.rpo_seconds = point.id, _age_of_newest_change(point)
+    def took(self, name: str, since: float, **more: Any) -> None:
+        self.steps.append({"step": name, "seconds": round(time.monotonic() - since, 3), **more})
+        self.progress(f"{name}: {self.steps[-1]['seconds']} s")
+
+
+@dataclass(frozen=True)
+class ScratchCopy:
+    """A restore point restored where nothing real is touched, to migrate, check and serve."""
+
+    url: str
+    work: Path
+    settings: Settings  # the live settings, with the copy's own folders
+    port: int
+
+    def darvaza(self, *args: str) -> None:
+        _darvaza(list(args), _server_env(self.url, self.work, self.port, self.settings), self.work)
+
+    def smoke_all(self, steps: Steps, wait_seconds: float) -> list[str]:
+        """Serve the copy on its port and run every smoke check; the ones that failed."""
+        target = Database(self.url)
+        try:
+            token = _drill_token(target, self.settings)
+        finally:
+            target.dispose()
+        at = time.monotonic()
+        env = _server_env(self.url, self.work, self.port, self.settings)
+        with _served(env, self.work, self.port) as base:
+            steps.took("start the server", at)
+            at = time.monotonic()
+            reports = run_all(base, token, max_wait_seconds=wait_seconds)
+            failed = [report.name for report in reports if report.deviations]
+            steps.took("smoke all", at, failed=failed)
+        return failed
+
+
+@contextmanager
+def scratch_copy(settings: Settings, point: RestorePoint, steps: Steps) -> Iterator[ScratchCopy]:
+    """`point` restored into a scratch target and deep-checked (problems go to `steps`),
+    with copies of the checkpoint folder; everything goes when the block ends."""
     with tempfile.TemporaryDirectory(prefix="darvaza-drill-") as folder:
         work = Path(folder)
         checkpoints = Path(settings.audit_checkpoint_dir)
-        if checkpoints.is_dir():  # the copy: the drill's server may add checkpoints to it
+        if checkpoints.is_dir():  # the copy: the copy's server may add checkpoints to it
             shutil.copytree(checkpoints, work / "checkpoints")
         local = settings.model_copy(
             update={"audit_checkpoint_dir": str(work / "checkpoints"),
                     "backup_dir": str(work / "backups")}
         )  # fmt: skip
-        try:
-            with _scratch_target(settings, work, point.engine) as url:
-                at = time.monotonic()
-                plan = plan_restore(point, local, database_url=url, storage=work / "storage")
-                report, _ = restore_backup(plan, local, Actor.system("restore-drill"), force=False)
-                drill.problems += report.problems
-                step("restore and deep checks", at, result=report.result)
-                if drill.problems:
-                    return drill
-                port = _free_port()
-                env = _server_env(url, work, port, settings)
-                at = time.monotonic()
-                _darvaza(["migrate"], env, work)  # as an operator would, to this code's head
-                step("migrate", at)
-                target = Database(url)
-                try:
-                    token = _drill_token(target, settings)
-                finally:
-                    target.dispose()
-                at = time.monotonic()
-                with _served(env, work, port) as base:
-                    step("start the server", at)
-                    at = time.monotonic()
-                    reports = run_all(base, token, max_wait_seconds=smoke_wait_seconds)
-                    failed = [r.name for r in reports if r.deviations]
-                    step("smoke all", at, failed=failed)
-                    drill.problems += [f"smoke {name} failed" for name in failed]
-                if not drill.problems:
-                    drill.rto_seconds = round(time.monotonic() - started, 3)
-        except BackupError as exc:
-            drill.problems.append(str(exc))
+        with _scratch_target(settings, work, point.engine) as url:
+            at = time.monotonic()
+            plan = plan_restore(point, local, database_url=url, storage=work / "storage")
+            report, _ = restore_backup(plan, local, Actor.system("restore-drill"), force=False)
+            steps.problems += report.problems
+            steps.took("restore and deep checks", at, result=report.result)
+            yield ScratchCopy(url, work, settings, _free_port())
+
+
+def point_for(db: Database, settings: Settings, point: RestorePoint | None, steps: Steps,
+              label: str) -> RestorePoint:  # fmt: skip
+    """The restore point named, or a new one."""
+    if point is not None:
+        return point
+    at = time.monotonic()
+    point = create_backup(db, settings, folder=Path(settings.backup_dir), label=label)
+    steps.took("backup", at, point=point.id)
+    return point
+
+
+def run_restore_drill(
+    db: Database, settings: Settings, *, point: RestorePoint | None = None,
+    smoke_wait_seconds: float = 30, progress: Progress = lambda _line: None,
+) -> Drill:  # fmt: skip
+    """Rehearse the recovery (see the module's note); the drill's steps and verdict."""
+    steps = Steps(progress)
+    drill = Drill(steps=steps.steps, problems=steps.problems)
+    started = time.monotonic()
+    point = point_for(db, settings, point, steps, "drill")
+    drill.point, drill.rpo_seconds = point.id, _age_of_newest_change(point)
+    try:
+        with scratch_copy(settings, point, steps) as copy:
+            if steps.problems:
+                return drill
+            at = time.monotonic()
+            copy.darvaza("migrate")  # as an operator would, to this code's head
+            steps.took("migrate", at)
+            failed = copy.smoke_all(steps, smoke_wait_seconds)
+            steps.problems += [f"smoke {name} failed" for name in failed]
+            if not steps.problems:
+                drill.rto_seconds = round(time.monotonic() - started, 3)
+    except BackupError as exc:
+        steps.problems.append(str(exc))
     return drill

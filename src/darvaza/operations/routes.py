@@ -1,23 +1,30 @@
 """Evidence over HTTP: platform admins record runs (the smoke checks record theirs here,
-on the instance they checked); platform admins and auditors read them."""
+on the instance they checked); platform admins and auditors read them, and the restore
+points and restore drills (read only: making and restoring one are commands)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from darvaza.errors import refuses
 from darvaza.http import PartsDep
 from darvaza.operations import service
 from darvaza.operations.schemas import (
+    RESTORE_POINT_ID,
     EvidenceIn,
     EvidenceKind,
     EvidenceOut,
     EvidencePageOut,
     EvidenceResult,
     FixtureAccountOut,
+    RestoreDrillOut,
+    RestoreDrillPageOut,
+    RestorePointCursor,
+    RestorePointOut,
+    RestorePointPageOut,
     SmokeFixtureIn,
     SmokeFixtureOut,
 )
@@ -26,6 +33,7 @@ from darvaza.security.policy import AUDIT_READER, PLATFORM_ADMIN, Access, Requir
 
 router = APIRouter(prefix="/api/v1/admin/evidence", tags=["admin"])
 fixture_router = APIRouter(prefix="/api/v1/admin/smoke-fixture", tags=["admin"])
+backups_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 
 @router.post(
@@ -115,3 +123,60 @@ def prepare_smoke_fixture(
         answer.model_dump_json(), media_type="application/json",
         headers={"Cache-Control": "no-store"},
     )  # fmt: skip
+
+
+@backups_router.get(
+    "/backups", response_model=RestorePointPageOut, dependencies=[Requires(AUDIT_READER)]
+)
+def list_restore_points(
+    parts: PartsDep,
+    limit: PageLimit = 50,
+    cursor: RestorePointCursor = None,
+) -> RestorePointPageOut:
+    """The whole restore points in this instance's backup folder, newest first, each with
+    its newest verification and drill. Making and restoring one are commands on the
+    server (`darvaza backup create`, `darvaza backup restore`), never routes."""
+    page = service.list_restore_points(parts.db, parts.settings, limit=limit, cursor=cursor)
+    return RestorePointPageOut(
+        items=[RestorePointOut.of(view) for view in page.items], next_cursor=page.next_cursor
+    )
+
+
+@backups_router.get(
+    "/backups/{point_id}",
+    response_model=RestorePointOut,
+    dependencies=[Requires(AUDIT_READER)],
+    responses=refuses(_404="No whole restore point has this id in the backup folder."),
+)
+def get_restore_point(
+    point_id: Annotated[
+        str, Path(pattern=RESTORE_POINT_ID, description="such as 20261204T183000Z-1a2b3c")
+    ],
+    parts: PartsDep,
+) -> RestorePointOut:
+    return RestorePointOut.of(service.get_restore_point(parts.db, parts.settings, point_id))
+
+
+@backups_router.get(
+    "/restore-drills", response_model=RestoreDrillPageOut, dependencies=[Requires(AUDIT_READER)]
+)
+def list_restore_drills(
+    parts: PartsDep,
+    result: EvidenceResult | None = None,
+    instance: Annotated[str | None, Query(max_length=100, description="instance name")] = None,
+    since: Annotated[IsoTime | None, Query(description="recorded at or after")] = None,
+    until: Annotated[IsoTime | None, Query(description="recorded before")] = None,
+    limit: PageLimit = 50,
+    cursor: TimeCursor = None,
+) -> RestoreDrillPageOut:
+    """Restore drills newest first: the restore point, the verdict, each step's time, the
+    RTO and the RPO (`restore_drill` evidence, read for what it holds)."""
+    page = service.list_drills(
+        parts.db,
+        service.EvidenceFilter(result=result, instance_name=instance, since=since, until=until),
+        limit=limit,
+        cursor=cursor,
+    )
+    return RestoreDrillPageOut(
+        items=[RestoreDrillOut.of(row) for row in page.items], next_cursor=page.next_cursor
+    )

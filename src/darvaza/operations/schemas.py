@@ -1,4 +1,4 @@
-"""Shapes of the operations API: evidence."""
+"""Shapes of the operations API: evidence, the smoke fixture, restore points and drills."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from darvaza.operations.models import Evidence, EvidenceKind, EvidenceResult
+from darvaza.operations.service import RESTORE_POINT, RestorePointView, drill_facts
 from darvaza.params import IsoTime
 from darvaza.security.roles import PlatformRole
 
@@ -113,3 +115,107 @@ class SmokeFixtureOut(BaseModel):
     other_tenant: str = Field(description="a second synthetic tenant, for what must stay another's")
     plan_code: str
     accounts: list[FixtureAccountOut]
+
+
+# --- Restore points and drills (read only) ---------------------------------------------
+
+RESTORE_POINT_ID = RESTORE_POINT.pattern
+# The position after a restore point: its time in microseconds since 1970 and its id.
+RestorePointCursor = Annotated[
+    str | None,
+    Query(pattern="^[0-9]{1,17}_" + RESTORE_POINT_ID.removeprefix("^"),
+          description="`next_cursor` of the page before"),
+]  # fmt: skip
+
+
+class PartOut(BaseModel):
+    name: str = Field(
+        description="`database.sqlite3` or `database.pgdump`, `files.tar`, `config.json`"
+    )
+    size: int
+    sha256: str
+
+
+class RestorePointOut(BaseModel):
+    id: str
+    label: str | None
+    created_at: datetime
+    engine: str = Field(description="`sqlite` or `postgresql`: it restores only there")
+    bytes: int = Field(description="the parts' total size")
+    seconds: float = Field(description="how long it took to write")
+    darvaza_version: str | None
+    revision: str | None
+    migration_head: str | None
+    newest_change_at: datetime | None = Field(
+        description="the newest change it holds: what a restore would lose is after this"
+    )
+    instance: InstanceOut | None = Field(description="where it was taken")
+    tables: dict[str, int] = Field(description="each table's row count at the snapshot")
+    files: int = Field(description="content files in it")
+    file_problems: list[str] = Field(description="items whose file was missing or differed")
+    unreferenced_files: int = Field(description="stored files no item refers to (not copied)")
+    parts: list[PartOut]
+    last_verify: EvidenceOut | None = Field(description="its newest `backup_verify` evidence")
+    last_drill: EvidenceOut | None = Field(description="its newest `restore_drill` evidence")
+
+    @classmethod
+    def of(cls, view: RestorePointView) -> RestorePointOut:
+        point, manifest = view.point, view.point.manifest
+        profile, name = manifest.get("profile"), manifest.get("instance")
+        return cls(
+            id=point.id, label=point.label, created_at=point.created_at, engine=point.engine,
+            bytes=point.size, seconds=manifest["seconds"],
+            darvaza_version=manifest.get("darvaza_version"), revision=manifest.get("revision"),
+            migration_head=manifest["migration_head"],
+            newest_change_at=point.newest_change_at,
+            instance=InstanceOut(profile=profile, name=name)
+            if isinstance(profile, str) and isinstance(name, str) else None,
+            tables=manifest["tables"], files=len(manifest["files"]),
+            file_problems=manifest["file_problems"],
+            unreferenced_files=len(manifest["unreferenced_files"]),
+            parts=[PartOut(**part) for part in manifest["parts"]],
+            last_verify=view.last_verify and EvidenceOut.of(view.last_verify),
+            last_drill=view.last_drill and EvidenceOut.of(view.last_drill),
+        )  # fmt: skip
+
+
+class RestorePointPageOut(BaseModel):
+    items: list[RestorePointOut]
+    next_cursor: str | None
+
+
+class DrillStepOut(BaseModel):
+    step: str = Field(description="`backup`, `restore and deep checks`, `migrate`, …")
+    seconds: float
+
+
+class RestoreDrillOut(BaseModel):
+    id: uuid.UUID = Field(description="its evidence's id")
+    result: str
+    point: str | None = Field(description="the restore point it drilled")
+    rto_seconds: float | None = Field(description="from the start to green smoke checks")
+    rpo_seconds: float | None = Field(description="the age of the restore point's newest change")
+    steps: list[DrillStepOut]
+    problems: list[str]
+    started_at: datetime
+    finished_at: datetime
+    instance: InstanceOut
+    recorded_by: RecordedByOut
+
+    @classmethod
+    def of(cls, evidence: Evidence) -> RestoreDrillOut:
+        facts = drill_facts(evidence)
+        shown = EvidenceOut.of(evidence)
+        return cls(
+            id=evidence.id, result=evidence.result, point=facts.point,
+            rto_seconds=facts.rto_seconds, rpo_seconds=facts.rpo_seconds,
+            steps=[DrillStepOut(step=step, seconds=seconds) for step, seconds in facts.steps],
+            problems=facts.problems, started_at=evidence.started_at,
+            finished_at=evidence.finished_at, instance=shown.instance,
+            recorded_by=shown.recorded_by,
+        )  # fmt: skip
+
+
+class RestoreDrillPageOut(BaseModel):
+    items: list[RestoreDrillOut]
+    next_cursor: str | None

@@ -1,6 +1,7 @@
 """Operations' face: what other layers, the routes and the command ask of it."""
 
 from darvaza.operations.backup_verify import Verification, verify_backup
+from darvaza.operations.backups import ID as RESTORE_POINT
 from darvaza.operations.backups import (
     BackupError,
     Progress,
@@ -24,35 +25,66 @@ from darvaza.operations.evidence import (
 )
 from darvaza.operations.fixture import AccountWanted, Fixture, prepare_smoke_fixture
 from darvaza.operations.models import EVIDENCE_KINDS, EVIDENCE_RESULTS
+from darvaza.operations.release import (
+    Rehearsal,
+    RollbackPlan,
+    UpgradeGuard,
+    guard_upgrade,
+    plan_rollback,
+    rehearse_release,
+    roll_back,
+)
 from darvaza.operations.restore import RestorePlan, plan_restore, restore_backup
+from darvaza.operations.restore_points import (
+    RestorePointView,
+    drill_facts,
+    get_restore_point,
+    list_drills,
+    list_restore_points,
+)
+from darvaza.operations.tasks import next_runs
 
 __all__ = [
     "EVIDENCE_KINDS",
     "EVIDENCE_RESULTS",
+    "RESTORE_POINT",
     "AccountWanted",
     "BackupError",
     "Drill",
     "EvidenceFilter",
     "Fixture",
     "Progress",
+    "Rehearsal",
     "RestorePlan",
     "RestorePoint",
+    "RestorePointView",
+    "RollbackPlan",
     "Run",
+    "UpgradeGuard",
     "Verification",
     "backup_run",
     "create_backup",
+    "drill_facts",
     "failed_backup_run",
     "find_backup",
     "get_evidence",
+    "get_restore_point",
+    "guard_upgrade",
     "latest_evidence",
     "latest_of_each",
     "list_backups",
+    "list_drills",
     "list_evidence",
+    "list_restore_points",
+    "next_runs",
     "plan_restore",
+    "plan_rollback",
     "prepare_smoke_fixture",
     "prune_backups",
     "record_evidence",
+    "rehearse_release",
     "restore_backup",
+    "roll_back",
     "run_restore_drill",
     "verify_backup",
 ]

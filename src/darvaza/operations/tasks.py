@@ -4,11 +4,12 @@ commands do; when they run is a setting (`backup_schedule`, `restore_drill_sched
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from darvaza.clock import utcnow
+from darvaza.config import Settings
 from darvaza.jobs.registry import JobContext, JobKind, Tasks
 from darvaza.jobs.schedule import Periodic
 from darvaza.logs import get_logger
@@ -81,3 +82,12 @@ TASKS = Tasks(
         ),
     ),
 )
+
+
+def next_runs(settings: Settings, now: datetime) -> dict[str, datetime | None]:
+    """When the worker next takes a restore point and runs a drill (None: turned off)."""
+    runs: dict[str, datetime | None] = {}
+    for entry in TASKS.schedule:
+        configured = entry.configured(settings)
+        runs[entry.kind] = configured.next_slot(now) if configured else None
+    return runs

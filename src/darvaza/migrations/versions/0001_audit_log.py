@@ -18,6 +18,7 @@ revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+kind: str = "expand"
 
 GENESIS_HASH = "0" * 64
 

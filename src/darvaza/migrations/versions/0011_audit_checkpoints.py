@@ -14,6 +14,7 @@ revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+kind: str = "expand"
 
 SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

@@ -28,6 +28,8 @@ revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Every audit event is re-hashed into the new chain; going back would need the old hashes.
+kind: str = "irreversible"
 
 SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 COLUMNS = (

@@ -14,6 +14,7 @@ revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+kind: str = "expand"
 
 
 def upgrade() -> None:

@@ -18,6 +18,7 @@ revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+kind: str = "expand"
 
 KINDS = (
     "smoke", "gate", "config_check", "migration_check", "alert_test", "backup",

@@ -19,6 +19,7 @@ revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+kind: str = "expand"
 
 
 POSTGRESQL_TRIGGERS = [

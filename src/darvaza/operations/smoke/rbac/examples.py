@@ -231,6 +231,15 @@ def _one_evidence(w: World, _caller: str, admitted: bool) -> Call:
     return Call(f"/api/v1/admin/evidence/{evidence_id}", also_ok=UNISSUED)
 
 
+def _one_restore_point(w: World, _caller: str, admitted: bool) -> Call:
+    """The newest restore point when there is one, else an id no restore point has."""
+    point_id = "20000101T000000Z-000000"
+    if admitted:
+        found = w.admin(200, "GET", "/api/v1/admin/backups?limit=1")["items"]
+        point_id = found[0]["id"] if found else point_id
+    return Call(f"/api/v1/admin/backups/{point_id}", also_ok=UNISSUED)
+
+
 UNKNOWN_CALLBACK = {"status": "10", "id": "none", "order_id": "dz-none", "track_id": "1"}
 
 
@@ -312,6 +321,9 @@ API_EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("GET", "/api/v1/admin/evidence"): _plain("/api/v1/admin/evidence?kind=smoke"),
     ("GET", "/api/v1/admin/evidence/{evidence_id}"): Example(_one_evidence),
+    ("GET", "/api/v1/admin/backups"): _plain("/api/v1/admin/backups?limit=5"),
+    ("GET", "/api/v1/admin/backups/{point_id}"): Example(_one_restore_point),
+    ("GET", "/api/v1/admin/restore-drills"): _plain("/api/v1/admin/restore-drills?limit=5"),
     ("GET", "/api/v1/admin/ops/summary"): _plain("/api/v1/admin/ops/summary"),
     ("GET", "/api/v1/admin/ops/findings"): _plain("/api/v1/admin/ops/findings?state=open"),
     # A finding that does not exist: admitted callers get 404. The smoke checks never

@@ -250,6 +250,7 @@ PAGE_EXAMPLES: dict[tuple[str, str], Example] = {
         also_ok=UNISSUED,
     ),
     ("GET", "/console/admin/evidence"): _plain("/console/admin/evidence?kind=smoke"),
+    ("GET", "/console/admin/backups"): _plain("/console/admin/backups"),
     ("GET", "/console/admin/audit"): _plain("/console/admin/audit?action=plan."),
     ("GET", "/console/admin/audit/verify"): _plain("/console/admin/audit/verify"),
     # Tenants.

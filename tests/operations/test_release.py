@@ -1,0 +1,160 @@
+"""Releases and rollbacks on both engines: `darvaza migrate` in production stands a
+contract or irreversible migration only on a fresh restore point (and names it); a
+rollback downgrades through expand migrations and otherwise names the restore point and
+the command; the dry-run rehearses up, down and up again on a served scratch copy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from darvaza.cli import app as cli
+from darvaza.clock import utcnow
+from darvaza.config import Settings
+from darvaza.db import Database
+from darvaza.migrate import upgrade_to_head
+from darvaza.operations.models import Evidence
+from darvaza.operations.service import (
+    BackupError,
+    create_backup,
+    guard_upgrade,
+    plan_rollback,
+    rehearse_release,
+    roll_back,
+)
+from darvaza.revisions import downgrade_to, head_revisions, migration_status
+from tests.support.backups import backup_settings, scratch_databases_of, seed_backup_data
+
+runner = CliRunner()
+HEAD = max(head_revisions())
+
+
+def _env(settings: Settings, **more: str) -> dict[str, str]:
+    names = ("database_url", "storage_dir", "backup_dir", "audit_checkpoint_dir")
+    return {**{f"DARVAZA_{n.upper()}": str(getattr(settings, n)) for n in names}, **more}
+
+
+def _evidence(db: Database, kind: str) -> list[Evidence]:
+    with db.read() as session:
+        return list(session.scalars(select(Evidence).where(Evidence.kind == kind)))
+
+
+def test_in_production_an_irreversible_migration_needs_a_fresh_restore_point(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    local = backup_settings(database_url, tmp_path)
+    production = local.model_copy(update={"profile": "production"})
+    downgrade_to(db, "0011")  # behind 0012, which cannot be undone
+
+    with pytest.raises(BackupError, match=r"0012 \(irreversible\).*darvaza backup create"):
+        guard_upgrade(db, production)
+    # Outside production it is said, not refused.
+    assert "No downgrade undoes 0012 (irreversible)" in guard_upgrade(db, local).describe()[0]
+
+    point = create_backup(db, local, folder=Path(local.backup_dir))
+    guard = guard_upgrade(db, production)
+    assert guard.relied_on is not None
+    assert guard.relied_on.id == point.id
+    assert [m.revision for m in guard.one_way] == ["0012"]
+    assert f"Relying on restore point {point.id}" in guard.describe()[-1]
+    later = utcnow() + timedelta(minutes=production.migrate_backup_max_age_minutes + 1)
+    with pytest.raises(BackupError, match="60 minutes"):
+        guard_upgrade(db, production, now=later)
+
+    migrated = runner.invoke(cli, ["migrate"], env=_env(local))
+    assert migrated.exit_code == 0, migrated.output
+    assert "No downgrade undoes 0012 (irreversible)" in migrated.output
+    assert migration_status(db).current == head_revisions()
+    # At head nothing is pending: nothing to stand behind.
+    assert guard_upgrade(db, production).one_way == []
+
+
+def test_a_rollback_downgrades_through_expand_migrations_and_is_recorded(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    settings = backup_settings(database_url, tmp_path)
+    seed_backup_data(db, settings, files=1)
+    plan = plan_rollback(db, settings, "0013")
+    assert plan.reversible
+    assert [m.revision for m in plan.undone] == ["0015", "0014"]
+    # Back to 0014, which keeps the evidence table (0014 made it) for the record.
+
+    asked = runner.invoke(cli, ["release", "rollback", "--to", "0014"], env=_env(settings),
+                          input="n\n")  # fmt: skip
+    assert asked.exit_code == 1
+    assert migration_status(db).current == head_revisions()  # said no: nothing changed
+
+    done = runner.invoke(cli, ["release", "rollback", "--to", "0014", "--yes"],
+                         env=_env(settings))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "0015 (expand)" in done.output
+    assert migration_status(db).current == {"0014"}
+    (evidence,) = _evidence(db, "rollback")
+    assert (evidence.result, evidence.details["from"], evidence.details["to"]) == (
+        "passed", HEAD, "0014",
+    )  # fmt: skip
+    upgrade_to_head(db)
+
+    with pytest.raises(BackupError, match="already at"):
+        plan_rollback(db, settings, HEAD)
+    with pytest.raises(BackupError, match="Cannot go back to 9999"):
+        plan_rollback(db, settings, "9999")
+
+
+def test_a_rollback_across_an_irreversible_migration_names_the_restore_point_to_use(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    settings = backup_settings(database_url, tmp_path)
+    folder = Path(settings.backup_dir)
+    downgrade_to(db, "0011")
+    before_release = create_backup(db, settings, folder=folder, label="before-release")
+    upgrade_to_head(db)
+    create_backup(db, settings, folder=folder)  # newer, but at the head: no way back
+
+    plan = plan_rollback(db, settings, "0011")
+    assert not plan.reversible
+    assert [m.revision for m in plan.blocking] == ["0012"]
+    assert plan.restore_point is not None
+    assert plan.restore_point.id == before_release.id
+    with pytest.raises(BackupError, match="needs a restore point"):
+        roll_back(db, plan)
+
+    refused = runner.invoke(cli, ["release", "rollback", "--to", "0011", "--yes"],
+                            env=_env(settings))  # fmt: skip
+    assert refused.exit_code == 1
+    assert f"darvaza backup restore {before_release.id}" in refused.output
+    assert migration_status(db).current == head_revisions()
+    (evidence,) = _evidence(db, "rollback")
+    assert (evidence.result, evidence.details["restore_point"]) == ("failed", before_release.id)
+
+
+# Two real servers and two smoke runs: about two minutes.
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_dry_run_goes_up_down_and_up_on_a_served_copy_and_leaves_the_live_alone(
+    db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = backup_settings(database_url, tmp_path)
+    seed_backup_data(db, settings, files=1)
+    for name, value in _env(settings, DARVAZA_DOWNLOAD_TOKEN_TTL_SECONDS="10").items():
+        monkeypatch.setenv(name, value)
+
+    rehearsal = rehearse_release(db, settings, smoke_wait_seconds=15)
+
+    assert (rehearsal.problems, rehearsal.result) == ([], "passed"), rehearsal.steps
+    assert rehearsal.down_to == "0014"  # at the head: the one before it
+    assert [s["step"] for s in rehearsal.steps] == [
+        "backup", "restore and deep checks", f"upgrade to {HEAD}", "start the server",
+        "smoke all", "restore and deep checks", f"upgrade to {HEAD}", "downgrade to 0014",
+        f"upgrade to {HEAD} again", "start the server", "smoke all",
+    ]  # fmt: skip
+    assert migration_status(db).current == head_revisions()
+    assert scratch_databases_of(db) == []
+
+    refused = rehearse_release(db, settings, down_to="0011", smoke_wait_seconds=15)
+    assert refused.result == "failed"
+    assert "crosses 0012 (irreversible)" in refused.problems[0]
