@@ -107,12 +107,12 @@ def test_navigation_shows_each_role_its_own_pages(site: Site, page: Page) -> Non
     assert seen["manager"] == mine | tenant_pages
     platform = {
         "Users", "API tokens", "Tenants", "Payments", "Jobs", "Workers", "Audit log",
-        "Ops summary", "Evidence",
+        "Ops summary", "Evidence", "Backups",
     }  # fmt: skip
     assert seen["platform_admin"] == mine | platform
     assert seen["support_admin"] == mine | {"Tenants", "Ops summary"}
     assert seen["auditor"] == mine | {
-        "Payments", "Jobs", "Workers", "Audit log", "Ops summary", "Evidence",
+        "Payments", "Jobs", "Workers", "Audit log", "Ops summary", "Evidence", "Backups",
     }  # fmt: skip
     # What the navigation leaves out, the page refuses too.
     page.goto(site.url + "/console/admin/users")

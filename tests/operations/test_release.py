@@ -73,6 +73,22 @@ def test_in_production_an_irreversible_migration_needs_a_fresh_restore_point(
     assert guard_upgrade(db, production).one_way == []
 
 
+def test_a_first_install_in_production_needs_no_restore_point(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    production = backup_settings(empty_database_url, tmp_path).model_copy(
+        update={"profile": "production"}
+    )
+    fresh = Database(empty_database_url)
+    try:
+        guard = guard_upgrade(fresh, production)  # nothing there to lose: not refused
+        assert guard.relied_on is None
+        assert [m.revision for m in guard.pending][-1] == HEAD
+        assert {"0008", "0012"} <= {m.revision for m in guard.one_way}  # still said
+    finally:
+        fresh.dispose()
+
+
 def test_a_rollback_downgrades_through_expand_migrations_and_is_recorded(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:

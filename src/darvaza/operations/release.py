@@ -73,12 +73,14 @@ class UpgradeGuard:
 def guard_upgrade(db: Database, settings: Settings, *, now: datetime | None = None) -> UpgradeGuard:
     """What `darvaza migrate` would cross; in `production`, a BackupError when it would
     cross a contract or irreversible migration with no restore point of this engine at
-    most `migrate_backup_max_age_minutes` old."""
+    most `migrate_backup_max_age_minutes` old. A database with no revision yet (a first
+    install) holds nothing a restore point could save, so it is never refused."""
     now = now or utcnow()
     head = max(migration_status(db).head)
-    pending = between(_one_revision(db), head)
+    current = _one_revision(db)
+    pending = between(current, head)
     one_way = [m for m in pending if m.kind != REVERSIBLE]
-    if not one_way:
+    if not one_way or current is None:
         return UpgradeGuard(pending, one_way, None)
     fresh_after = now - timedelta(minutes=settings.migrate_backup_max_age_minutes)
     fresh = [p for p in _points_of_this_engine(db, settings) if p.created_at >= fresh_after]
