@@ -13,7 +13,13 @@ from sqlalchemy import update
 from darvaza.assembly import CHECKS
 from darvaza.billing.models import Payment
 from darvaza.clock import utcnow
-from darvaza.operations.service import Drill, Run, create_backup, record_evidence
+from darvaza.operations.service import (
+    Drill,
+    Run,
+    create_backup,
+    new_identity,
+    record_evidence,
+)
 from darvaza.ops.service import run_checks
 from darvaza.security.roles import PlatformRole
 from tests.browser.site import Site
@@ -106,7 +112,8 @@ def test_an_auditor_reads_the_restore_points_and_drills_in_english_and_persian(
 ) -> None:
     settings = site.settings()
     older = create_backup(site.db, settings, folder=site.backup_dir, label="before-release")
-    newest = create_backup(site.db, settings, folder=site.backup_dir)
+    sealed = settings.model_copy(update={"backup_age_recipients": new_identity()[1]})
+    newest = create_backup(site.db, sealed, folder=site.backup_dir)
     record_evidence(site.db, settings, SYSTEM,
                     Run("backup_verify", "deep", "failed", {"point": older.id}))  # fmt: skip
     drill = Drill(point=newest.id, rto_seconds=42.25, rpo_seconds=90,
@@ -123,11 +130,16 @@ def test_an_auditor_reads_the_restore_points_and_drills_in_english_and_persian(
     expect(rows.nth(0).locator("td").nth(7)).to_contain_text("Passed")  # drilled
     expect(rows.nth(0).locator("td").nth(6)).to_contain_text("Not yet")  # not verified
     expect(rows.nth(1)).to_contain_text("before-release")
+    expect(rows.nth(0).locator("td").nth(3)).to_contain_text("compressed · encrypted")
+    expect(rows.nth(1).locator("td").nth(3)).not_to_contain_text("encrypted")
     expect(rows.nth(1).locator("td").nth(6)).to_contain_text("Failed")
     policy = page.locator("#backup-policy")
     # The tests turn the worker's backup and drill off.
     expect(policy).to_contain_text("Off (DARVAZA_BACKUP_SCHEDULE is empty).")
     expect(policy).to_contain_text("the last 7 days and 4 weeks")
+    expect(policy.locator("#backup-sealing")).to_contain_text(
+        "Compressed with zstd. Not encrypted: anyone who can read the backup folder"
+    )
     drills = page.locator("#restore-drills tbody tr")
     expect(drills).to_have_count(1)
     expect(drills).to_contain_text("42.2 s")

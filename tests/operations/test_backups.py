@@ -4,6 +4,7 @@ every corruption is caught and named; a failed backup leaves nothing that looks 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -11,14 +12,11 @@ import socket
 import tarfile
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from darvaza.audit.models import AuditEvent
@@ -27,25 +25,32 @@ from darvaza.config import Settings
 from darvaza.content.storage import LocalStorage
 from darvaza.db import Database
 from darvaza.operations.backups import (
-    DATABASE_PART,
     FILES_PART,
-    MANIFEST,
-    BackupError,
+    Progress,
     create_backup,
     find_backup,
     list_backups,
+    open_part,
 )
+from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import Run, record_evidence
+from darvaza.operations.manifest import DATABASE_PART, MANIFEST
 from darvaza.operations.models import Evidence
+from darvaza.operations.retention import prune_backups
 from darvaza.operations.service import (
     plan_restore,
-    prune_backups,
     restore_backup,
     verify_backup,
 )
 from darvaza.tenants.models import Tenant
 from darvaza.tenants.service import create_tenant
-from tests.support.backups import backup_settings, scratch_databases_of, seed_backup_data
+from tests.support.backups import (
+    backup_settings,
+    files_in,
+    fresh_target,
+    scratch_databases_of,
+    seed_backup_data,
+)
 from tests.support.settings import make_settings
 from tests.support.world import SYSTEM, Api, person
 
@@ -82,13 +87,17 @@ def test_a_restore_point_holds_the_database_the_files_and_the_settings_and_verif
     lines: list[str] = []
 
     point = create_backup(
-        db, settings, folder=Path(settings.backup_dir), label="nightly", progress=lines.append
+        db,
+        settings,
+        folder=Path(settings.backup_dir),
+        label="nightly",
+        progress=Progress(lines.append),
     )
 
     manifest = json.loads((point.path / MANIFEST).read_text())
     engine = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     assert (manifest["engine"], manifest["label"], manifest["format_version"]) == (
-        engine, "nightly", 1,
+        engine, "nightly", 2,
     )  # fmt: skip
     assert manifest["tables"] == {k: v for k, v in _counts(db).items() if k in manifest["tables"]}
     assert manifest["tables"]["content_items"] == 3
@@ -97,16 +106,17 @@ def test_a_restore_point_holds_the_database_the_files_and_the_settings_and_verif
     with db.read() as session:
         newest = session.scalar(select(func.max(AuditEvent.occurred_at)))
     assert manifest["newest_change_at"] == newest.isoformat()  # type: ignore[union-attr]
-    assert {p["name"] for p in manifest["parts"]} == {
-        DATABASE_PART[engine], FILES_PART, "config.json",
-    }  # fmt: skip
+    assert {(p["plain_name"], p["name"]) for p in manifest["parts"]} == {
+        (name, f"{name}.zst") for name in (DATABASE_PART[engine], FILES_PART, "config.json")
+    }  # compressed by default
     assert sorted(f["key"] for f in manifest["files"]) == sorted(stored)
     assert manifest["unreferenced_files"] == [orphan.key]
     assert manifest["file_problems"] == []
-    with tarfile.open(point.path / FILES_PART) as archive:
+    with open_part(point, FILES_PART, settings, tmp_path) as part, tarfile.open(part) as archive:
         archived = {m.name: archive.extractfile(m).read() for m in archive}  # type: ignore[union-attr]
     assert archived == stored  # byte for byte, and the orphan is not copied
-    config = (point.path / "config.json").read_text()
+    with open_part(point, "config.json", settings, tmp_path) as part:
+        config = part.read_text()
     assert "not-in-the-backup-1" not in config
     assert "DARVAZA_SMTP_PASSWORD" in json.loads(config)["secrets_needed"]
     assert any("database" in line for line in lines)
@@ -156,7 +166,7 @@ def test_a_restore_point_taken_while_others_write_is_one_moment(
 
 def _flip_byte(path: Path, at: int) -> None:
     data = bytearray(path.read_bytes())
-    data[at] ^= 0xFF
+    data[at % len(data)] ^= 0xFF  # compressed parts are small
     path.write_bytes(bytes(data))
 
 
@@ -170,16 +180,19 @@ def test_every_corruption_is_caught_and_names_its_part(
     def fresh() -> Path:
         return create_backup(db, settings, folder=folder).path
 
+    def stored(path: Path, part: str) -> Path:  # the part's file (sealed: `.zst`)
+        return find_backup(folder, path.name).stored(part)
+
+    def cut(path: Path) -> None:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
     engine = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     database = DATABASE_PART[engine]
     cases = {
-        "flipped database byte": (lambda p: _flip_byte(p / database, 2000), database),
-        "flipped file byte": (lambda p: _flip_byte(p / FILES_PART, 700), FILES_PART),
-        "truncated archive": (
-            lambda p: (p / FILES_PART).write_bytes((p / FILES_PART).read_bytes()[:1000]),
-            FILES_PART,
-        ),
-        "missing config": (lambda p: (p / "config.json").unlink(), "config.json: missing"),
+        "flipped database byte": (lambda p: _flip_byte(stored(p, database), 2000), database),
+        "flipped file byte": (lambda p: _flip_byte(stored(p, FILES_PART), 700), FILES_PART),
+        "truncated archive": (lambda p: cut(stored(p, FILES_PART)), FILES_PART),
+        "missing config": (lambda p: stored(p, "config.json").unlink(), "config.json"),
     }
     for name, (damage, named) in cases.items():
         path = fresh()
@@ -261,7 +274,7 @@ def test_the_commands_make_list_and_verify_and_record_evidence(
     assert checked.exit_code == 0, checked.output
     assert f"{point['id']}: passed" in checked.output
 
-    _flip_byte(Path(point["path"]) / FILES_PART, 600)
+    _flip_byte(find_backup(Path(settings.backup_dir), point["id"]).stored(FILES_PART), 600)
     damaged = runner.invoke(cli, ["backup", "verify", point["path"]])
     assert damaged.exit_code == 1
     assert "PROBLEM: files.tar" in damaged.output
@@ -287,26 +300,6 @@ def test_the_commands_make_list_and_verify_and_record_evidence(
 # --- Restoring --------------------------------------------------------------------------
 
 
-@contextmanager
-def _fresh_target(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A database URL nothing uses yet: a new SQLite path, or a new PostgreSQL database
-    (dropped after)."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'restored' / 'darvaza.sqlite3'}"
-        return
-    name = f"{url.database}_restored"
-    yield url.set(database=name).render_as_string(hide_password=False)
-    admin = Database(url.set(database="postgres"))
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def _files_in(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
 def test_a_restore_gives_the_same_rows_and_files_and_checks_itself(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
@@ -314,7 +307,7 @@ def test_a_restore_gives_the_same_rows_and_files_and_checks_itself(
     stored = seed_backup_data(db, settings)
     point = create_backup(db, settings, folder=Path(settings.backup_dir))
     before = _counts(db)
-    with _fresh_target(database_url, tmp_path) as target_url:
+    with fresh_target(database_url, tmp_path) as target_url:
         storage = tmp_path / "restored-storage"
         plan = plan_restore(point, settings, database_url=target_url, storage=storage)
         assert (plan.empty_target, plan.live) == (True, False)
@@ -323,7 +316,7 @@ def test_a_restore_gives_the_same_rows_and_files_and_checks_itself(
         report, safety = restore_backup(plan, settings, SYSTEM, force=False)
 
         assert (report.result, report.problems, safety) == ("passed", [], None)
-        assert _files_in(storage) == stored
+        assert files_in(storage) == stored
         target = Database(target_url)
         try:
             after = _counts(target)
@@ -392,19 +385,35 @@ def test_a_restore_is_refused_before_anything_changes(
     assert _counts(db) == before
     assert [p.id for p in list_backups(folder)] == [point.id]  # no safety point either
 
+    # A damaged restore point: refused on its checksums, before anything changes.
+    _flip_byte(point.stored(FILES_PART), 100)
+    with pytest.raises(BackupError, match=r"restore point is damaged: files\.tar"):
+        restore_backup(live, settings.model_copy(update={"port": _free_port()}), SYSTEM,
+                       force=True)  # fmt: skip
+    assert _counts(db) == before
+    assert [p.id for p in list_backups(folder)] == [point.id]
+
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_a_restore_that_fails_half_way_leaves_the_target_as_it_was(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
     """pg_restore runs in one transaction: a dump that breaks part-way through changes
-    nothing in the target (its safety restore point aside)."""
-    settings = backup_settings(database_url, tmp_path)
+    nothing in the target (its safety restore point aside). The dump here was cut short
+    before its checksum was taken, as a faulty pg_dump would leave it."""
+    settings = backup_settings(database_url, tmp_path, backup_compression="none")
     seed_backup_data(db, settings, files=1)
     point = create_backup(db, settings, folder=Path(settings.backup_dir))
     dump = point.path / DATABASE_PART["postgresql"]
     dump.write_bytes(dump.read_bytes()[: dump.stat().st_size * 2 // 3])
-    with _fresh_target(database_url, tmp_path) as target_url:
+    manifest = json.loads((point.path / MANIFEST).read_text())
+    for part in manifest["parts"]:
+        if part["name"] == dump.name:
+            part["size"] = part["plain_size"] = dump.stat().st_size
+            part["sha256"] = part["plain_sha256"] = hashlib.sha256(dump.read_bytes()).hexdigest()
+    (point.path / MANIFEST).write_text(json.dumps(manifest))
+    point = find_backup(Path(settings.backup_dir), point.id)
+    with fresh_target(database_url, tmp_path) as target_url:
         # The target: the live data, restored from a good point.
         good = create_backup(db, settings, folder=tmp_path / "good")
         restore_backup(
@@ -414,11 +423,11 @@ def test_a_restore_that_fails_half_way_leaves_the_target_as_it_was(
         target = Database(target_url)
         before = _counts(target)
         plan = plan_restore(point, settings, database_url=target_url, storage=tmp_path / "s")
-        files = _files_in(tmp_path / "s")
+        files = files_in(tmp_path / "s")
         with pytest.raises(BackupError, match="pg_restore failed"):
             restore_backup(plan, settings, SYSTEM, force=True)
         assert _counts(target) == before
-        assert _files_in(tmp_path / "s") == files
+        assert files_in(tmp_path / "s") == files
         assert not list(tmp_path.glob(".s.*"))  # nothing half-unpacked left beside it
         target.dispose()
 
@@ -429,7 +438,7 @@ def test_the_restore_command_shows_the_plan_and_asks(
     settings = _in_environment(database_url, tmp_path, monkeypatch)
     seed_backup_data(db, settings, files=1)
     point = create_backup(db, settings, folder=Path(settings.backup_dir))
-    with _fresh_target(database_url, tmp_path) as target_url:
+    with fresh_target(database_url, tmp_path) as target_url:
         args = ["backup", "restore", point.id, "--database", target_url,
                 "--storage", str(tmp_path / "r")]  # fmt: skip
         declined = runner.invoke(cli, args, input="n\n")

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from darvaza.cli import app as cli
 from darvaza.clock import utcnow
 from darvaza.db import Database
+from darvaza.operations.backups import Progress
 from darvaza.operations.models import Evidence
 from darvaza.operations.service import create_backup, find_backup, run_restore_drill
 from darvaza.tenants.models import Tenant
@@ -41,7 +42,7 @@ def test_a_drill_restores_serves_and_smoke_checks_a_copy_and_leaves_the_live_alo
     checkpoints = _checkpoint_files(Path(settings.audit_checkpoint_dir))
     lines: list[str] = []
 
-    drill = run_restore_drill(db, settings, smoke_wait_seconds=15, progress=lines.append)
+    drill = run_restore_drill(db, settings, smoke_wait_seconds=15, progress=Progress(lines.append))
 
     assert (drill.result, drill.problems) == ("passed", [])
     assert drill.rto_seconds is not None

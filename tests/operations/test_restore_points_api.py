@@ -81,6 +81,10 @@ def test_restore_points_are_listed_newest_first_with_their_newest_verify_and_dri
     assert [part["name"] for part in shown_middle["parts"]] == [
         part["name"] for part in middle.manifest["parts"]
     ]
+    assert {(p["plain_name"], tuple(p["encoding"])) for p in shown_middle["parts"]} == {
+        (p["plain_name"], ("zstd",)) for p in middle.manifest["parts"]
+    }
+    assert shown_middle["sealing"] == {"compression": "zstd", "age_recipients": []}
     assert shown_middle["migration_head"] == middle.manifest["migration_head"]
 
     one = backups_api.call("GET", f"/api/v1/admin/backups/{oldest.id}", token)

@@ -4,9 +4,12 @@ files, the audit log sealed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from darvaza.audit.checkpoints import AuditKeys, CheckpointFolder, seal_all
 from darvaza.config import Settings
@@ -57,3 +60,23 @@ def scratch_databases_of(db: Database) -> list[str]:
             text("SELECT datname FROM pg_database WHERE datname LIKE :name"),
             {"name": f"darvaza\\_scratch\\_{(db.engine.url.database or '')[:30]}\\_%"},
         ).scalars())  # fmt: skip
+
+
+@contextmanager
+def fresh_target(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database URL nothing uses yet: a new SQLite path, or a new PostgreSQL database
+    (dropped after)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'restored' / 'darvaza.sqlite3'}"
+        return
+    name = f"{url.database}_restored"
+    yield url.set(database=name).render_as_string(hide_password=False)
+    admin = Database(url.set(database="postgres"))
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}

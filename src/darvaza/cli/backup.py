@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,7 @@ import typer
 from darvaza.cli.common import CLI_ACTOR, _database, _fail
 
 if TYPE_CHECKING:
+    from darvaza.config import Settings
     from darvaza.operations.service import Progress, Verification
 
 backup_app = typer.Typer(help="Restore points: create, list, verify.", no_args_is_help=True)
@@ -23,14 +25,64 @@ ToOption = Annotated[
 ]
 
 
+IdentityOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--identity-file",
+        help="A file holding the age identity that opens encrypted restore points.",
+        show_default="$DARVAZA_BACKUP_AGE_IDENTITY",
+    ),
+]
+
+
+def with_identity(settings: Settings, identity_file: Path | None) -> Settings:
+    """The settings, with the identity from `--identity-file` when one was given."""
+    if identity_file is None:
+        return settings
+    from pydantic import SecretStr
+
+    from darvaza.config.age_keys import AgeKeyError, parse_identities
+
+    try:
+        value = identity_file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{identity_file} cannot be read: {getattr(exc, 'strerror', None) or exc}.")
+    try:
+        parse_identities(value)
+    except AgeKeyError as exc:
+        _fail(f"{identity_file}: {exc}.")
+    return settings.model_copy(update={"backup_age_identity": SecretStr(value)})
+
+
 def _progress(prefix: str = "backup") -> Progress:
-    """Lines as the work goes: a terminal sees them as they come, a log keeps them."""
-    stream = sys.stderr
+    """How the work goes: on a terminal, a line per step and a bar for each step that
+    moves bytes; otherwise plain lines a log keeps (no bar drawn into a file)."""
+    from contextlib import contextmanager
 
-    def say(line: str) -> None:
-        print(f"{prefix}: {line}", file=stream, flush=True)
+    from rich.console import Console
 
-    return say
+    from darvaza.operations.service import Progress
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return Progress(lambda line: print(f"{prefix}: {line}", file=sys.stderr, flush=True))
+
+    class Bars(Progress):
+        @contextmanager
+        def meter(self, what: str, total: int) -> Iterator[Callable[[int], None]]:
+            from rich import progress as rich
+
+            columns = (
+                rich.TextColumn(f"{prefix}: {what}"), rich.BarColumn(),
+                rich.TaskProgressColumn(), rich.DownloadColumn(), rich.TransferSpeedColumn(),
+                rich.TimeRemainingColumn(),
+            )  # fmt: skip
+            with rich.Progress(*columns, console=console) as bars:
+                task = bars.add_task(what, total=total or 1)
+                yield lambda count: bars.advance(task, count)
+                bars.update(task, completed=total or 1)
+
+    return Bars(lambda line: console.print(f"{prefix}: {line}", markup=False, highlight=False))
 
 
 def _size(count: int) -> str:
@@ -124,16 +176,19 @@ def backup_verify(
             "row counts and audit chain, and every item's file."
         ),
     ] = False,
+    identity_file: IdentityOption = None,
     to: ToOption = None,
 ) -> None:
-    """Check a restore point against its manifest; record the verdict as `backup_verify`
-    evidence. Exit 1 unless it passed."""
+    """Check a restore point against its manifest (no key needed); record the verdict as
+    `backup_verify` evidence. Exit 1 unless it passed (`inconclusive` too: a deep check
+    of an encrypted restore point without its identity)."""
     from darvaza.cli.evidence import record_own_run
     from darvaza.clock import utcnow
     from darvaza.operations.service import BackupError, find_backup, verify_backup
 
     started = utcnow()
-    with _database() as (settings, db):
+    with _database() as (live_settings, db):
+        settings = with_identity(live_settings, identity_file)
         folder = to or Path(settings.backup_dir)
         name = "deep" if deep else "parts"
         try:
@@ -144,7 +199,7 @@ def backup_verify(
                 settings, db, "backup_verify", name, "failed", details, started_at=started
             )
             _fail(str(exc))
-        report = verify_backup(point, settings, deep=deep)
+        report = verify_backup(point, settings, deep=deep, progress=_progress())
         details = {
             "point": point.id, "problems": report.problems[:50],
             "unchecked": report.unchecked, "checked": report.checked,
@@ -171,6 +226,7 @@ def backup_restore(
             "first); needed for the live database, with the server stopped.",
         ),
     ] = False,
+    identity_file: IdentityOption = None,
     to: ToOption = None,
 ) -> None:
     """Show the plan (what is replaced, sizes, the restore point's age), ask, then restore
@@ -180,7 +236,7 @@ def backup_restore(
     from darvaza.operations.service import BackupError, find_backup, plan_restore, restore_backup
     from darvaza.security.caller import Actor
 
-    settings = load_settings()
+    settings = with_identity(load_settings(), identity_file)
     folder = to or Path(settings.backup_dir)
     try:
         point = find_backup(folder, point_ref)
@@ -216,6 +272,7 @@ def drill_restore(
     max_wait: Annotated[
         float, typer.Option(help="content-download's longest wait for a link to expire.")
     ] = 30,
+    identity_file: IdentityOption = None,
     to: ToOption = None,
 ) -> None:
     """Take a restore point (or use --backup), restore it into a scratch target, migrate,
@@ -226,7 +283,8 @@ def drill_restore(
     from darvaza.operations.service import BackupError, find_backup, run_restore_drill
 
     started = utcnow()
-    with _database() as (settings, db):
+    with _database() as (live_settings, db):
+        settings = with_identity(live_settings, identity_file)
         folder = to or Path(settings.backup_dir)
         try:
             point = find_backup(folder, backup) if backup else None
@@ -244,6 +302,34 @@ def drill_restore(
     )
     if drill.result != "passed":
         raise typer.Exit(1)
+
+
+@backup_app.command("keygen")
+def backup_keygen(
+    out: Annotated[
+        Path, typer.Option("--out", help="A new file for the identity (the secret half).")
+    ],
+) -> None:
+    """Make an age key pair to encrypt restore points: the identity goes into a new file
+    only its owner can read, the recipient (public) is printed to set as
+    DARVAZA_BACKUP_AGE_RECIPIENTS. Keep the identity off the server, with a copy apart."""
+    import os
+
+    from darvaza.clock import utcnow
+    from darvaza.operations.service import new_identity
+
+    identity, recipient = new_identity()
+    try:
+        handle = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        _fail(f"{out} already exists: a key is never overwritten.")
+    except OSError as exc:
+        _fail(f"{out} cannot be written: {exc.strerror}.")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(f"# created: {utcnow():%Y-%m-%dT%H:%M:%SZ}\n# public key: {recipient}\n"
+                     f"{identity}\n")  # fmt: skip
+    typer.echo(f"Identity written to {out}: it opens every restore point sealed to it.")
+    typer.echo(f"DARVAZA_BACKUP_AGE_RECIPIENTS={recipient}")
 
 
 @backup_app.command("prune")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from darvaza.cli.backup import _progress
+from darvaza.cli.backup import IdentityOption, _progress, with_identity
 from darvaza.cli.common import _database, _fail
 
 release_app = typer.Typer(help="Rehearse a release; roll one back.", no_args_is_help=True)
@@ -75,6 +75,7 @@ def release_dry_run(
     max_wait: Annotated[
         float, typer.Option(help="content-download's longest wait for a link to expire.")
     ] = 30,
+    identity_file: IdentityOption = None,
 ) -> None:
     """On a copy restored from a restore point (new, or --backup): upgrade to this code's
     head and run every smoke check; downgrade to the revision the live data was at (or
@@ -85,7 +86,8 @@ def release_dry_run(
     from darvaza.operations.service import BackupError, find_backup, rehearse_release
 
     started = utcnow()
-    with _database() as (settings, db):
+    with _database() as (live_settings, db):
+        settings = with_identity(live_settings, identity_file)
         try:
             point = find_backup(Path(settings.backup_dir), backup) if backup else None
         except BackupError as exc:

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from darvaza.config.age_keys import parse_identities, parse_recipients
 from darvaza.config.environment import ENV_PREFIX, mask_url_password, plain_name, served_url
 
 # The key every fresh checkout shares. Fine for `local`; refused everywhere else.
@@ -259,6 +260,13 @@ class Settings(BaseSettings):
     # of this many ISO weeks (the newest one always).
     backup_keep_daily: int = Field(default=7, ge=0, le=3650)
     backup_keep_weekly: int = Field(default=4, ge=0, le=520)
+    # Restore points at rest: parts compressed with zstd (`none`: stored as they are) and,
+    # with recipients set (age public keys, `age1...`; `darvaza backup keygen` makes a
+    # pair), encrypted to every one of them. Reading one back (a deep verify, a restore, a
+    # drill) needs an identity matching one recipient; it can stay off this host until then.
+    backup_compression: Literal["zstd", "none"] = "zstd"
+    backup_age_recipients: str = ""
+    backup_age_identity: SecretStr | None = None
     restore_drill_max_age_days: int = Field(default=7, ge=1, le=365)
     # In `production`, `darvaza migrate` runs a contract or irreversible migration only
     # when a restore point of this engine is at most this many minutes old.
@@ -310,6 +318,19 @@ class Settings(BaseSettings):
             except CronSimError as exc:
                 raise ValueError(f"is not a cron expression like '0 23 * * *': {exc}") from None
         return value.strip()
+
+    @field_validator("backup_age_recipients")
+    @classmethod
+    def _recipients_are_age_keys(cls, value: str) -> str:
+        parse_recipients(value)
+        return value.strip()
+
+    @field_validator("backup_age_identity")
+    @classmethod
+    def _identity_is_an_age_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_identities(value.get_secret_value())
+        return value
 
     @field_validator("console_time_zone")
     @classmethod

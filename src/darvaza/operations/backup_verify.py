@@ -24,15 +24,17 @@ from darvaza.content import service as content
 from darvaza.db import Database
 from darvaza.operations.backups import (
     CHUNK,
-    DATABASE_PART,
     FILES_PART,
-    BackupError,
+    Progress,
     RestorePoint,
     engine_of,
+    open_part,
     read_snapshot,
     run_tool,
     sha256_of,
 )
+from darvaza.operations.errors import BackupError, BackupKeyMissing
+from darvaza.operations.manifest import DATABASE_PART
 from darvaza.revisions import migration_status
 
 # A scratch PostgreSQL database's name: never one a deployment would choose.
@@ -60,29 +62,37 @@ class Verification:
         return "inconclusive" if self.unchecked else "passed"
 
 
-def _check_parts(point: RestorePoint, report: Verification) -> None:
+def check_parts(point: RestorePoint, report: Verification, progress: Progress) -> None:
+    """Every stored part's size and SHA-256 against the manifest (no key needed: sealed
+    parts are checked as they are stored)."""
     for part in point.manifest.get("parts", []):
         path = point.path / part["name"]
         if not path.is_file():
             report.problems.append(f"{part['name']}: missing")
-        elif path.stat().st_size != part["size"]:
+            continue
+        if path.stat().st_size != part["size"]:
             report.problems.append(
                 f"{part['name']}: {path.stat().st_size} bytes, the manifest says {part['size']}"
             )
-        elif sha256_of(path) != part["sha256"]:
+            continue
+        with progress.meter(f"checking {part['name']}", part["size"]) as meter:
+            sha256 = sha256_of(path, meter)
+        if sha256 != part["sha256"]:
             report.problems.append(f"{part['name']}: its SHA-256 differs from the manifest's")
         else:
             report.checked.append(f"{part['name']}: size and SHA-256")
 
 
 @contextmanager
-def scratch_database(point: RestorePoint, settings: Settings, workdir: Path) -> Iterator[Database]:
+def scratch_database(
+    point: RestorePoint, settings: Settings, workdir: Path, progress: Progress
+) -> Iterator[Database]:
     """The restore point's database restored where nothing else can see it: a copy of the
     SQLite file, or a new PostgreSQL database on the configured server, dropped after."""
-    part = point.path / DATABASE_PART[point.engine]
     if point.engine == "sqlite":
         copy = workdir / "scratch.sqlite3"
-        shutil.copyfile(part, copy)
+        with open_part(point, DATABASE_PART["sqlite"], settings, workdir, progress) as part:
+            shutil.copyfile(part, copy)
         scratch = Database(f"sqlite:///{copy}")
         try:
             yield scratch
@@ -102,12 +112,13 @@ def scratch_database(point: RestorePoint, settings: Settings, workdir: Path) -> 
         with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         target = live.set(database=name)
-        run_tool(
-            "pg_restore",
-            ["--no-owner", "--no-privileges", "--exit-on-error", "--clean", "--if-exists",
-             f"--dbname={name}", str(part)],
-            target, "database part",
-        )  # fmt: skip
+        with open_part(point, DATABASE_PART["postgresql"], settings, workdir, progress) as part:
+            run_tool(
+                "pg_restore",
+                ["--no-owner", "--no-privileges", "--exit-on-error", "--clean", "--if-exists",
+                 f"--dbname={name}", str(part)],
+                target, "database part",
+            )  # fmt: skip
         scratch = Database(target)
         try:
             yield scratch
@@ -151,15 +162,16 @@ def check_database(
 
 
 def _check_files(
-    point: RestorePoint, items: list[content.FileRecord], report: Verification
-) -> None:
+    point: RestorePoint, items: list[content.FileRecord], archive_path: Path,
+    report: Verification,
+) -> None:  # fmt: skip
     wanted = {record.key: record.sha256 for record in items}
     listed = {entry["key"]: entry["sha256"] for entry in point.manifest["files"]}
     if wanted != listed:
         report.problems.append("files: the restored items' files differ from the manifest's list")
     found: dict[str, str] = {}
     try:
-        with tarfile.open(point.path / FILES_PART) as archive:
+        with tarfile.open(archive_path) as archive:
             for member in archive:
                 stream = archive.extractfile(member) if member.isfile() else None
                 if stream is None:
@@ -182,22 +194,26 @@ def _check_files(
     report.checked.append(f"files: {len(found)} files against their items")
 
 
-def verify_backup(point: RestorePoint, settings: Settings, *, deep: bool = False) -> Verification:
+def verify_backup(
+    point: RestorePoint, settings: Settings, *, deep: bool = False,
+    progress: Progress | None = None,
+) -> Verification:  # fmt: skip
     """Every part against the manifest; `deep`, the database restored into a scratch
-    target and checked (migration head, row counts, audit chain) and every item's file."""
+    target and checked (migration head, row counts, audit chain) and every item's file.
+    A sealed part no identity given opens leaves the deep checks `inconclusive`."""
+    progress = progress or Progress()
     report = Verification(point.id, deep)
-    _check_parts(point, report)
+    check_parts(point, report, progress)
     if not deep or report.problems:
         return report
     with tempfile.TemporaryDirectory(prefix="darvaza-verify-") as work:
         try:
-            with scratch_database(point, settings, Path(work)) as scratch:
+            with scratch_database(point, settings, Path(work), progress) as scratch:
                 items = check_database(point, settings, scratch, report)
-        except _Unchecked as exc:
+            with open_part(point, FILES_PART, settings, Path(work), progress) as archive:
+                _check_files(point, items, archive, report)
+        except (_Unchecked, BackupKeyMissing) as exc:
             report.unchecked.append(str(exc))
-            return report
         except BackupError as exc:
             report.problems.append(str(exc))
-            return report
-        _check_files(point, items, report)
     return report

@@ -11,6 +11,10 @@ A restore point is a folder named by its id, holding
   instance), the row count of every table, every part's size and SHA-256, and every
   content file with the SHA-256 its item records.
 
+Each part is sealed once written (`sealing`: zstd, then age when recipients are set), so
+`files.tar` is stored as `files.tar.zst` or `files.tar.zst.age`; `open_part` gives it
+back plain.
+
 It is written under `.partial-<id>` and renamed when complete, so a folder with a
 manifest and without that prefix is whole; anything that fails on the way removes the
 partial folder. `backup_verify` checks one against its manifest.
@@ -28,12 +32,12 @@ import sqlite3
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable
-from contextlib import closing, suppress
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import Connection, inspect, text
@@ -49,22 +53,40 @@ from darvaza.config import Settings
 from darvaza.config.environment import mask_url_password
 from darvaza.content import service as content
 from darvaza.db import Database
+from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import Run
+from darvaza.operations.manifest import DATABASE_PART, FORMAT_VERSION, MANIFEST, read_manifest
+from darvaza.operations.sealing import (
+    Meter,
+    Reading,
+    Sealing,
+    plain_name_of,
+    seal_part,
+    unsealed,
+)
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 PARTIAL = ".partial-"
-DATABASE_PART = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
 FILES_PART = "files.tar"
 CONFIG_PART = "config.json"
 CHUNK = 1 << 20
 ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 
-Progress = Callable[[str], None]
 
+class Progress:
+    """How long work tells how it goes: lines by default (a log keeps them); the command
+    line's terminal version draws a bar for each step that moves bytes."""
 
-class BackupError(Exception):
-    """A restore point that cannot be made, found or trusted; the message names the part."""
+    def __init__(self, say: Callable[[str], None] = lambda _line: None) -> None:
+        self.say = say
+
+    def __call__(self, line: str) -> None:
+        self.say(line)
+
+    @contextmanager
+    def meter(self, what: str, total: int) -> Iterator[Meter]:
+        """A step of `total` bytes; the meter is told each chunk that went through."""
+        self.say(f"{what} ({total} bytes)")
+        yield lambda _count: None
 
 
 @dataclass(frozen=True)
@@ -95,6 +117,35 @@ class RestorePoint:
     def size(self) -> int:
         return sum(int(part["size"]) for part in self.manifest["parts"])
 
+    def part(self, plain_name: str) -> dict[str, Any]:
+        """The manifest's entry of a part, by its plain name (`files.tar`, ...)."""
+        for entry in self.manifest["parts"]:
+            if plain_name_of(entry) == plain_name:
+                return dict(entry)
+        raise BackupError(f"{self.path}: the manifest lists no {plain_name} part.")
+
+    def stored(self, plain_name: str) -> Path:
+        """The file a part is stored in (sealed: `files.tar.zst.age`, ...)."""
+        return self.path / str(self.part(plain_name)["name"])
+
+
+@contextmanager
+def open_part(
+    point: RestorePoint, plain_name: str, settings: Settings, workdir: Path,
+    progress: Progress | None = None,
+) -> Iterator[Path]:  # fmt: skip
+    """A part as it was written, unsealed into `workdir` when it was sealed (with the
+    identity the settings hold); a BackupKeyMissing when no identity opens it."""
+    entry = point.part(plain_name)
+    stored = point.path / entry["name"]
+    identity = settings.backup_age_identity
+    keys = identity.get_secret_value() if identity else ""
+    with (
+        (progress or Progress()).meter(f"opening {entry['name']}", int(entry["size"])) as meter,
+        unsealed(stored, entry, workdir, keys, meter) as plain,
+    ):
+        yield plain
+
 
 def backup_run(point: RestorePoint, *, started_at: datetime) -> Run:
     """The `backup` evidence of a restore point just written: `inconclusive` when an item's
@@ -116,25 +167,13 @@ def failed_backup_run(error: BackupError, *, started_at: datetime) -> Run:
 # --- Reading and writing parts -------------------------------------------------------------
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: Path, meter: Meter = lambda _count: None) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
+            meter(len(chunk))
     return digest.hexdigest()
-
-
-class _Hashing:
-    """A file read through, hashing what passes (a stored file goes into the archive and
-    is checked against its item in one read)."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream, self.digest = stream, hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.stream.read(size)
-        self.digest.update(chunk)
-        return chunk
 
 
 def _fsync(path: Path) -> None:
@@ -242,7 +281,7 @@ def _dump_postgresql(db: Database, target: Path) -> Snapshot:
 
 
 def _write_files(
-    storage: content.LocalStorage, files: list[content.FileRecord], target: Path
+    storage: content.LocalStorage, files: list[content.FileRecord], target: Path, meter: Meter
 ) -> list[str]:
     """The items' files into one archive; what did not match its item, named."""
     problems = []
@@ -258,9 +297,10 @@ def _write_files(
                 info = archive.gettarinfo(fileobj=stream, arcname=record.key)
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
-                hashing = _Hashing(stream)
-                archive.addfile(info, hashing)
-            if hashing.digest.hexdigest() != record.sha256:
+                # One read: into the archive, and checked against its item.
+                reading = Reading(stream, meter)
+                archive.addfile(info, reading)
+            if reading.digest.hexdigest() != record.sha256:
                 problems.append(f"{record.key}: the stored file differs from its item's SHA-256")
     return problems
 
@@ -295,11 +335,6 @@ def _config(settings: Settings) -> dict[str, Any]:
 # --- Create ------------------------------------------------------------------------------
 
 
-def _part(folder: Path, name: str) -> dict[str, Any]:
-    path = folder / name
-    return {"name": name, "size": path.stat().st_size, "sha256": sha256_of(path)}
-
-
 def _write_parts(
     db: Database, settings: Settings, partial: Path, progress: Progress
 ) -> tuple[Snapshot, dict[str, Any]]:
@@ -310,16 +345,24 @@ def _write_parts(
     database_part = DATABASE_PART[engine]
     copy = _copy_sqlite if engine == "sqlite" else _dump_postgresql
     seen = copy(db, partial / database_part)
-    progress(f"files: archiving {len(seen.files)} stored files")
     storage = content.LocalStorage(settings.storage_dir)
-    file_problems = _write_files(storage, seen.files, partial / FILES_PART)
+    total = sum(record.size for record in seen.files)
+    with progress.meter(f"files: archiving {len(seen.files)} stored files", total) as meter:
+        file_problems = _write_files(storage, seen.files, partial / FILES_PART, meter)
     referenced = {record.key for record in seen.files}
     unreferenced = sorted(key for key, _ in storage.stored_files() if key not in referenced)
     (partial / CONFIG_PART).write_text(json.dumps(_config(settings), indent=2, sort_keys=True))
-    progress("checksums")
+    sealing = Sealing.of(settings)
+    parts = []
+    for name in (database_part, FILES_PART, CONFIG_PART):
+        size = (partial / name).stat().st_size
+        with progress.meter(f"sealing {name} ({', '.join(sealing.encoding) or 'as is'})",
+                            size) as meter:  # fmt: skip
+            parts.append(seal_part(partial, name, sealing, meter))
     return seen, {
         "engine": engine,
-        "parts": [_part(partial, name) for name in (database_part, FILES_PART, CONFIG_PART)],
+        "sealing": sealing.describe(),
+        "parts": parts,
         "files": [{"key": r.key, "size": r.size, "sha256": r.sha256} for r in seen.files],
         "file_problems": file_problems,
         "unreferenced_files": unreferenced,
@@ -328,9 +371,10 @@ def _write_parts(
 
 def create_backup(
     db: Database, settings: Settings, *, folder: Path, label: str | None = None,
-    progress: Progress = lambda _line: None,
+    progress: Progress | None = None,
 ) -> RestorePoint:  # fmt: skip
     """Write one restore point into `folder` (see the module's note)."""
+    progress = progress or Progress()
     if label is not None and not re.match(r"^[A-Za-z0-9._-]{1,64}$", label):
         raise BackupError("A label is 1-64 of A-Z, a-z, 0-9, '.', '_' and '-'.")
     started = time.monotonic()
@@ -373,56 +417,6 @@ def create_backup(
 # --- Find and list -----------------------------------------------------------------------
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        manifest = json.loads((path / MANIFEST).read_text())
-    except FileNotFoundError as exc:
-        raise BackupError(f"{path}: no manifest, so not a whole restore point.") from exc
-    except (OSError, ValueError) as exc:
-        raise BackupError(f"{path}: the manifest cannot be read ({exc}).") from exc
-    if not isinstance(manifest, dict):
-        raise BackupError(f"{path}: the manifest is not an object.")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise BackupError(
-            f"{path}: made by a newer Darvaza (format {version}; this one reads up to "
-            f"{FORMAT_VERSION}): use that version or a newer one."
-        )
-    _check_shape(path, manifest)
-    return manifest
-
-
-# What every reader of a manifest relies on, by type: a manifest edited by hand or cut
-# short is refused by name here, not met later as a missing key.
-MANIFEST_SHAPE: dict[str, type | tuple[type, ...]] = {
-    "created_at": str, "engine": str, "seconds": (int, float), "tables": dict,
-    "parts": list, "files": list, "file_problems": list, "unreferenced_files": list,
-    "migration_head": (str, type(None)),
-}  # fmt: skip
-
-
-def _check_shape(path: Path, manifest: dict[str, Any]) -> None:
-    wrong = [key for key, kind in MANIFEST_SHAPE.items()
-             if not isinstance(manifest.get(key), kind)]  # fmt: skip
-    for key, fields in (("parts", {"name": str, "size": int, "sha256": str}),
-                        ("files", {"key": str, "size": int, "sha256": str})):  # fmt: skip
-        entries = manifest.get(key)
-        if isinstance(entries, list) and not all(
-            isinstance(entry, dict)
-            and all(isinstance(entry.get(name), kind) for name, kind in fields.items())
-            for entry in entries
-        ):
-            wrong.append(key)
-    if manifest.get("engine") not in DATABASE_PART:
-        wrong.append("engine")
-    try:
-        datetime.fromisoformat(str(manifest.get("created_at")))
-    except ValueError:
-        wrong.append("created_at")
-    if wrong:
-        raise BackupError(f"{path}: the manifest is damaged ({', '.join(sorted(set(wrong)))}).")
-
-
 def list_backups(folder: Path) -> list[RestorePoint]:
     """Whole restore points in the folder, newest first (partial ones are not listed)."""
     points: list[RestorePoint] = []
@@ -442,56 +436,3 @@ def find_backup(folder: Path, id_or_path: str) -> RestorePoint:
     if not path.is_dir():
         raise BackupError(f"No restore point {id_or_path} (looked in {path}).")
     return RestorePoint(path.name, path, read_manifest(path))
-
-
-# --- Retention ---------------------------------------------------------------------------
-
-# A partial folder this old was left by a backup that died (a kill, a power cut).
-ABANDONED_AFTER = timedelta(hours=6)
-
-
-@dataclass(frozen=True)
-class Pruning:
-    kept: dict[str, list[str]]  # restore point id: why it is kept
-    removed: list[str]  # restore point ids, and abandoned partial folders' names
-
-
-def plan_pruning(points: list[RestorePoint], *, daily: int, weekly: int) -> dict[str, list[str]]:
-    """Which restore points to keep, and why: the newest one always; the newest of each of
-    the last `daily` days that have one, and of the last `weekly` ISO weeks (UTC)."""
-    newest_first = sorted(points, key=lambda point: point.created_at, reverse=True)
-    kept: dict[str, list[str]] = {}
-    if newest_first:
-        kept[newest_first[0].id] = ["newest"]
-    for rule, count, period in (
-        ("daily", daily, lambda at: at.date().isoformat()),
-        ("weekly", weekly, lambda at: "{}-W{:02d}".format(*at.isocalendar()[:2])),
-    ):
-        seen: list[str] = []
-        for point in newest_first:
-            key = period(point.created_at)
-            if key not in seen and len(seen) < count:
-                seen.append(key)
-                kept.setdefault(point.id, []).append(f"{rule} {key}")
-    return kept
-
-
-def prune_backups(
-    folder: Path, *, daily: int, weekly: int, dry_run: bool = False, now: datetime | None = None
-) -> Pruning:
-    """Delete the restore points `plan_pruning` does not keep, and partial folders left by
-    backups that died; with `dry_run`, only say which."""
-    now = now or utcnow()
-    points = list_backups(folder)
-    kept = plan_pruning(points, daily=daily, weekly=weekly)
-    removed = [point for point in points if point.id not in kept]
-    abandoned = [
-        path for path in (folder.glob(f"{PARTIAL}*") if folder.is_dir() else [])
-        if now.timestamp() - path.stat().st_mtime > ABANDONED_AFTER.total_seconds()
-    ]  # fmt: skip
-    if not dry_run:
-        for point in removed:
-            shutil.rmtree(point.path)
-        for path in abandoned:
-            shutil.rmtree(path, ignore_errors=True)
-    return Pruning(kept, [point.id for point in removed] + [path.name for path in abandoned])

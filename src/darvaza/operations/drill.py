@@ -39,12 +39,12 @@ from darvaza.db import Database
 from darvaza.identity import service as identity
 from darvaza.operations.backup_verify import scratch_name
 from darvaza.operations.backups import (
-    BackupError,
     Progress,
     RestorePoint,
     create_backup,
     engine_of,
 )
+from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import Run
 from darvaza.operations.restore import plan_restore, restore_backup
 from darvaza.operations.smoke.all import run_all
@@ -245,7 +245,9 @@ def scratch_copy(settings: Settings, point: RestorePoint, steps: Steps) -> Itera
         with _scratch_target(settings, work, point.engine) as url:
             at = time.monotonic()
             plan = plan_restore(point, local, database_url=url, storage=work / "storage")
-            report, _ = restore_backup(plan, local, Actor.system("restore-drill"), force=False)
+            report, _ = restore_backup(
+                plan, local, Actor.system("restore-drill"), force=False, progress=steps.progress
+            )
             steps.problems += report.problems
             steps.took("restore and deep checks", at, result=report.result)
             yield ScratchCopy(url, work, settings, _free_port())
@@ -257,17 +259,19 @@ def point_for(db: Database, settings: Settings, point: RestorePoint | None, step
     if point is not None:
         return point
     at = time.monotonic()
-    point = create_backup(db, settings, folder=Path(settings.backup_dir), label=label)
+    point = create_backup(
+        db, settings, folder=Path(settings.backup_dir), label=label, progress=steps.progress
+    )
     steps.took("backup", at, point=point.id)
     return point
 
 
 def run_restore_drill(
     db: Database, settings: Settings, *, point: RestorePoint | None = None,
-    smoke_wait_seconds: float = 30, progress: Progress = lambda _line: None,
+    smoke_wait_seconds: float = 30, progress: Progress | None = None,
 ) -> Drill:  # fmt: skip
     """Rehearse the recovery (see the module's note); the drill's steps and verdict."""
-    steps = Steps(progress)
+    steps = Steps(progress or Progress())
     drill = Drill(steps=steps.steps, problems=steps.problems)
     started = time.monotonic()
     point = point_for(db, settings, point, steps, "drill")

@@ -83,6 +83,8 @@ def backups_page(
         "keep_daily": settings.backup_keep_daily, "keep_weekly": settings.backup_keep_weekly,
         "backup_max_age_hours": settings.backup_max_age_hours,
         "drill_max_age_days": settings.restore_drill_max_age_days,
+        "compressed": settings.backup_compression != "none",
+        "recipients": len(settings.backup_age_recipients.replace(",", " ").split()),
     }  # fmt: skip
     return pages.render(
         request, access, "backups.html",

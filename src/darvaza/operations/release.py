@@ -22,7 +22,6 @@ from darvaza.clock import utcnow
 from darvaza.config import Profile, Settings
 from darvaza.db import Database
 from darvaza.operations.backups import (
-    BackupError,
     Progress,
     RestorePoint,
     engine_of,
@@ -30,6 +29,7 @@ from darvaza.operations.backups import (
     read_snapshot,
 )
 from darvaza.operations.drill import ScratchCopy, Steps, point_for, scratch_copy
+from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import Run
 from darvaza.revisions import (
     REVERSIBLE,
@@ -242,13 +242,13 @@ def _way_down(copy_at: str | None, head: str, down_to: str | None) -> str:
 def rehearse_release(
     db: Database, settings: Settings, *, point: RestorePoint | None = None,
     down_to: str | None = None, smoke_wait_seconds: float = 30,
-    progress: Progress = lambda _line: None,
+    progress: Progress | None = None,
 ) -> Rehearsal:  # fmt: skip
     """On scratch copies of a restore point: up to this code's head and every smoke
     check; then, on a second copy, up, down to the revision the live data was at (or
     `down_to`) with every row of the tables that stay kept, up again and every smoke
     check."""
-    steps = Steps(progress)
+    steps = Steps(progress or Progress())
     rehearsal = Rehearsal(steps=steps.steps, problems=steps.problems)
     rehearsal.head = max(head_revisions())
     point = point_for(db, settings, point, steps, "release-dry-run")

@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,18 +29,19 @@ from darvaza.clock import utcnow
 from darvaza.config import Settings
 from darvaza.config.environment import mask_url_password
 from darvaza.db import Database
-from darvaza.operations.backup_verify import Verification, check_database
+from darvaza.operations.backup_verify import Verification, check_database, check_parts
 from darvaza.operations.backups import (
-    DATABASE_PART,
     FILES_PART,
-    BackupError,
     Progress,
     RestorePoint,
     create_backup,
     engine_of,
+    open_part,
     run_tool,
     sha256_of,
 )
+from darvaza.operations.errors import BackupError, BackupKeyMissing
+from darvaza.operations.manifest import DATABASE_PART
 from darvaza.revisions import known_revisions
 from darvaza.security.caller import Actor
 
@@ -140,19 +142,19 @@ def _server_answers(settings: Settings) -> bool:
         return False
 
 
-def _restore_sqlite(point: RestorePoint, target: Path) -> None:
+def _restore_sqlite(part: Path, target: Path) -> None:
     """The copy beside the target, then swapped in by one rename: a reader sees the old
     database or the new one, never half of either."""
     target.parent.mkdir(parents=True, exist_ok=True)
     incoming = target.with_name(f".{target.name}.restoring")
-    shutil.copyfile(point.path / DATABASE_PART["sqlite"], incoming)
+    shutil.copyfile(part, incoming)
     os.fsync(os.open(incoming, os.O_RDONLY))
     for stale in (target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
         stale.unlink(missing_ok=True)  # the old database's log must not replay into the new
     os.replace(incoming, target)
 
 
-def _restore_postgresql(point: RestorePoint, url: URL) -> None:
+def _restore_postgresql(part: Path, url: URL) -> None:
     admin = Database(url.set(database="postgres"))
     try:
         with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
@@ -167,20 +169,18 @@ def _restore_postgresql(point: RestorePoint, url: URL) -> None:
     run_tool(
         "pg_restore",
         ["--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--no-owner",
-         "--no-privileges", f"--dbname={url.database}",
-         str(point.path / DATABASE_PART["postgresql"])],
+         "--no-privileges", f"--dbname={url.database}", str(part)],
         url, "database part",
     )  # fmt: skip
 
 
-def _unpack_files(point: RestorePoint, storage: Path) -> Path:
+def _unpack_files(point: RestorePoint, part: Path, storage: Path) -> Path:
     """The files unpacked beside the folder, before the database is touched: an archive
     that cannot be read stops the restore while nothing has changed."""
-    storage.parent.mkdir(parents=True, exist_ok=True)
     incoming = storage.with_name(f".{storage.name}.restoring-{point.id}")
     shutil.rmtree(incoming, ignore_errors=True)
     try:
-        with tarfile.open(point.path / FILES_PART) as archive:
+        with tarfile.open(part) as archive:
             archive.extractall(incoming, filter="data")  # no links, no paths outside
     except (tarfile.TarError, OSError) as exc:
         shutil.rmtree(incoming, ignore_errors=True)
@@ -209,12 +209,7 @@ def _check_storage(point: RestorePoint, storage: Path, report: Verification) -> 
     report.checked.append(f"files: {len(point.manifest['files'])} restored files")
 
 
-def restore_backup(
-    plan: RestorePlan, settings: Settings, actor: Actor, *, force: bool,
-    progress: Progress = lambda _line: None,
-) -> tuple[Verification, RestorePoint | None]:  # fmt: skip
-    """Put the restore point in place (see the module's note); the deep checks' report
-    on the result, and the safety restore point taken of the target, if one was."""
+def _refuse_what_cannot_go_on(plan: RestorePlan, settings: Settings, force: bool) -> None:
     if not plan.empty_target and not force:
         raise BackupError(
             "The target is not empty (the plan above says what it holds): pass --force to "
@@ -227,6 +222,51 @@ def restore_backup(
             f"Something answers on {settings.host}:{settings.port}: stop the server (and "
             "the worker) before restoring over the live database."
         )
+    if plan.point.manifest.get("sealing", {}).get("age_recipients") and not (
+        settings.backup_age_identity
+    ):
+        raise BackupKeyMissing(
+            "This restore point is encrypted: give the age identity of one of its recipients "
+            "(DARVAZA_BACKUP_AGE_IDENTITY, or --identity-file)."
+        )
+
+
+def _put_in_place(plan: RestorePlan, settings: Settings, progress: Progress) -> None:
+    """Files unpacked beside their folder, then the database restored, then the files
+    swapped in: a failure before the swap leaves the files as they were."""
+    plan.storage.parent.mkdir(parents=True, exist_ok=True)
+    # Sealed parts are opened beside the target: its disk is the one the plan sized.
+    with tempfile.TemporaryDirectory(prefix=".darvaza-restore-", dir=plan.storage.parent) as work:
+        with open_part(plan.point, FILES_PART, settings, Path(work), progress) as files:
+            progress("files: unpacking")
+            incoming = _unpack_files(plan.point, files, plan.storage)
+        try:
+            database_part = DATABASE_PART[plan.point.engine]
+            with open_part(plan.point, database_part, settings, Path(work), progress) as part:
+                progress("database: restoring")
+                if plan.point.engine == "sqlite":
+                    _restore_sqlite(part, Path(plan.database_url.database or ""))
+                else:
+                    _restore_postgresql(part, plan.database_url)
+        except BaseException:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise
+    progress("files: swapping in")
+    _swap_in(incoming, plan.storage)
+
+
+def restore_backup(
+    plan: RestorePlan, settings: Settings, actor: Actor, *, force: bool,
+    progress: Progress | None = None,
+) -> tuple[Verification, RestorePoint | None]:  # fmt: skip
+    """Put the restore point in place (see the module's note); the deep checks' report
+    on the result, and the safety restore point taken of the target, if one was."""
+    progress = progress or Progress()
+    _refuse_what_cannot_go_on(plan, settings, force)
+    parts = Verification(plan.point.id, deep=False)
+    check_parts(plan.point, parts, progress)
+    if parts.problems:
+        raise BackupError(f"The restore point is damaged: {'; '.join(parts.problems)}.")
     safety = None
     if not plan.empty_target:
         progress("taking a safety restore point of the target first")
@@ -237,19 +277,7 @@ def restore_backup(
             safety = create_backup(target, local, folder=folder, label="before-restore")
         finally:
             target.dispose()
-    progress("files: unpacking")
-    incoming = _unpack_files(plan.point, plan.storage)
-    try:
-        progress("database: restoring")
-        if plan.point.engine == "sqlite":
-            _restore_sqlite(plan.point, Path(plan.database_url.database or ""))
-        else:
-            _restore_postgresql(plan.point, plan.database_url)
-    except BaseException:
-        shutil.rmtree(incoming, ignore_errors=True)
-        raise
-    progress("files: swapping in")
-    _swap_in(incoming, plan.storage)
+    _put_in_place(plan, settings, progress)
     progress("checking the result")
     report = Verification(plan.point.id, deep=True)
     restored = Database(plan.database_url)

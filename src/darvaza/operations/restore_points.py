@@ -16,11 +16,11 @@ from darvaza.db import Database
 from darvaza.errors import InvalidInput, NotFound
 from darvaza.operations.backups import (
     ID,
-    BackupError,
     RestorePoint,
     find_backup,
     list_backups,
 )
+from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import EvidenceFilter, list_evidence
 from darvaza.operations.models import Evidence
 from darvaza.paging import Page, epoch_microseconds, page_of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 from pydantic import BaseModel, Field
@@ -130,10 +130,31 @@ RestorePointCursor = Annotated[
 
 class PartOut(BaseModel):
     name: str = Field(
-        description="`database.sqlite3` or `database.pgdump`, `files.tar`, `config.json`"
+        description="the stored file: `database.sqlite3` or `database.pgdump`, `files.tar`, "
+        "`config.json`, with `.zst` when compressed and `.age` when encrypted"
     )
-    size: int
-    sha256: str
+    size: int = Field(description="the stored file's size")
+    sha256: str = Field(description="the stored file's SHA-256 (checked without any key)")
+    encoding: list[Literal["zstd", "age"]] = Field(
+        description="how it was sealed, in the order applied; empty: stored as it is"
+    )
+    plain_name: str
+    plain_size: int = Field(description="its size unsealed")
+
+    @classmethod
+    def of(cls, part: dict[str, Any]) -> PartOut:
+        return cls(
+            name=part["name"], size=part["size"], sha256=part["sha256"],
+            encoding=part.get("encoding", []), plain_name=part.get("plain_name", part["name"]),
+            plain_size=part.get("plain_size", part["size"]),
+        )  # fmt: skip
+
+
+class SealingOut(BaseModel):
+    compression: Literal["zstd"] | None = Field(description="`zstd`, or none")
+    age_recipients: list[str] = Field(
+        description="the age public keys it was encrypted to; empty: not encrypted"
+    )
 
 
 class RestorePointOut(BaseModel):
@@ -155,6 +176,7 @@ class RestorePointOut(BaseModel):
     file_problems: list[str] = Field(description="items whose file was missing or differed")
     unreferenced_files: int = Field(description="stored files no item refers to (not copied)")
     parts: list[PartOut]
+    sealing: SealingOut
     last_verify: EvidenceOut | None = Field(description="its newest `backup_verify` evidence")
     last_drill: EvidenceOut | None = Field(description="its newest `restore_drill` evidence")
 
@@ -173,7 +195,9 @@ class RestorePointOut(BaseModel):
             tables=manifest["tables"], files=len(manifest["files"]),
             file_problems=manifest["file_problems"],
             unreferenced_files=len(manifest["unreferenced_files"]),
-            parts=[PartOut(**part) for part in manifest["parts"]],
+            parts=[PartOut.of(part) for part in manifest["parts"]],
+            sealing=SealingOut(**manifest.get("sealing", {"compression": None,
+                                                           "age_recipients": []})),
             last_verify=view.last_verify and EvidenceOut.of(view.last_verify),
             last_drill=view.last_drill and EvidenceOut.of(view.last_drill),
         )  # fmt: skip

@@ -3,7 +3,6 @@
 from darvaza.operations.backup_verify import Verification, verify_backup
 from darvaza.operations.backups import ID as RESTORE_POINT
 from darvaza.operations.backups import (
-    BackupError,
     Progress,
     RestorePoint,
     backup_run,
@@ -11,9 +10,9 @@ from darvaza.operations.backups import (
     failed_backup_run,
     find_backup,
     list_backups,
-    prune_backups,
 )
 from darvaza.operations.drill import Drill, run_restore_drill
+from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import (
     EvidenceFilter,
     Run,
@@ -42,6 +41,8 @@ from darvaza.operations.restore_points import (
     list_drills,
     list_restore_points,
 )
+from darvaza.operations.retention import prune_backups
+from darvaza.operations.sealing import new_identity
 from darvaza.operations.tasks import next_runs
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "list_drills",
     "list_evidence",
     "list_restore_points",
+    "new_identity",
     "next_runs",
     "plan_restore",
     "plan_rollback",

@@ -14,15 +14,16 @@ from darvaza.jobs.registry import JobContext, JobKind, Tasks
 from darvaza.jobs.schedule import Periodic
 from darvaza.logs import get_logger
 from darvaza.operations.backups import (
-    BackupError,
+    Progress,
     backup_run,
     create_backup,
     failed_backup_run,
     list_backups,
-    prune_backups,
 )
 from darvaza.operations.drill import run_restore_drill
+from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import record_evidence
+from darvaza.operations.retention import prune_backups
 from darvaza.security.caller import Actor
 
 WORKER = Actor.system("worker")
@@ -36,7 +37,9 @@ def take_scheduled_backup(context: JobContext, _payload: dict[str, Any]) -> dict
     folder = Path(settings.backup_dir)
     started = utcnow()
     try:
-        point = create_backup(db, settings, folder=folder, label="scheduled", progress=log.info)
+        point = create_backup(
+            db, settings, folder=folder, label="scheduled", progress=Progress(log.info)
+        )
     except BackupError as exc:
         record_evidence(db, settings, WORKER, failed_backup_run(exc, started_at=started))
         raise
@@ -60,7 +63,9 @@ def run_scheduled_drill(context: JobContext, _payload: dict[str, Any]) -> dict[s
         point for point in list_backups(Path(settings.backup_dir))
         if point.engine == settings.database_backend
     ]  # fmt: skip
-    drill = run_restore_drill(db, settings, point=points[0] if points else None, progress=log.info)
+    drill = run_restore_drill(
+        db, settings, point=points[0] if points else None, progress=Progress(log.info)
+    )
     record_evidence(db, settings, WORKER, drill.run(started_at=started))
     if drill.result != "passed":
         raise DrillFailed(f"The restore drill of {drill.point} failed: {'; '.join(drill.problems)}")

@@ -1,0 +1,191 @@
+"""Sealing a restore point's parts at rest: zstd compression, age encryption, or both.
+
+A part is written plain, then sealed into `<name>.zst`, `<name>.age` or `<name>.zst.age`
+(compressed first: ciphertext does not compress) and the plain file removed. The manifest
+keeps the stored file's size and SHA-256, which anyone can check without a key, and the
+plain part's, checked again whenever it is unsealed.
+
+age (X25519) splits the keys: the server writing restore points needs only a recipient
+(a public key, `age1...`), while reading them back needs an identity (`AGE-SECRET-KEY-1...`)
+that can live offline until a restore or a drill needs it. Several recipients may be
+given, so that an escrow key can open every restore point too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, cast
+
+import pyrage
+import zstandard
+from pyrage import x25519
+
+from darvaza.config import Settings
+from darvaza.config.age_keys import AgeKeyError, parse_identities, parse_recipients
+from darvaza.operations.errors import BackupError, BackupKeyMissing
+
+ZSTD, AGE = "zstd", "age"
+SUFFIX = {ZSTD: ".zst", AGE: ".age"}
+CHUNK = 1 << 20
+ZSTD_LEVEL = 3  # zstd's own default: most of the gain, a fraction of the time of higher levels
+
+
+# Where bytes that have gone through are counted (a progress bar, or nothing).
+Meter = Callable[[int], None]
+
+
+def new_identity() -> tuple[str, str]:
+    """A new identity and its recipient (what `darvaza backup keygen` writes)."""
+    identity = x25519.Identity.generate()
+    return str(identity), str(identity.to_public())
+
+
+@dataclass(frozen=True)
+class Sealing:
+    compress: bool
+    recipients: tuple[str, ...] = ()  # age recipients; none: not encrypted
+
+    @property
+    def encoding(self) -> list[str]:
+        return [ZSTD] * self.compress + [AGE] * bool(self.recipients)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Sealing:
+        recipients = settings.backup_age_recipients.replace(",", " ").split()
+        return cls(settings.backup_compression == ZSTD, tuple(recipients))
+
+    def describe(self) -> dict[str, Any]:
+        return {"compression": ZSTD if self.compress else None,
+                "age_recipients": list(self.recipients)}  # fmt: skip
+
+
+class Reading:
+    """A stream read through: counted, hashed, and each chunk told to a meter."""
+
+    def __init__(self, stream: IO[bytes], meter: Meter) -> None:
+        self.stream, self.meter = stream, meter
+        self.digest, self.size = hashlib.sha256(), 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        self.meter(len(chunk))
+        return chunk
+
+
+class _Writing:
+    """A stream written through: counted and hashed."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.digest, self.size = hashlib.sha256(), 0
+
+    def write(self, chunk: bytes) -> int:
+        self.stream.write(chunk)
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        return len(chunk)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _copy(reader: Any, writer: Any) -> None:
+    while chunk := reader.read(CHUNK):
+        writer.write(chunk)
+
+
+def seal_part(folder: Path, name: str, sealing: Sealing, meter: Meter) -> dict[str, Any]:
+    """The plain part `folder/name` sealed as the settings say; its manifest entry."""
+    plain = folder / name
+    if not sealing.encoding:  # stored as it is: only read, for its size and checksum
+        with plain.open("rb") as source:
+            reading = Reading(source, meter)
+            while reading.read(CHUNK):
+                pass
+        size, sha256 = reading.size, reading.digest.hexdigest()
+        return {"name": name, "size": size, "sha256": sha256, "encoding": [],
+                "plain_name": name, "plain_size": size, "plain_sha256": sha256}  # fmt: skip
+    stored = folder / (name + "".join(SUFFIX[step] for step in sealing.encoding))
+    with plain.open("rb") as source, stored.open("wb") as sink:
+        reading, writing = Reading(source, meter), _Writing(sink)
+        reader: Any = reading
+        if sealing.compress:
+            compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
+            reader = compressor.stream_reader(cast(IO[bytes], reading))
+        if sealing.recipients:
+            pyrage.encrypt_io(reader, writing, parse_recipients(",".join(sealing.recipients)))
+        else:
+            _copy(reader, writing)
+    plain.unlink()
+    return {
+        "name": stored.name, "size": writing.size, "sha256": writing.digest.hexdigest(),
+        "encoding": sealing.encoding, "plain_name": name, "plain_size": reading.size,
+        "plain_sha256": reading.digest.hexdigest(),
+    }  # fmt: skip
+
+
+def plain_name_of(entry: dict[str, Any]) -> str:
+    return str(entry.get("plain_name", entry["name"]))  # format 1 parts were never sealed
+
+
+def _identities_for(name: str, identities: str) -> list[x25519.Identity]:
+    try:
+        keys = parse_identities(identities)
+    except AgeKeyError as exc:
+        raise BackupError(f"The age identity given cannot be read: {exc}.") from None
+    if not keys:
+        raise BackupKeyMissing(
+            f"{name} is encrypted: give the age identity of one of its recipients "
+            "(DARVAZA_BACKUP_AGE_IDENTITY, or --identity-file)."
+        )
+    return keys
+
+
+@contextmanager
+def unsealed(
+    stored: Path, entry: dict[str, Any], workdir: Path, identities: str,
+    meter: Meter = lambda _count: None,
+) -> Iterator[Path]:  # fmt: skip
+    """The plain part: the stored file itself when it was not sealed, else a plain copy in
+    `workdir` (removed after), checked against the plain SHA-256 the manifest records."""
+    encoding = list(entry.get("encoding", []))
+    if not encoding:
+        yield stored
+        return
+    keys = _identities_for(entry["name"], identities) if AGE in encoding else []
+    plain = workdir / f".unsealed-{entry['name']}"
+    try:
+        with stored.open("rb") as source, plain.open("wb") as sink:
+            writing = _Writing(sink)
+            writer: Any = writing
+            if ZSTD in encoding:
+                writer = zstandard.ZstdDecompressor().stream_writer(
+                    cast(IO[bytes], writing), closefd=False
+                )
+            reading = Reading(source, meter)
+            try:
+                if keys:
+                    pyrage.decrypt_io(reading, writer, keys)
+                else:
+                    _copy(reading, writer)
+                writer.flush()
+            except pyrage.DecryptError as exc:
+                if "no matching keys" in str(exc).lower():
+                    raise BackupKeyMissing(
+                        f"{entry['name']}: none of the age identities given opens it; it was "
+                        "sealed to the recipients the manifest lists (sealing.age_recipients)."
+                    ) from None
+                raise BackupError(f"{entry['name']}: cannot be decrypted ({exc}).") from exc
+            except (OSError, zstandard.ZstdError) as exc:
+                raise BackupError(f"{entry['name']}: cannot be unsealed ({exc}).") from exc
+        if writing.digest.hexdigest() != entry["plain_sha256"]:
+            raise BackupError(f"{entry['name']}: unsealed, it differs from the manifest's SHA-256.")
+        yield plain
+    finally:
+        plain.unlink(missing_ok=True)
