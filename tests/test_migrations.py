@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from typer.testing import CliRunner
 
 from darvaza.audit.checkpoints import CheckpointFolder, seal_all
@@ -20,6 +22,8 @@ from darvaza.clock import utcnow
 from darvaza.db import Database
 from darvaza.jobs.models import Job
 from darvaza.migrate import model_differences, upgrade_to_head
+from darvaza.operations.evidence import Run, record_evidence
+from darvaza.operations.models import Evidence
 from darvaza.revisions import (
     MIGRATION_KINDS,
     alembic_config,
@@ -30,6 +34,7 @@ from darvaza.revisions import (
 )
 from tests.audit.support import KEYS, append, verify
 from tests.support.backups import backup_settings, seed_backup_data
+from tests.support.world import SYSTEM
 
 runner = CliRunner()
 
@@ -129,6 +134,33 @@ def test_the_expand_migrations_since_the_last_irreversible_one_round_trip_with_d
     after = _row_counts(db)
     assert {table: after[table] for table in kept} == kept
     assert model_differences(db) == []
+
+
+def test_restore_evidence_going_down_keeps_its_kind_allowed_never_deletes_it(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    settings = backup_settings(database_url, tmp_path)
+
+    def record(kind: str) -> None:
+        record_evidence(db, settings, SYSTEM, Run(kind, "restore_point", "passed", {},
+                                                  started_at=utcnow()))  # fmt: skip
+
+    record("backup")
+    _to(db, "downgrade", "0015")  # no restore evidence: the constraint narrows again
+    with pytest.raises(IntegrityError):
+        record("restore")
+    upgrade_to_head(db)
+    record("restore")
+    _to(db, "downgrade", "0015")  # it stays, and so does its kind
+    with db.read() as session:
+        kinds = sorted(session.scalars(select(Evidence.kind)))
+    assert kinds == ["backup", "restore"]
+    record("restore")
+    upgrade_to_head(db)
+    assert model_differences(db) == []
+    # Still append-only (on SQLite the triggers came back with the rebuilt table).
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM evidence"))
 
 
 def _row_counts(db: Database) -> dict[str, int]:

@@ -432,6 +432,28 @@ def test_a_restore_that_fails_half_way_leaves_the_target_as_it_was(
         target.dispose()
 
 
+def test_files_beside_an_empty_database_are_kept_aside_not_deleted(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    """No safety restore point can be taken without a database to start from: the
+    folder's old files are kept beside it, and the report says where."""
+    settings = backup_settings(database_url, tmp_path)
+    stored = seed_backup_data(db, settings, files=1)
+    point = create_backup(db, settings, folder=Path(settings.backup_dir))
+    storage = tmp_path / "target-files"
+    storage.mkdir()
+    (storage / "left-behind.txt").write_text("someone's")
+    with fresh_target(database_url, tmp_path) as target_url:
+        plan = plan_restore(point, settings, database_url=target_url, storage=storage)
+        assert (plan.target_rows, plan.target_files) == (0, 1)
+        report, safety = restore_backup(plan, settings, SYSTEM, force=True)
+    assert (report.result, safety) == ("passed", None)
+    assert files_in(storage) == stored
+    kept = [line for line in report.checked if "old files were kept at" in line]
+    assert len(kept) == 1
+    assert files_in(Path(kept[0].rsplit(" at ", 1)[1])) == {"left-behind.txt": b"someone's"}
+
+
 def test_the_restore_command_shows_the_plan_and_asks(
     db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -452,6 +474,17 @@ def test_the_restore_command_shows_the_plan_and_asks(
         refused = runner.invoke(cli, [*args, "--yes"])
         assert refused.exit_code == 1
         assert "--force" in refused.output
+    # Each is `restore` evidence on the live instance, the refused one too.
+    with db.read() as session:
+        restores = session.scalars(
+            select(Evidence).where(Evidence.kind == "restore").order_by(Evidence.recorded_at)
+        ).all()
+    assert [(e.result, e.details["point"], e.details["live"]) for e in restores] == [
+        ("passed", point.id, False), ("failed", point.id, False),
+    ]  # fmt: skip
+    assert "--force" in restores[1].details["error"]
+    assert restores[0].details["rpo_seconds"] > 0
+    assert "audit chain" in " ".join(restores[0].details["checked"])
 
 
 def _free_port() -> int:

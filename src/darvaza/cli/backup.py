@@ -232,8 +232,17 @@ def backup_restore(
     """Show the plan (what is replaced, sizes, the restore point's age), ask, then restore
     the database and the files and run the deep checks on the result. Exit 1 when refused
     or when the result does not check out."""
+    from darvaza.cli.evidence import record_own
+    from darvaza.clock import utcnow
     from darvaza.config import load_settings
-    from darvaza.operations.service import BackupError, find_backup, plan_restore, restore_backup
+    from darvaza.db import Database, DatabaseUnusable
+    from darvaza.operations.service import (
+        BackupError,
+        find_backup,
+        plan_restore,
+        restore_backup,
+        restore_run,
+    )
     from darvaza.security.caller import Actor
 
     settings = with_identity(load_settings(), identity_file)
@@ -247,15 +256,30 @@ def backup_restore(
         typer.echo(line)
     if not yes and not typer.confirm("Restore?", default=False):
         _fail("Nothing changed.")
+    started = utcnow()
+    outcome: Verification | BackupError
     try:
-        report, safety = restore_backup(
+        outcome, safety = restore_backup(
             plan, settings, Actor.system(CLI_ACTOR), force=force, progress=_progress()
         )
     except BackupError as exc:
-        _fail(str(exc))
+        outcome, safety = exc, None
+    # Recorded where the settings point: the live instance, whose incident it serves.
+    run = restore_run(plan, outcome, safety, started_at=started)
+    try:
+        live = Database(settings.database_url)
+    except DatabaseUnusable as exc:
+        typer.echo(f"note: no restore evidence recorded: {exc}", err=True)
+    else:
+        try:
+            record_own(settings, live, run)
+        finally:
+            live.dispose()
+    if isinstance(outcome, BackupError):
+        _fail(str(outcome))
     if safety is not None:
         typer.echo(f"Safety restore point of the target: {safety.id}")
-    _print_verdict(report, f"Restored {point.id}: {report.result}")
+    _print_verdict(outcome, f"Restored {point.id}: {outcome.result}")
 
 
 drill_app = typer.Typer(help="Rehearse a recovery.", no_args_is_help=True)

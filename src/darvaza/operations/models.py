@@ -31,6 +31,7 @@ EvidenceKind = Literal[
     "release_dry_run",
     "rollback",
     "incident_drill",
+    "restore",
 ]
 EvidenceResult = Literal["passed", "failed", "inconclusive"]
 EVIDENCE_KINDS: tuple[str, ...] = get_args(EvidenceKind)

@@ -3,8 +3,9 @@ age), then the database and the files, each put in place whole or not at all, th
 deep checks on what is now there.
 
 A target that holds anything is refused without `force`; with it, a safety restore point
-of the target is taken first. The live database (the one the settings name) also needs
-the server stopped: something answering on its address refuses the restore. A restore
+of the target is taken first (when its database holds rows; files beside an empty
+database are kept aside, named in the report). The live database (the one the settings
+name) also needs the server stopped: something answering on its address refuses it. A restore
 point from another engine, or from a Darvaza newer than this one (a format or a schema
 this one does not know), is refused before anything changes.
 """
@@ -17,8 +18,9 @@ import socket
 import tarfile
 import tempfile
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL, make_url
@@ -41,6 +43,7 @@ from darvaza.operations.backups import (
     sha256_of,
 )
 from darvaza.operations.errors import BackupError, BackupKeyMissing
+from darvaza.operations.evidence import Run
 from darvaza.operations.manifest import DATABASE_PART
 from darvaza.revisions import known_revisions
 from darvaza.security.caller import Actor
@@ -74,6 +77,27 @@ class RestorePlan:
             f"{len(point.manifest['files'])} files",
             f"  size: {point.size} bytes",
         ]
+
+
+def restore_run(
+    plan: RestorePlan, outcome: Verification | BackupError, safety: RestorePoint | None, *,
+    started_at: datetime,
+) -> Run:  # fmt: skip
+    """The `restore` evidence of a restore (or of one refused or failed on the way): what
+    went where, how much newer data it replaced, and the deep checks' verdict."""
+    newest = plan.point.newest_change_at
+    details: dict[str, Any] = {
+        "point": plan.point.id, "live": plan.live, "storage": str(plan.storage),
+        "database": mask_url_password(plan.database_url.render_as_string(hide_password=False)),
+        "point_created_at": plan.point.created_at.isoformat(),
+        "rpo_seconds": round((utcnow() - newest).total_seconds(), 3) if newest else None,
+        "safety_point": safety.id if safety else None,
+    }  # fmt: skip
+    if isinstance(outcome, BackupError):
+        details["error"] = str(outcome)
+        return Run("restore", "restore_point", "failed", details, started_at=started_at)
+    details |= {"problems": outcome.problems[:50], "checked": outcome.checked}
+    return Run("restore", "restore_point", outcome.result, details, started_at=started_at)
 
 
 def _age(age: timedelta) -> str:
@@ -189,13 +213,17 @@ def _unpack_files(point: RestorePoint, part: Path, storage: Path) -> Path:
     return incoming
 
 
-def _swap_in(incoming: Path, storage: Path) -> None:
-    """The unpacked folder in the old one's place; the old one goes once it is."""
+def _swap_in(incoming: Path, storage: Path, *, keep_old: bool) -> Path | None:
+    """The unpacked folder in the old one's place; the old one goes once it is, unless
+    `keep_old` (no safety restore point holds its files): then where it was kept."""
     outgoing = storage.with_name(f".{storage.name}.replaced-{incoming.name}")
     if storage.exists():
         storage.rename(outgoing)
     incoming.rename(storage)
+    if keep_old and outgoing.exists():
+        return outgoing
     shutil.rmtree(outgoing, ignore_errors=True)
+    return None
 
 
 def _check_storage(point: RestorePoint, storage: Path, report: Verification) -> None:
@@ -231,7 +259,9 @@ def _refuse_what_cannot_go_on(plan: RestorePlan, settings: Settings, force: bool
         )
 
 
-def _put_in_place(plan: RestorePlan, settings: Settings, progress: Progress) -> None:
+def _put_in_place(
+    plan: RestorePlan, settings: Settings, progress: Progress, *, keep_old_files: bool
+) -> Path | None:
     """Files unpacked beside their folder, then the database restored, then the files
     swapped in: a failure before the swap leaves the files as they were."""
     plan.storage.parent.mkdir(parents=True, exist_ok=True)
@@ -252,7 +282,7 @@ def _put_in_place(plan: RestorePlan, settings: Settings, progress: Progress) -> 
             shutil.rmtree(incoming, ignore_errors=True)
             raise
     progress("files: swapping in")
-    _swap_in(incoming, plan.storage)
+    return _swap_in(incoming, plan.storage, keep_old=keep_old_files)
 
 
 def restore_backup(
@@ -268,7 +298,9 @@ def restore_backup(
     if parts.problems:
         raise BackupError(f"The restore point is damaged: {'; '.join(parts.problems)}.")
     safety = None
-    if not plan.empty_target:
+    # A safety restore point needs a database to start from; files beside an empty one
+    # are kept aside instead of deleted.
+    if plan.target_rows:
         progress("taking a safety restore point of the target first")
         target = Database(plan.database_url)
         try:
@@ -277,9 +309,11 @@ def restore_backup(
             safety = create_backup(target, local, folder=folder, label="before-restore")
         finally:
             target.dispose()
-    _put_in_place(plan, settings, progress)
+    kept = _put_in_place(plan, settings, progress, keep_old_files=safety is None)
     progress("checking the result")
     report = Verification(plan.point.id, deep=True)
+    if kept is not None:
+        report.checked.append(f"files: the folder's old files were kept at {kept}")
     restored = Database(plan.database_url)
     try:
         check_database(plan.point, settings, restored, report)

@@ -161,6 +161,20 @@ def unsealed(
     keys = _identities_for(entry["name"], identities) if AGE in encoding else []
     plain = workdir / f".unsealed-{entry['name']}"
     try:
+        digest = _unseal(stored, plain, encoding, keys, meter, entry["name"])
+        if digest != entry["plain_sha256"]:
+            raise BackupError(f"{entry['name']}: unsealed, it differs from the manifest's SHA-256.")
+        yield plain
+    finally:
+        plain.unlink(missing_ok=True)
+
+
+def _unseal(
+    stored: Path, plain: Path, encoding: list[str], keys: list[x25519.Identity],
+    meter: Meter, name: str,
+) -> str:  # fmt: skip
+    """`stored` opened into `plain`; the plain bytes' SHA-256."""
+    try:
         with stored.open("rb") as source, plain.open("wb") as sink:
             writing = _Writing(sink)
             writer: Any = writing
@@ -169,23 +183,19 @@ def unsealed(
                     cast(IO[bytes], writing), closefd=False
                 )
             reading = Reading(source, meter)
-            try:
-                if keys:
-                    pyrage.decrypt_io(reading, writer, keys)
-                else:
-                    _copy(reading, writer)
-                writer.flush()
-            except pyrage.DecryptError as exc:
-                if "no matching keys" in str(exc).lower():
-                    raise BackupKeyMissing(
-                        f"{entry['name']}: none of the age identities given opens it; it was "
-                        "sealed to the recipients the manifest lists (sealing.age_recipients)."
-                    ) from None
-                raise BackupError(f"{entry['name']}: cannot be decrypted ({exc}).") from exc
-            except (OSError, zstandard.ZstdError) as exc:
-                raise BackupError(f"{entry['name']}: cannot be unsealed ({exc}).") from exc
-        if writing.digest.hexdigest() != entry["plain_sha256"]:
-            raise BackupError(f"{entry['name']}: unsealed, it differs from the manifest's SHA-256.")
-        yield plain
-    finally:
-        plain.unlink(missing_ok=True)
+            if keys:
+                pyrage.decrypt_io(reading, writer, keys)
+            else:
+                _copy(reading, writer)
+            writer.flush()
+    except pyrage.DecryptError as exc:
+        if "no matching keys" in str(exc).lower():
+            raise BackupKeyMissing(
+                f"{name}: none of the age identities given opens it; it was sealed to the "
+                "recipients the manifest lists (sealing.age_recipients)."
+            ) from None
+        raise BackupError(f"{name}: cannot be decrypted ({exc}).") from exc
+    # Closing the plain file flushes it too: a full disk can say so only then.
+    except (OSError, zstandard.ZstdError) as exc:
+        raise BackupError(f"{name}: cannot be unsealed ({exc}).") from exc
+    return writing.digest.hexdigest()

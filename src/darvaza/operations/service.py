@@ -33,7 +33,7 @@ from darvaza.operations.release import (
     rehearse_release,
     roll_back,
 )
-from darvaza.operations.restore import RestorePlan, plan_restore, restore_backup
+from darvaza.operations.restore import RestorePlan, plan_restore, restore_backup, restore_run
 from darvaza.operations.restore_points import (
     RestorePointView,
     drill_facts,
@@ -86,6 +86,7 @@ __all__ = [
     "record_evidence",
     "rehearse_release",
     "restore_backup",
+    "restore_run",
     "roll_back",
     "run_restore_drill",
     "verify_backup",
