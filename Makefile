@@ -88,6 +88,7 @@ bench: install
 	.venv/bin/python -m bench.content
 	.venv/bin/python -m bench.upload
 	.venv/bin/python -m bench.jobs
+	.venv/bin/python -m bench.backups
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .pytest_cache .ruff_cache tests/browser/node_modules

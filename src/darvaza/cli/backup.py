@@ -15,7 +15,7 @@ from darvaza.cli.common import CLI_ACTOR, _database, _fail
 
 if TYPE_CHECKING:
     from darvaza.config import Settings
-    from darvaza.operations.service import Progress, Verification
+    from darvaza.operations.service import Progress, Run, Verification
 
 backup_app = typer.Typer(help="Restore points: create, list, verify.", no_args_is_help=True)
 
@@ -210,6 +210,23 @@ def backup_verify(
     _print_verdict(report, f"{point.id}: {report.result}")
 
 
+def _record_on_live(settings: Settings, run: Run) -> None:
+    """Recorded where the settings point: the live instance, whose incident it serves
+    (the database just restored, when it was restored over the live one)."""
+    from darvaza.cli.evidence import record_own
+    from darvaza.db import Database, DatabaseUnusable
+
+    try:
+        live = Database(settings.database_url)
+    except DatabaseUnusable as exc:
+        typer.echo(f"note: no {run.kind} evidence recorded: {exc}", err=True)
+        return
+    try:
+        record_own(settings, live, run)
+    finally:
+        live.dispose()
+
+
 @backup_app.command("restore")
 def backup_restore(
     point_ref: Annotated[str, typer.Argument(metavar="ID|PATH", help="A restore point.")],
@@ -232,10 +249,8 @@ def backup_restore(
     """Show the plan (what is replaced, sizes, the restore point's age), ask, then restore
     the database and the files and run the deep checks on the result. Exit 1 when refused
     or when the result does not check out."""
-    from darvaza.cli.evidence import record_own
     from darvaza.clock import utcnow
     from darvaza.config import load_settings
-    from darvaza.db import Database, DatabaseUnusable
     from darvaza.operations.service import (
         BackupError,
         find_backup,
@@ -264,17 +279,7 @@ def backup_restore(
         )
     except BackupError as exc:
         outcome, safety = exc, None
-    # Recorded where the settings point: the live instance, whose incident it serves.
-    run = restore_run(plan, outcome, safety, started_at=started)
-    try:
-        live = Database(settings.database_url)
-    except DatabaseUnusable as exc:
-        typer.echo(f"note: no restore evidence recorded: {exc}", err=True)
-    else:
-        try:
-            record_own(settings, live, run)
-        finally:
-            live.dispose()
+    _record_on_live(settings, restore_run(plan, outcome, safety, started_at=started))
     if isinstance(outcome, BackupError):
         _fail(str(outcome))
     if safety is not None:
