@@ -185,9 +185,9 @@ def _engine_run(engine: str, url: str, args: argparse.Namespace, folder: Path) -
             connection.execute(text("CHECKPOINT"))
     db.dispose()
     plain_db = Path(make_url(url).database or "").stat().st_size if engine == "sqlite" else 0
-    started = time.perf_counter()
+    at = time.perf_counter()
     _run(_darvaza("--help"), os.environ.copy())
-    print(f"\n(starting the darvaza command and leaving: {time.perf_counter() - started:.1f} s)")
+    print(f"\n(starting the darvaza command and leaving: {time.perf_counter() - at:.1f} s)")
     print(f"\n{engine}: seeded {args.payments:,} payments (and events), {args.audit:,} audit "
           f"events, {_size(folder / 'storage') / 2**20:,.0f} MiB of files in "
           f"{time.monotonic() - started:.0f} s")  # fmt: skip

@@ -229,7 +229,7 @@ def test_a_terminal_sees_progress_bars_and_a_pipe_sees_lines(
         command, check=False, env=env, capture_output=True, text=True, timeout=120
     )
     assert piped.returncode == 0, piped.stderr
-    assert "backup: sealing files.tar" in piped.stderr
+    assert "backup: files: archiving 2 stored files (zstd)" in piped.stderr
     assert "━" not in piped.stderr  # no bar drawn into a log
 
     main, side = pty.openpty()

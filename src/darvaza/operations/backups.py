@@ -37,7 +37,7 @@ from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import SecretStr
 from sqlalchemy import Connection, inspect, text
@@ -62,6 +62,7 @@ from darvaza.operations.sealing import (
     Sealing,
     plain_name_of,
     seal_part,
+    sealing_writer,
     unsealed,
 )
 
@@ -281,11 +282,13 @@ def _dump_postgresql(db: Database, target: Path) -> Snapshot:
 
 
 def _write_files(
-    storage: content.LocalStorage, files: list[content.FileRecord], target: Path, meter: Meter
-) -> list[str]:
-    """The items' files into one archive; what did not match its item, named."""
+    storage: content.LocalStorage, files: list[content.FileRecord], target: IO[bytes],
+    meter: Meter,
+) -> list[str]:  # fmt: skip
+    """The items' files into one archive streamed to `target`; what did not match its
+    item, named."""
     problems = []
-    with tarfile.open(target, "w") as archive:
+    with tarfile.open(fileobj=target, mode="w|") as archive:
         for record in files:
             path = storage.path_of(record.key)
             try:
@@ -346,19 +349,24 @@ def _write_parts(
     copy = _copy_sqlite if engine == "sqlite" else _dump_postgresql
     seen = copy(db, partial / database_part)
     storage = content.LocalStorage(settings.storage_dir)
+    sealing = Sealing.of(settings)
     total = sum(record.size for record in seen.files)
-    with progress.meter(f"files: archiving {len(seen.files)} stored files", total) as meter:
-        file_problems = _write_files(storage, seen.files, partial / FILES_PART, meter)
+    with (
+        progress.meter(f"files: archiving {len(seen.files)} stored files "
+                       f"({', '.join(sealing.encoding) or 'as is'})", total) as meter,
+        sealing_writer(partial, FILES_PART, sealing) as (archive, files_entry),
+    ):  # fmt: skip
+        file_problems = _write_files(storage, seen.files, archive, meter)
     referenced = {record.key for record in seen.files}
     unreferenced = sorted(key for key, _ in storage.stored_files() if key not in referenced)
     (partial / CONFIG_PART).write_text(json.dumps(_config(settings), indent=2, sort_keys=True))
-    sealing = Sealing.of(settings)
     parts = []
-    for name in (database_part, FILES_PART, CONFIG_PART):
+    for name in (database_part, CONFIG_PART):
         size = (partial / name).stat().st_size
         with progress.meter(f"sealing {name} ({', '.join(sealing.encoding) or 'as is'})",
                             size) as meter:  # fmt: skip
             parts.append(seal_part(partial, name, sealing, meter))
+    parts.insert(1, files_entry)
     return seen, {
         "engine": engine,
         "sealing": sealing.describe(),

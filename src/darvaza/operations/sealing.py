@@ -14,8 +14,10 @@ given, so that an escrow key can open every restore point too.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
@@ -100,19 +102,12 @@ def _copy(reader: Any, writer: Any) -> None:
         writer.write(chunk)
 
 
-def seal_part(folder: Path, name: str, sealing: Sealing, meter: Meter) -> dict[str, Any]:
-    """The plain part `folder/name` sealed as the settings say; its manifest entry."""
-    plain = folder / name
-    if not sealing.encoding:  # stored as it is: only read, for its size and checksum
-        with plain.open("rb") as source:
-            reading = Reading(source, meter)
-            while reading.read(CHUNK):
-                pass
-        size, sha256 = reading.size, reading.digest.hexdigest()
-        return {"name": name, "size": size, "sha256": sha256, "encoding": [],
-                "plain_name": name, "plain_size": size, "plain_sha256": sha256}  # fmt: skip
-    stored = folder / (name + "".join(SUFFIX[step] for step in sealing.encoding))
-    with plain.open("rb") as source, stored.open("wb") as sink:
+def _seal_stream(
+    source: IO[bytes], stored: Path, plain_name: str, sealing: Sealing, meter: Meter
+) -> dict[str, Any]:
+    """What `source` yields, sealed into `stored`; its manifest entry (both checksums
+    taken on the way: nothing is read twice)."""
+    with stored.open("wb") as sink:
         reading, writing = Reading(source, meter), _Writing(sink)
         reader: Any = reading
         if sealing.compress:
@@ -122,12 +117,70 @@ def seal_part(folder: Path, name: str, sealing: Sealing, meter: Meter) -> dict[s
             pyrage.encrypt_io(reader, writing, parse_recipients(",".join(sealing.recipients)))
         else:
             _copy(reader, writing)
-    plain.unlink()
     return {
         "name": stored.name, "size": writing.size, "sha256": writing.digest.hexdigest(),
-        "encoding": sealing.encoding, "plain_name": name, "plain_size": reading.size,
+        "encoding": sealing.encoding, "plain_name": plain_name, "plain_size": reading.size,
         "plain_sha256": reading.digest.hexdigest(),
     }  # fmt: skip
+
+
+def stored_name(name: str, sealing: Sealing) -> str:
+    return name + "".join(SUFFIX[step] for step in sealing.encoding)
+
+
+def seal_part(folder: Path, name: str, sealing: Sealing, meter: Meter) -> dict[str, Any]:
+    """The plain part `folder/name` sealed as the settings say (then removed); its
+    manifest entry. Stored as it is, it is only read, for its size and checksums."""
+    plain = folder / name
+    if not sealing.encoding:
+        with plain.open("rb") as source:
+            reading = Reading(source, meter)
+            while reading.read(CHUNK):
+                pass
+        size, sha256 = reading.size, reading.digest.hexdigest()
+        return {"name": name, "size": size, "sha256": sha256, "encoding": [],
+                "plain_name": name, "plain_size": size, "plain_sha256": sha256}  # fmt: skip
+    with plain.open("rb") as source:
+        entry = _seal_stream(source, folder / stored_name(name, sealing), name, sealing, meter)
+    plain.unlink()
+    return entry
+
+
+@contextmanager
+def sealing_writer(
+    folder: Path, name: str, sealing: Sealing
+) -> Iterator[tuple[IO[bytes], dict[str, Any]]]:
+    """A stream to write part `name` into, sealed as it comes (by a thread of its own, on
+    the other core: compressing and encrypting while the writer reads its sources); the
+    manifest entry is filled in once the block ends. No plain copy touches the disk."""
+    read_end, write_end = os.pipe()
+    entry: dict[str, Any] = {}
+    failure: list[BaseException] = []
+
+    def seal() -> None:
+        with os.fdopen(read_end, "rb", buffering=CHUNK) as source:
+            try:
+                entry.update(_seal_stream(source, folder / stored_name(name, sealing), name,
+                                          sealing, lambda _count: None))  # fmt: skip
+            except BaseException as exc:  # noqa: BLE001 (handed to the writer's side)
+                failure.append(exc)
+
+    sealer = threading.Thread(target=seal, name=f"seal-{name}", daemon=True)
+    sealer.start()
+    sink = os.fdopen(write_end, "wb", buffering=CHUNK)
+    try:
+        try:
+            yield sink, entry
+        finally:
+            with suppress(BrokenPipeError):  # the sealer stopped: its error is the one
+                sink.close()
+            sealer.join()
+    except BrokenPipeError:
+        if failure:
+            raise failure[0] from None
+        raise
+    if failure:
+        raise failure[0]
 
 
 def plain_name_of(entry: dict[str, Any]) -> str:
