@@ -28,6 +28,7 @@ from darvaza.operations.service import (
 )
 from darvaza.revisions import downgrade_to, head_revisions, migration_status, migrations
 from tests.support.backups import backup_settings, scratch_databases_of, seed_backup_data
+from tests.support.live_server import free_port
 
 runner = CliRunner()
 HEAD = max(head_revisions())
@@ -110,16 +111,39 @@ def test_a_rollback_downgrades_through_expand_migrations_and_is_recorded(
     assert "0016 (expand)" in done.output
     assert "0015 (expand)" in done.output
     assert migration_status(db).current == {"0014"}
+    assert "Not proven yet" in done.output
     (evidence,) = _evidence(db, "rollback")
+    # Down, but no smoke check proved the earlier build works on it.
     assert (evidence.result, evidence.details["from"], evidence.details["to"]) == (
-        "passed", HEAD, "0014",
+        "inconclusive", HEAD, "0014",
     )  # fmt: skip
+    assert evidence.details["smoke"] is None
     upgrade_to_head(db)
 
-    with pytest.raises(BackupError, match="already at"):
-        plan_rollback(db, settings, HEAD)
+    alone = plan_rollback(db, settings, HEAD)  # the earlier build alone: nothing to undo
+    assert (alone.reversible, alone.undone) == (True, [])
+    assert "no migration to undo" in alone.describe()[0]
     with pytest.raises(BackupError, match="Cannot go back to 9999"):
         plan_rollback(db, settings, "9999")
+
+
+def test_a_rollback_with_no_instance_ready_to_smoke_check_fails_and_says_so(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    settings = backup_settings(database_url, tmp_path)
+    nobody = f"http://127.0.0.1:{free_port()}"
+    args = ["release", "rollback", "--to", "0014", "--yes", "--admin-token", "t",
+            "--base-url", nobody, "--ready-timeout", "1"]  # fmt: skip
+
+    failed = runner.invoke(cli, args, env=_env(settings))
+
+    assert failed.exit_code == 1
+    assert f"{nobody} was not ready within 1 s" in failed.output
+    assert "Start the build that expects 0014, then run darvaza smoke all" in failed.output
+    assert migration_status(db).current == {"0014"}  # the downgrade stands; said so
+    (evidence,) = _evidence(db, "rollback")
+    assert (evidence.result, evidence.details["smoke_url"]) == ("failed", nobody)
+    assert "was not ready" in evidence.details["problems"][0]
 
 
 def test_a_rollback_across_an_irreversible_migration_names_the_restore_point_to_use(

@@ -10,8 +10,18 @@ import typer
 
 from darvaza.cli.backup import IdentityOption, _progress, with_identity
 from darvaza.cli.common import _database, _fail
+from darvaza.cli.smoke import BaseUrl
 
 release_app = typer.Typer(help="Rehearse a release; roll one back.", no_args_is_help=True)
+
+SmokeToken = Annotated[
+    str | None,
+    typer.Option(
+        "--admin-token", envvar="ADMIN_TOKEN",
+        help="A platform admin's API token (or $ADMIN_TOKEN): with it, every smoke check "
+        "runs against the instance once the earlier build serves it.",
+    ),
+]  # fmt: skip
 
 
 @release_app.command("rollback")
@@ -20,13 +30,29 @@ def release_rollback(
         str, typer.Option("--to", metavar="REVISION", help="The revision to go back to.")
     ],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before downgrading.")] = False,
+    admin_token: SmokeToken = None,
+    base_url: BaseUrl = None,
+    ready_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the earlier build to be ready.")
+    ] = 300,
+    max_wait: Annotated[
+        float, typer.Option(help="content-download: seconds to wait for a token to expire.")
+    ] = 30,
 ) -> None:
     """Show what going back to REVISION undoes. When every migration on the way is an
     expand one, downgrade (after asking); otherwise name the restore point to restore and
-    how. Records `rollback` evidence; exit 1 unless the database is now at REVISION."""
+    how. Then, with an admin token, wait until the earlier build serves the instance and
+    run every smoke check against it. Records `rollback` evidence: passed only with green
+    smoke checks, inconclusive without them. Exit 1 when the database is not at REVISION
+    or a smoke check failed. REVISION may be the current one: the earlier build alone."""
     from darvaza.cli.evidence import record_own
     from darvaza.clock import utcnow
-    from darvaza.operations.service import BackupError, plan_rollback, roll_back
+    from darvaza.operations.service import (
+        BackupError,
+        plan_rollback,
+        roll_back,
+        smoke_rolled_back,
+    )
 
     started = utcnow()
     with _database() as (settings, db):
@@ -42,19 +68,41 @@ def release_rollback(
                 problems=["a contract or irreversible migration is on the way"],
             ))  # fmt: skip
             raise typer.Exit(1)
-        if not yes and not typer.confirm(f"Downgrade to {to}?", default=False):
-            _fail("Nothing changed.")
-        try:
-            roll_back(db, plan)
-        except BackupError as exc:
-            record_own(settings, db, plan.run(result="failed", started_at=started,
-                                              problems=[str(exc)[:500]]))  # fmt: skip
-            _fail(str(exc))
-        record_own(settings, db, plan.run(result="passed", started_at=started, problems=[]))
-    typer.echo(
-        f"The database is at {to}. Start the build that expects it, then run "
-        "darvaza smoke all against it."
-    )
+        if plan.undone:
+            if not yes and not typer.confirm(f"Downgrade to {to}?", default=False):
+                _fail("Nothing changed.")
+            try:
+                roll_back(db, plan)
+            except BackupError as exc:
+                record_own(settings, db, plan.run(result="failed", started_at=started,
+                                                  problems=[str(exc)[:500]]))  # fmt: skip
+                _fail(str(exc))
+            typer.echo(f"The database is at {to}.")
+        if not admin_token:
+            record_own(settings, db, plan.run(
+                result="inconclusive", started_at=started,
+                problems=["no smoke check ran: no admin token was given"],
+            ))  # fmt: skip
+            typer.echo(
+                f"Not proven yet: start the build that expects {to}, then run this again "
+                "with --admin-token (nothing more is undone) to smoke-check it."
+            )
+            return
+        url = base_url or settings.public_url
+        typer.echo(f"Waiting for the build that expects {to} to be ready at {url} …")
+        smoke = smoke_rolled_back(
+            db, plan, url, admin_token, ready_seconds=ready_timeout, max_wait_seconds=max_wait
+        )
+        for name, result in smoke.results.items():
+            typer.echo(f"smoke {name:<20} {result}")
+        failed = bool(smoke.problems) or not smoke.results
+        record_own(settings, db, plan.run(
+            result="failed" if failed else "passed", started_at=started, problems=[],
+            smoke=smoke,
+        ))  # fmt: skip
+    if failed:
+        _fail("\n".join(smoke.problems))
+    typer.echo(f"Rolled back to {to}; every smoke check passed.")
 
 
 @release_app.command("dry-run")

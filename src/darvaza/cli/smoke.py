@@ -23,8 +23,8 @@ smoke_app = typer.Typer(
 BaseUrl = Annotated[
     str | None,
     typer.Option(
-        help="Where Darvaza runs [default: DARVAZA_PUBLIC_URL; in `local`, unset, "
-        "http://DARVAZA_HOST:DARVAZA_PORT].",
+        help="Where Darvaza runs (default: DARVAZA_PUBLIC_URL; in `local`, unset, "
+        "http://DARVAZA_HOST:DARVAZA_PORT).",
         show_default=False,
     ),
 ]

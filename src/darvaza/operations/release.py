@@ -31,6 +31,9 @@ from darvaza.operations.backups import (
 from darvaza.operations.drill import ScratchCopy, Steps, point_for, scratch_copy
 from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import Run
+from darvaza.operations.smoke.all import run_all
+from darvaza.operations.smoke.client import SmokeFailed, wait_until_ready
+from darvaza.operations.smoke.client import record_evidence as record_smoke
 from darvaza.revisions import (
     REVERSIBLE,
     Migration,
@@ -111,6 +114,9 @@ class RollbackPlan:
         return not self.blocking
 
     def describe(self) -> list[str]:
+        if not self.undone:
+            return [f"The database is at {self.target} already: no migration to undo, the "
+                    "rollback is the earlier build alone."]  # fmt: skip
         lines = [f"The database is at {self.current}; going back to {self.target} undoes:"]
         lines += [f"  {m.revision} ({m.kind}): {m.title}" for m in self.undone]
         if self.reversible:
@@ -139,13 +145,19 @@ class RollbackPlan:
             ]
         return lines
 
-    def run(self, *, result: str, started_at: datetime, problems: list[str]) -> Run:
+    def run(
+        self, *, result: str, started_at: datetime, problems: list[str],
+        smoke: RollbackSmoke | None = None,
+    ) -> Run:  # fmt: skip
+        """Its `rollback` evidence; `smoke` is what the smoke checks said afterwards."""
         details = {
             "from": self.current, "to": self.target,
             "undone": [f"{m.revision}:{m.kind}" for m in self.undone],
             "blocking": [m.revision for m in self.blocking],
             "restore_point": self.restore_point.id if self.restore_point else None,
-            "problems": problems[:20],
+            "smoke_url": smoke.base_url if smoke else None,
+            "smoke": smoke.results if smoke else None,
+            "problems": [*problems, *(smoke.problems if smoke else [])][:20],
         }  # fmt: skip
         return Run("rollback", "schema", result, details, started_at=started_at)
 
@@ -156,8 +168,8 @@ def plan_rollback(db: Database, settings: Settings, target: str) -> RollbackPlan
     current = _one_revision(db)
     if current is None:
         raise BackupError("The database has no schema to roll back.")
-    if target == current:
-        raise BackupError(f"The database is already at {target}.")
+    if target == current:  # the earlier build alone: nothing to undo, still smoke-checked
+        return RollbackPlan(current, target, [], [], None)
     try:
         path = between(target, current)
     except ValueError as exc:
@@ -184,6 +196,41 @@ def roll_back(db: Database, plan: RollbackPlan) -> None:
         downgrade_to(db, plan.target)
     except (SQLAlchemyError, RuntimeError) as exc:  # a migration's own refusal included
         raise BackupError(f"The downgrade failed and was undone: {exc}") from exc
+
+
+@dataclass
+class RollbackSmoke:
+    base_url: str
+    results: dict[str, str] = field(default_factory=dict)  # check: passed | failed
+    problems: list[str] = field(default_factory=list)
+
+
+def smoke_rolled_back(
+    db: Database, plan: RollbackPlan, base_url: str, admin_token: str, *,
+    ready_seconds: float = 300, max_wait_seconds: float = 30,
+) -> RollbackSmoke:  # fmt: skip
+    """After the rollback, every smoke check against the instance at `base_url`, each
+    verdict recorded there as `smoke` evidence. It waits for `/ready`, which answers only
+    once a build that expects the plan's revision serves it (a newer build sees a pending
+    migration), and checks afterwards that nothing moved the schema meanwhile."""
+    smoke = RollbackSmoke(base_url)
+    try:
+        wait_until_ready(base_url, ready_seconds)
+    except SmokeFailed as exc:
+        smoke.problems.append(f"No smoke check ran: {exc} Start the build that expects "
+                              f"{plan.target}, then run darvaza smoke all.")  # fmt: skip
+        return smoke
+    for report in run_all(base_url, admin_token, max_wait_seconds=max_wait_seconds):
+        smoke.results[report.name] = "passed" if report.ok else "failed"
+        smoke.problems += [f"smoke {report.name}: {d}" for d in report.deviations[:5]]
+        try:
+            record_smoke(base_url, admin_token, report)
+        except SmokeFailed as exc:
+            smoke.problems.append(f"smoke {report.name} not recorded: {exc}")
+    if (now_at := _one_revision(db)) != plan.target:
+        smoke.problems.append(f"The database is at {now_at}, not {plan.target}: something "
+                              "migrated it during the smoke checks.")  # fmt: skip
+    return smoke
 
 
 # --- Rehearsing a release ----------------------------------------------------------------

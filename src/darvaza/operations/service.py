@@ -32,6 +32,7 @@ from darvaza.operations.release import (
     plan_rollback,
     rehearse_release,
     roll_back,
+    smoke_rolled_back,
 )
 from darvaza.operations.restore import RestorePlan, plan_restore, restore_backup, restore_run
 from darvaza.operations.restore_points import (
@@ -89,5 +90,6 @@ __all__ = [
     "restore_run",
     "roll_back",
     "run_restore_drill",
+    "smoke_rolled_back",
     "verify_backup",
 ]

@@ -63,6 +63,26 @@ def run_smoke(name: str, base_url: str, steps: Callable[[SmokeClient, Report], N
     return report
 
 
+def wait_until_ready(
+    base_url: str, seconds: float, *, gone: Callable[[], str | None] = lambda: None
+) -> None:
+    """Until `base_url`'s `/ready` answers 200 (the database answers and no migration is
+    pending for the build that serves it). SmokeFailed after `seconds`, or at once when
+    `gone` says why the instance will never answer."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(base_url.rstrip("/") + "/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if (why := gone()) is not None:
+            raise SmokeFailed(why)
+        if time.monotonic() > deadline:
+            raise SmokeFailed(f"{base_url} was not ready within {seconds:g} s.")
+        time.sleep(0.2)
+
+
 def record_evidence(base_url: str, admin_token: str, report: Report) -> str:
     """Record a finished check as `smoke` evidence on the instance it checked, through
     its API (so the evidence carries that instance's profile, name and build); the new
