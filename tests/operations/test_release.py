@@ -5,6 +5,9 @@ the command; the dry-run rehearses up, down and up again on a served scratch cop
 
 from __future__ import annotations
 
+import re
+import shlex
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +20,8 @@ from darvaza.clock import utcnow
 from darvaza.config import Settings
 from darvaza.db import Database
 from darvaza.migrate import upgrade_to_head
+from darvaza.operations.backups import Progress
+from darvaza.operations.drill import THIS_BUILD, Steps, scratch_copy
 from darvaza.operations.models import Evidence
 from darvaza.operations.service import (
     BackupError,
@@ -27,7 +32,12 @@ from darvaza.operations.service import (
     roll_back,
 )
 from darvaza.revisions import downgrade_to, head_revisions, migration_status, migrations
-from tests.support.backups import backup_settings, scratch_databases_of, seed_backup_data
+from tests.support.backups import (
+    backup_settings,
+    earlier_build,
+    scratch_databases_of,
+    seed_backup_data,
+)
 from tests.support.live_server import free_port
 
 runner = CliRunner()
@@ -173,8 +183,9 @@ def test_a_rollback_across_an_irreversible_migration_names_the_restore_point_to_
     assert (evidence.result, evidence.details["restore_point"]) == ("failed", before_release.id)
 
 
-# Two real servers and two smoke runs: about two minutes.
-@pytest.mark.timeout(400)
+# Three real servers (one of them the earlier build) and three smoke runs: about three
+# minutes.
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_dry_run_goes_up_down_and_up_on_a_served_copy_and_leaves_the_live_alone(
     db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -184,7 +195,9 @@ def test_a_dry_run_goes_up_down_and_up_on_a_served_copy_and_leaves_the_live_alon
     for name, value in _env(settings, DARVAZA_DOWNLOAD_TOKEN_TTL_SECONDS="10").items():
         monkeypatch.setenv(name, value)
 
-    rehearsal = rehearse_release(db, settings, smoke_wait_seconds=15)
+    earlier = earlier_build(tmp_path / "earlier")  # the build before the newest migration
+
+    rehearsal = rehearse_release(db, settings, smoke_wait_seconds=15, earlier_build=earlier)
 
     assert (rehearsal.problems, rehearsal.result) == ([], "passed"), rehearsal.steps
     before_head = next(m.down_revision for m in migrations() if m.revision == HEAD)
@@ -192,12 +205,58 @@ def test_a_dry_run_goes_up_down_and_up_on_a_served_copy_and_leaves_the_live_alon
     assert [s["step"] for s in rehearsal.steps] == [
         "backup", "restore and deep checks", f"upgrade to {HEAD}", "start the server",
         "smoke all", "restore and deep checks", f"upgrade to {HEAD}",
-        f"downgrade to {before_head}", f"upgrade to {HEAD} again", "start the server",
+        f"downgrade to {before_head}", "start the earlier build",
+        "smoke all on the earlier build", f"upgrade to {HEAD} again", "start the server",
         "smoke all",
     ]  # fmt: skip
+    assert rehearsal.run(started_at=utcnow()).details["earlier_build"] == " ".join(earlier)
     assert migration_status(db).current == head_revisions()
     assert scratch_databases_of(db) == []
 
     refused = rehearse_release(db, settings, down_to="0011", smoke_wait_seconds=15)
     assert refused.result == "failed"
     assert "crosses 0012 (irreversible)" in refused.problems[0]
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_earlier_build_that_is_not_one_or_does_not_run_is_named(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    settings = backup_settings(database_url, tmp_path)
+    point = create_backup(db, settings, folder=Path(settings.backup_dir))
+    before_head = next(m.down_revision for m in migrations() if m.revision == HEAD)
+    steps = Steps(Progress())
+    with scratch_copy(settings, point, steps) as copy:
+        assert steps.problems == []
+        scratch = Database(copy.url)
+        try:
+            downgrade_to(scratch, before_head)
+        finally:
+            scratch.dispose()
+
+        broken = [sys.executable, "-c", "raise SystemExit('no such build here')"]
+        (problem,) = copy.smoke_on_build(steps, broken, 5)
+        assert re.fullmatch(
+            r"the earlier build: darvaza users create --email \S+ --role platform_admin "
+            r"failed on the scratch copy: no such build here",
+            problem,
+        )
+        missing = copy.smoke_on_build(steps, [str(tmp_path / "nowhere" / "darvaza")], 5)
+        assert "Cannot run" in missing[0]
+
+        # This build at a revision behind its own refuses at once: a migration is pending.
+        (newer,) = copy.smoke_on_build(steps, THIS_BUILD, 5)
+        assert "migration pending: database at " + before_head in newer
+        # One whose server migrates the copy as it starts (this build's, in a local
+        # profile) is not the build that expects that revision either.
+        mixed = tmp_path / "mixed-build"
+        this, earlier = shlex.join(THIS_BUILD), shlex.join(earlier_build(tmp_path / "earlier"))
+        mixed.write_text(f'#!/bin/sh\ncase "$1" in serve) exec {this} "$@";; '
+                         f'*) exec {earlier} "$@";; esac\n')  # fmt: skip
+        mixed.chmod(0o755)
+        (moved,) = copy.smoke_on_build(steps, [str(mixed)], 5)
+        assert moved == (
+            f"The earlier build moved the copy from {before_head} to {HEAD}: "
+            f"it is not a build that expects {before_head}."
+        )

@@ -3,6 +3,10 @@ files, the audit log sealed."""
 
 from __future__ import annotations
 
+import io
+import subprocess
+import sys
+import tarfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,9 +20,12 @@ from darvaza.config import Settings
 from darvaza.content.items import create_item
 from darvaza.content.storage import LocalStorage
 from darvaza.db import Database
+from darvaza.revisions import head_revisions
 from darvaza.tenants.service import create_tenant
 from tests.support.settings import make_settings
 from tests.support.world import SYSTEM, person
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def backup_settings(database_url: str, tmp_path: Path, **more: object) -> Settings:
@@ -80,3 +87,23 @@ def fresh_target(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 def files_in(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def earlier_build(folder: Path) -> list[str]:
+    """A real earlier build: this repository's code as it was before its newest migration
+    arrived (from git), run by this Python with that code first on its path, as an
+    operator runs the build still in service from its own folder."""
+    head = max(head_revisions())
+    (migration,) = (REPOSITORY / "src/darvaza/migrations/versions").glob(f"{head}_*.py")
+    added = subprocess.run(
+        ["git", "log", "--diff-filter=A", "--format=%H", "--", str(migration)],
+        cwd=REPOSITORY, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert added, f"{migration.name} is not committed: no earlier build to take"
+    archive = subprocess.run(
+        ["git", "archive", f"{added[-1]}^", "src"], cwd=REPOSITORY, capture_output=True,
+        check=True,
+    ).stdout  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return ["env", f"PYTHONPATH={folder / 'src'}", sys.executable, "-m", "darvaza.cli"]

@@ -3,6 +3,7 @@ the schema taken back to an earlier revision (see `darvaza.operations.release`).
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -124,11 +125,23 @@ def release_dry_run(
         float, typer.Option(help="content-download's longest wait for a link to expire.")
     ] = 30,
     identity_file: IdentityOption = None,
+    earlier_build: Annotated[
+        str | None,
+        typer.Option(
+            "--earlier-build",
+            metavar="COMMAND",
+            help="The build in service now, as the command that runs its CLI (such as "
+            "/opt/darvaza-previous/bin/darvaza): it serves the downgraded copy and runs "
+            "its own smoke checks there. Without it, what the downgrade left is checked "
+            "by its rows only.",
+        ),
+    ] = None,
 ) -> None:
     """On a copy restored from a restore point (new, or --backup): upgrade to this code's
     head and run every smoke check; downgrade to the revision the live data was at (or
-    --down-to) and check the rows and the audit chain held; upgrade again and run every
-    smoke check. Records `release_dry_run` evidence; exit 1 unless it passed."""
+    --down-to) and check the rows held (and, with --earlier-build, that build's smoke
+    checks against the copy); upgrade again and run every smoke check. Records
+    `release_dry_run` evidence; exit 1 unless it passed."""
     from darvaza.cli.evidence import record_own
     from darvaza.clock import utcnow
     from darvaza.operations.service import BackupError, find_backup, rehearse_release
@@ -143,12 +156,16 @@ def release_dry_run(
         rehearsal = rehearse_release(
             db, settings, point=point, down_to=down_to, smoke_wait_seconds=max_wait,
             progress=_progress("release"),
+            earlier_build=shlex.split(earlier_build) if earlier_build else None,
         )  # fmt: skip
         record_own(settings, db, rehearsal.run(started_at=started))
     for step in rehearsal.steps:
         typer.echo(f"  {step['step']}: {step['seconds']} s")
     for problem in rehearsal.problems:
         typer.echo(f"  PROBLEM: {problem}")
+    if rehearsal.earlier_build is None:
+        typer.echo("  note: no --earlier-build: the build in service was not tried on the "
+                   "downgraded copy")  # fmt: skip
     typer.echo(f"Release dry-run of {rehearsal.point}: {rehearsal.result}")
     if rehearsal.result != "passed":
         raise typer.Exit(1)

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +48,7 @@ from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import Run
 from darvaza.operations.restore import plan_restore, restore_backup
 from darvaza.operations.smoke.all import run_all
+from darvaza.revisions import migration_status
 from darvaza.security.caller import Actor
 from darvaza.security.roles import PlatformRole
 
@@ -143,24 +144,36 @@ def _server_env(url: str, work: Path, port: int, settings: Settings) -> dict[str
     return env
 
 
-def _darvaza(args: list[str], env: dict[str, str], work: Path) -> None:
-    done = subprocess.run(  # noqa: S603 (this Python, our own command)
-        [sys.executable, "-m", "darvaza.cli", *args],
-        cwd=work, env=env, capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
+# This build's CLI; an earlier build's is the command an operator gives for it.
+THIS_BUILD: tuple[str, ...] = (sys.executable, "-m", "darvaza.cli")
+
+
+def _darvaza(
+    args: list[str], env: dict[str, str], work: Path, build: Sequence[str] = THIS_BUILD
+) -> str:
+    """What the command printed; a BackupError naming it when it failed."""
+    try:
+        done = subprocess.run(  # noqa: S603 (our own command, or the operator's build of it)
+            [*build, *args],
+            cwd=work, env=env, capture_output=True, text=True, check=False, timeout=600,
+        )  # fmt: skip
+    except OSError as exc:
+        raise BackupError(f"Cannot run {' '.join(build)}: {exc}") from None
     if done.returncode != 0:
         said = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])[:500]
-        raise BackupError(f"darvaza {' '.join(args)} failed on the drill's copy: {said}")
+        raise BackupError(f"darvaza {' '.join(args)} failed on the scratch copy: {said}")
+    return done.stdout
 
 
 @contextmanager
-def _served(env: dict[str, str], work: Path, port: int) -> Iterator[str]:
+def _served(
+    env: dict[str, str], work: Path, port: int, build: Sequence[str] = THIS_BUILD
+) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     with (work / "serve.log").open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "darvaza.cli", "serve"],
-            cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
+        server = subprocess.Popen(  # noqa: S603 (as above)
+            [*build, "serve"], cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=log
+        )
         try:
             deadline = time.monotonic() + SERVER_START_SECONDS
             while True:
@@ -208,8 +221,19 @@ class ScratchCopy:
     settings: Settings  # the live settings, with the copy's own folders
     port: int
 
+    @property
+    def env(self) -> dict[str, str]:
+        return _server_env(self.url, self.work, self.port, self.settings)
+
     def darvaza(self, *args: str) -> None:
-        _darvaza(list(args), _server_env(self.url, self.work, self.port, self.settings), self.work)
+        _darvaza(list(args), self.env, self.work)
+
+    def revision(self) -> str | None:
+        target = Database(self.url)
+        try:
+            return next(iter(migration_status(target).current), None)
+        finally:
+            target.dispose()
 
     def smoke_all(self, steps: Steps, wait_seconds: float) -> list[str]:
         """Serve the copy on its port and run every smoke check; the ones that failed."""
@@ -219,14 +243,45 @@ class ScratchCopy:
         finally:
             target.dispose()
         at = time.monotonic()
-        env = _server_env(self.url, self.work, self.port, self.settings)
-        with _served(env, self.work, self.port) as base:
+        with _served(self.env, self.work, self.port) as base:
             steps.took("start the server", at)
             at = time.monotonic()
             reports = run_all(base, token, max_wait_seconds=wait_seconds)
             failed = [report.name for report in reports if report.deviations]
             steps.took("smoke all", at, failed=failed)
         return failed
+
+    def smoke_on_build(self, steps: Steps, build: Sequence[str], wait_seconds: float) -> list[str]:
+        """Serve the copy with another build (`build` runs its CLI) and run that build's
+        own smoke checks, everything through its CLI (its admin, its token, its checks:
+        this build's would ask for routes it does not have); the problems. A build that
+        moves the copy's schema is not one that expects it, and is said so."""
+        at_revision = self.revision()
+        email = f"dry-run-{secrets.token_hex(6)}@example.com"
+        try:
+            _darvaza(["users", "create", "--email", email, "--role", "platform_admin"],
+                     {**self.env, "DARVAZA_PASSWORD": secrets.token_urlsafe(24)}, self.work,
+                     build)  # fmt: skip
+            token = _darvaza(["tokens", "create", "--email", email, "--name", "release dry-run"],
+                             self.env, self.work, build).strip()  # fmt: skip
+            at = time.monotonic()
+            with _served(self.env, self.work, self.port, build) as base:
+                steps.took("start the earlier build", at)
+                if (now_at := self.revision()) != at_revision:
+                    return [f"The earlier build moved the copy from {at_revision} to {now_at}: "
+                            f"it is not a build that expects {at_revision}."]  # fmt: skip
+                at = time.monotonic()
+                try:
+                    _darvaza(["smoke", "all", "--base-url", base, "--admin-token", token,
+                              "--max-wait", f"{wait_seconds:g}"], self.env, self.work,
+                             build)  # fmt: skip
+                    failed: list[str] = []
+                except BackupError as exc:
+                    failed = [f"the earlier build's smoke checks failed: {exc}"]
+                steps.took("smoke all on the earlier build", at, failed=failed)
+                return failed
+        except BackupError as exc:
+            return [f"the earlier build: {exc}"]
 
 
 @contextmanager

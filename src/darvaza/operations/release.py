@@ -11,6 +11,7 @@ back is a restore point taken at (or before) that revision, which the plan names
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -242,6 +243,7 @@ class Rehearsal:
     started_at_revision: str | None = None  # the copy's, as restored
     head: str = ""
     down_to: str | None = None
+    earlier_build: str | None = None  # the command that served the downgraded copy
     steps: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -253,7 +255,8 @@ class Rehearsal:
         """Its `release_dry_run` evidence."""
         details = {
             "point": self.point, "from": self.started_at_revision, "head": self.head,
-            "down_to": self.down_to, "steps": self.steps, "problems": self.problems[:50],
+            "down_to": self.down_to, "earlier_build": self.earlier_build,
+            "steps": self.steps, "problems": self.problems[:50],
         }  # fmt: skip
         return Run("release_dry_run", "schema", self.result, details, started_at=started_at)
 
@@ -289,15 +292,17 @@ def _way_down(copy_at: str | None, head: str, down_to: str | None) -> str:
 def rehearse_release(
     db: Database, settings: Settings, *, point: RestorePoint | None = None,
     down_to: str | None = None, smoke_wait_seconds: float = 30,
-    progress: Progress | None = None,
+    progress: Progress | None = None, earlier_build: Sequence[str] | None = None,
 ) -> Rehearsal:  # fmt: skip
     """On scratch copies of a restore point: up to this code's head and every smoke
     check; then, on a second copy, up, down to the revision the live data was at (or
-    `down_to`) with every row of the tables that stay kept, up again and every smoke
-    check."""
+    `down_to`) with every row of the tables that stay kept — and, given the earlier
+    build's command, that build serving the copy and passing its own smoke checks — up
+    again and every smoke check."""
     steps = Steps(progress or Progress())
     rehearsal = Rehearsal(steps=steps.steps, problems=steps.problems)
     rehearsal.head = max(head_revisions())
+    rehearsal.earlier_build = " ".join(earlier_build) if earlier_build else None
     point = point_for(db, settings, point, steps, "release-dry-run")
     rehearsal.point, rehearsal.started_at_revision = point.id, point.manifest["migration_head"]
     try:
@@ -334,6 +339,8 @@ def rehearse_release(
                 f"{table}: {before[table]} rows before the downgrade, {count} after"
                 for table, count in after.items() if table in before and before[table] != count
             ]  # fmt: skip
+            if earlier_build:
+                steps.problems += copy.smoke_on_build(steps, earlier_build, smoke_wait_seconds)
             _upgrade(copy, steps, rehearsal.head, again=True)
             steps.problems += [f"smoke {n} failed after the downgrade and upgrade"
                                for n in copy.smoke_all(steps, smoke_wait_seconds)]  # fmt: skip
