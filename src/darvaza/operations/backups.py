@@ -291,7 +291,7 @@ def _write_files(
     # Megabyte blocks both ways: tarfile's own 16 KiB ones cost a call (and a hash
     # update) per 16 KiB, most of the archive's time.
     with tarfile.open(fileobj=target, mode="w|", bufsize=CHUNK) as archive:
-        archive.copybufsize = CHUNK
+        archive.copybufsize = CHUNK  # type: ignore[attr-defined]  # real, not in typeshed
         for record in files:
             path = storage.path_of(record.key)
             try:
