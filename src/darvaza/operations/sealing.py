@@ -119,7 +119,7 @@ def _seal_stream(
         writing = _Writing(sink)
         reader: Any = reading
         if sealing.compress:
-            compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True, threads=-1)
+            compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
             reader = compressor.stream_reader(cast(IO[bytes], reading))
         if sealing.recipients:
             pyrage.encrypt_io(reader, writing, parse_recipients(",".join(sealing.recipients)))
