@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from darvaza.cli.backup import IdentityOption, _progress, with_identity
 from darvaza.cli.common import _database, _fail
 from darvaza.cli.smoke import BaseUrl
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from darvaza.config import Settings
+    from darvaza.db import Database
+    from darvaza.operations.service import RollbackPlan
 
 release_app = typer.Typer(help="Rehearse a release; roll one back.", no_args_is_help=True)
 
@@ -21,6 +28,26 @@ SmokeToken = Annotated[
         "--admin-token", envvar="ADMIN_TOKEN",
         help="A platform admin's API token (or $ADMIN_TOKEN): with it, every smoke check "
         "runs against the instance once the earlier build serves it.",
+    ),
+]  # fmt: skip
+
+
+DownTo = Annotated[
+    str | None,
+    typer.Option(
+        "--down-to", metavar="REVISION",
+        help="The revision to go back to (default: the copy's own, or the one before "
+        "the newest when it is at the code's head).",
+    ),
+]  # fmt: skip
+EarlierBuild = Annotated[
+    str | None,
+    typer.Option(
+        "--earlier-build", metavar="COMMAND",
+        help="The build in service now, as the command that runs its CLI (such as "
+        "/opt/darvaza-previous/bin/darvaza): it serves the downgraded copy and runs "
+        "its own smoke checks there. Without it, what the downgrade left is checked "
+        "by its rows only.",
     ),
 ]  # fmt: skip
 
@@ -48,12 +75,7 @@ def release_rollback(
     or a smoke check failed. REVISION may be the current one: the earlier build alone."""
     from darvaza.cli.evidence import record_own
     from darvaza.clock import utcnow
-    from darvaza.operations.service import (
-        BackupError,
-        plan_rollback,
-        roll_back,
-        smoke_rolled_back,
-    )
+    from darvaza.operations.service import BackupError, plan_rollback, smoke_rolled_back
 
     started = utcnow()
     with _database() as (settings, db):
@@ -63,22 +85,7 @@ def release_rollback(
             _fail(str(exc))
         for line in plan.describe():
             typer.echo(line)
-        if not plan.reversible:
-            record_own(settings, db, plan.run(
-                result="failed", started_at=started,
-                problems=["a contract or irreversible migration is on the way"],
-            ))  # fmt: skip
-            raise typer.Exit(1)
-        if plan.undone:
-            if not yes and not typer.confirm(f"Downgrade to {to}?", default=False):
-                _fail("Nothing changed.")
-            try:
-                roll_back(db, plan)
-            except BackupError as exc:
-                record_own(settings, db, plan.run(result="failed", started_at=started,
-                                                  problems=[str(exc)[:500]]))  # fmt: skip
-                _fail(str(exc))
-            typer.echo(f"The database is at {to}.")
+        _downgrade(settings, db, plan, to, yes=yes, started=started)
         if not admin_token:
             record_own(settings, db, plan.run(
                 result="inconclusive", started_at=started,
@@ -106,36 +113,45 @@ def release_rollback(
     typer.echo(f"Rolled back to {to}; every smoke check passed.")
 
 
+def _downgrade(
+    settings: Settings, db: Database, plan: RollbackPlan, to: str, *, yes: bool, started: datetime
+) -> None:
+    """Undo the migrations on the way to `to`, after asking; a contract migration on the
+    way, or a downgrade that fails, is recorded as failed `rollback` evidence."""
+    from darvaza.cli.evidence import record_own
+    from darvaza.operations.service import BackupError, roll_back
+
+    if not plan.reversible:
+        record_own(settings, db, plan.run(
+            result="failed", started_at=started,
+            problems=["a contract or irreversible migration is on the way"],
+        ))  # fmt: skip
+        raise typer.Exit(1)
+    if not plan.undone:
+        return
+    if not yes and not typer.confirm(f"Downgrade to {to}?", default=False):
+        _fail("Nothing changed.")
+    try:
+        roll_back(db, plan)
+    except BackupError as exc:
+        record_own(settings, db, plan.run(result="failed", started_at=started,
+                                          problems=[str(exc)[:500]]))  # fmt: skip
+        _fail(str(exc))
+    typer.echo(f"The database is at {to}.")
+
+
 @release_app.command("dry-run")
 def release_dry_run(
     backup: Annotated[
         str | None,
         typer.Option("--backup", metavar="ID|PATH", help="Rehearse on this restore point."),
     ] = None,
-    down_to: Annotated[
-        str | None,
-        typer.Option(
-            "--down-to",
-            metavar="REVISION",
-            help="The revision to go back to (default: the copy's own, or the one before "
-            "the newest when it is at the code's head).",
-        ),
-    ] = None,
+    down_to: DownTo = None,
     max_wait: Annotated[
         float, typer.Option(help="content-download's longest wait for a link to expire.")
     ] = 30,
     identity_file: IdentityOption = None,
-    earlier_build: Annotated[
-        str | None,
-        typer.Option(
-            "--earlier-build",
-            metavar="COMMAND",
-            help="The build in service now, as the command that runs its CLI (such as "
-            "/opt/darvaza-previous/bin/darvaza): it serves the downgraded copy and runs "
-            "its own smoke checks there. Without it, what the downgrade left is checked "
-            "by its rows only.",
-        ),
-    ] = None,
+    earlier_build: EarlierBuild = None,
 ) -> None:
     """On a copy restored from a restore point (new, or --backup): upgrade to this code's
     head and run every smoke check; downgrade to the revision the live data was at (or
