@@ -18,7 +18,7 @@ PACKAGE = ROOT / "src" / "darvaza"
 # Domains with a service face. `operations` is a client of the HTTP API (its smoke
 # checks), asked nothing by another domain; `console` is the pages' foundation, a layer
 # below the domains (each domain's `pages.py` builds on it).
-DOMAINS = ("audit", "billing", "content", "identity", "jobs", "ops", "tenants")
+DOMAINS = ("audit", "billing", "content", "identity", "jobs", "ops", "support", "tenants")
 # What any domain may import from another besides its face: the job engine's declaration
 # types (for tasks.py), and models for foreign keys and relationships between tables.
 ALSO_OPEN = ("darvaza.jobs.registry", "darvaza.jobs.schedule")

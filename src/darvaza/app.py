@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Any
@@ -13,8 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+from starlette.types import Scope
 
 from darvaza import __version__
 from darvaza.assembly import (
@@ -48,7 +50,7 @@ from darvaza.jobs.metrics import QueueCollector
 from darvaza.jobs.routes import router as jobs_router
 from darvaza.logs import configure_logging, get_logger
 from darvaza.metrics import Metrics
-from darvaza.middleware import RequestContextMiddleware
+from darvaza.middleware import RequestContextMiddleware, route_of
 from darvaza.operations.metrics import BackupsCollector
 from darvaza.operations.routes import backups_router
 from darvaza.operations.routes import fixture_router as smoke_fixture_router
@@ -56,8 +58,11 @@ from darvaza.operations.routes import router as operations_router
 from darvaza.ops.metrics import FindingsCollector
 from darvaza.ops.routes import admin as ops_admin_router
 from darvaza.ops.routes import router as ops_router
+from darvaza.security.grants import ACTING_UNDER_GRANT, ActingUnderGrant
 from darvaza.security.headers import security_headers
-from darvaza.security.policy import annotate_openapi
+from darvaza.security.openapi import annotate_openapi
+from darvaza.support import service as support
+from darvaza.support.routes import routers as support_routers
 from darvaza.tenants.routes import admin_router as tenants_admin_router
 from darvaza.tenants.routes import invitations_router
 from darvaza.tenants.routes import router as tenants_router
@@ -84,6 +89,7 @@ ROUTERS = (
     audit_router,
     *billing_routers,
     *content_routers,
+    *support_routers,
     jobs_router,
     operations_router,
     smoke_fixture_router,
@@ -135,6 +141,7 @@ def create_app(
         route_body_limits=dict.fromkeys(
             (*UPLOAD_ROUTES, *UPLOAD_PAGES), settings.content_max_upload_bytes
         ),
+        before_answer=_grant_use_logger(database),
     )
     _install_error_handlers(app)
     for router in ROUTERS:
@@ -168,6 +175,24 @@ def _refusal(request: Request, status: int, code: str, message: str, **extra: An
             request, caller, status, message, current_request_id(), extra.get("headers")
         )
     return _error_response(status, code, message, **extra)
+
+
+def _grant_use_logger(database: Database) -> Callable[[Scope, int], Awaitable[None]]:
+    """Write each request a support admin made under a grant to the grant's action log,
+    with the status it is about to be answered; failing that, it is answered 500 instead."""
+
+    async def log_grant_use(scope: Scope, status: int) -> None:
+        acting = scope.get("state", {}).get(ACTING_UNDER_GRANT)
+        if not isinstance(acting, ActingUnderGrant):
+            return
+        ids = {k: str(v) for k, v in scope.get("path_params", {}).items() if k != "tenant"}
+        use = support.GrantUse(
+            acting.grant_id, acting.user_id, acting.tenant_id, scope["method"],
+            route_of(scope), ids, status, current_request_id(),
+        )  # fmt: skip
+        await run_in_threadpool(support.record_grant_use, database, use)
+
+    return log_grant_use
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -47,8 +47,10 @@ from darvaza.ops.alert_routes import load_alert_routes
 from darvaza.parts import Parts
 from darvaza.security.policy import Gatekeeper
 from darvaza.security.ratelimit import RateLimiter, RateRules, Rates
+from darvaza.support import checks as support_checks
+from darvaza.support import tasks as support_tasks
+from darvaza.support.service import GrantingGatekeeper
 from darvaza.tenants import pages as tenants_pages
-from darvaza.tenants.service import Gatekeeper as TenantsGatekeeper
 
 # Every domain's work. A new domain adds its `tasks.TASKS` here.
 WORK = Work.collect(
@@ -60,6 +62,7 @@ WORK = Work.collect(
         mail.TASKS,
         ops_tasks.TASKS,
         operations_tasks.TASKS,
+        support_tasks.TASKS,
         Tasks(loops=audit_tasks.LOOPS),
     )
 )
@@ -69,7 +72,7 @@ CHECKS = CheckSet(
     check
     for module in (
         billing_checks, jobs_checks, audit_checks, identity_checks, content_checks, mail,
-        ops_checks, operations_checks,
+        ops_checks, operations_checks, support_checks,
     )
     for check in module.CHECKS
 )  # fmt: skip
@@ -113,7 +116,7 @@ def assemble(
     parts.add(LocalStorage(settings.storage_dir), as_type=Storage)
     # A routes file that cannot be used refuses the start (AlertRoutesError names the line).
     parts.add(load_alert_routes(settings))
-    parts.add(TenantsGatekeeper(db, sessions), as_type=Gatekeeper)
+    parts.add(GrantingGatekeeper(db, sessions), as_type=Gatekeeper)
     return parts
 
 

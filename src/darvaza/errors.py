@@ -63,7 +63,7 @@ class ErrorOut(BaseModel):
 
 def refuses(**why: str) -> dict[int | str, dict[str, Any]]:
     """A route's own refusals for its `responses=`, by status: `refuses(_409="…")`. The
-    app's contract gives each the error shape (`policy.annotate_openapi`)."""
+    app's contract gives each the error shape (`security.openapi.annotate_openapi`)."""
     return {int(status.lstrip("_")): {"description": text} for status, text in why.items()}
 
 

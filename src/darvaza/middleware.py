@@ -4,7 +4,9 @@ It is plain ASGI (no buffering, so streamed downloads stay streamed) and does, i
 give the request an id, limit the size of its body, add the security headers and the
 request id to the answer, turn an unexpected exception into a 500 in the error shape (the
 traceback goes to the log, never to the client), then write one log line and record the
-request's metrics.
+request's metrics. A `before_answer` hook sees each answer's status before the client
+does (support grants' action log is written there, so no answer given under a grant goes
+unlogged).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,12 +41,14 @@ class RequestContextMiddleware:
         response_headers: list[tuple[bytes, bytes]],
         max_body_bytes: int,
         route_body_limits: dict[str, int] | None = None,
+        before_answer: Callable[[Scope, int], Awaitable[None]] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.response_headers = response_headers
         self.max_body_bytes = max_body_bytes
         self.route_body_limits = route_body_limits or {}
+        self.before_answer = before_answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,11 +62,16 @@ class RequestContextMiddleware:
         client_ip_var.set(client[0] if client else None)
         status = 500
         response_started = False
+        hooked = False
         extra_headers = [*self.response_headers, (REQUEST_ID_HEADER.encode(), request_id.encode())]
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, hooked
             if message["type"] == "http.response.start":
+                if self.before_answer is not None and not hooked:
+                    # Once: raising here answers 500 instead (nothing has gone out yet).
+                    hooked = True
+                    await self.before_answer(scope, message["status"])
                 response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
@@ -76,14 +86,14 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, self._limited(scope, receive), send_with_headers)
         except Exception:
-            log.exception("unhandled_error", method=scope["method"], route=_route_of(scope))
+            log.exception("unhandled_error", method=scope["method"], route=route_of(scope))
             if response_started:
                 raise  # the client already has a partial answer; let the server drop it
             status = 500
             await _send_error(send_with_headers, 500, request_id)
         finally:
             duration = time.perf_counter() - started_at
-            route = _route_of(scope)
+            route = route_of(scope)
             self.metrics.observe_request(scope["method"], route, status, duration)
             log.info(
                 "request",
@@ -104,7 +114,7 @@ class RequestContextMiddleware:
 
         async def receive_limited() -> Message:
             nonlocal received
-            limit = self.route_body_limits.get(_route_of(scope), self.max_body_bytes)
+            limit = self.route_body_limits.get(route_of(scope), self.max_body_bytes)
             declared = _declared_length(scope)
             if declared is not None and declared > limit:
                 raise BodyTooLarge(limit)
@@ -128,7 +138,7 @@ def _request_id_from(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def _route_of(scope: Scope) -> str:
+def route_of(scope: Scope) -> str:
     """The route template (`/api/v1/tenants/{tenant}`), never the raw path: paths can hold
     tokens, and raw paths would give metrics one series per URL."""
     route = scope.get("route")

@@ -13,6 +13,7 @@ from darvaza.identity import models as identity_models
 from darvaza.jobs import models as job_models
 from darvaza.operations import models as operations_models
 from darvaza.ops import models as ops_models
+from darvaza.support import models as support_models
 from darvaza.tenants import models as tenant_models
 
 metadata = Base.metadata
@@ -27,5 +28,6 @@ __all__ = [
     "metadata",
     "operations_models",
     "ops_models",
+    "support_models",
     "tenant_models",
 ]

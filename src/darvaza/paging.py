@@ -9,9 +9,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from sqlalchemy import tuple_
 
 from darvaza.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+    from sqlalchemy.orm import QueryableAttribute
 
 T = TypeVar("T")
 MAX_PAGE = 200
@@ -54,3 +60,17 @@ def read_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidInput(
             "The cursor is not one this API gave out.", code="invalid_cursor"
         ) from None
+
+
+Q = TypeVar("Q", bound="Select[Any]")
+
+
+def newest_first(
+    query: Q, at: QueryableAttribute[datetime], row_id: QueryableAttribute[uuid.UUID], *,
+    cursor: str | None, limit: int,
+) -> Q:  # fmt: skip
+    """`query` ordered by (`at`, `row_id`) newest first, from after `cursor`, reading one
+    row more than `limit` (for `page_of`)."""
+    if cursor is not None:
+        query = query.where(tuple_(at, row_id) < read_time_cursor(cursor))
+    return query.order_by(at.desc(), row_id.desc()).limit(limit + 1)

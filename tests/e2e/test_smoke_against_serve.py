@@ -105,11 +105,11 @@ def test_smoke_all_passes_against_a_served_instance(tmp_path: Path) -> None:
         admin = ["--admin-token", token.stdout.strip()]
         passed = _darvaza("smoke", "all", *admin, "--max-wait", "15", env=env, cwd=tmp_path)
         assert passed.returncode == 0, passed.stdout + passed.stderr
-        table = [line.split() for line in passed.stdout.splitlines()[1:6]]
+        table = [line.split() for line in passed.stdout.splitlines()[1:7]]
         assert [(row[0], row[1]) for row in table] == [
             ("auth-session", "passed"), ("mock-payment", "passed"),
             ("idpay-callback", "passed"), ("content-download", "passed"),
-            ("rbac-admin", "passed"),
+            ("support-access", "passed"), ("rbac-admin", "passed"),
         ]  # fmt: skip
         # Each verdict is evidence on the instance checked, with its profile and build.
         with sqlite3.connect(tmp_path / "var" / "darvaza.db") as book:

@@ -126,7 +126,9 @@ def _litter(db: Database) -> dict[str, int]:
 
 def test_smokes_pass_against_darvaza_and_leave_nothing_new_the_second_time(api: Api) -> None:
     token = admin_token(api.db)
-    commands = ("auth-session", "mock-payment", "idpay-callback", "content-download")
+    commands = (
+        "auth-session", "mock-payment", "idpay-callback", "content-download", "support-access"
+    )  # fmt: skip
     after = []
     for _ in range(2):
         for command in commands:
@@ -158,10 +160,10 @@ def test_smoke_all_fails_naming_each_failed_check(api: Api) -> None:
         cli, ["smoke", "all", "--base-url", api.url, "--admin-token", forged, "--max-wait", "1"]
     )
     assert result.exit_code == 1
-    lines = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:6]}
+    lines = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:7]}
     assert lines == {
         "auth-session": "failed", "mock-payment": "failed", "idpay-callback": "failed",
-        "content-download": "failed", "rbac-admin": "failed",
+        "content-download": "failed", "support-access": "failed", "rbac-admin": "failed",
     }  # fmt: skip
     assert "not recorded" in result.stdout
     assert "mock-payment: 1 deviation(s)" in result.output

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter
 
 from darvaza.app import create_app
-from darvaza.security.policy import SAFE_METHODS, route_policies
+from darvaza.security.policy import SAFE_METHODS, Policy, route_policies
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -60,13 +60,23 @@ def test_the_openapi_document_carries_each_policy() -> None:
         assert operation["x-darvaza-policy"]["name"] == row.policy.name
 
 
+def _grant_column(policy: Policy) -> str:
+    """The table's third column: the grant a support admin needs to call the route."""
+    scope = policy.grant_scope
+    if scope is None:
+        return ""
+    return f"`{scope.data_class}` " + (f"write `{scope.action}`" if scope.action else "read")
+
+
 def test_the_readme_policy_table_is_the_apps() -> None:
     """The README lists every route with its policy; a new route must be added there."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Who may call what", 1)[1].split("\n## ", 1)[0]
-    documented = set(re.findall(r"^\| `([A-Z]+) ([^`]+)` \| `([a-z_]+)` \|", section, re.M))
+    documented = set(
+        re.findall(r"^\| `([A-Z]+) ([^`]+)` \| `([a-z_]+)` \| ([^|]*) \|$", section, re.M)
+    )
     actual = {
-        (row.method, row.path, row.policy.name)
+        (row.method, row.path, row.policy.name, _grant_column(row.policy))
         for row in route_policies(create_app(make_settings()))
         if row.policy is not None
     }

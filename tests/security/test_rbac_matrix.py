@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
+import pytest
 from fastapi import APIRouter
 from starlette.types import ASGIApp
 
@@ -22,7 +23,22 @@ def test_every_route_answers_every_caller_as_its_policy_says(
     base = serve(make_app(database_url))
     report = run_rbac_matrix(base, admin_token(db))
     assert report.deviations == []
-    assert report.checks > 700  # every route x every caller, bad tokens, foreign ids
+    # Every route x every caller, bad tokens, foreign ids; and each of the 16 grant scopes
+    # over the 21 routes a grant can open, with its action log.
+    assert report.checks > 1200
+
+
+def test_the_matrix_catches_a_call_under_a_grant_missing_from_its_log(
+    db: Database, database_url: str, serve: Callable[[ASGIApp], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from darvaza.support import service as support
+
+    app = make_app(database_url)
+    monkeypatch.setattr(support, "record_grant_use", lambda _db, _use: None)
+    report = run_rbac_matrix(serve(app), admin_token(db))
+    unlogged = [d for d in report.deviations if "action log" in d]
+    assert len(unlogged) == 16, report.deviations
 
 
 def test_the_matrix_catches_a_route_that_breaks_its_policy(

@@ -63,7 +63,10 @@ def append_event(
     """Append one event inside the caller's transaction: it lands if and only if the
     change it records does. The insert touches no shared row, so audited transactions never
     wait on each other; the sealer gives the event its place once it has committed.
-    IP and request id default to those of the current request."""
+    IP and request id default to those of the current request. What a support admin
+    does under a support grant names the grant (`data.support_grant_id`)."""
+    if actor.grant_id is not None:
+        data = {**(data or {}), "support_grant_id": actor.grant_id}
     audit_event = AuditEvent(
         occurred_at=utcnow(),
         actor_type=actor.type,

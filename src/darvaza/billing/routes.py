@@ -58,7 +58,15 @@ platform_router = APIRouter(
 )
 GatewaysDep = Annotated[service.GatewayRegistry, part(service.GatewayRegistry)]
 routers = (tenant_router, me_router, callback_router, admin_router, platform_router)
-Staff = Annotated[Access, Requires(TENANT_STAFF)]
+# The tenant's staff; and a support admin under a grant that covers the route.
+PlansReader = Annotated[Access, Requires(TENANT_STAFF.under_grant("subscriptions"))]
+PlanCreator = Annotated[
+    Access, Requires(TENANT_STAFF.under_grant("subscriptions", "subscriptions.create_plan"))
+]
+PlanChanger = Annotated[
+    Access, Requires(TENANT_STAFF.under_grant("subscriptions", "subscriptions.update_plan"))
+]
+PaymentsReader = Annotated[Access, Requires(TENANT_STAFF.under_grant("payments"))]
 SignedIn = Annotated[Access, Requires(SIGNED_IN)]
 
 
@@ -75,7 +83,7 @@ def list_plans(
 
 
 @tenant_router.get("/plans/all", response_model=list[PlanOut])
-def list_all_plans(access: Staff, parts: PartsDep) -> list[PlanOut]:
+def list_all_plans(access: PlansReader, parts: PartsDep) -> list[PlanOut]:
     """Every plan, retired ones included."""
     found = service.list_plans(parts.db, access.tenant_id, include_retired=True)
     return [PlanOut.model_validate(p) for p in found]
@@ -87,7 +95,7 @@ def list_all_plans(access: Staff, parts: PartsDep) -> list[PlanOut]:
     response_model=PlanOut,
     responses=refuses(_409="The tenant has a plan with this code already."),
 )
-def create_plan(body: PlanIn, access: Staff, parts: PartsDep) -> PlanOut:
+def create_plan(body: PlanIn, access: PlanCreator, parts: PartsDep) -> PlanOut:
     plan = service.create_plan(
         parts.db,
         access.user.actor(access.tenant_id),
@@ -101,7 +109,9 @@ def create_plan(body: PlanIn, access: Staff, parts: PartsDep) -> PlanOut:
 
 
 @tenant_router.patch("/plans/{plan_id:uuid}", response_model=PlanOut)
-def change_plan(plan_id: uuid.UUID, body: PlanChangeIn, access: Staff, parts: PartsDep) -> PlanOut:
+def change_plan(
+    plan_id: uuid.UUID, body: PlanChangeIn, access: PlanChanger, parts: PartsDep
+) -> PlanOut:
     """Edit a plan; `{"active": false}` retires it, `true` brings it back."""
     plan = service.update_plan(
         parts.db,
@@ -243,7 +253,7 @@ def cancel_my_subscription(
 
 @tenant_router.get("/payments", response_model=list[ListedPaymentOut])
 def tenant_payments(
-    access: Staff, parts: PartsDep, limit: PageLimit = 50
+    access: PaymentsReader, parts: PartsDep, limit: PageLimit = 50
 ) -> list[ListedPaymentOut]:
     """The tenant's payments, newest first, with who paid."""
     page = service.list_payments(
@@ -298,7 +308,9 @@ def _attention(parts: Parts) -> PaymentAttentionOut:
 
 
 @tenant_router.get("/payments/{payment_id:uuid}", response_model=PaymentDetailOut)
-def tenant_payment(payment_id: uuid.UUID, access: Staff, parts: PartsDep) -> PaymentDetailOut:
+def tenant_payment(
+    payment_id: uuid.UUID, access: PaymentsReader, parts: PartsDep
+) -> PaymentDetailOut:
     """One payment with its timeline. Another tenant's payment is unknown here."""
     timeline = service.payment_timeline(parts.db, payment_id=payment_id, tenant_id=access.tenant_id)
     return PaymentDetailOut(
@@ -309,7 +321,7 @@ def tenant_payment(payment_id: uuid.UUID, access: Staff, parts: PartsDep) -> Pay
 
 @tenant_router.get("/subscribers", response_model=list[SubscriberOut])
 def tenant_subscribers(
-    access: Staff, parts: PartsDep, limit: PageLimit = 50
+    access: PlansReader, parts: PartsDep, limit: PageLimit = 50
 ) -> list[SubscriberOut]:
     found = service.subscribers_of_tenant(parts.db, access.tenant_id, limit=limit)
     return [

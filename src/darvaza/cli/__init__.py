@@ -20,6 +20,7 @@ from darvaza.cli import (
     serve,
     smoke,
     status,
+    support,
     tenants,
     users,
 )
@@ -46,6 +47,7 @@ GROUPS = (
     (ops.ops_app, "ops"),
     (alerts.alerts_app, "alerts"),
     (status.status_app, "status"),
+    (support.support_app, "support"),
 )
 for group, name in GROUPS:
     app.add_typer(group, name=name)

@@ -124,6 +124,15 @@ def smoke_rbac_admin(admin_token: AdminToken, base_url: BaseUrl = None) -> None:
     _report(run_rbac_matrix(url, admin_token), url, admin_token)
 
 
+@smoke_app.command("support-access")
+def smoke_support_access(admin_token: AdminToken, base_url: BaseUrl = None) -> None:
+    """A ticket, a grant the owner approves, a read under it, the revocation, refused after."""
+    from darvaza.operations.smoke.support_access import run_support_access
+
+    url = _instance(base_url)
+    _report(run_support_access(url, admin_token), url, admin_token)
+
+
 @smoke_app.command("all")
 def smoke_all(
     admin_token: AdminToken,

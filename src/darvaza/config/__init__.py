@@ -18,16 +18,19 @@ from darvaza.config.settings import (
     load_settings,
     require_safe,
 )
+from darvaza.config.sla import SLA_PRIORITIES, SlaTarget
 
 __all__ = [
     "DEFAULT_SECRET_KEY",
     "ENV_PREFIX",
+    "SLA_PRIORITIES",
     "AmountUnit",
     "GatewayName",
     "Language",
     "Profile",
     "Settings",
     "SettingsError",
+    "SlaTarget",
     "load_settings",
     "require_safe",
     "start_warnings",

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from darvaza.config.age_keys import parse_identities, parse_recipients
 from darvaza.config.environment import ENV_PREFIX, mask_url_password, plain_name, served_url
+from darvaza.config.sla import SlaTarget, parse_sla
 
 # The key every fresh checkout shares. Fine for `local`; refused everywhere else.
 DEFAULT_SECRET_KEY = "darvaza-local-development-secret-do-not-use-in-production"
@@ -279,6 +280,18 @@ class Settings(BaseSettings):
     # The longest an acknowledgement keeps a finding quiet.
     ops_acknowledge_max_days: int = Field(default=7, ge=1, le=90)
 
+    # Support. SLA targets per priority, in minutes: first response / resolution. The
+    # clock pauses while a ticket waits on its requester.
+    support_sla_minutes: str = "urgent=60/480,high=240/1440,normal=480/4320,low=1440/10080"
+    # A solved ticket nobody replies to closes after this many days.
+    support_close_after_days: int = Field(default=7, ge=1, le=365)
+    # Support access grants: the duration asked for by default, and the longest one a
+    # tenant's owner can approve (Customer Lockbox's 8 hours); an undecided request
+    # lapses after `support_request_expire_hours`.
+    support_grant_default_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    support_grant_max_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    support_request_expire_hours: int = Field(default=12, ge=1, le=24 * 7)
+
     # Alert routing: a YAML file of receivers and routes (docs/monitoring/alerts.example.yaml);
     # unset, findings are only shown, never sent. Webhook bodies are signed with the secret.
     alert_routes_file: str | None = None
@@ -317,6 +330,12 @@ class Settings(BaseSettings):
                 CronSim(value, datetime(2000, 1, 1, tzinfo=UTC))
             except CronSimError as exc:
                 raise ValueError(f"is not a cron expression like '0 23 * * *': {exc}") from None
+        return value.strip()
+
+    @field_validator("support_sla_minutes")
+    @classmethod
+    def _sla_is_readable(cls, value: str) -> str:
+        parse_sla(value)
         return value.strip()
 
     @field_validator("backup_age_recipients")
@@ -385,6 +404,10 @@ class Settings(BaseSettings):
         if self.cookie_secure is not None:
             return self.cookie_secure
         return not self.is_local
+
+    @property
+    def sla_targets(self) -> dict[str, SlaTarget]:
+        return parse_sla(self.support_sla_minutes)
 
     @property
     def effective_secret_key(self) -> str:

@@ -42,7 +42,19 @@ UPLOAD_ROUTES = (
 )
 
 FormT = TypeVar("FormT", bound=BaseModel)
-Staff = Annotated[Access, Requires(TENANT_STAFF)]
+
+
+# The tenant's staff; and a support admin under a grant that covers the route.
+Reader = Annotated[Access, Requires(TENANT_STAFF.under_grant("content"))]
+Creator = Annotated[Access, Requires(TENANT_STAFF.under_grant("content", "content.create"))]
+Uploader = Annotated[Access, Requires(TENANT_STAFF.under_grant("content", "content.upload"))]
+Changer = Annotated[Access, Requires(TENANT_STAFF.under_grant("content", "content.update"))]
+Publisher = Annotated[Access, Requires(TENANT_STAFF.under_grant("content", "content.publish"))]
+Archiver = Annotated[Access, Requires(TENANT_STAFF.under_grant("content", "content.archive"))]
+TokenRevoker = Annotated[
+    Access, Requires(TENANT_STAFF.under_grant("downloads", "downloads.revoke_tokens"))
+]
+DownloadsReader = Annotated[Access, Requires(TENANT_STAFF.under_grant("downloads"))]
 Customer = Annotated[Access, Requires(TENANT_CUSTOMER)]
 
 
@@ -127,7 +139,7 @@ def plan_codes(raw: str) -> list[str]:
     response_model=ContentOut,
     openapi_extra=multipart_body(UploadFields),
 )
-def upload(access: Staff, parts: PartsDep, storage: StorageDep, request: Request) -> ContentOut:
+def upload(access: Creator, parts: PartsDep, storage: StorageDep, request: Request) -> ContentOut:
     """Upload a file as a draft item (multipart: `file`, `title`, ...), streamed into
     storage once the caller is known to be one of the tenant's people."""
     received = receive(request, parts, storage, UploadFields)
@@ -155,7 +167,7 @@ def upload(access: Staff, parts: PartsDep, storage: StorageDep, request: Request
     responses=refuses(_409=ARCHIVED),
 )
 def replace_file(
-    item_id: uuid.UUID, access: Staff, parts: PartsDep, storage: StorageDep, request: Request
+    item_id: uuid.UUID, access: Uploader, parts: PartsDep, storage: StorageDep, request: Request
 ) -> ContentOut:
     """Replace the item's file (multipart: `file`, `size?`)."""
     received = receive(request, parts, storage, ReplacementFields)
@@ -173,7 +185,9 @@ def replace_file(
 
 
 @tenant_router.patch("/{item_id:uuid}", response_model=ContentOut, responses=refuses(_409=ARCHIVED))
-def change(item_id: uuid.UUID, body: ContentChangeIn, access: Staff, parts: PartsDep) -> ContentOut:
+def change(
+    item_id: uuid.UUID, body: ContentChangeIn, access: Changer, parts: PartsDep
+) -> ContentOut:
     item = service.change_item(
         parts.db,
         access.user.actor(access.tenant_id),
@@ -192,7 +206,7 @@ def change(item_id: uuid.UUID, body: ContentChangeIn, access: Staff, parts: Part
     response_model=ContentOut,
     responses=refuses(_409="Only a draft can be published (an archived item stays archived)."),
 )
-def publish(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> ContentOut:
+def publish(item_id: uuid.UUID, access: Publisher, parts: PartsDep) -> ContentOut:
     item = service.move_item(
         parts.db,
         access.user.actor(access.tenant_id),
@@ -208,7 +222,7 @@ def publish(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> ContentOut:
     response_model=ContentOut,
     responses=refuses(_409="Only a published item can be archived."),
 )
-def archive(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> ContentOut:
+def archive(item_id: uuid.UUID, access: Archiver, parts: PartsDep) -> ContentOut:
     item = service.move_item(
         parts.db,
         access.user.actor(access.tenant_id),
@@ -249,7 +263,7 @@ def list_published(
 
 @tenant_router.get("/all", response_model=StaffContentPageOut)
 def list_all(
-    access: Staff, parts: PartsDep, limit: PageLimit = 50, cursor: Cursor = None
+    access: Reader, parts: PartsDep, limit: PageLimit = 50, cursor: Cursor = None
 ) -> StaffContentPageOut:
     """Every item, drafts and archived ones included, newest first."""
     page = service.list_items(
@@ -286,7 +300,7 @@ def download_token(
 
 
 @tenant_router.post("/{item_id:uuid}/revoke-tokens", response_model=RevokedTokensOut)
-def revoke_tokens(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> RevokedTokensOut:
+def revoke_tokens(item_id: uuid.UUID, access: TokenRevoker, parts: PartsDep) -> RevokedTokensOut:
     """End every outstanding download link of the item at once."""
     revoked = service.revoke_item_tokens(
         parts.db, access.user.actor(access.tenant_id), tenant_id=access.tenant_id, item_id=item_id
@@ -295,7 +309,9 @@ def revoke_tokens(item_id: uuid.UUID, access: Staff, parts: PartsDep) -> Revoked
 
 
 @downloads_router.get("/api/v1/tenants/{tenant}/downloads", response_model=list[DownloadRecordOut])
-def download_log(access: Staff, parts: PartsDep, limit: PageLimit = 50) -> list[DownloadRecordOut]:
+def download_log(
+    access: DownloadsReader, parts: PartsDep, limit: PageLimit = 50
+) -> list[DownloadRecordOut]:
     """Who downloaded what, when, how much, and how it ended."""
     return [
         DownloadRecordOut.model_validate(

@@ -19,6 +19,8 @@ class Actor:
     type: Literal["user", "anonymous", "system"]
     id: str | None = None
     role: str | None = None
+    # The support access grant a support admin acted under, if any.
+    grant_id: str | None = None
 
     @classmethod
     def user(cls, user_id: str | uuid.UUID, role: str | None) -> Actor:
@@ -56,6 +58,8 @@ class Caller:
     email_verified: bool = False
     # The console language the person chose (a tag such as "fa"), if any.
     language: str | None = None
+    # Set for this request when a support admin acts under a support access grant.
+    support_grant_id: uuid.UUID | None = None
 
     def role_in(self, tenant_id: uuid.UUID) -> TenantRole | None:
         return self.tenant_roles.get(tenant_id)
@@ -67,4 +71,5 @@ class Caller:
             role = self.platform_role.value
         elif tenant_id is not None and (tenant_role := self.role_in(tenant_id)) is not None:
             role = tenant_role.value
-        return Actor.user(self.user_id, role)
+        grant = str(self.support_grant_id) if self.support_grant_id else None
+        return Actor("user", str(self.user_id), role, grant)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Protocol
 from urllib.parse import quote
@@ -33,10 +32,7 @@ from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.concurrency import run_in_threadpool
 
 from darvaza.errors import (
-    HTML_PAGE,
     N_,
-    PAGES_PREFIX,
-    ErrorOut,
     Forbidden,
     LoginRequired,
     Unauthenticated,
@@ -44,6 +40,7 @@ from darvaza.errors import (
 from darvaza.http import get_parts
 from darvaza.parts import Parts
 from darvaza.security.caller import Caller, TenantRef
+from darvaza.security.grants import GrantScope, admit_under_grant
 from darvaza.security.roles import (
     STAFF_PLATFORM_ROLES,
     STAFF_TENANT_ROLES,
@@ -68,6 +65,13 @@ class Gatekeeper(Protocol):
     def find_tenant(self, slug: str) -> TenantRef:
         """The tenant with this slug; `NotFound` when there is none."""
 
+    def support_grant(
+        self, caller: Caller, tenant_id: uuid.UUID, scope: GrantScope
+    ) -> uuid.UUID | None:
+        """The id of a support grant, approved and not yet over, by which `caller` may do
+        what `scope` names in this tenant; None when there is none. Read fresh each time:
+        a grant revoked a moment ago refuses the very next request."""
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -90,6 +94,9 @@ class Policy:
     # along (the payer's own session cookie, on the built-in mock gateway) are not read,
     # so they are neither checked for CSRF nor stand for anyone.
     reads_credentials: bool = True
+    # A tenant's route a support admin may call under an approved support grant that
+    # covers this data class (and, for a change, this action). None: no grant reaches it.
+    grant_scope: GrantScope | None = None
 
     def admits(self, caller: Caller | None, tenant_id: uuid.UUID | None) -> bool:
         if self.anonymous:
@@ -99,6 +106,13 @@ class Policy:
         if self.any_user or caller.platform_role in self.platform_roles:
             return True
         return tenant_id is not None and caller.role_in(tenant_id) in self.tenant_roles
+
+    def under_grant(self, data_class: str, action: str | None = None) -> Policy:
+        """This policy, and a support admin holding a grant for `data_class` (with
+        `action` for a change) in the route's tenant."""
+        if not self.tenant_scoped:
+            raise ValueError(f"{self.name}: only a tenant's routes can be reached by a grant")
+        return replace(self, grant_scope=GrantScope(data_class, action))
 
     def refusals(self) -> dict[int, str]:
         """The answers this policy itself can give instead of the route's, by status."""
@@ -112,6 +126,11 @@ class Policy:
             found[403] = (
                 "Signed in, but this caller may not do this (or a cookie session sent no "
                 "CSRF token)."
+            )
+        if self.grant_scope:
+            found[403] += (
+                " A support admin without an approved grant covering this is refused with"
+                " the code `support_grant_required`."
             )
         if self.tenant_scoped:
             found[404] = "No tenant has this slug."
@@ -135,6 +154,7 @@ class Policy:
             "login_redirect": self.login_redirect,
             "scrape_token": self.scrape_token,
             "reads_credentials": self.reads_credentials,
+            "support_grant": self.grant_scope.describe() if self.grant_scope else None,
         }
 
 
@@ -168,6 +188,9 @@ TENANT_DIRECTORY = Policy(
     "tenant_directory",
     "platform admins and support admins",
     platform_roles=frozenset({PlatformRole.PLATFORM_ADMIN, PlatformRole.SUPPORT_ADMIN}),
+)
+SUPPORT_ADMIN = Policy(
+    "support_admin", "support admins", platform_roles=frozenset({PlatformRole.SUPPORT_ADMIN})
 )
 TENANT_ADMIN = Policy(
     "tenant_admin", "platform admins, for one tenant", platform_roles=_ADMIN, tenant_scoped=True
@@ -259,7 +282,9 @@ def Requires(policy: Policy) -> Any:
         if tenant_slug is not None:
             tenant = await run_in_threadpool(gatekeeper.find_tenant, tenant_slug)
         if not policy.admits(caller, tenant.id if tenant else None):
-            raise Forbidden(N_("You are not allowed to do this."))
+            caller = await admit_under_grant(
+                request, gatekeeper, policy.grant_scope, caller, tenant
+            )
         if caller is not None and caller.via_cookie and request.method not in SAFE_METHODS:
             await _check_csrf(request, parts, caller)
         return Access(policy, caller, tenant)
@@ -408,66 +433,3 @@ def route_policies(app: FastAPI) -> list[RoutePolicy]:
             RoutePolicy(method, path, policy) for method in sorted(route.methods or {"GET"})
         )
     return table
-
-
-def annotate_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """An `openapi()` that adds to each operation its policy (`x-darvaza-policy`, so
-    clients and `darvaza smoke rbac-admin` read who may call what from the running server)
-    and the refusals that policy can answer with, in the one error shape, which also
-    replaces FastAPI's own shape for 422."""
-    original = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = original()
-        error_ref = _add_error_schema(schema)
-        for row in route_policies(app):
-            operation = schema.get("paths", {}).get(row.path, {}).get(row.method.lower())
-            if operation is None or row.policy is None:
-                continue
-            operation["x-darvaza-policy"] = row.policy.describe()
-            responses = operation.setdefault("responses", {})
-            refusals = {**row.policy.refusals(), **_refusals_of_shape(operation)}
-            for status, why in refusals.items():
-                responses.setdefault(str(status), {"description": why})
-            page = row.path.startswith(PAGES_PREFIX)
-            for status, response in responses.items():
-                # The error shape, unless the route says the answer is something else (a page).
-                if status.startswith(("4", "5")) and set(response.get("content", {})) <= {
-                    "application/json"
-                }:
-                    shape = {"application/json": {"schema": error_ref}}
-                    response["content"] = {**HTML_PAGE, **shape} if page else shape
-        for name in ("HTTPValidationError", "ValidationError"):
-            schema.get("components", {}).get("schemas", {}).pop(name, None)
-        app.openapi_schema = schema
-        return schema
-
-    return openapi
-
-
-# What any operation with a body can be answered, before the route runs.
-BODY_REFUSALS = {
-    400: "The body could not be read (it is not UTF-8 text).",
-    413: "The body is larger than this route accepts.",
-    415: "The body is not in the media type this route reads.",
-}
-
-
-def _refusals_of_shape(operation: dict[str, Any]) -> dict[int, str]:
-    """Refusals that follow from an operation's shape: a body can be unreadable, too large
-    or of the wrong type; an id in the path can name nothing."""
-    found = dict(BODY_REFUSALS) if "requestBody" in operation else {}
-    names = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"]
-    if names:
-        found[404] = "Nothing has this " + " and ".join(f"`{name}`" for name in names) + "."
-    return found
-
-
-def _add_error_schema(schema: dict[str, Any]) -> dict[str, str]:
-    shape = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.update(shape.pop("$defs", {}))
-    components["ErrorOut"] = shape
-    return {"$ref": "#/components/schemas/ErrorOut"}

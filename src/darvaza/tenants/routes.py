@@ -116,7 +116,7 @@ def get_tenant(access: Annotated[Access, Requires(PUBLIC_TENANT)]) -> PublicTena
 
 @router.get("/members", response_model=list[MemberOut])
 def list_members(
-    access: Annotated[Access, Requires(TENANT_STAFF)], parts: PartsDep
+    access: Annotated[Access, Requires(TENANT_STAFF.under_grant("members"))], parts: PartsDep
 ) -> list[MemberOut]:
     return [MemberOut.of(m) for m in service.list_members(parts.db, access.tenant_id)]
 

@@ -25,6 +25,7 @@ from darvaza.identity.service import (
     revoke_credentials,
 )
 from darvaza.security.caller import Actor, Caller, TenantRef
+from darvaza.security.grants import GrantScope
 from darvaza.security.roles import STAFF_PLATFORM_ROLES, STAFF_TENANT_ROLES, TenantRole
 from darvaza.tenants.models import Tenant, TenantMembership
 
@@ -76,6 +77,13 @@ class Gatekeeper:
     def find_tenant(self, slug: str) -> TenantRef:
         return _ref(find_tenant(self.db, slug))
 
+    def support_grant(
+        self, caller: Caller, tenant_id: uuid.UUID, scope: GrantScope
+    ) -> uuid.UUID | None:
+        """None: tenants know no support grants (the support domain's gatekeeper does)."""
+        del caller, tenant_id, scope
+        return None
+
 
 def _ref(tenant: Tenant) -> TenantRef:
     return TenantRef(tenant.id, tenant.slug, tenant.name)
@@ -94,6 +102,27 @@ def is_staff(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> bool
     return member is not None or identity.platform_role_of(session, user_id) in (
         STAFF_PLATFORM_ROLES
     )
+
+
+def is_owner(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    return (
+        session.scalar(
+            select(TenantMembership.id).where(
+                TenantMembership.tenant_id == tenant_id,
+                TenantMembership.user_id == user_id,
+                TenantMembership.role == TenantRole.OWNER.value,
+            )
+        )
+        is not None
+    )
+
+
+def owner_emails(session: Session, tenant_id: uuid.UUID) -> list[str]:
+    """The addresses of the tenant's owners (who decide about support access)."""
+    owners = select(TenantMembership.user_id).where(
+        TenantMembership.tenant_id == tenant_id, TenantMembership.role == TenantRole.OWNER.value
+    )
+    return sorted(identity.emails_by_id(session, session.scalars(owners).all()).values())
 
 
 def tenant_id_of(session: Session, slug: str) -> uuid.UUID | None:

@@ -11,6 +11,7 @@ import httpx
 from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, run_smoke
 from darvaza.operations.smoke.rbac.examples import API_EXAMPLES
 from darvaza.operations.smoke.rbac.page_examples import PAGE_EXAMPLES
+from darvaza.operations.smoke.rbac.support_examples import SUPPORT_EXAMPLES
 from darvaza.operations.smoke.rbac.world import (
     _CALLER_TOKEN,
     PLATFORM_ROLE,
@@ -19,8 +20,10 @@ from darvaza.operations.smoke.rbac.world import (
     Example,
     World,
 )
+from darvaza.security.grants import DATA_CLASSES, READ, WRITE, GrantScope, covers
 
-EXAMPLES = {**API_EXAMPLES, **PAGE_EXAMPLES}
+EXAMPLES = {**API_EXAMPLES, **SUPPORT_EXAMPLES, **PAGE_EXAMPLES}
+GRANT_REQUIRED = "support_grant_required"
 
 # --- Running the matrix -----------------------------------------------------------------
 
@@ -60,12 +63,15 @@ class Matrix:
             follow_redirects=False,
         )
 
-    def judge(self, label: str, expected: str, call: Call, response: httpx.Response) -> None:
+    def judge(self, label: str, expected: str, call: Call, response: httpx.Response,
+              code: str | None = None) -> None:  # fmt: skip
+        """`code`: the error code a refusal must carry, when it matters which refusal."""
         status = response.status_code
         if expected == "ok":
             ok = 200 <= status < 400 or status in call.also_ok
         else:
             ok = status == int(expected) and (expected == "303" or _is_error_shape(response))
+            ok = ok and (code is None or _error_code(response) == code)
         self.report.check(ok, f"{label}: expected {expected}, got {status} {response.text[:160]!r}")
         if ok and expected == "ok" and call.on_success is not None:
             call.on_success(response)
@@ -74,8 +80,18 @@ class Matrix:
         for caller in example.callers:
             expected = expected_answer(policy, caller)
             call = example.build(self.world, caller, expected == "ok")
+            # A support admin refused a route a grant could open is told what is missing.
+            code = (
+                GRANT_REQUIRED
+                if policy.get("support_grant") and caller == "support_admin"
+                else None
+            )
             self.judge(
-                f"{method} {path} as {caller}", expected, call, self.send(method, call, caller)
+                f"{method} {path} as {caller}",
+                expected,
+                call,
+                self.send(method, call, caller),
+                code,
             )
         if not policy["anonymous"]:
             for what, header in self.bad_credentials.items():
@@ -106,6 +122,13 @@ class Matrix:
                     call,
                     self.send(method, call, caller),
                 )
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _is_error_shape(response: httpx.Response) -> bool:
@@ -174,3 +197,69 @@ def _run_matrix(
             matrix.run_route(method, path, policy, example)
     for method, path in sorted(set(examples) - set(operations)):
         report.check(False, f"{method} {path} has an example but the server does not serve it")
+    grant_routes = {
+        route: policy for route, policy in operations.items()
+        if policy and policy.get("support_grant") and route in examples
+    }  # fmt: skip
+    for scope in grant_scopes():
+        run_under_grant(matrix, scope, grant_routes, examples)
+
+
+# --- Under a support access grant -------------------------------------------------------
+
+
+def grant_scopes() -> list[dict[str, Any]]:
+    """One grant per scope a grant can have: each data class read, each action written."""
+    scopes: list[dict[str, Any]] = [
+        {"data_classes": [name], "access": READ} for name in DATA_CLASSES
+    ]
+    scopes += [
+        {"data_classes": [name], "access": WRITE, "actions": [action]}
+        for name, actions in DATA_CLASSES.items()
+        for action in actions
+    ]
+    return scopes
+
+
+def run_under_grant(
+    matrix: Matrix, scope: dict[str, Any], routes: dict[tuple[str, str], dict[str, Any]],
+    examples: dict[tuple[str, str], Example],
+) -> None:  # fmt: skip
+    """The support admin asks for `scope`, the tenant's owner approves, and every route a
+    grant can open is called: those the scope covers must answer, the rest refuse with
+    `support_grant_required`. Then the owner revokes it, the very next call is refused,
+    and the grant's action log must hold each admitted call exactly once."""
+    world, tenant = matrix.world, matrix.world.tenant
+    label = f"{scope['access']} {'/'.join(scope.get('actions') or scope['data_classes'])}"
+    grant_id = world.ask_for_grant(scope)
+    grants = f"/api/v1/tenants/{tenant}/support-grants/{grant_id}"
+    world.call_as("owner", 200, "POST", f"{grants}/approve", json={})
+    admitted: list[tuple[str, str, int]] = []
+    for (method, path), policy in sorted(routes.items()):
+        needed = policy["support_grant"]
+        covered = covers(
+            GrantScope(needed["data_class"], needed["action"]),
+            data_classes=scope["data_classes"], access=scope["access"],
+            actions=scope.get("actions", []),
+        )  # fmt: skip
+        call = examples[(method, path)].build(world, "support_admin", covered)
+        response = matrix.send(method, call, "support_admin")
+        matrix.judge(f"{method} {path} as support_admin under a {label} grant",
+                     "ok" if covered else "403", call, response,
+                     None if covered else GRANT_REQUIRED)  # fmt: skip
+        if covered:
+            admitted.append((method, path, response.status_code))
+    world.call_as("owner", 200, "POST", f"{grants}/revoke", json={"reason": "RBAC probe"})
+    if admitted:
+        method, path, _ = admitted[0]
+        call = examples[(method, path)].build(world, "support_admin", True)
+        response = matrix.send(method, call, "support_admin")
+        after = f"{method} {path} as support_admin right after the {label} grant's revocation"
+        matrix.judge(after, "403", call, response, GRANT_REQUIRED)
+    actions = f"/api/v1/tenants/{tenant}/support-actions?grant_id={grant_id}&limit=200"
+    log = world.call_as("owner", 200, "GET", actions)
+    logged = sorted((a["method"], a["route"], a["status"]) for a in log["items"])
+    matrix.report.check(
+        logged == sorted(admitted),
+        f"the {label} grant's action log: expected {sorted(admitted)}, found {logged}",
+    )

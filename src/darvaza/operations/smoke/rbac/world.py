@@ -89,6 +89,7 @@ class World:
         self.subscribed: set[str] = set()
         self.payment: dict[str, Any] = {}
         self.mock_id = ""
+        self.ticket = ""  # the customer's ticket in the world's tenant
 
     def unique(self, what: str) -> str:
         self.counter += 1
@@ -175,6 +176,30 @@ class World:
         ]
         return "/api/v1/downloads/" + str(url).rsplit("/", 1)[1]
 
+    def call_as(self, caller: str, status: int, method: str, path: str, **kwargs: Any) -> Any:
+        token = self.members[caller].token
+        return self.client.expect(status, method, path, token=token, **kwargs).json()
+
+    def open_ticket(self, caller: str) -> str:
+        body = {"subject": self.unique("ticket"), "body": "An RBAC probe's ticket."}
+        path = f"/api/v1/tenants/{self.tenant}/tickets"
+        return str(self.call_as(caller, 201, "POST", path, json=body)["id"])
+
+    def ask_for_grant(self, scope: dict[str, Any]) -> str:
+        """A support access request of the support admin's, for the world's ticket."""
+        body = {"tenant": self.tenant, "ticket_id": self.ticket, "reason": self.unique("grant"),
+                **scope}  # fmt: skip
+        return str(self.call_as("support_admin", 201, "POST", "/api/v1/support/grants",
+                                json=body)["id"])  # fmt: skip
+
+    def withdrawn_grant(self) -> str:
+        """A request the support admin asked for and took back: every decision on it is
+        refused (409), past the policy, so the matrix approves or revokes nothing."""
+        grant_id = self.ask_for_grant({"data_classes": ["tickets"]})
+        path = f"/api/v1/support/grants/{grant_id}/withdraw"
+        self.call_as("support_admin", 200, "POST", path, json={})
+        return grant_id
+
     def build(self) -> None:
         """The callers and the two tenants come from the smoke fixture (reused run after
         run); the plan, the payment and the item are this run's, in the fixture's tenant."""
@@ -201,6 +226,7 @@ class World:
         self.payment = self.checkout(self.members["customer"])
         self.mock_id = follow_go_link(self.client, self.payment["redirect_url"]).rsplit("/", 1)[1]
         self.item = self.upload(publish=True)
+        self.ticket = self.open_ticket("customer")
 
 
 # --- The examples: one per route --------------------------------------------------------

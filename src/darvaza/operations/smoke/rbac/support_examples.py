@@ -1,0 +1,125 @@
+"""The RBAC matrix's examples for support's routes: tickets from the three desks, and
+support access grants. A decision on a grant is tried on one its requester withdrew, so
+the admitted are answered 409 past the policy and the matrix approves nothing."""
+
+from __future__ import annotations
+
+from darvaza.operations.smoke.rbac.world import Call, Example, World
+
+PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
+DECIDED = frozenset({409})
+REFUSED_INPUT = frozenset({422})
+NOTE = {"body": "RBAC probe", "internal": True}
+
+
+def _own_ticket(suffix: str, json: dict[str, object] | None = None) -> Example:
+    """A ticket of the caller's own (each signed-in caller opens one when admitted)."""
+
+    def build(w: World, caller: str, admitted: bool) -> Call:
+        ticket = w.open_ticket(caller) if admitted else PLACEHOLDER_ID
+        return Call(f"/api/v1/me/tickets/{ticket}{suffix}", json=json)
+
+    def foreign(w: World) -> list[tuple[str, Call]]:
+        theirs = w.open_ticket("manager")
+        return [("customer", Call(f"/api/v1/me/tickets/{theirs}{suffix}", json=json))]
+
+    return Example(build, foreign=foreign)
+
+
+def _tenant_ticket(suffix: str, json: dict[str, object] | None = None) -> Example:
+    def build(w: World, _caller: str, _admitted: bool) -> Call:
+        return Call(f"/api/v1/tenants/{w.tenant}/tickets/{w.ticket}{suffix}", json=json)
+
+    def foreign(w: World) -> list[tuple[str, Call]]:
+        path = f"/api/v1/tenants/{w.other_tenant}/tickets/{w.ticket}{suffix}"
+        return [("other_owner", Call(path, json=json))]
+
+    return Example(build, foreign=foreign)
+
+
+def _desk_ticket(suffix: str, json: dict[str, object] | None = None) -> Example:
+    return Example(lambda w, _c, _a: Call(f"/api/v1/support/tickets/{w.ticket}{suffix}", json=json))
+
+
+def _request_grant(w: World, _caller: str, _admitted: bool) -> Call:
+    # Another tenant's ticket: refused for what it asks (422), reached only past the policy.
+    body = {"tenant": w.other_tenant, "ticket_id": w.ticket, "reason": "RBAC probe",
+            "data_classes": ["tickets"]}  # fmt: skip
+    return Call("/api/v1/support/grants", json=body, also_ok=REFUSED_INPUT)
+
+
+def _decision(verb: str, body: dict[str, object]) -> Example:
+    def build(w: World, _caller: str, admitted: bool) -> Call:
+        grant = w.withdrawn_grant() if admitted else PLACEHOLDER_ID
+        path = f"/api/v1/tenants/{w.tenant}/support-grants/{grant}/{verb}"
+        return Call(path, json=body, also_ok=DECIDED)
+
+    def foreign(w: World) -> list[tuple[str, Call]]:
+        path = f"/api/v1/tenants/{w.other_tenant}/support-grants/{w.withdrawn_grant()}/{verb}"
+        return [("other_owner", Call(path, json=body))]
+
+    return Example(build, foreign=foreign)
+
+
+def _grant(path: str) -> Example:
+    def build(w: World, _caller: str, admitted: bool) -> Call:
+        grant = w.withdrawn_grant() if admitted else PLACEHOLDER_ID
+        return Call(path.format(tenant=w.tenant, grant=grant))
+
+    return Example(build)
+
+
+def _withdraw(w: World, _caller: str, admitted: bool) -> Call:
+    grant = w.withdrawn_grant() if admitted else PLACEHOLDER_ID
+    return Call(f"/api/v1/support/grants/{grant}/withdraw", json={}, also_ok=DECIDED)
+
+
+SUPPORT_EXAMPLES: dict[tuple[str, str], Example] = {
+    ("POST", "/api/v1/tenants/{tenant}/tickets"): Example(
+        lambda w, _c, _a: Call(
+            f"/api/v1/tenants/{w.tenant}/tickets",
+            json={"subject": w.unique("t"), "body": "RBAC probe"},
+        )
+    ),
+    ("GET", "/api/v1/me/tickets"): Example(lambda _w, _c, _a: Call("/api/v1/me/tickets")),
+    ("GET", "/api/v1/me/tickets/{ticket_id}"): _own_ticket(""),
+    ("POST", "/api/v1/me/tickets/{ticket_id}/messages"): _own_ticket(
+        "/messages", json={"body": "RBAC probe"}
+    ),
+    ("GET", "/api/v1/tenants/{tenant}/tickets"): Example(
+        lambda w, _c, _a: Call(f"/api/v1/tenants/{w.tenant}/tickets")
+    ),
+    ("GET", "/api/v1/tenants/{tenant}/tickets/{ticket_id}"): _tenant_ticket(""),
+    ("POST", "/api/v1/tenants/{tenant}/tickets/{ticket_id}/messages"): _tenant_ticket(
+        "/messages", json=NOTE
+    ),
+    ("PATCH", "/api/v1/tenants/{tenant}/tickets/{ticket_id}"): _tenant_ticket("", json={"tier": 1}),
+    ("GET", "/api/v1/support/tickets"): Example(lambda _w, _c, _a: Call("/api/v1/support/tickets")),
+    ("GET", "/api/v1/support/tickets/{ticket_id}"): _desk_ticket(""),
+    ("POST", "/api/v1/support/tickets/{ticket_id}/messages"): _desk_ticket("/messages", json=NOTE),
+    ("PATCH", "/api/v1/support/tickets/{ticket_id}"): _desk_ticket("", json={"tier": 1}),
+    ("POST", "/api/v1/support/grants"): Example(_request_grant),
+    ("GET", "/api/v1/support/grants"): Example(lambda _w, _c, _a: Call("/api/v1/support/grants")),
+    ("GET", "/api/v1/support/grants/{grant_id}"): _grant("/api/v1/support/grants/{grant}"),
+    ("GET", "/api/v1/support/grants/{grant_id}/actions"): _grant(
+        "/api/v1/support/grants/{grant}/actions"
+    ),
+    ("POST", "/api/v1/support/grants/{grant_id}/withdraw"): Example(_withdraw),
+    ("GET", "/api/v1/tenants/{tenant}/support-grants"): Example(
+        lambda w, _c, _a: Call(f"/api/v1/tenants/{w.tenant}/support-grants")
+    ),
+    ("GET", "/api/v1/tenants/{tenant}/support-grants/{grant_id}"): _grant(
+        "/api/v1/tenants/{tenant}/support-grants/{grant}"
+    ),
+    ("POST", "/api/v1/tenants/{tenant}/support-grants/{grant_id}/approve"): _decision(
+        "approve", {}
+    ),
+    ("POST", "/api/v1/tenants/{tenant}/support-grants/{grant_id}/deny"): _decision("deny", {}),
+    ("POST", "/api/v1/tenants/{tenant}/support-grants/{grant_id}/revoke"): _decision("revoke", {}),
+    ("POST", "/api/v1/tenants/{tenant}/support-grants/{grant_id}/review"): _decision(
+        "review", {"note": "RBAC probe"}
+    ),
+    ("GET", "/api/v1/tenants/{tenant}/support-actions"): Example(
+        lambda w, _c, _a: Call(f"/api/v1/tenants/{w.tenant}/support-actions")
+    ),
+}
