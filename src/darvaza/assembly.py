@@ -48,6 +48,7 @@ from darvaza.parts import Parts
 from darvaza.security.policy import Gatekeeper
 from darvaza.security.ratelimit import RateLimiter, RateRules, Rates
 from darvaza.support import checks as support_checks
+from darvaza.support import pages as support_pages
 from darvaza.support import tasks as support_tasks
 from darvaza.support.service import GrantingGatekeeper
 from darvaza.tenants import pages as tenants_pages
@@ -80,7 +81,7 @@ CHECKS = CheckSet(
 # Every domain's console pages: their routers, and the navigation entries they declare.
 PAGE_MODULES = (
     identity_pages, tenants_pages, billing_pages, content_pages, jobs_pages, audit_pages,
-    ops_pages, operations_pages,
+    ops_pages, operations_pages, support_pages,
 )  # fmt: skip
 PAGE_ROUTERS = (console_routes.router, *(module.router for module in PAGE_MODULES))
 NAVIGATION = Navigation(entry for module in PAGE_MODULES for entry in getattr(module, "NAV", ()))

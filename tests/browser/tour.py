@@ -47,9 +47,13 @@ class World:
     item_id: str
     plan_id: str
     finding_id: str
+    support: Person
+    ticket_id: str
+    grant_id: str
 
     def who(self, role: str) -> Person:
-        return {"owner": self.owner, "customer": self.customer, "admin": self.admin}[role]
+        return {"owner": self.owner, "customer": self.customer, "admin": self.admin,
+                "support": self.support}[role]  # fmt: skip
 
 
 # (name, who, path): `{slug}`, `{payment}` and `{item}` are the world's.
@@ -89,6 +93,17 @@ PAGES = (
     ("evidence", "admin", "/console/admin/evidence"),
     ("backups", "admin", "/console/admin/backups"),
     ("managers", "owner", "/console/t/{slug}/manage/managers"),
+    ("tenant-tickets", "owner", "/console/t/{slug}/manage/tickets"),
+    ("tenant-ticket", "owner", "/console/t/{slug}/manage/tickets/{ticket}"),
+    ("tenant-support", "owner", "/console/t/{slug}/manage/support"),
+    ("tenant-grant", "owner", "/console/t/{slug}/manage/support/{grant}"),
+    ("my-tickets", "customer", "/console/tickets"),
+    ("my-ticket", "customer", "/console/tickets/{ticket}"),
+    ("new-ticket", "customer", "/console/t/{slug}/tickets/new"),
+    ("support-queue", "support", "/console/support/tickets"),
+    ("support-ticket", "support", "/console/support/tickets/{ticket}"),
+    ("support-grants", "support", "/console/support/grants"),
+    ("support-grant", "support", "/console/support/grants/{grant}"),
 )
 
 
@@ -103,10 +118,47 @@ def build_world(site: Site) -> World:
     storage = LocalStorage(site.storage_dir)
     item = _published_item(site, storage, owner, tenant.id)
     plan = list_plans(site.db, tenant.id, include_retired=False)[0]
+    support = site.person(PlatformRole.SUPPORT_ADMIN)
+    ticket_id, grant_id = _support_case(site, tenant, customer, owner, support)
     return World(
         owner, customer, admin, tenant.slug, payment_id, str(item), str(plan.id),
-        _ops_findings(site),
+        _ops_findings(site), support, ticket_id, grant_id,
     )  # fmt: skip
+
+
+def _support_case(
+    site: Site, tenant: Tenant, customer: Person, owner: Person, support: Person
+) -> tuple[str, str]:
+    """A customer's ticket with support's reply and internal note, and a read grant on
+    the tenant's payments the owner approved."""
+    from darvaza.identity.service import SessionPolicy, login
+    from darvaza.support import service as desk
+
+    settings = site.settings()
+    sessions = SessionPolicy.from_settings(settings)
+    gatekeeper = desk.GrantingGatekeeper(site.db, sessions)
+
+    def caller(who: Person) -> Any:
+        opened = login(site.db, email=who.email, password=who.password, policy=sessions,
+                       ip="127.0.0.1", user_agent=None, throttle=None)  # fmt: skip
+        return gatekeeper.authenticate(opened.token)
+
+    ticket = desk.open_ticket(
+        site.db, caller(customer), settings.sla_targets, tenant_id=tenant.id,
+        subject="The download link ended", body="It says the link ended.", category="access",
+        priority="high",
+    )  # fmt: skip
+    support_desk = desk.Desk("support", support.user.id)
+    desk.add_message(site.db, caller(support), support_desk, ticket.id, body="Looking at it.")
+    desk.add_message(site.db, caller(support), support_desk, ticket.id,
+                     body="Gateway refund pending.", internal=True)  # fmt: skip
+    grant = desk.request_grant(
+        site.db, caller(support), desk.GrantRules.from_settings(settings), tenant_id=tenant.id,
+        ticket_id=ticket.id, reason="Check the refund", data_classes=["payments"],
+        access="read",
+    )  # fmt: skip
+    desk.decide_grant(site.db, caller(owner), grant.grant.id, tenant_id=tenant.id, approve=True)
+    return str(ticket.id), str(grant.grant.id)
 
 
 def _ops_findings(site: Site) -> str:
@@ -173,6 +225,8 @@ def path_of(world: World, path: str) -> str:
         item=world.item_id,
         plan=world.plan_id,
         finding=world.finding_id,
+        ticket=world.ticket_id,
+        grant=world.grant_id,
     )
 
 

@@ -12,6 +12,7 @@ LABELS = {
     "auditor": N_("Auditor"),
     "owner": N_("Owner"),
     "manager": N_("Manager"),
+    "customer": N_("Customer"),
     # Payments.
     "created": N_("Created"),
     "pending": N_("Pending"),
@@ -45,6 +46,36 @@ LABELS = {
     # Evidence (also failed).
     "passed": N_("Passed"),
     "inconclusive": N_("Inconclusive"),
+    # Support tickets (also open, pending), their priorities (also low, high) and
+    # categories, and their messages.
+    "new": N_("New"),
+    "solved": N_("Solved"),
+    "closed": N_("Closed"),
+    "normal": N_("Normal"),
+    "urgent": N_("Urgent"),
+    "billing": N_("Billing"),
+    "access": N_("Access"),
+    "content": N_("Content"),
+    "technical": N_("Technical"),
+    "other": N_("Other"),
+    "reply": N_("Reply"),
+    "note": N_("Internal note"),
+    # Support access grants (also expired) and their history.
+    "requested": N_("Requested"),
+    "approved": N_("Approved"),
+    "denied": N_("Denied"),
+    "withdrawn": N_("Withdrawn"),
+    "ended": N_("Ended"),
+    "revoked": N_("Revoked"),
+    "reviewed": N_("Reviewed"),
+    "read": N_("Read"),
+    "write": N_("Write"),
+    # The data classes a grant covers (also content).
+    "payments": N_("Payments"),
+    "subscriptions": N_("Subscriptions"),
+    "members": N_("Members"),
+    "downloads": N_("Downloads"),
+    "tickets": N_("Tickets"),
 }
 
 

@@ -37,7 +37,8 @@ class GrantView:
 
 def list_grants(
     db: Database, *, tenant_id: uuid.UUID | None = None, requester_id: uuid.UUID | None = None,
-    states: Sequence[str] = (), limit: int, cursor: str | None = None,
+    ticket_id: uuid.UUID | None = None, states: Sequence[str] = (), limit: int,
+    cursor: str | None = None,
 ) -> Page[GrantView]:  # fmt: skip
     """Grants, newest request first; a tenant's, or one requester's, or every one."""
     for state in states:
@@ -49,6 +50,8 @@ def list_grants(
         query = query.where(SupportGrant.tenant_id == tenant_id)
     if requester_id is not None:
         query = query.where(SupportGrant.requester_id == requester_id)
+    if ticket_id is not None:
+        query = query.where(SupportGrant.ticket_id == ticket_id)
     if states:
         query = query.where(SupportGrant.state.in_(states))
     with db.read() as session:

@@ -11,7 +11,10 @@ import httpx
 from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, run_smoke
 from darvaza.operations.smoke.rbac.examples import API_EXAMPLES
 from darvaza.operations.smoke.rbac.page_examples import PAGE_EXAMPLES
-from darvaza.operations.smoke.rbac.support_examples import SUPPORT_EXAMPLES
+from darvaza.operations.smoke.rbac.support_examples import (
+    SUPPORT_EXAMPLES,
+    SUPPORT_PAGE_EXAMPLES,
+)
 from darvaza.operations.smoke.rbac.world import (
     _CALLER_TOKEN,
     PLATFORM_ROLE,
@@ -22,7 +25,7 @@ from darvaza.operations.smoke.rbac.world import (
 )
 from darvaza.security.grants import DATA_CLASSES, READ, WRITE, GrantScope, covers
 
-EXAMPLES = {**API_EXAMPLES, **SUPPORT_EXAMPLES, **PAGE_EXAMPLES}
+EXAMPLES = {**API_EXAMPLES, **SUPPORT_EXAMPLES, **PAGE_EXAMPLES, **SUPPORT_PAGE_EXAMPLES}
 GRANT_REQUIRED = "support_grant_required"
 
 # --- Running the matrix -----------------------------------------------------------------

@@ -123,3 +123,104 @@ SUPPORT_EXAMPLES: dict[tuple[str, str], Example] = {
         lambda w, _c, _a: Call(f"/api/v1/tenants/{w.tenant}/support-actions")
     ),
 }
+
+
+# --- The console's support pages ---------------------------------------------------------
+
+
+def _page_own_ticket(suffix: str, data: dict[str, str] | None = None) -> Example:
+    def build(w: World, caller: str, admitted: bool) -> Call:
+        ticket = w.open_ticket(caller) if admitted else PLACEHOLDER_ID
+        return Call(f"/console/tickets/{ticket}{suffix}", data=data)
+
+    def foreign(w: World) -> list[tuple[str, Call]]:
+        theirs = w.open_ticket("manager")
+        return [("customer", Call(f"/console/tickets/{theirs}{suffix}", data=data))]
+
+    return Example(build, foreign=foreign)
+
+
+def _page_tenant_ticket(suffix: str, data: dict[str, str] | None = None) -> Example:
+    def build(w: World, _caller: str, _admitted: bool) -> Call:
+        return Call(f"/console/t/{w.tenant}/manage/tickets/{w.ticket}{suffix}", data=data)
+
+    def foreign(w: World) -> list[tuple[str, Call]]:
+        path = f"/console/t/{w.other_tenant}/manage/tickets/{w.ticket}{suffix}"
+        return [("other_owner", Call(path, data=data))]
+
+    return Example(build, foreign=foreign)
+
+
+def _page_desk_ticket(suffix: str, data: dict[str, str] | None = None,
+                      also_ok: frozenset[int] = frozenset()) -> Example:  # fmt: skip
+    return Example(
+        lambda w, _c, _a: Call(
+            f"/console/support/tickets/{w.ticket}{suffix}", data=data, also_ok=also_ok
+        )
+    )
+
+
+def _page_grant(path: str, data: dict[str, str] | None = None) -> Example:
+    """A page about a grant its requester withdrew: a decision on it is refused (409)."""
+
+    def build(w: World, _caller: str, admitted: bool) -> Call:
+        grant = w.withdrawn_grant() if admitted else PLACEHOLDER_ID
+        return Call(path.format(tenant=w.tenant, grant=grant), data=data, also_ok=DECIDED)
+
+    return Example(build)
+
+
+def _page(path: str, data: dict[str, str] | None = None) -> Example:
+    return Example(lambda w, _c, _a: Call(path.format(tenant=w.tenant), data=data))
+
+
+PAGE_NOTE = {"body": "RBAC probe", "internal": "true"}
+OWNER_GRANT = "/console/t/{tenant}/manage/support/{grant}"
+
+SUPPORT_PAGE_EXAMPLES: dict[tuple[str, str], Example] = {
+    ("GET", "/console/tickets"): _page("/console/tickets"),
+    ("GET", "/console/tickets/{ticket_id}"): _page_own_ticket(""),
+    ("POST", "/console/tickets/{ticket_id}"): _page_own_ticket("", {"body": "RBAC probe"}),
+    ("GET", "/console/t/{tenant}/tickets/new"): _page("/console/t/{tenant}/tickets/new"),
+    ("POST", "/console/t/{tenant}/tickets/new"): Example(
+        lambda w, _c, _a: Call(
+            f"/console/t/{w.tenant}/tickets/new",
+            data={"subject": w.unique("t"), "body": "RBAC probe"},
+        )
+    ),
+    ("GET", "/console/t/{tenant}/manage/tickets"): _page("/console/t/{tenant}/manage/tickets"),
+    ("GET", "/console/t/{tenant}/manage/tickets/{ticket_id}"): _page_tenant_ticket(""),
+    ("POST", "/console/t/{tenant}/manage/tickets/{ticket_id}"): _page_tenant_ticket("", PAGE_NOTE),
+    ("POST", "/console/t/{tenant}/manage/tickets/{ticket_id}/triage"): _page_tenant_ticket(
+        "/triage", {"tier": "1"}
+    ),
+    ("GET", "/console/support/tickets"): _page("/console/support/tickets"),
+    ("GET", "/console/support/tickets/{ticket_id}"): _page_desk_ticket(""),
+    ("POST", "/console/support/tickets/{ticket_id}"): _page_desk_ticket("", PAGE_NOTE),
+    ("POST", "/console/support/tickets/{ticket_id}/triage"): _page_desk_ticket(
+        "/triage", {"tier": "1"}
+    ),
+    # No data class chosen: the form again (422), reached only past the policy.
+    ("POST", "/console/support/tickets/{ticket_id}/grants"): _page_desk_ticket(
+        "/grants", {"reason": "RBAC probe"}, REFUSED_INPUT
+    ),
+    ("GET", "/console/support/grants"): _page("/console/support/grants"),
+    ("GET", "/console/support/grants/{grant_id}"): _page_grant("/console/support/grants/{grant}"),
+    ("POST", "/console/support/grants/{grant_id}/withdraw"): _page_grant(
+        "/console/support/grants/{grant}/withdraw", {}
+    ),
+    ("GET", "/console/t/{tenant}/manage/support"): _page("/console/t/{tenant}/manage/support"),
+    ("GET", "/console/t/{tenant}/manage/support/{grant_id}"): _page_grant(OWNER_GRANT),
+    ("POST", "/console/t/{tenant}/manage/support/{grant_id}/approve"): _page_grant(
+        OWNER_GRANT + "/approve", {}
+    ),
+    ("POST", "/console/t/{tenant}/manage/support/{grant_id}/deny"): _page_grant(
+        OWNER_GRANT + "/deny", {}
+    ),
+    ("POST", "/console/t/{tenant}/manage/support/{grant_id}/revoke"): _page_grant(
+        OWNER_GRANT + "/revoke", {}
+    ),
+    ("POST", "/console/t/{tenant}/manage/support/{grant_id}/review"): _page_grant(
+        OWNER_GRANT + "/review", {"note": "RBAC probe"}
+    ),
+}
