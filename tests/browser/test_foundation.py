@@ -87,8 +87,8 @@ def test_navigation_shows_each_role_its_own_pages(site: Site, page: Page) -> Non
     owner, manager, customer = site.person(), site.person(), site.person()
     tenant = site.tenant(owner)
     add_member(site.db, SYSTEM, tenant_id=tenant.id, email=manager.email, role=TenantRole.MANAGER)
-    mine = {"My subscriptions", "My payments", "Sessions", "Password"}
-    tenant_pages = {"Plans", "Payments", "Subscribers", "Content", "Download log"}
+    mine = {"My subscriptions", "My payments", "My tickets", "Sessions", "Password"}
+    tenant_pages = {"Plans", "Payments", "Subscribers", "Content", "Download log", "Tickets"}
     seen = {}
     for role, who in (
         ("customer", customer),
@@ -103,14 +103,16 @@ def test_navigation_shows_each_role_its_own_pages(site: Site, page: Page) -> Non
         site.sign_in(page, who)
         seen[role] = _links(page)
     assert seen["customer"] == mine
-    assert seen["owner"] == mine | tenant_pages | {"Managers"}  # managers: owners only
+    # Managers and support access: owners only.
+    assert seen["owner"] == mine | tenant_pages | {"Managers", "Support access"}
     assert seen["manager"] == mine | tenant_pages
     platform = {
         "Users", "API tokens", "Tenants", "Payments", "Jobs", "Workers", "Audit log",
-        "Ops summary", "Evidence", "Backups",
+        "Ops summary", "Evidence", "Backups", "Support queue", "Access grants",
     }  # fmt: skip
     assert seen["platform_admin"] == mine | platform
-    assert seen["support_admin"] == mine | {"Tenants", "Ops summary"}
+    support_desk = {"Tenants", "Ops summary", "Support queue", "Access grants"}
+    assert seen["support_admin"] == mine | support_desk
     assert seen["auditor"] == mine | {
         "Payments", "Jobs", "Workers", "Audit log", "Ops summary", "Evidence", "Backups",
     }  # fmt: skip

@@ -39,7 +39,7 @@ EXCLUDED = r"^/api/v1/auth/password$"
 # Path parameters drawn, nine times in ten, from the world the test made before the run.
 DRAWN = (
     "tenant", "plan_id", "item_id", "order_id", "payment_id", "subscription_id", "token",
-    "token_id", "job_id", "user_id", "evidence_id", "point_id",
+    "token_id", "job_id", "user_id", "evidence_id", "point_id", "ticket_id", "grant_id",
 )  # fmt: skip
 
 
@@ -124,6 +124,17 @@ def _world(api: Api, owner: Person, customer: Person, admin: Person) -> dict[str
     # A restore point in the server's backup folder (its settings' default, under the
     # test's own folder).
     point = create_backup(api.db, make_settings(), folder=Path(make_settings().backup_dir))
+    # A customer's ticket, and a support admin's request for access to it.
+    ticket = api.call(
+        "POST", "/api/v1/tenants/acme/tickets", token=customer_token,
+        json={"subject": "Contract", "body": "A ticket for the contract run."},
+    ).json()  # fmt: skip
+    support_token = api.login(person(api.db, PlatformRole.SUPPORT_ADMIN))
+    grant = api.call(
+        "POST", "/api/v1/support/grants", token=support_token,
+        json={"tenant": "acme", "ticket_id": ticket["id"], "reason": "Contract",
+              "data_classes": ["payments"]},
+    ).json()  # fmt: skip
     return {
         "tenant": ["acme"],
         "plan_id": [plan["id"]],
@@ -143,6 +154,8 @@ def _world(api: Api, owner: Person, customer: Person, admin: Person) -> dict[str
         "user_id": [str(customer.user.id)],
         "evidence_id": [evidence["id"]],
         "point_id": [point.id],
+        "ticket_id": [ticket["id"]],
+        "grant_id": [grant["id"]],
     }
 
 

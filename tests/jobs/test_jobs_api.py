@@ -207,6 +207,8 @@ def test_enqueue_ops_over_http(api: Api) -> None:
         "jobs.prune",
         "content.orphans_cleanup",
         "ops.check",
+        "support.end_grants",
+        "support.close_tickets",
     }
     assert all(isinstance(v, int) for v in first.json().values())
     second = api.call("POST", "/api/v1/admin/jobs/enqueue-ops", token).json()

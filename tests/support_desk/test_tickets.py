@@ -191,3 +191,21 @@ def test_bad_tickets_are_refused_in_the_error_shape(desk: Desk) -> None:
     assert missing.status_code == 404
     unknown = desk.call("support", "GET", "/api/v1/support/tickets/not-a-uuid")
     assert unknown.status_code == 422
+
+
+def test_the_other_moves_of_a_ticket(desk: Desk) -> None:
+    """new → pending and new → solved by triage; pending → solved; an illegal move is 409."""
+    for target in ("pending", "solved"):
+        ticket = desk.open_ticket()
+        path = f"/api/v1/support/tickets/{ticket['id']}"
+        moved = desk.ok("support", "PATCH", path, json={"state": target})
+        assert moved["state"] == target
+    waiting = desk.open_ticket()
+    path = f"/api/v1/support/tickets/{waiting['id']}"
+    desk.ok("support", "PATCH", path, json={"state": "pending"})
+    assert desk.ok("support", "PATCH", path, json={"state": "solved"})["state"] == "solved"
+    new = desk.open_ticket()
+    closed_early = desk.call("support", "PATCH", f"/api/v1/support/tickets/{new['id']}",
+                             json={"state": "closed"})  # fmt: skip
+    assert closed_early.status_code == 409
+    assert error_code(closed_early) == "invalid_state"

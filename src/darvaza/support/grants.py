@@ -236,8 +236,6 @@ def decide_grant(
     """The tenant's owner approves or denies. A platform admin who is not an owner may deny,
     and approves only as break-glass, with a reason: then the grant lasts at most an hour
     and waits for another person's review. Nobody decides their own request."""
-    if break_glass:
-        reason = _text(reason, "reason")
 
     def decide(session: Session, grant: SupportGrant, now: datetime) -> None:
         if grant.requester_id == caller.user_id:
@@ -253,7 +251,8 @@ def decide_grant(
             _move(session, grant, "denied", actor, now, reason)
             return
         if not owner:
-            if caller.platform_role is not PlatformRole.PLATFORM_ADMIN or not break_glass:
+            alone = caller.platform_role is PlatformRole.PLATFORM_ADMIN and break_glass
+            if not alone or not (reason or "").strip():
                 raise Forbidden(
                     "Only the tenant's owners approve support access; a platform admin "
                     "approves alone only as break-glass, with a reason.",

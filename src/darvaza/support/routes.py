@@ -192,7 +192,9 @@ def triage_as_tenant(
 # The support desk: every tenant's tickets.
 
 
-@desk_router.get("/tickets", response_model=TicketPageOut)
+@desk_router.get(
+    "/tickets", response_model=TicketPageOut, responses=refuses(_404="No tenant has this slug.")
+)
 def support_queue(
     access: Desk, parts: PartsDep, state: States = [],  # noqa: B006 (FastAPI copies it)
     tenant: Annotated[str | None, Query(max_length=63, description="a tenant's slug")] = None,

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
+from darvaza.params import EmailIn
 from darvaza.security.grants import DATA_CLASSES, WRITE_ACTIONS
 from darvaza.support.service import GrantView, TicketView
 
@@ -44,17 +45,25 @@ class ReplyIn(BaseModel):
 
 
 class MessageIn(ReplyIn):
-    internal: bool = Field(
+    internal: StrictBool = Field(
         default=False, description="An internal note: never shown to the ticket's requester"
     )
+
+
+# A console form's checkbox: sent as "true" when ticked, absent when not.
+Ticked = Literal["true"] | None
+
+
+class MessageFormIn(ReplyIn):
+    internal: Ticked = Field(default=None, description="an internal note when ticked")
 
 
 class TriageIn(BaseModel):
     state: Literal["open", "pending", "solved", "closed"] | None = None
     priority: Priority | None = None
     tier: int | None = Field(default=None, ge=1, le=3, description="escalation tier")
-    assignee_email: str | None = Field(default=None, max_length=320)
-    unassign: bool = False
+    assignee_email: EmailIn | None = None
+    unassign: StrictBool = False
     reason: str | None = Reason
 
 
@@ -156,10 +165,25 @@ class GrantIn(BaseModel):
 
 class DecisionIn(BaseModel):
     reason: str | None = Reason
-    break_glass: bool = Field(
+    break_glass: StrictBool = Field(
         default=False,
         description="a platform admin approving alone: at most an hour, reviewed afterwards",
     )
+
+
+class TriageFormIn(BaseModel):
+    """Triage from a ticket's page (assigning, not unassigning)."""
+
+    state: Literal["open", "pending", "solved", "closed"] | None = None
+    priority: Priority | None = None
+    tier: int | None = Field(default=None, ge=1, le=3, description="escalation tier")
+    assignee_email: EmailIn | None = None
+    reason: str | None = Reason
+
+
+class DecisionFormIn(BaseModel):
+    reason: str | None = Reason
+    break_glass: Ticked = Field(default=None, description="a platform admin approving alone")
 
 
 class ReasonIn(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from darvaza.console.forms import FormFields, FormState, check_form, form_body
 from darvaza.console.render import page_refusals
 from darvaza.http import PartsDep
+from darvaza.params import TimeCursor
 from darvaza.parts import Parts
 from darvaza.security.policy import (
     Access,
@@ -30,7 +31,7 @@ from darvaza.support.pages.common import (
     pages,
 )
 from darvaza.support.schemas import (
-    DecisionIn,
+    DecisionFormIn,
     ReasonIn,
     ReviewIn,
 )
@@ -43,7 +44,7 @@ router = APIRouter(prefix="/console", tags=["console"])
 
 @router.get("/support/grants", response_class=HTMLResponse)
 def support_grants_page(
-    request: Request, access: DeskPage, parts: PartsDep, cursor: str | None = None
+    request: Request, access: DeskPage, parts: PartsDep, cursor: TimeCursor = None
 ) -> HTMLResponse:
     page = service.list_grants(parts.db, limit=50, cursor=cursor)
     return pages.render(
@@ -161,16 +162,17 @@ DECISION_REFUSALS = page_refusals(
     MANAGE + "/support/{grant_id:uuid}/approve",
     status_code=303,
     response_class=RedirectResponse,
-    openapi_extra=form_body(DecisionIn),
+    openapi_extra=form_body(DecisionFormIn),
     responses=DECISION_REFUSALS,
 )
 def approve_grant(
     grant_id: uuid.UUID, request: Request, access: OwnerPage, parts: PartsDep,
     fields: FormFields,
 ) -> Response:  # fmt: skip
-    return _owner_act(request, access, parts, grant_id, fields, DecisionIn, lambda body: (
+    return _owner_act(request, access, parts, grant_id, fields, DecisionFormIn, lambda body: (
         service.decide_grant(parts.db, access.user, grant_id, tenant_id=access.tenant_id,
-                             approve=True, reason=body.reason, break_glass=body.break_glass)
+                             approve=True, reason=body.reason,
+                             break_glass=body.break_glass == "true")
     ))  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from darvaza.console.forms import FormFields, FormLists, FormState, check_form, 
 from darvaza.console.render import page_refusals, see_other
 from darvaza.errors import DarvazaError
 from darvaza.http import PartsDep
+from darvaza.params import TimeCursor
 from darvaza.parts import Parts
 from darvaza.security.grants import DATA_CLASSES
 from darvaza.security.policy import (
@@ -33,9 +34,9 @@ from darvaza.support.pages.common import (
     pages,
 )
 from darvaza.support.schemas import (
-    MessageIn,
+    MessageFormIn,
     TicketIn,
-    TriageIn,
+    TriageFormIn,
 )
 
 router = APIRouter(prefix="/console", tags=["console"])
@@ -83,7 +84,7 @@ def _ticket(
 
 def _reply(request: Request, access: Access, parts: Parts, kind: str, ticket_id: uuid.UUID,
            fields: FormFields) -> Response:  # fmt: skip
-    body, form = check_form(MessageIn, fields)
+    body, form = check_form(MessageFormIn, fields)
 
     def again(form: FormState, status_code: int) -> HTMLResponse:
         return _ticket(request, access, parts, kind, ticket_id, form=form, form_for="reply",
@@ -91,7 +92,7 @@ def _reply(request: Request, access: Access, parts: Parts, kind: str, ticket_id:
 
     if body is None:
         return again(form, 422)
-    internal = body.internal and kind != "requester"
+    internal = body.internal == "true" and kind != "requester"
     return _acted(
         parts, access, fields, f"{_base(access, kind)}/{ticket_id}",
         lambda: service.add_message(parts.db, access.user, _desk(access, kind), ticket_id,
@@ -102,7 +103,7 @@ def _reply(request: Request, access: Access, parts: Parts, kind: str, ticket_id:
 
 def _triage(request: Request, access: Access, parts: Parts, kind: str, ticket_id: uuid.UUID,
             fields: FormFields) -> Response:  # fmt: skip
-    body, form = check_form(TriageIn, fields)
+    body, form = check_form(TriageFormIn, fields)
 
     def again(form: FormState, status_code: int) -> HTMLResponse:
         return _ticket(request, access, parts, kind, ticket_id, form=form, form_for="triage",
@@ -115,7 +116,7 @@ def _triage(request: Request, access: Access, parts: Parts, kind: str, ticket_id
         lambda: service.triage(
             parts.db, access.user, _desk(access, kind), parts.settings.sla_targets, ticket_id,
             state=body.state, priority=body.priority, tier=body.tier,
-            assignee_email=body.assignee_email, unassign=body.unassign, reason=body.reason,
+            assignee_email=body.assignee_email, reason=body.reason,
         ),
         again, form,
     )  # fmt: skip
@@ -130,7 +131,7 @@ def _list(request: Request, access: Access, page: Any, kind: str, **more: Any) -
 
 @router.get("/tickets", response_class=HTMLResponse)
 def my_tickets_page(
-    request: Request, access: SignedInPage, parts: PartsDep, cursor: str | None = None
+    request: Request, access: SignedInPage, parts: PartsDep, cursor: TimeCursor = None
 ) -> HTMLResponse:
     page = service.list_tickets(parts.db, _desk(access, "requester"), limit=50, cursor=cursor)
     return _list(request, access, page, "requester")
@@ -151,7 +152,7 @@ def my_ticket_page(
     "/tickets/{ticket_id:uuid}",
     status_code=303,
     response_class=RedirectResponse,
-    openapi_extra=form_body(MessageIn),
+    openapi_extra=form_body(MessageFormIn),
     responses=page_refusals(_404=NO_TICKET, _409="The ticket is closed.", _422=FORM_AGAIN),
 )
 def reply_to_my_ticket(
@@ -206,7 +207,7 @@ def open_ticket(
 
 @router.get(MANAGE + "/tickets", response_class=HTMLResponse)
 def tenant_tickets_page(
-    request: Request, access: StaffPage, parts: PartsDep, cursor: str | None = None
+    request: Request, access: StaffPage, parts: PartsDep, cursor: TimeCursor = None
 ) -> HTMLResponse:
     page = service.list_tickets(parts.db, _desk(access, "tenant"), limit=50, cursor=cursor)
     return _list(request, access, page, "tenant")
@@ -227,7 +228,7 @@ def tenant_ticket_page(
     MANAGE + "/tickets/{ticket_id:uuid}",
     status_code=303,
     response_class=RedirectResponse,
-    openapi_extra=form_body(MessageIn),
+    openapi_extra=form_body(MessageFormIn),
     responses=page_refusals(_404=NO_TICKET, _409="The ticket is closed.", _422=FORM_AGAIN),
 )
 def reply_as_tenant(
@@ -241,7 +242,7 @@ def reply_as_tenant(
     MANAGE + "/tickets/{ticket_id:uuid}/triage",
     status_code=303,
     response_class=RedirectResponse,
-    openapi_extra=form_body(TriageIn),
+    openapi_extra=form_body(TriageFormIn),
     responses=page_refusals(
         _404=NO_TICKET, _409="Not a move this ticket can make.", _422=FORM_AGAIN
     ),
@@ -280,7 +281,7 @@ def support_ticket_page(
     "/support/tickets/{ticket_id:uuid}",
     status_code=303,
     response_class=RedirectResponse,
-    openapi_extra=form_body(MessageIn),
+    openapi_extra=form_body(MessageFormIn),
     responses=page_refusals(_404=NO_TICKET, _409="The ticket is closed.", _422=FORM_AGAIN),
 )
 def reply_as_support(
@@ -294,7 +295,7 @@ def reply_as_support(
     "/support/tickets/{ticket_id:uuid}/triage",
     status_code=303,
     response_class=RedirectResponse,
-    openapi_extra=form_body(TriageIn),
+    openapi_extra=form_body(TriageFormIn),
     responses=page_refusals(
         _404=NO_TICKET, _409="Not a move this ticket can make.", _422=FORM_AGAIN
     ),
