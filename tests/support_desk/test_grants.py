@@ -320,3 +320,24 @@ def test_the_tenant_sees_its_grants_and_their_log_and_managers_do_not(desk: Desk
     assert desk.call("manager", "GET", GRANTS).status_code == 403
     assert desk.ok("other_owner", "GET", "/api/v1/tenants/other/support-actions")["items"] == []
     assert desk.ok("other_owner", "GET", "/api/v1/tenants/other/support-grants")["items"] == []
+
+
+def test_an_answer_under_a_grant_never_leaves_unlogged(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the action log cannot be written, the caller gets a 500 instead of the data."""
+    from darvaza.support import service as support
+
+    grant = desk.request_grant(desk.open_ticket()["id"])
+    desk.approve(grant["id"])
+
+    def broken(_db: object, _use: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(support, "record_grant_use", broken)
+    answer = desk.call("support", "GET", PAYMENTS)
+    assert answer.status_code == 500
+    assert error_code(answer) == "internal_error"
+    assert "items" not in answer.text
+    # The tenant's own people are not logged, so nothing stands in their way.
+    assert desk.call("owner", "GET", PAYMENTS).status_code == 200

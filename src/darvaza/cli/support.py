@@ -17,6 +17,8 @@ support_app.add_typer(tickets_app, name="tickets")
 support_app.add_typer(grants_app, name="grants")
 
 Limit = Annotated[int, typer.Option(min=1, max=200)]
+States = Annotated[list[str] | None, typer.Option(help="Only this state (repeat for more).")]
+TenantSlug = Annotated[str | None, typer.Option(help="Only this tenant's (its slug).")]
 # The operator at the machine looks from the support desk as nobody in particular (so every
 # internal note shows: the operator is no ticket's requester).
 OPERATOR = uuid.UUID(int=0)
@@ -30,13 +32,7 @@ def _id(value: str, what: str) -> uuid.UUID:
 
 
 @tickets_app.command("list")
-def tickets_list(
-    state: Annotated[
-        list[str] | None, typer.Option(help="Only this state (repeat for more).")
-    ] = None,
-    tenant: Annotated[str | None, typer.Option(help="Only this tenant's (its slug).")] = None,
-    limit: Limit = 50,
-) -> None:
+def tickets_list(state: States = None, tenant: TenantSlug = None, limit: Limit = 50) -> None:
     """The support queue: open tickets of every tenant, the soonest SLA due first."""
     from darvaza.support.service import Desk, list_tickets
     from darvaza.tenants.service import find_tenant
@@ -84,13 +80,7 @@ def tickets_show(ticket_id: Annotated[str, typer.Argument(help="The ticket's id.
 
 
 @grants_app.command("list")
-def grants_list(
-    state: Annotated[
-        list[str] | None, typer.Option(help="Only this state (repeat for more).")
-    ] = None,
-    tenant: Annotated[str | None, typer.Option(help="Only this tenant's (its slug).")] = None,
-    limit: Limit = 50,
-) -> None:
+def grants_list(state: States = None, tenant: TenantSlug = None, limit: Limit = 50) -> None:
     """Support access grants, newest request first."""
     from darvaza.support.service import list_grants
     from darvaza.tenants.service import find_tenant

@@ -4,6 +4,8 @@ the admitted are answered 409 past the policy and the matrix approves nothing.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from darvaza.operations.smoke.rbac.world import Call, Example, World
 
 PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
@@ -12,33 +14,44 @@ REFUSED_INPUT = frozenset({422})
 NOTE = {"body": "RBAC probe", "internal": True}
 
 
-def _own_ticket(suffix: str, json: dict[str, object] | None = None) -> Example:
-    """A ticket of the caller's own (each signed-in caller opens one when admitted)."""
+Body = dict[str, Any] | None
+
+
+def _own_ticket(path: str, *, json: Body = None, data: Body = None) -> Example:
+    """A ticket of the caller's own at `path` (`{ticket}`): each signed-in caller opens
+    one when admitted; someone else's is unknown."""
 
     def build(w: World, caller: str, admitted: bool) -> Call:
         ticket = w.open_ticket(caller) if admitted else PLACEHOLDER_ID
-        return Call(f"/api/v1/me/tickets/{ticket}{suffix}", json=json)
+        return Call(path.format(ticket=ticket), json=json, data=data)
 
     def foreign(w: World) -> list[tuple[str, Call]]:
         theirs = w.open_ticket("manager")
-        return [("customer", Call(f"/api/v1/me/tickets/{theirs}{suffix}", json=json))]
+        return [("customer", Call(path.format(ticket=theirs), json=json, data=data))]
 
     return Example(build, foreign=foreign)
 
 
-def _tenant_ticket(suffix: str, json: dict[str, object] | None = None) -> Example:
+def _tenant_ticket(path: str, *, json: Body = None, data: Body = None) -> Example:
+    """The world's ticket at `path` (`{tenant}`, `{ticket}`); through another tenant's
+    path, by its owner, unknown."""
+
     def build(w: World, _caller: str, _admitted: bool) -> Call:
-        return Call(f"/api/v1/tenants/{w.tenant}/tickets/{w.ticket}{suffix}", json=json)
+        return Call(path.format(tenant=w.tenant, ticket=w.ticket), json=json, data=data)
 
     def foreign(w: World) -> list[tuple[str, Call]]:
-        path = f"/api/v1/tenants/{w.other_tenant}/tickets/{w.ticket}{suffix}"
-        return [("other_owner", Call(path, json=json))]
+        theirs = path.format(tenant=w.other_tenant, ticket=w.ticket)
+        return [("other_owner", Call(theirs, json=json, data=data))]
 
     return Example(build, foreign=foreign)
 
 
-def _desk_ticket(suffix: str, json: dict[str, object] | None = None) -> Example:
-    return Example(lambda w, _c, _a: Call(f"/api/v1/support/tickets/{w.ticket}{suffix}", json=json))
+def _desk_ticket(path: str, *, json: Body = None, data: Body = None,
+                 also_ok: frozenset[int] = frozenset()) -> Example:  # fmt: skip
+    """The world's ticket at the support desk's `path` (`{ticket}`)."""
+    return Example(
+        lambda w, _c, _a: Call(path.format(ticket=w.ticket), json=json, data=data, also_ok=also_ok)
+    )
 
 
 def _request_grant(w: World, _caller: str, _admitted: bool) -> Call:
@@ -82,22 +95,32 @@ SUPPORT_EXAMPLES: dict[tuple[str, str], Example] = {
         )
     ),
     ("GET", "/api/v1/me/tickets"): Example(lambda _w, _c, _a: Call("/api/v1/me/tickets")),
-    ("GET", "/api/v1/me/tickets/{ticket_id}"): _own_ticket(""),
+    ("GET", "/api/v1/me/tickets/{ticket_id}"): _own_ticket("/api/v1/me/tickets/{ticket}"),
     ("POST", "/api/v1/me/tickets/{ticket_id}/messages"): _own_ticket(
-        "/messages", json={"body": "RBAC probe"}
+        "/api/v1/me/tickets/{ticket}/messages", json={"body": "RBAC probe"}
     ),
     ("GET", "/api/v1/tenants/{tenant}/tickets"): Example(
         lambda w, _c, _a: Call(f"/api/v1/tenants/{w.tenant}/tickets")
     ),
-    ("GET", "/api/v1/tenants/{tenant}/tickets/{ticket_id}"): _tenant_ticket(""),
-    ("POST", "/api/v1/tenants/{tenant}/tickets/{ticket_id}/messages"): _tenant_ticket(
-        "/messages", json=NOTE
+    ("GET", "/api/v1/tenants/{tenant}/tickets/{ticket_id}"): _tenant_ticket(
+        "/api/v1/tenants/{tenant}/tickets/{ticket}"
     ),
-    ("PATCH", "/api/v1/tenants/{tenant}/tickets/{ticket_id}"): _tenant_ticket("", json={"tier": 1}),
+    ("POST", "/api/v1/tenants/{tenant}/tickets/{ticket_id}/messages"): _tenant_ticket(
+        "/api/v1/tenants/{tenant}/tickets/{ticket}/messages", json=NOTE
+    ),
+    ("PATCH", "/api/v1/tenants/{tenant}/tickets/{ticket_id}"): _tenant_ticket(
+        "/api/v1/tenants/{tenant}/tickets/{ticket}", json={"tier": 1}
+    ),
     ("GET", "/api/v1/support/tickets"): Example(lambda _w, _c, _a: Call("/api/v1/support/tickets")),
-    ("GET", "/api/v1/support/tickets/{ticket_id}"): _desk_ticket(""),
-    ("POST", "/api/v1/support/tickets/{ticket_id}/messages"): _desk_ticket("/messages", json=NOTE),
-    ("PATCH", "/api/v1/support/tickets/{ticket_id}"): _desk_ticket("", json={"tier": 1}),
+    ("GET", "/api/v1/support/tickets/{ticket_id}"): _desk_ticket(
+        "/api/v1/support/tickets/{ticket}"
+    ),
+    ("POST", "/api/v1/support/tickets/{ticket_id}/messages"): _desk_ticket(
+        "/api/v1/support/tickets/{ticket}/messages", json=NOTE
+    ),
+    ("PATCH", "/api/v1/support/tickets/{ticket_id}"): _desk_ticket(
+        "/api/v1/support/tickets/{ticket}", json={"tier": 1}
+    ),
     ("POST", "/api/v1/support/grants"): Example(_request_grant),
     ("GET", "/api/v1/support/grants"): Example(lambda _w, _c, _a: Call("/api/v1/support/grants")),
     ("GET", "/api/v1/support/grants/{grant_id}"): _grant("/api/v1/support/grants/{grant}"),
@@ -128,38 +151,6 @@ SUPPORT_EXAMPLES: dict[tuple[str, str], Example] = {
 # --- The console's support pages ---------------------------------------------------------
 
 
-def _page_own_ticket(suffix: str, data: dict[str, str] | None = None) -> Example:
-    def build(w: World, caller: str, admitted: bool) -> Call:
-        ticket = w.open_ticket(caller) if admitted else PLACEHOLDER_ID
-        return Call(f"/console/tickets/{ticket}{suffix}", data=data)
-
-    def foreign(w: World) -> list[tuple[str, Call]]:
-        theirs = w.open_ticket("manager")
-        return [("customer", Call(f"/console/tickets/{theirs}{suffix}", data=data))]
-
-    return Example(build, foreign=foreign)
-
-
-def _page_tenant_ticket(suffix: str, data: dict[str, str] | None = None) -> Example:
-    def build(w: World, _caller: str, _admitted: bool) -> Call:
-        return Call(f"/console/t/{w.tenant}/manage/tickets/{w.ticket}{suffix}", data=data)
-
-    def foreign(w: World) -> list[tuple[str, Call]]:
-        path = f"/console/t/{w.other_tenant}/manage/tickets/{w.ticket}{suffix}"
-        return [("other_owner", Call(path, data=data))]
-
-    return Example(build, foreign=foreign)
-
-
-def _page_desk_ticket(suffix: str, data: dict[str, str] | None = None,
-                      also_ok: frozenset[int] = frozenset()) -> Example:  # fmt: skip
-    return Example(
-        lambda w, _c, _a: Call(
-            f"/console/support/tickets/{w.ticket}{suffix}", data=data, also_ok=also_ok
-        )
-    )
-
-
 def _page_grant(path: str, data: dict[str, str] | None = None) -> Example:
     """A page about a grant its requester withdrew: a decision on it is refused (409)."""
 
@@ -179,8 +170,10 @@ OWNER_GRANT = "/console/t/{tenant}/manage/support/{grant}"
 
 SUPPORT_PAGE_EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/console/tickets"): _page("/console/tickets"),
-    ("GET", "/console/tickets/{ticket_id}"): _page_own_ticket(""),
-    ("POST", "/console/tickets/{ticket_id}"): _page_own_ticket("", {"body": "RBAC probe"}),
+    ("GET", "/console/tickets/{ticket_id}"): _own_ticket("/console/tickets/{ticket}"),
+    ("POST", "/console/tickets/{ticket_id}"): _own_ticket(
+        "/console/tickets/{ticket}", data={"body": "RBAC probe"}
+    ),
     ("GET", "/console/t/{tenant}/tickets/new"): _page("/console/t/{tenant}/tickets/new"),
     ("POST", "/console/t/{tenant}/tickets/new"): Example(
         lambda w, _c, _a: Call(
@@ -189,20 +182,30 @@ SUPPORT_PAGE_EXAMPLES: dict[tuple[str, str], Example] = {
         )
     ),
     ("GET", "/console/t/{tenant}/manage/tickets"): _page("/console/t/{tenant}/manage/tickets"),
-    ("GET", "/console/t/{tenant}/manage/tickets/{ticket_id}"): _page_tenant_ticket(""),
-    ("POST", "/console/t/{tenant}/manage/tickets/{ticket_id}"): _page_tenant_ticket("", PAGE_NOTE),
-    ("POST", "/console/t/{tenant}/manage/tickets/{ticket_id}/triage"): _page_tenant_ticket(
-        "/triage", {"tier": "1"}
+    ("GET", "/console/t/{tenant}/manage/tickets/{ticket_id}"): _tenant_ticket(
+        "/console/t/{tenant}/manage/tickets/{ticket}"
+    ),
+    ("POST", "/console/t/{tenant}/manage/tickets/{ticket_id}"): _tenant_ticket(
+        "/console/t/{tenant}/manage/tickets/{ticket}", data=PAGE_NOTE
+    ),
+    ("POST", "/console/t/{tenant}/manage/tickets/{ticket_id}/triage"): _tenant_ticket(
+        "/console/t/{tenant}/manage/tickets/{ticket}/triage", data={"tier": "1"}
     ),
     ("GET", "/console/support/tickets"): _page("/console/support/tickets"),
-    ("GET", "/console/support/tickets/{ticket_id}"): _page_desk_ticket(""),
-    ("POST", "/console/support/tickets/{ticket_id}"): _page_desk_ticket("", PAGE_NOTE),
-    ("POST", "/console/support/tickets/{ticket_id}/triage"): _page_desk_ticket(
-        "/triage", {"tier": "1"}
+    ("GET", "/console/support/tickets/{ticket_id}"): _desk_ticket(
+        "/console/support/tickets/{ticket}"
+    ),
+    ("POST", "/console/support/tickets/{ticket_id}"): _desk_ticket(
+        "/console/support/tickets/{ticket}", data=PAGE_NOTE
+    ),
+    ("POST", "/console/support/tickets/{ticket_id}/triage"): _desk_ticket(
+        "/console/support/tickets/{ticket}/triage", data={"tier": "1"}
     ),
     # No data class chosen: the form again (422), reached only past the policy.
-    ("POST", "/console/support/tickets/{ticket_id}/grants"): _page_desk_ticket(
-        "/grants", {"reason": "RBAC probe"}, REFUSED_INPUT
+    ("POST", "/console/support/tickets/{ticket_id}/grants"): _desk_ticket(
+        "/console/support/tickets/{ticket}/grants",
+        data={"reason": "RBAC probe"},
+        also_ok=REFUSED_INPUT,
     ),
     ("GET", "/console/support/grants"): _page("/console/support/grants"),
     ("GET", "/console/support/grants/{grant_id}"): _page_grant("/console/support/grants/{grant}"),
