@@ -158,9 +158,11 @@ def _change(
 ) -> GrantView:  # fmt: skip
     """Lock the grant, catch up with a lapse, then apply `change(session, grant, now)`. A
     lapse found is committed before the refusal, so the history says what happened."""
-    now = utcnow()
     with db.transaction() as session:
         grant = _lock(session, grant_id, tenant_id)
+        # The time is read once the row is ours: a change that waited for the lock is
+        # written after the one it waited for, in time as in order.
+        now = utcnow()
         if not _catch_up(session, grant, now):
             change(session, grant, now)
             session.flush()
@@ -304,9 +306,9 @@ def review_grant(
 ) -> GrantView:  # fmt: skip
     """Another platform admin, or the tenant's owner, reviews a break-glass approval."""
     note = _text(note, "note")
-    now = utcnow()
     with db.transaction() as session:
         grant = _lock(session, grant_id, tenant_id)
+        now = utcnow()  # once the row is ours (see `_change`)
         _catch_up(session, grant, now)
         if not grant.break_glass:
             raise Conflict("Only a break-glass approval is reviewed.", code="not_break_glass")
@@ -356,6 +358,6 @@ def end_due_grants(db: Database, *, limit: int = 500) -> dict[str, int]:
     for grant_id in due:
         with db.transaction() as session:
             grant = _lock(session, grant_id, None)
-            if _catch_up(session, grant, now):
+            if _catch_up(session, grant, utcnow()):
                 counts[grant.state] += 1
     return counts

@@ -322,9 +322,9 @@ def add_message(
     that waits on them, or is solved, opens it again; an agent's first public reply is the
     first response. A closed ticket takes no more: open a new one."""
     body = _check_text(body, "body", limit=MAX_BODY)
-    now = utcnow()
     with db.transaction() as session:
         ticket = _find(session, desk, ticket_id, lock=True)
+        now = utcnow()  # once the row is ours: what waited for the lock comes after
         actor = caller.actor(ticket.tenant_id)
         if internal and not desk.sees_notes(ticket):
             raise Forbidden("Only support staff and the tenant's staff write internal notes.")
@@ -377,9 +377,9 @@ def triage(
         _check_choice(state, TICKET.states, "state")
         if state == "new":
             raise InvalidInput("A ticket never goes back to new.", code="invalid_state")
-    now = utcnow()
     with db.transaction() as session:
         ticket = _find(session, desk, ticket_id, lock=True)
+        now = utcnow()  # once the row is ours: what waited for the lock comes after
         actor = caller.actor(ticket.tenant_id)
         changes: dict[str, object] = {}
         if assignee_email is not None or unassign:
