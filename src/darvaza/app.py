@@ -46,6 +46,7 @@ from darvaza.errors import (
 )
 from darvaza.identity.routes import admin_router as identity_admin_router
 from darvaza.identity.routes import router as identity_router
+from darvaza.incidents.routes import routers as incidents_routers
 from darvaza.jobs.metrics import QueueCollector
 from darvaza.jobs.routes import router as jobs_router
 from darvaza.logs import configure_logging, get_logger
@@ -90,6 +91,7 @@ ROUTERS = (
     *billing_routers,
     *content_routers,
     *support_routers,
+    *incidents_routers,
     jobs_router,
     operations_router,
     smoke_fixture_router,

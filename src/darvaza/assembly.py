@@ -31,6 +31,9 @@ from darvaza.identity import checks as identity_checks
 from darvaza.identity import pages as identity_pages
 from darvaza.identity import tasks as identity_tasks
 from darvaza.identity.service import LoginThrottle, MailedTokens, SessionPolicy
+from darvaza.incidents import checks as incidents_checks
+from darvaza.incidents import pages as incidents_pages
+from darvaza.incidents import tasks as incidents_tasks
 from darvaza.jobs import checks as jobs_checks
 from darvaza.jobs import pages as jobs_pages
 from darvaza.jobs import tasks as jobs_tasks
@@ -64,6 +67,7 @@ WORK = Work.collect(
         ops_tasks.TASKS,
         operations_tasks.TASKS,
         support_tasks.TASKS,
+        incidents_tasks.TASKS,
         Tasks(loops=audit_tasks.LOOPS),
     )
 )
@@ -73,7 +77,7 @@ CHECKS = CheckSet(
     check
     for module in (
         billing_checks, jobs_checks, audit_checks, identity_checks, content_checks, mail,
-        ops_checks, operations_checks, support_checks,
+        ops_checks, operations_checks, support_checks, incidents_checks,
     )
     for check in module.CHECKS
 )  # fmt: skip
@@ -81,7 +85,7 @@ CHECKS = CheckSet(
 # Every domain's console pages: their routers, and the navigation entries they declare.
 PAGE_MODULES = (
     identity_pages, tenants_pages, billing_pages, content_pages, jobs_pages, audit_pages,
-    ops_pages, operations_pages, support_pages,
+    ops_pages, operations_pages, support_pages, incidents_pages,
 )  # fmt: skip
 PAGE_ROUTERS = (console_routes.router, *(module.router for module in PAGE_MODULES))
 NAVIGATION = Navigation(entry for module in PAGE_MODULES for entry in getattr(module, "NAV", ()))

@@ -10,6 +10,7 @@ from darvaza.console import models as console_models
 from darvaza.content import models as content_models
 from darvaza.db import Base
 from darvaza.identity import models as identity_models
+from darvaza.incidents import models as incident_models
 from darvaza.jobs import models as job_models
 from darvaza.operations import models as operations_models
 from darvaza.ops import models as ops_models
@@ -24,6 +25,7 @@ __all__ = [
     "console_models",
     "content_models",
     "identity_models",
+    "incident_models",
     "job_models",
     "metadata",
     "operations_models",

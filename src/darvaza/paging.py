@@ -47,6 +47,10 @@ def epoch_microseconds(at: datetime) -> int:
     return (at.astimezone(UTC) - _EPOCH) // _MICROSECOND
 
 
+def from_epoch_microseconds(stamp: int) -> datetime:
+    return _EPOCH + stamp * _MICROSECOND
+
+
 def time_cursor(at: datetime, row_id: uuid.UUID) -> str:
     """The position after a row: its exact time and id (ties on time are broken by id)."""
     return f"{epoch_microseconds(at)}_{row_id.hex}"
@@ -55,7 +59,7 @@ def time_cursor(at: datetime, row_id: uuid.UUID) -> str:
 def read_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         stamp, hex_id = cursor.split("_", 1)
-        return _EPOCH + int(stamp) * _MICROSECOND, uuid.UUID(hex=hex_id)
+        return from_epoch_microseconds(int(stamp)), uuid.UUID(hex=hex_id)
     except (ValueError, OverflowError):
         raise InvalidInput(
             "The cursor is not one this API gave out.", code="invalid_cursor"

@@ -245,3 +245,17 @@ def payments_per_day(db: Database, *, days: int, zone: tzinfo) -> list[DayOfPaym
 
 # A chart reads at most this many rows: it is a glance, not a report.
 MAX_CHART_ROWS = 200_000
+
+
+def payment_states_between(
+    session: Session, tenant_ids: Sequence[uuid.UUID] | None, since: datetime, until: datetime
+) -> dict[str, int]:
+    """How many payments opened in `[since, until)` (for these tenants; None: all) are in
+    each state now: what an incident's window did to the money."""
+    query = select(Payment.state, func.count()).where(
+        Payment.created_at >= since, Payment.created_at < until
+    )
+    if tenant_ids is not None:
+        query = query.where(Payment.tenant_id.in_(tenant_ids))
+    rows = session.execute(query.group_by(Payment.state)).all()
+    return {state: int(count) for state, count in rows}

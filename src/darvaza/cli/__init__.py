@@ -13,6 +13,7 @@ from darvaza.cli import (
     audit,
     backup,
     evidence,
+    incidents,
     jobs,
     ops,
     payments,
@@ -48,6 +49,7 @@ GROUPS = (
     (alerts.alerts_app, "alerts"),
     (status.status_app, "status"),
     (support.support_app, "support"),
+    (incidents.incidents_app, "incidents"),
 )
 for group, name in GROUPS:
     app.add_typer(group, name=name)

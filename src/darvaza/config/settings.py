@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from darvaza.config.age_keys import parse_identities, parse_recipients
 from darvaza.config.environment import ENV_PREFIX, mask_url_password, plain_name, served_url
+from darvaza.config.incidents import parse_update_cadence
 from darvaza.config.sla import SlaTarget, parse_sla
 
 # The key every fresh checkout shares. Fine for `local`; refused everywhere else.
@@ -292,6 +293,13 @@ class Settings(BaseSettings):
     support_grant_max_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
     support_request_expire_hours: int = Field(default=12, ge=1, le=24 * 7)
 
+    # Incidents. How long an incident of each severity may go without a status update
+    # (then it is a finding); whether public updates are mailed to the affected tenants'
+    # owners; how many days a resolved incident stays on the public status page.
+    incident_update_minutes: str = "SEV1=30,SEV2=60,SEV3=240,SEV4=1440"
+    incident_mail_owners: bool = True
+    status_page_days: int = Field(default=7, ge=1, le=90)
+
     # Alert routing: a YAML file of receivers and routes (docs/monitoring/alerts.example.yaml);
     # unset, findings are only shown, never sent. Webhook bodies are signed with the secret.
     alert_routes_file: str | None = None
@@ -336,6 +344,12 @@ class Settings(BaseSettings):
     @classmethod
     def _sla_is_readable(cls, value: str) -> str:
         parse_sla(value)
+        return value.strip()
+
+    @field_validator("incident_update_minutes")
+    @classmethod
+    def _cadence_is_readable(cls, value: str) -> str:
+        parse_update_cadence(value)
         return value.strip()
 
     @field_validator("backup_age_recipients")
@@ -408,6 +422,10 @@ class Settings(BaseSettings):
     @property
     def sla_targets(self) -> dict[str, SlaTarget]:
         return parse_sla(self.support_sla_minutes)
+
+    @property
+    def incident_update_cadence(self) -> dict[str, timedelta]:
+        return parse_update_cadence(self.incident_update_minutes)
 
     @property
     def effective_secret_key(self) -> str:

@@ -8,10 +8,11 @@ a subscription that ended after the token was issued stops the download.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from darvaza.audit.service import append_event
@@ -324,3 +325,16 @@ def delete_ended_download_tokens(
                 or_(DownloadToken.expires_at < cutoff, DownloadToken.revoked_at < cutoff)
             ),
         )
+
+
+def download_outcomes_between(
+    session: Session, tenant_ids: Sequence[uuid.UUID] | None, since: datetime, until: datetime
+) -> dict[str, int]:
+    """Deliveries attempted in `[since, until)` (for these tenants; None: all) by outcome."""
+    query = select(DownloadRecord.outcome, func.count()).where(
+        DownloadRecord.occurred_at >= since, DownloadRecord.occurred_at < until
+    )
+    if tenant_ids is not None:
+        query = query.where(DownloadRecord.tenant_id.in_(tenant_ids))
+    rows = session.execute(query.group_by(DownloadRecord.outcome)).all()
+    return {outcome: int(count) for outcome, count in rows}

@@ -10,6 +10,7 @@ from darvaza.content.delivery import Sending, deliver
 from darvaza.content.downloads import (
     delete_ended_download_tokens,
     download_log,
+    download_outcomes_between,
     issue_download_token,
     open_download,
     record_delivery,
@@ -47,6 +48,7 @@ __all__ = [
     "delete_ended_download_tokens",
     "deliver",
     "download_log",
+    "download_outcomes_between",
     "file_records",
     "find_item",
     "issue_download_token",

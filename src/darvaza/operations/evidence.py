@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
 
 from darvaza.audit.service import append_event, scrub
 from darvaza.build import Instance
@@ -161,6 +162,11 @@ def get_evidence(db: Database, evidence_id: uuid.UUID) -> Evidence:
     if found is None:
         raise NotFound("No evidence has this id.")
     return found
+
+
+def evidence_in(session: Session, evidence_id: uuid.UUID) -> Evidence | None:
+    """The evidence with this id, read in the caller's transaction."""
+    return session.get(Evidence, evidence_id)
 
 
 def latest_evidence(

@@ -16,6 +16,7 @@ from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import (
     EvidenceFilter,
     Run,
+    evidence_in,
     get_evidence,
     latest_evidence,
     latest_of_each,
@@ -67,6 +68,7 @@ __all__ = [
     "backup_run",
     "create_backup",
     "drill_facts",
+    "evidence_in",
     "failed_backup_run",
     "find_backup",
     "get_evidence",

@@ -37,7 +37,7 @@ from darvaza.checks import (
 )
 from darvaza.clock import utcnow
 from darvaza.db import Database, flushed, lock_row_if_any
-from darvaza.errors import InvalidInput, NotFound
+from darvaza.errors import Conflict, InvalidInput, NotFound
 from darvaza.logs import get_logger
 from darvaza.ops.models import FINDING, UNRESOLVED, OpsCheckRun, OpsFinding, OpsFindingEvent
 from darvaza.parts import Parts
@@ -382,3 +382,35 @@ def acknowledge_finding(
             data={"code": finding.code, "until": until.isoformat()},
         )
     return finding
+
+
+def link_to_incident(
+    session: Session, finding_id: uuid.UUID, incident_id: uuid.UUID, now: datetime, *,
+    who: str | None,
+) -> OpsFinding:  # fmt: skip
+    """The incidents domain declares or links an incident for this finding (inside its
+    transaction): the finding names it from then on. A finding belongs to one incident."""
+    finding = lock_row_if_any(session, OpsFinding, OpsFinding.id == finding_id)
+    if finding is None:
+        raise InvalidInput("No finding has this id.", code="invalid_finding")
+    if finding.incident_id not in (None, incident_id):
+        raise Conflict(
+            f"This finding belongs to incident {finding.incident_id} already.",
+            code="finding_linked",
+        )
+    if finding.incident_id is None:
+        finding.incident_id, finding.updated_at = incident_id, now
+        _event(session, finding, "incident_linked", f"Linked to incident {incident_id}.", now,
+               actor=who, details={"incident_id": str(incident_id)})  # fmt: skip
+    return finding
+
+
+def findings_of_incident(session: Session, incident_id: uuid.UUID) -> list[OpsFinding]:
+    return list(
+        session.scalars(
+            select(OpsFinding)
+            .where(OpsFinding.incident_id == incident_id)
+            .order_by(OpsFinding.first_seen_at)
+            .limit(200)
+        )
+    )

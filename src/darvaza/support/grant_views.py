@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -99,6 +100,18 @@ def unreviewed_break_glass(session: Session, *, limit: int) -> Sequence[SupportG
         .order_by(SupportGrant.approved_at)
         .limit(limit)
     ).all()
+
+
+def grants_requested(
+    session: Session, tenant_ids: Sequence[uuid.UUID] | None, since: datetime, until: datetime
+) -> Sequence[SupportGrant]:
+    """Grants asked for in `[since, until)`, for these tenants (None: any), oldest first."""
+    query = select(SupportGrant).where(
+        SupportGrant.requested_at >= since, SupportGrant.requested_at < until
+    )
+    if tenant_ids is not None:
+        query = query.where(SupportGrant.tenant_id.in_(tenant_ids))
+    return session.scalars(query.order_by(SupportGrant.requested_at).limit(500)).all()
 
 
 def _views(session: Session, grants: Sequence[SupportGrant]) -> list[GrantView]:

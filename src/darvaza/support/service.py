@@ -14,6 +14,7 @@ from darvaza.support.grant_views import (
     GrantView,
     get_grant,
     grant_actions,
+    grants_requested,
     list_grants,
     unreviewed_break_glass,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "get_grant",
     "get_ticket",
     "grant_actions",
+    "grants_requested",
     "list_grants",
     "list_tickets",
     "open_ticket",

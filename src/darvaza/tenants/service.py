@@ -119,10 +119,18 @@ def is_owner(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> bool
 
 def owner_emails(session: Session, tenant_id: uuid.UUID) -> list[str]:
     """The addresses of the tenant's owners (who decide about support access)."""
-    owners = select(TenantMembership.user_id).where(
-        TenantMembership.tenant_id == tenant_id, TenantMembership.role == TenantRole.OWNER.value
-    )
-    return sorted(identity.emails_by_id(session, session.scalars(owners).all()).values())
+    return owner_emails_of(session, [tenant_id])
+
+
+def owner_emails_of(
+    session: Session, tenant_ids: Iterable[uuid.UUID] | None, *, limit: int = 2_000
+) -> list[str]:
+    """The addresses of these tenants' owners (None: every tenant's), each once."""
+    owners = select(TenantMembership.user_id).where(TenantMembership.role == TenantRole.OWNER.value)
+    if tenant_ids is not None:
+        owners = owners.where(TenantMembership.tenant_id.in_(list(tenant_ids)))
+    found = session.scalars(owners.distinct().limit(limit)).all()
+    return sorted(identity.emails_by_id(session, found).values())
 
 
 def tenant_id_of(session: Session, slug: str) -> uuid.UUID | None:

@@ -10,6 +10,10 @@ import httpx
 
 from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, run_smoke
 from darvaza.operations.smoke.rbac.examples import API_EXAMPLES
+from darvaza.operations.smoke.rbac.incident_examples import (
+    INCIDENT_EXAMPLES,
+    INCIDENT_PAGE_EXAMPLES,
+)
 from darvaza.operations.smoke.rbac.page_examples import PAGE_EXAMPLES
 from darvaza.operations.smoke.rbac.support_examples import (
     SUPPORT_EXAMPLES,
@@ -25,7 +29,10 @@ from darvaza.operations.smoke.rbac.world import (
 )
 from darvaza.security.grants import DATA_CLASSES, READ, WRITE, GrantScope, covers
 
-EXAMPLES = {**API_EXAMPLES, **SUPPORT_EXAMPLES, **PAGE_EXAMPLES, **SUPPORT_PAGE_EXAMPLES}
+EXAMPLES = {
+    **API_EXAMPLES, **SUPPORT_EXAMPLES, **INCIDENT_EXAMPLES,
+    **PAGE_EXAMPLES, **SUPPORT_PAGE_EXAMPLES, **INCIDENT_PAGE_EXAMPLES,
+}  # fmt: skip
 GRANT_REQUIRED = "support_grant_required"
 
 # --- Running the matrix -----------------------------------------------------------------
