@@ -46,6 +46,7 @@ from darvaza.errors import (
 )
 from darvaza.identity.routes import admin_router as identity_admin_router
 from darvaza.identity.routes import router as identity_router
+from darvaza.incidents.metrics import IncidentsCollector
 from darvaza.incidents.routes import routers as incidents_routers
 from darvaza.jobs.metrics import QueueCollector
 from darvaza.jobs.routes import router as jobs_router
@@ -134,6 +135,7 @@ def create_app(
     metrics.registry.register(SealerCollector(database))
     metrics.registry.register(FindingsCollector(database, CHECKS))
     metrics.registry.register(BackupsCollector(database))
+    metrics.registry.register(IncidentsCollector(database))
     app.state.parts = assemble(settings, database, metrics=metrics)
     app.add_middleware(
         RequestContextMiddleware,

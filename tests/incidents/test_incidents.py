@@ -249,3 +249,19 @@ def test_two_people_resolving_at_once_one_wins_the_other_hears_the_state(desk: D
         assert [e["data"]["to"] for e in timeline(desk, iid) if e["kind"] == "status"] == [
             "resolved"
         ]
+
+
+def test_durations_and_open_incidents_are_metrics(desk: Desk) -> None:
+    started = datetime.now(UTC) - timedelta(minutes=50)
+    iid = declare(desk, severity="SEV1", started_at=_iso(started),
+                  detected_at=_iso(started + timedelta(minutes=10)))["id"]  # fmt: skip
+    declare(desk, severity="SEV3")
+    act(desk, iid, "/status", status="resolved")
+    text = desk.api.call("GET", "/metrics").text
+    assert 'darvaza_incidents_active{severity="SEV3",status="open"} 1.0' in text
+    assert 'darvaza_incidents_active{severity="SEV1",status="open"} 0.0' in text
+    assert 'darvaza_incident_time_to_detect_seconds_count{severity="SEV1"} 1.0' in text
+    assert 'darvaza_incident_time_to_detect_seconds_sum{severity="SEV1"} 600.0' in text
+    wanted = 'darvaza_incident_time_to_resolve_seconds_sum{severity="SEV1"}'
+    [resolved] = [line for line in text.splitlines() if line.startswith(wanted)]
+    assert 50 * 60 <= float(resolved.split()[-1]) < 52 * 60

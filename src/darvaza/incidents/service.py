@@ -47,10 +47,12 @@ from darvaza.incidents.views import (
     IncidentView,
     LinkedFinding,
     TimelineView,
+    active_counts,
     durations,
     get_incident,
     incident_timeline,
     list_incidents,
+    recent_durations,
 )
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "PublicUpdate",
     "Severity",
     "TimelineView",
+    "active_counts",
     "add_note",
     "assign_role",
     "catch_up",
@@ -87,6 +90,7 @@ __all__ = [
     "overdue_updates",
     "post_update",
     "public_status",
+    "recent_durations",
     "record_mitigation",
     "review_incident",
     "set_status",

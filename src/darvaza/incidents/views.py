@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from darvaza.db import Database
 from darvaza.errors import InvalidInput
 from darvaza.identity import service as identity
 from darvaza.incidents.models import (
+    ACTIVE,
     INCIDENT,
     Incident,
     IncidentAction,
@@ -160,3 +161,23 @@ def incident_timeline(
         page = page_of(rows, limit, timeline_cursor)
         people = identity.emails_by_id(session, [e.actor_id for e in page.items if e.actor_id])
     return TimelineView(page.items, people, page.next_cursor)
+
+
+def active_counts(db: Database) -> dict[tuple[str, str], int]:
+    """Open and mitigated incidents by severity and status."""
+    with db.read() as session:
+        rows = session.execute(
+            select(Incident.severity, Incident.status, func.count())
+            .where(Incident.status.in_(ACTIVE))
+            .group_by(Incident.severity, Incident.status)
+        ).all()
+    return {(severity, status): int(count) for severity, status, count in rows}
+
+
+def recent_durations(db: Database, *, since: datetime) -> list[tuple[str, dict[str, float | None]]]:
+    """Each incident declared since then (not cancelled): its severity and durations."""
+    with db.read() as session:
+        incidents = session.scalars(
+            select(Incident).where(Incident.declared_at >= since, Incident.status != "cancelled")
+        ).all()
+        return [(incident.severity, durations(incident)) for incident in incidents]
