@@ -1,17 +1,26 @@
 """`darvaza incidents`: the whole path from the machine, declare to review, with the
-evidence a rollback left behind."""
+evidence a rollback left behind; and `darvaza smoke incident-flow` against a real server."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from sqlalchemy import select
+from starlette.types import ASGIApp
 from typer.testing import CliRunner
 
 from darvaza.cli import app as cli
+from darvaza.db import Database
+from darvaza.incidents.models import Incident
 from darvaza.operations.service import Run, record_evidence
+from darvaza.operations.smoke.incident_flow import run_incident_flow
 from darvaza.security.caller import Actor
 from tests.incidents.conftest import INCIDENTS, kinds
 from tests.support.settings import make_settings
+from tests.support.world import admin_token, make_app
 from tests.support_desk.conftest import Desk
 
 runner = CliRunner()
@@ -68,3 +77,37 @@ def test_declare_update_mitigate_resolve_review_from_the_machine(
                                 "review"]  # fmt: skip
     bad = _run(database_url, "incidents", "show", "nope", code=1)
     assert "not an incident id" in bad
+
+
+def test_the_smoke_check_passes_and_never_publishes(
+    db: Database, database_url: str, serve: Callable[[ASGIApp], str]
+) -> None:
+    url = serve(make_app(database_url))
+    token = admin_token(db)
+    for _ in range(2):  # the fixture's accounts are reused
+        report = run_incident_flow(url, token)
+        assert report.deviations == []
+        assert report.checks == 11
+    with db.read() as session:
+        published = session.scalars(select(Incident).where(Incident.published_at.is_not(None)))
+        assert list(published) == []
+
+
+def test_the_smoke_check_notices_an_unpublished_incident_on_the_status_page(
+    db: Database, database_url: str, serve: Callable[[ASGIApp], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from darvaza.incidents import updates
+
+    leaky = updates.public_status
+
+    def everything(db: Database, *, days: int, now: datetime | None = None) -> Any:
+        with db.transaction() as session:  # as if publishing were not needed
+            for incident in session.scalars(select(Incident)):
+                incident.published_at = incident.published_at or incident.declared_at
+        return leaky(db, days=days, now=now)
+
+    monkeypatch.setattr("darvaza.incidents.service.public_status", everything)
+    monkeypatch.setattr("darvaza.incidents.routes.service.public_status", everything)
+    report = run_incident_flow(serve(make_app(database_url)), admin_token(db))
+    assert any("status page" in d for d in report.deviations), report.deviations

@@ -160,10 +160,11 @@ def test_smoke_all_fails_naming_each_failed_check(api: Api) -> None:
         cli, ["smoke", "all", "--base-url", api.url, "--admin-token", forged, "--max-wait", "1"]
     )
     assert result.exit_code == 1
-    lines = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:7]}
+    lines = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:8]}
     assert lines == {
         "auth-session": "failed", "mock-payment": "failed", "idpay-callback": "failed",
-        "content-download": "failed", "support-access": "failed", "rbac-admin": "failed",
+        "content-download": "failed", "support-access": "failed", "incident-flow": "failed",
+        "rbac-admin": "failed",
     }  # fmt: skip
     assert "not recorded" in result.stdout
     assert "mock-payment: 1 deviation(s)" in result.output

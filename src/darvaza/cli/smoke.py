@@ -133,6 +133,15 @@ def smoke_support_access(admin_token: AdminToken, base_url: BaseUrl = None) -> N
     _report(run_support_access(url, admin_token), url, admin_token)
 
 
+@smoke_app.command("incident-flow")
+def smoke_incident_flow(admin_token: AdminToken, base_url: BaseUrl = None) -> None:
+    """An unpublished SEV4 declared by support, updated, resolved and reviewed."""
+    from darvaza.operations.smoke.incident_flow import run_incident_flow
+
+    url = _instance(base_url)
+    _report(run_incident_flow(url, admin_token), url, admin_token)
+
+
 @smoke_app.command("all")
 def smoke_all(
     admin_token: AdminToken,
