@@ -108,13 +108,14 @@ def test_navigation_shows_each_role_its_own_pages(site: Site, page: Page) -> Non
     assert seen["manager"] == mine | tenant_pages
     platform = {
         "Users", "API tokens", "Tenants", "Payments", "Jobs", "Workers", "Audit log",
-        "Ops summary", "Evidence", "Backups", "Support queue", "Access grants",
+        "Ops summary", "Evidence", "Backups", "Support queue", "Access grants", "Incidents",
     }  # fmt: skip
     assert seen["platform_admin"] == mine | platform
-    support_desk = {"Tenants", "Ops summary", "Support queue", "Access grants"}
+    support_desk = {"Tenants", "Ops summary", "Support queue", "Access grants", "Incidents"}
     assert seen["support_admin"] == mine | support_desk
     assert seen["auditor"] == mine | {
         "Payments", "Jobs", "Workers", "Audit log", "Ops summary", "Evidence", "Backups",
+        "Incidents",
     }  # fmt: skip
     # What the navigation leaves out, the page refuses too.
     page.goto(site.url + "/console/admin/users")

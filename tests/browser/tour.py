@@ -4,6 +4,7 @@ through the real services: the accessibility test walks them all, and
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ class World:
     support: Person
     ticket_id: str
     grant_id: str
+    incident_id: str
 
     def who(self, role: str) -> Person:
         return {"owner": self.owner, "customer": self.customer, "admin": self.admin,
@@ -104,6 +106,9 @@ PAGES = (
     ("support-ticket", "support", "/console/support/tickets/{ticket}"),
     ("support-grants", "support", "/console/support/grants"),
     ("support-grant", "support", "/console/support/grants/{grant}"),
+    ("incidents", "admin", "/console/admin/incidents"),
+    ("incident", "admin", "/console/admin/incidents/{incident}"),
+    ("status", None, "/status"),
 )
 
 
@@ -120,10 +125,35 @@ def build_world(site: Site) -> World:
     plan = list_plans(site.db, tenant.id, include_retired=False)[0]
     support = site.person(PlatformRole.SUPPORT_ADMIN)
     ticket_id, grant_id = _support_case(site, tenant, customer, owner, support)
+    finding_id = _ops_findings(site)
     return World(
         owner, customer, admin, tenant.slug, payment_id, str(item), str(plan.id),
-        _ops_findings(site), support, ticket_id, grant_id,
+        finding_id, support, ticket_id, grant_id, _incident(site, admin, tenant, finding_id),
     )  # fmt: skip
+
+
+def _incident(site: Site, admin: Person, tenant: Tenant, finding_id: str) -> str:
+    """An open SEV2 declared from the worst finding, with a public update, a note and a
+    mitigation step, so its page and the status page show each part."""
+    from darvaza.incidents import service as incidents
+    from darvaza.security.caller import Actor
+
+    rules = incidents.IncidentRules.from_settings(site.settings())
+    actor = Actor.user(admin.user.id, "platform_admin")
+    incident_id = incidents.declare_incident(
+        site.db, actor, rules, title="Checkouts fail at the gateway", severity="SEV2",
+        summary="The mock gateway answers slowly.", commander_email=admin.email,
+        components=["payments", "api"], tenant_slugs=[tenant.slug],
+        finding_id=uuid.UUID(finding_id),
+    )  # fmt: skip
+    incidents.post_update(site.db, actor, rules, incident_id, public=True,
+                          body="Some checkouts fail; we are looking into it.")  # fmt: skip
+    incidents.add_note(site.db, actor, incident_id, "The gateway's key looks rotated.")
+    incidents.record_mitigation(
+        site.db, actor, incident_id, kind="config_change",
+        description="Raised the gateway timeout", result="partial",
+    )  # fmt: skip
+    return str(incident_id)
 
 
 def _support_case(
@@ -227,6 +257,7 @@ def path_of(world: World, path: str) -> str:
         finding=world.finding_id,
         ticket=world.ticket_id,
         grant=world.grant_id,
+        incident=world.incident_id,
     )
 
 

@@ -40,6 +40,7 @@ EXCLUDED = r"^/api/v1/auth/password$"
 DRAWN = (
     "tenant", "plan_id", "item_id", "order_id", "payment_id", "subscription_id", "token",
     "token_id", "job_id", "user_id", "evidence_id", "point_id", "ticket_id", "grant_id",
+    "incident_id",
 )  # fmt: skip
 
 
@@ -135,6 +136,16 @@ def _world(api: Api, owner: Person, customer: Person, admin: Person) -> dict[str
         json={"tenant": "acme", "ticket_id": ticket["id"], "reason": "Contract",
               "data_classes": ["payments"]},
     ).json()  # fmt: skip
+    # Two incidents: one open (every change reaches its rules) and one resolved (its
+    # review is reached).
+    incidents = [
+        api.call("POST", "/api/v1/admin/incidents", token=admin_token,
+                 json={"title": f"Contract {n}", "severity": "SEV3", "tenants": ["acme"]}
+                 ).json()["id"]
+        for n in range(2)
+    ]  # fmt: skip
+    api.call("POST", f"/api/v1/admin/incidents/{incidents[1]}/status", token=admin_token,
+             json={"status": "resolved"})  # fmt: skip
     return {
         "tenant": ["acme"],
         "plan_id": [plan["id"]],
@@ -156,6 +167,7 @@ def _world(api: Api, owner: Person, customer: Person, admin: Person) -> dict[str
         "point_id": [point.id],
         "ticket_id": [ticket["id"]],
         "grant_id": [grant["id"]],
+        "incident_id": incidents,
     }
 
 

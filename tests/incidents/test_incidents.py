@@ -161,7 +161,7 @@ def test_roles_are_platform_staff_and_keep_their_history(desk: Desk) -> None:
 
 
 def test_severity_is_data_and_a_more_severe_incident_is_due_sooner(desk: Desk) -> None:
-    severities = desk.ok("auditor", "GET", f"{INCIDENTS}/severities")
+    severities = desk.ok("auditor", "GET", "/api/v1/admin/incident-severities")
     assert [(s["name"], s["major"], s["update_every_minutes"]) for s in severities] == [
         ("SEV1", True, 30),
         ("SEV2", True, 60),

@@ -209,6 +209,7 @@ def test_enqueue_ops_over_http(api: Api) -> None:
         "ops.check",
         "support.end_grants",
         "support.close_tickets",
+        "incidents.catch_up",
     }
     assert all(isinstance(v, int) for v in first.json().values())
     second = api.call("POST", "/api/v1/admin/jobs/enqueue-ops", token).json()

@@ -333,6 +333,43 @@ def drill_restore(
         raise typer.Exit(1)
 
 
+@drill_app.command("incident")
+def drill_incident(
+    backup: Annotated[
+        str | None,
+        typer.Option("--backup", metavar="ID|PATH", help="Drill on this restore point's data."),
+    ] = None,
+    identity_file: IdentityOption = None,
+    to: ToOption = None,
+) -> None:
+    """Rehearse an incident on scratch copies of the live data: a rollback one migration
+    back and up again, then a test SEV3 declared, linked to the finding its overdue
+    update raises, updated (internal and public), mitigated by that rollback, resolved
+    and reviewed. Records `incident_drill` evidence; exit 1 unless it passed."""
+    from darvaza.cli.evidence import record_own
+    from darvaza.clock import utcnow
+    from darvaza.incidents.drill import run_incident_drill
+    from darvaza.operations.service import BackupError, find_backup
+
+    started = utcnow()
+    with _database() as (live_settings, db):
+        settings = with_identity(live_settings, identity_file)
+        folder = to or Path(settings.backup_dir)
+        try:
+            point = find_backup(folder, backup) if backup else None
+        except BackupError as exc:
+            _fail(str(exc))
+        drill = run_incident_drill(db, settings, point=point, progress=_progress("drill"))
+        record_own(settings, db, drill.run(started_at=started))
+    for line in drill.problems:
+        typer.echo(f"  PROBLEM: {line}")
+    took = ", ".join(f"{name} {seconds / 60:.0f} min" for name, seconds in
+                     drill.durations.items() if seconds is not None)  # fmt: skip
+    typer.echo(f"Incident drill on {drill.point}: {drill.result}" + (f"; {took}" if took else ""))
+    if drill.result != "passed":
+        raise typer.Exit(1)
+
+
 @backup_app.command("keygen")
 def backup_keygen(
     out: Annotated[

@@ -44,8 +44,9 @@ from darvaza.security.policy import (
 )
 
 router = APIRouter(prefix="/api/v1/admin/incidents", tags=["incidents"])
+severities_router = APIRouter(prefix="/api/v1/admin/incident-severities", tags=["incidents"])
 public_router = APIRouter(tags=["status"])
-routers = (router, public_router)
+routers = (router, severities_router, public_router)
 
 READ = [Requires(OPS_READER)]
 Responder = Annotated[Access, Requires(TENANT_DIRECTORY)]
@@ -84,7 +85,7 @@ def list_incidents(
     )
 
 
-@router.get("/severities", response_model=list[SeverityOut], dependencies=READ)
+@severities_router.get("", response_model=list[SeverityOut], dependencies=READ)
 def severities(parts: PartsDep) -> list[SeverityOut]:
     """The severities, most severe first, with how often each must be updated."""
     cadence = _rules(parts).cadence

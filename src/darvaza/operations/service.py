@@ -10,8 +10,16 @@ from darvaza.operations.backups import (
     failed_backup_run,
     find_backup,
     list_backups,
+    read_snapshot,
 )
-from darvaza.operations.drill import Drill, run_restore_drill
+from darvaza.operations.drill import (
+    Drill,
+    ScratchCopy,
+    Steps,
+    point_for,
+    run_restore_drill,
+    scratch_copy,
+)
 from darvaza.operations.errors import BackupError
 from darvaza.operations.evidence import (
     EvidenceFilter,
@@ -63,6 +71,8 @@ __all__ = [
     "RestorePointView",
     "RollbackPlan",
     "Run",
+    "ScratchCopy",
+    "Steps",
     "UpgradeGuard",
     "Verification",
     "backup_run",
@@ -84,14 +94,17 @@ __all__ = [
     "next_runs",
     "plan_restore",
     "plan_rollback",
+    "point_for",
     "prepare_smoke_fixture",
     "prune_backups",
+    "read_snapshot",
     "record_evidence",
     "rehearse_release",
     "restore_backup",
     "restore_run",
     "roll_back",
     "run_restore_drill",
+    "scratch_copy",
     "smoke_rolled_back",
     "verify_backup",
 ]

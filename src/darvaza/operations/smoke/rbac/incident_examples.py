@@ -35,7 +35,7 @@ def _plain(path: str, **kwargs: Any) -> Example:
 
 INCIDENT_EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", API): _plain(f"{API}?status=open"),
-    ("GET", f"{API}/severities"): _plain(f"{API}/severities"),
+    ("GET", "/api/v1/admin/incident-severities"): _plain("/api/v1/admin/incident-severities"),
     ("POST", API): _plain(API, json=OUT_OF_ORDER, also_ok=REFUSED_INPUT),
     ("GET", f"{API}/{{incident_id}}"): _unknown(API + "/{id}"),
     ("GET", f"{API}/{{incident_id}}/timeline"): _unknown(API + "/{id}/timeline"),
