@@ -80,7 +80,7 @@ def test_declare_update_resolve_and_review_an_incident_then_the_status_page(
     review = page.locator("#write-review")
     review.locator("#field-summary").fill("The gateway key changed under us")
     review.locator("button[type=submit]").click()
-    expect(page.locator("#form-errors")).to_contain_text("impact notes")
+    expect(page.locator("#write-review #error-impact_notes")).to_be_visible()
     review = page.locator("#write-review")
     for name, text in (
         ("summary", "The gateway key changed under us"),

@@ -128,6 +128,9 @@ def test_declared_from_a_finding_it_links_both_ways_and_suggests_its_tenant(desk
     summary = desk.ok("auditor", "GET", "/api/v1/admin/ops/summary")
     linked = [f for f in summary["findings"] if f["id"] == str(finding.id)]
     assert linked[0]["incident_id"] == incident["id"]
+    link = f'href="/console/admin/incidents/{incident["id"]}"'
+    assert link in desk.call("admin", "GET", "/console/admin/ops").text
+    assert link in desk.call("admin", "GET", f"/console/admin/ops/findings/{finding.id}").text
 
     elsewhere = declare(desk)
     refused = desk.call("admin", "POST", f"{INCIDENTS}/{elsewhere['id']}/findings",

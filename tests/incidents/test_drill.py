@@ -51,6 +51,7 @@ def test_the_drill_walks_the_path_on_a_copy_and_records_its_evidence(
     assert durations["time_to_resolve"] >= 1200.0
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_drill_on_a_restore_point_that_cannot_be_read_fails_and_says_so(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
@@ -60,6 +61,7 @@ def test_a_drill_on_a_restore_point_that_cannot_be_read_fails_and_says_so(
     assert "nope" in result.output
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_drill_fails_when_an_internal_update_reaches_the_status_page(
     db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

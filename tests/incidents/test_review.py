@@ -46,9 +46,10 @@ def test_a_major_review_names_every_part_and_an_action_item(desk: Desk) -> None:
     for missing in ("root_causes", "went_badly"):
         answer = _review(desk, iid, **{**PARTS, missing: " "})
         assert (answer.status_code, error_code(answer)) == (422, "review_incomplete")
-        assert answer.json()["error"]["details"] == [{"missing": missing}]
+        [detail] = answer.json()["error"]["details"]
+        assert (detail["field"], detail["type"]) == (f"body.{missing}", "missing")
     no_items = _review(desk, iid, **PARTS)
-    assert no_items.json()["error"]["details"] == [{"missing": "action_items"}]
+    assert no_items.json()["error"]["details"][0]["field"] == "body.action_items"
     by_customer = _review(desk, iid, **PARTS, action_items=[
         {"title": "Keep the key in two places", "owner_email": desk.people["customer"].email,
          "due_at": _due()}])  # fmt: skip

@@ -15,7 +15,7 @@ from darvaza.cli.common import CLI_ACTOR, _database, _fail
 
 if TYPE_CHECKING:
     from darvaza.config import Settings
-    from darvaza.operations.service import Progress, Run, Verification
+    from darvaza.operations.service import Progress, RestorePoint, Run, Verification
 
 backup_app = typer.Typer(help="Restore points: create, list, verify.", no_args_is_help=True)
 
@@ -290,6 +290,17 @@ def backup_restore(
 drill_app = typer.Typer(help="Rehearse a recovery.", no_args_is_help=True)
 
 
+def _named_point(folder: Path, backup: str | None) -> RestorePoint | None:
+    """The restore point `--backup` names (None when it names none); a clear refusal when
+    it names nothing there."""
+    from darvaza.operations.service import BackupError, find_backup
+
+    try:
+        return find_backup(folder, backup) if backup else None
+    except BackupError as exc:
+        _fail(str(exc))
+
+
 @drill_app.command("restore")
 def drill_restore(
     backup: Annotated[
@@ -309,16 +320,12 @@ def drill_restore(
     `restore_drill` evidence with the RTO and RPO. Exit 1 unless it passed."""
     from darvaza.cli.evidence import record_own
     from darvaza.clock import utcnow
-    from darvaza.operations.service import BackupError, find_backup, run_restore_drill
+    from darvaza.operations.service import run_restore_drill
 
     started = utcnow()
     with _database() as (live_settings, db):
         settings = with_identity(live_settings, identity_file)
-        folder = to or Path(settings.backup_dir)
-        try:
-            point = find_backup(folder, backup) if backup else None
-        except BackupError as exc:
-            _fail(str(exc))
+        point = _named_point(to or Path(settings.backup_dir), backup)
         drill = run_restore_drill(
             db, settings, point=point, smoke_wait_seconds=max_wait, progress=_progress("drill")
         )
@@ -349,16 +356,11 @@ def drill_incident(
     from darvaza.cli.evidence import record_own
     from darvaza.clock import utcnow
     from darvaza.incidents.drill import run_incident_drill
-    from darvaza.operations.service import BackupError, find_backup
 
     started = utcnow()
     with _database() as (live_settings, db):
         settings = with_identity(live_settings, identity_file)
-        folder = to or Path(settings.backup_dir)
-        try:
-            point = find_backup(folder, backup) if backup else None
-        except BackupError as exc:
-            _fail(str(exc))
+        point = _named_point(to or Path(settings.backup_dir), backup)
         drill = run_incident_drill(db, settings, point=point, progress=_progress("drill"))
         record_own(settings, db, drill.run(started_at=started))
     for line in drill.problems:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -21,17 +21,18 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from darvaza.config import Language
 from darvaza.console.formats import Formats
-from darvaza.console.forms import FieldError
+from darvaza.console.forms import FieldError, FormState, once
 from darvaza.console.i18n import NATIVE_NAMES, Locale, locale_for, negotiate
 from darvaza.console.labels import label
 from darvaza.console.nav import Navigation, NavSection
-from darvaza.errors import HTML_PAGE, N_, refuses
+from darvaza.db import Database
+from darvaza.errors import HTML_PAGE, N_, DarvazaError, refuses
 from darvaza.http import get_parts
 from darvaza.security.caller import Caller
 from darvaza.security.policy import Access, csrf_token_for
@@ -239,3 +240,25 @@ def page_refusals(**why: str) -> dict[int | str, dict[str, Any]]:
 
 
 _ERROR_SHAPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+
+
+def act_once(
+    db: Database, access: Access, fields: Mapping[str, str], where: str,
+    action: Callable[[], object], again: Callable[[FormState, int], HTMLResponse],
+    form: FormState,
+) -> Response:  # fmt: skip
+    """Do a form's action once (however often the form is sent) and go to `where`; a
+    refusal shows the page again with why (`again`), except an unknown id, which stays a
+    404."""
+
+    def act() -> str:
+        action()
+        return where
+
+    try:
+        return see_other(once(db, access.user, fields, act, pending=where).location)
+    except DarvazaError as exc:
+        if exc.status_code == 404:
+            raise
+        form.refuse(exc)
+        return again(form, exc.status_code)

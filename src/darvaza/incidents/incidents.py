@@ -286,7 +286,6 @@ def move_status(
             f"A {incident.status} incident cannot become {target}; it may become: "
             f"{', '.join(allowed) or 'nothing (it is final)'}.",
             code="invalid_transition",
-            details=[{"status": incident.status, "allowed": allowed}],
         )
     source = incident.status
     INCIDENT.check(source, target)

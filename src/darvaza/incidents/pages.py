@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field
 from darvaza.clock import utcnow
 from darvaza.console.forms import FormFields, FormLists, FormState, check_form, form_body, once
 from darvaza.console.nav import NavEntry
-from darvaza.console.render import Pages, page_refusals, see_other
-from darvaza.errors import N_, DarvazaError
+from darvaza.console.render import Pages, act_once, page_refusals, see_other
+from darvaza.errors import N_, DarvazaError, InvalidInput
 from darvaza.http import PartsDep
 from darvaza.incidents import service
 from darvaza.incidents.schemas import Component, MitigationKind, MitigationResult, Role
@@ -245,18 +245,7 @@ def _act(
 
     if body is None:
         return again(form, 422)
-
-    def acted() -> str:
-        action(body)
-        return where
-
-    try:
-        return see_other(once(parts.db, access.user, fields, acted, pending=where).location)
-    except DarvazaError as exc:
-        if exc.status_code == 404:
-            raise
-        form.refuse(exc)
-        return again(form, exc.status_code)
+    return act_once(parts.db, access, fields, where, lambda: action(body), again, form)
 
 
 def _form_route(path: str, model: type[BaseModel]) -> Callable[..., object]:
@@ -349,7 +338,7 @@ def _action_items(text: str) -> list[service.ActionItemIn]:
             title, owner, due = cells
             day = datetime.strptime(due, "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
-            raise DarvazaError(
+            raise InvalidInput(
                 f"Action item {number} is not 'what | owner's email | YYYY-MM-DD'.",
                 code="invalid_action_item",
             ) from None

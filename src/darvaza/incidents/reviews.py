@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,6 +59,12 @@ def measure_impact(session: Session, incident: Incident, now: datetime) -> dict[
     }  # fmt: skip
 
 
+def _incomplete(message: str, part: str) -> NoReturn:
+    """422 `review_incomplete`, naming the missing part as the body's field."""
+    detail = {"field": f"body.{part}", "message": message, "type": "missing"}
+    raise InvalidInput(message, code="review_incomplete", details=[detail])
+
+
 def review_incident(
     db: Database, actor: Actor, rules: IncidentRules, incident_id: uuid.UUID, *,
     parts: Mapping[str, str | None], action_items: Sequence[ActionItemIn] = (),
@@ -74,18 +80,13 @@ def review_incident(
         if SEVERITIES[incident.severity].major:
             for name in REQUIRED_PARTS:
                 if not cleaned[name]:
-                    raise InvalidInput(
-                        f"A {incident.severity} review needs its {name.replace('_', ' ')}.",
-                        code="review_incomplete", details=[{"missing": name}],
-                    )  # fmt: skip
+                    _incomplete(f"A {incident.severity} review needs its "
+                                f"{name.replace('_', ' ')}.", name)  # fmt: skip
             if not action_items:
-                raise InvalidInput(
-                    f"A {incident.severity} review names at least one action item.",
-                    code="review_incomplete", details=[{"missing": "action_items"}],
-                )  # fmt: skip
+                _incomplete(f"A {incident.severity} review names at least one action item.",
+                            "action_items")  # fmt: skip
         elif not cleaned["summary"]:
-            raise InvalidInput("A review needs its summary.", code="review_incomplete",
-                               details=[{"missing": "summary"}])  # fmt: skip
+            _incomplete("A review needs its summary.", "summary")
         session.add(
             IncidentReview(
                 incident_id=incident.id, impact=measure_impact(session, incident, now),

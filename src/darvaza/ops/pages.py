@@ -20,10 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from darvaza.billing import service as billing
 from darvaza.checks import SEVERITIES, CheckSet
 from darvaza.clock import utcnow
-from darvaza.console.forms import FormFields, FormState, check_form, form_body, once
+from darvaza.console.forms import FormFields, FormState, check_form, form_body
 from darvaza.console.nav import NavEntry
-from darvaza.console.render import Pages, page_refusals, see_other
-from darvaza.errors import N_, DarvazaError
+from darvaza.console.render import Pages, act_once, page_refusals
+from darvaza.errors import N_
 from darvaza.http import PartsDep
 from darvaza.jobs import service as jobs
 from darvaza.ops import service
@@ -192,18 +192,12 @@ def acknowledge_finding(
         return again(form, 422)
     where = "/console/admin/ops" if back_to_summary else f"/console/admin/ops/findings/{finding_id}"
 
-    def acknowledge() -> str:
-        service.acknowledge_finding(
+    return act_once(
+        parts.db, access, fields, where,
+        lambda: service.acknowledge_finding(
             parts.db, finding_id, actor=access.user.actor(), who=access.user.email,
             reason=body.reason, until=utcnow() + timedelta(hours=body.hours),
             max_days=parts.settings.ops_acknowledge_max_days,
-        )  # fmt: skip
-        return where
-
-    try:
-        return see_other(once(parts.db, access.user, fields, acknowledge, pending=where).location)
-    except DarvazaError as exc:
-        if exc.status_code == 404:
-            raise
-        form.refuse(exc)
-        return again(form, exc.status_code)
+        ),
+        again, form,
+    )  # fmt: skip

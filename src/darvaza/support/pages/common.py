@@ -3,18 +3,12 @@ form's action once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Response
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from darvaza.console.forms import FormFields, FormState, once
-from darvaza.console.render import Pages, see_other
-from darvaza.errors import DarvazaError
-from darvaza.parts import Parts
+from darvaza.console.render import Pages
 from darvaza.security.policy import (
     SIGNED_IN,
     SUPPORT_ADMIN,
@@ -54,23 +48,3 @@ class GrantFormIn(BaseModel):
     access: str = Field(default="read", pattern="^(read|write)$")
     actions: list[GrantAction] = Field(default_factory=list)
     duration_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
-
-
-def _acted(
-    parts: Parts, access: Access, fields: FormFields, where: str, action: Callable[[], object],
-    again: Callable[[FormState, int], HTMLResponse], form: FormState,
-) -> Response:  # fmt: skip
-    """Do a form's action once and go to `where`; a refusal shows the page again with why
-    (an unknown id stays a 404)."""
-
-    def act() -> str:
-        action()
-        return where
-
-    try:
-        return see_other(once(parts.db, access.user, fields, act, pending=where).location)
-    except DarvazaError as exc:
-        if exc.status_code == 404:
-            raise
-        form.refuse(exc)
-        return again(form, exc.status_code)

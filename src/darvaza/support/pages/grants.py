@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
 from darvaza.console.forms import FormFields, FormState, check_form, form_body
-from darvaza.console.render import page_refusals
+from darvaza.console.render import act_once, page_refusals
 from darvaza.http import PartsDep
 from darvaza.params import TimeCursor
 from darvaza.parts import Parts
@@ -27,7 +27,6 @@ from darvaza.support.pages.common import (
     DeskPage,
     OwnerPage,
     SupporterPage,
-    _acted,
     pages,
 )
 from darvaza.support.schemas import (
@@ -99,8 +98,8 @@ def withdraw_grant(
 
     if body is None:
         return again(form, 422)
-    return _acted(
-        parts, access, fields, f"/console/support/grants/{grant_id}",
+    return act_once(
+        parts.db, access, fields, f"/console/support/grants/{grant_id}",
         lambda: service.withdraw_grant(parts.db, access.user, grant_id, body.reason),
         again, form,
     )  # fmt: skip
@@ -150,7 +149,7 @@ def _owner_act(request: Request, access: Access, parts: Parts, grant_id: uuid.UU
     if body is None:
         return again(form, 422)
     where = f"/console/t/{access.tenant_slug}/manage/support/{grant_id}"
-    return _acted(parts, access, fields, where, lambda: act(body), again, form)
+    return act_once(parts.db, access, fields, where, lambda: act(body), again, form)
 
 
 DECISION_REFUSALS = page_refusals(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from darvaza.console.forms import FormFields, FormLists, FormState, check_form, form_body, once
-from darvaza.console.render import page_refusals, see_other
+from darvaza.console.render import act_once, page_refusals, see_other
 from darvaza.errors import DarvazaError
 from darvaza.http import PartsDep
 from darvaza.params import TimeCursor
@@ -30,7 +30,6 @@ from darvaza.support.pages.common import (
     SignedInPage,
     StaffPage,
     SupporterPage,
-    _acted,
     pages,
 )
 from darvaza.support.schemas import (
@@ -93,8 +92,8 @@ def _reply(request: Request, access: Access, parts: Parts, kind: str, ticket_id:
     if body is None:
         return again(form, 422)
     internal = body.internal == "true" and kind != "requester"
-    return _acted(
-        parts, access, fields, f"{_base(access, kind)}/{ticket_id}",
+    return act_once(
+        parts.db, access, fields, f"{_base(access, kind)}/{ticket_id}",
         lambda: service.add_message(parts.db, access.user, _desk(access, kind), ticket_id,
                                     body=body.body, internal=internal),
         again, form,
@@ -111,8 +110,8 @@ def _triage(request: Request, access: Access, parts: Parts, kind: str, ticket_id
 
     if body is None:
         return again(form, 422)
-    return _acted(
-        parts, access, fields, f"{_base(access, kind)}/{ticket_id}",
+    return act_once(
+        parts.db, access, fields, f"{_base(access, kind)}/{ticket_id}",
         lambda: service.triage(
             parts.db, access.user, _desk(access, kind), parts.settings.sla_targets, ticket_id,
             state=body.state, priority=body.priority, tier=body.tier,
