@@ -60,7 +60,7 @@ def _roll_back_against(base: str, token: str, *, env: dict[str, str], cwd: Path)
     assert set(json.loads(rows[0][2]).values()) == {"passed"}
     assert set(json.loads(rows[0][2])) == {
         "auth-session", "mock-payment", "idpay-callback", "content-download", "support-access",
-        "rbac-admin",
+        "incident-flow", "rbac-admin",
     }  # fmt: skip
     assert json.loads(rows[1][2]) == {}  # no check ran
     migrated = _darvaza("migrate", env=env, cwd=cwd)
@@ -108,11 +108,12 @@ def test_smoke_all_passes_against_a_served_instance(tmp_path: Path) -> None:
         admin = ["--admin-token", token.stdout.strip()]
         passed = _darvaza("smoke", "all", *admin, "--max-wait", "15", env=env, cwd=tmp_path)
         assert passed.returncode == 0, passed.stdout + passed.stderr
-        table = [line.split() for line in passed.stdout.splitlines()[1:7]]
+        table = [line.split() for line in passed.stdout.splitlines()[1:8]]
         assert [(row[0], row[1]) for row in table] == [
             ("auth-session", "passed"), ("mock-payment", "passed"),
             ("idpay-callback", "passed"), ("content-download", "passed"),
-            ("support-access", "passed"), ("rbac-admin", "passed"),
+            ("support-access", "passed"), ("incident-flow", "passed"),
+            ("rbac-admin", "passed"),
         ]  # fmt: skip
         # Each verdict is evidence on the instance checked, with its profile and build.
         with sqlite3.connect(tmp_path / "var" / "darvaza.db") as book:
