@@ -60,6 +60,7 @@ from darvaza.operations.routes import router as operations_router
 from darvaza.ops.metrics import FindingsCollector
 from darvaza.ops.routes import admin as ops_admin_router
 from darvaza.ops.routes import router as ops_router
+from darvaza.readiness.routes import routers as readiness_routers
 from darvaza.security.grants import ACTING_UNDER_GRANT, ActingUnderGrant
 from darvaza.security.headers import security_headers
 from darvaza.security.openapi import annotate_openapi
@@ -93,6 +94,7 @@ ROUTERS = (
     *content_routers,
     *support_routers,
     *incidents_routers,
+    *readiness_routers,
     jobs_router,
     operations_router,
     smoke_fixture_router,

@@ -48,6 +48,8 @@ from darvaza.ops import pages as ops_pages
 from darvaza.ops import tasks as ops_tasks
 from darvaza.ops.alert_routes import load_alert_routes
 from darvaza.parts import Parts
+from darvaza.readiness import checks as readiness_checks
+from darvaza.readiness import pages as readiness_pages
 from darvaza.security.policy import Gatekeeper
 from darvaza.security.ratelimit import RateLimiter, RateRules, Rates
 from darvaza.support import checks as support_checks
@@ -77,7 +79,7 @@ CHECKS = CheckSet(
     check
     for module in (
         billing_checks, jobs_checks, audit_checks, identity_checks, content_checks, mail,
-        ops_checks, operations_checks, support_checks, incidents_checks,
+        ops_checks, operations_checks, support_checks, incidents_checks, readiness_checks,
     )
     for check in module.CHECKS
 )  # fmt: skip
@@ -85,7 +87,7 @@ CHECKS = CheckSet(
 # Every domain's console pages: their routers, and the navigation entries they declare.
 PAGE_MODULES = (
     identity_pages, tenants_pages, billing_pages, content_pages, jobs_pages, audit_pages,
-    ops_pages, operations_pages, support_pages, incidents_pages,
+    ops_pages, operations_pages, support_pages, incidents_pages, readiness_pages,
 )  # fmt: skip
 PAGE_ROUTERS = (console_routes.router, *(module.router for module in PAGE_MODULES))
 NAVIGATION = Navigation(entry for module in PAGE_MODULES for entry in getattr(module, "NAV", ()))

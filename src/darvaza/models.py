@@ -14,6 +14,7 @@ from darvaza.incidents import models as incident_models
 from darvaza.jobs import models as job_models
 from darvaza.operations import models as operations_models
 from darvaza.ops import models as ops_models
+from darvaza.readiness import models as readiness_models
 from darvaza.support import models as support_models
 from darvaza.tenants import models as tenant_models
 
@@ -30,6 +31,7 @@ __all__ = [
     "metadata",
     "operations_models",
     "ops_models",
+    "readiness_models",
     "support_models",
     "tenant_models",
 ]

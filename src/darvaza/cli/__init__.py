@@ -17,6 +17,7 @@ from darvaza.cli import (
     jobs,
     ops,
     payments,
+    readiness,
     release,
     serve,
     smoke,
@@ -50,6 +51,7 @@ GROUPS = (
     (status.status_app, "status"),
     (support.support_app, "support"),
     (incidents.incidents_app, "incidents"),
+    (readiness.readiness_app, "readiness"),
 )
 for group, name in GROUPS:
     app.add_typer(group, name=name)

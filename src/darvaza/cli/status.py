@@ -27,6 +27,11 @@ def status_report(
 
     with _database() as (settings, db):
         text = render_status(read_status(db, settings, CHECKS))
+    write_page(output, text)
+
+
+def write_page(output: str, text: str) -> None:
+    """Write a page whole (a reader never sees half of one); `-` prints it instead."""
     if output == "-":
         typer.echo(text, nl=False)
         return
@@ -35,7 +40,7 @@ def status_report(
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         partial.write_text(text, encoding="utf-8")
-        partial.replace(path)  # a reader never sees half a page
+        partial.replace(path)
     except OSError as exc:
         _fail(f"Cannot write {path}: {exc.strerror}")
-    typer.echo(f"Wrote {path}.")
+    typer.echo(f"Wrote {path}.", err=True)

@@ -300,6 +300,13 @@ class Settings(BaseSettings):
     incident_mail_owners: bool = True
     status_page_days: int = Field(default=7, ge=1, le=90)
 
+    # Readiness: the longest a platform admin may exempt a proof for; and where staging
+    # answers (its URL, and an auditor's token there), for reports on other instances,
+    # whose staging proofs read staging's own evidence.
+    readiness_exemption_max_days: int = Field(default=14, ge=1, le=90)
+    readiness_staging_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/.*)?$")
+    readiness_staging_token: SecretStr | None = None
+
     # Alert routing: a YAML file of receivers and routes (docs/monitoring/alerts.example.yaml);
     # unset, findings are only shown, never sent. Webhook bodies are signed with the secret.
     alert_routes_file: str | None = None

@@ -111,6 +111,12 @@ LABELS = {
     "support_grant": N_("Support access"),
     "review": N_("Review"),
     "action_item": N_("Action item"),
+    # Readiness: a proof's answers (also expired, withdrawn, active for exemptions).
+    "pass": N_("Pass"),
+    "fail": N_("Fail"),
+    "stale": N_("Stale"),
+    "missing": N_("Missing"),
+    "exempt": N_("Exempt"),
 }
 
 

@@ -124,6 +124,7 @@ class EvidenceFilter:
     result: str | None = None
     instance_name: str | None = None
     profile: str | None = None
+    revision: str | None = None
     since: datetime | None = None  # recorded at or after
     until: datetime | None = None  # recorded before
 
@@ -142,6 +143,7 @@ def list_evidence(
         (Evidence.result, where.result),
         (Evidence.instance_name, where.instance_name),
         (Evidence.instance_profile, where.profile),
+        (Evidence.revision, where.revision),
     ):
         if value is not None:
             query = query.where(column == value)

@@ -32,6 +32,7 @@ EvidenceKind = Literal[
     "rollback",
     "incident_drill",
     "restore",
+    "audit_export",
 ]
 EvidenceResult = Literal["passed", "failed", "inconclusive"]
 EVIDENCE_KINDS: tuple[str, ...] = get_args(EvidenceKind)

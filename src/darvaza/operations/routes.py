@@ -70,6 +70,7 @@ def list_evidence(
     result: EvidenceResult | None = None,
     instance: Annotated[str | None, Query(max_length=100, description="instance name")] = None,
     profile: Annotated[str | None, Query(max_length=16)] = None,
+    revision: Annotated[str | None, Query(max_length=64, description="the build's")] = None,
     since: Annotated[IsoTime | None, Query(description="recorded at or after")] = None,
     until: Annotated[IsoTime | None, Query(description="recorded before")] = None,
     limit: PageLimit = 50,
@@ -80,7 +81,7 @@ def list_evidence(
         parts.db,
         service.EvidenceFilter(
             kind=kind, name=name, result=result, instance_name=instance, profile=profile,
-            since=since, until=until,
+            revision=revision, since=since, until=until,
         ),
         limit=limit,
         cursor=cursor,

@@ -12,6 +12,12 @@ from darvaza.operations.smoke.payments import run_idpay_callback, run_mock_payme
 from darvaza.operations.smoke.rbac import run_rbac_matrix
 from darvaza.operations.smoke.support_access import run_support_access
 
+# The names of the checks `run_all` runs, in its order (readiness needs each on staging).
+CHECK_NAMES = (
+    "auth-session", "mock-payment", "idpay-callback", "content-download", "support-access",
+    "incident-flow", "rbac-admin",
+)  # fmt: skip
+
 
 def run_all(base_url: str, admin_token: str, *, max_wait_seconds: float = 30) -> list[Report]:
     return [

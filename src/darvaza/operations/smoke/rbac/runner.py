@@ -15,6 +15,10 @@ from darvaza.operations.smoke.rbac.incident_examples import (
     INCIDENT_PAGE_EXAMPLES,
 )
 from darvaza.operations.smoke.rbac.page_examples import PAGE_EXAMPLES
+from darvaza.operations.smoke.rbac.readiness_examples import (
+    READINESS_EXAMPLES,
+    READINESS_PAGE_EXAMPLES,
+)
 from darvaza.operations.smoke.rbac.support_examples import (
     SUPPORT_EXAMPLES,
     SUPPORT_PAGE_EXAMPLES,
@@ -30,8 +34,9 @@ from darvaza.operations.smoke.rbac.world import (
 from darvaza.security.grants import DATA_CLASSES, READ, WRITE, GrantScope, covers
 
 EXAMPLES = {
-    **API_EXAMPLES, **SUPPORT_EXAMPLES, **INCIDENT_EXAMPLES,
+    **API_EXAMPLES, **SUPPORT_EXAMPLES, **INCIDENT_EXAMPLES, **READINESS_EXAMPLES,
     **PAGE_EXAMPLES, **SUPPORT_PAGE_EXAMPLES, **INCIDENT_PAGE_EXAMPLES,
+    **READINESS_PAGE_EXAMPLES,
 }  # fmt: skip
 GRANT_REQUIRED = "support_grant_required"
 
