@@ -106,6 +106,7 @@ def test_the_report_is_what_the_database_holds(db: Database, tmp_path: Path) -> 
     assert _row(text, "schema")[1].startswith("up to date at ")
     counts = "Unresolved findings: 1 critical, 2 high, 0 medium, 0 low (1 acknowledged)."
     assert counts in text
+    assert "[READINESS.md](READINESS.md), written by `darvaza readiness`" in text
 
     # Every check, each with its state as stored.
     for check in CHECKS:

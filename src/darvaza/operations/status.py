@@ -191,6 +191,9 @@ def render_status(report: StatusReport) -> str:
         + ", ".join(f"{n} {severity}" for severity, n in counts["by_severity"].items())
         + f" ({counts['by_state']['acknowledged']} acknowledged).",
         "",
+        "Whether it may go live: [READINESS.md](READINESS.md), written by `darvaza readiness` "
+        "(run it again for a verdict as of now).",
+        "",
         "## Checks",
         "",
         *_checks(report),
