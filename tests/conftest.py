@@ -27,6 +27,7 @@ from starlette.types import ASGIApp
 from darvaza.db import Database
 from darvaza.migrate import upgrade_to_head
 from darvaza.security.passwords import use_hasher
+from tests.support.disk import small_disk  # noqa: F401 (a fixture for every test module)
 from tests.support.live_server import LiveServer
 from tests.support.world import Api, make_app
 

@@ -44,6 +44,7 @@ from darvaza.errors import (
     error_body,
     validation_details,
 )
+from darvaza.exports.routes import routers as exports_routers
 from darvaza.identity.routes import admin_router as identity_admin_router
 from darvaza.identity.routes import router as identity_router
 from darvaza.incidents.metrics import IncidentsCollector
@@ -95,6 +96,7 @@ ROUTERS = (
     *support_routers,
     *incidents_routers,
     *readiness_routers,
+    *exports_routers,
     jobs_router,
     operations_router,
     smoke_fixture_router,

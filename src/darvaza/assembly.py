@@ -27,6 +27,8 @@ from darvaza.content import pages as content_pages
 from darvaza.content import tasks as content_tasks
 from darvaza.content.service import LocalStorage, Storage
 from darvaza.db import Database
+from darvaza.exports import pages as exports_pages
+from darvaza.exports import tasks as exports_tasks
 from darvaza.identity import checks as identity_checks
 from darvaza.identity import pages as identity_pages
 from darvaza.identity import tasks as identity_tasks
@@ -70,6 +72,7 @@ WORK = Work.collect(
         operations_tasks.TASKS,
         support_tasks.TASKS,
         incidents_tasks.TASKS,
+        exports_tasks.TASKS,
         Tasks(loops=audit_tasks.LOOPS),
     )
 )
@@ -88,6 +91,7 @@ CHECKS = CheckSet(
 PAGE_MODULES = (
     identity_pages, tenants_pages, billing_pages, content_pages, jobs_pages, audit_pages,
     ops_pages, operations_pages, support_pages, incidents_pages, readiness_pages,
+    exports_pages,
 )  # fmt: skip
 PAGE_ROUTERS = (console_routes.router, *(module.router for module in PAGE_MODULES))
 NAVIGATION = Navigation(entry for module in PAGE_MODULES for entry in getattr(module, "NAV", ()))

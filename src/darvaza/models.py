@@ -9,6 +9,7 @@ from darvaza.billing import models as billing_models
 from darvaza.console import models as console_models
 from darvaza.content import models as content_models
 from darvaza.db import Base
+from darvaza.exports import models as export_models
 from darvaza.identity import models as identity_models
 from darvaza.incidents import models as incident_models
 from darvaza.jobs import models as job_models
@@ -25,6 +26,7 @@ __all__ = [
     "billing_models",
     "console_models",
     "content_models",
+    "export_models",
     "identity_models",
     "incident_models",
     "job_models",

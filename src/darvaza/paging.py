@@ -6,7 +6,7 @@ it starts is refused rather than answered with nothing."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -16,8 +16,10 @@ from sqlalchemy import tuple_
 from darvaza.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from sqlalchemy import Select
+    from sqlalchemy import Row, Select
     from sqlalchemy.orm import QueryableAttribute
+
+    from darvaza.db import Database
 
 T = TypeVar("T")
 MAX_PAGE = 200
@@ -78,3 +80,27 @@ def newest_first(
     if cursor is not None:
         query = query.where(tuple_(at, row_id) < read_time_cursor(cursor))
     return query.order_by(at.desc(), row_id.desc()).limit(limit + 1)
+
+
+def keyset_batches(
+    db: Database,
+    query: Select[Any] | Any,
+    keys: Sequence[Any],
+    *,
+    batch: int = 1000,
+) -> Iterator[Sequence[Row[Any]]]:
+    """`query`'s rows in order of `keys` (unique together), one batch per read
+    transaction, each after the last row of the one before: memory holds one batch
+    however many rows there are (an export of a million rows needs no more than of a
+    thousand). The keys must be the query's last selected columns, in order."""
+    after: tuple[Any, ...] | None = None
+    ordered = query.order_by(*keys).limit(batch)
+    while True:
+        page = ordered if after is None else ordered.where(tuple_(*keys) > after)
+        with db.read() as session:
+            rows = session.execute(page).all()
+        if rows:
+            yield rows
+        if len(rows) < batch:
+            return
+        after = tuple(rows[-1])[-len(keys) :]

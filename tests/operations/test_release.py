@@ -107,7 +107,15 @@ def test_a_rollback_downgrades_through_expand_migrations_and_is_recorded(
     seed_backup_data(db, settings, files=1)
     plan = plan_rollback(db, settings, "0013")
     assert plan.reversible
-    assert [m.revision for m in plan.undone] == ["0019", "0018", "0017", "0016", "0015", "0014"]
+    assert [m.revision for m in plan.undone] == [
+        "0020",
+        "0019",
+        "0018",
+        "0017",
+        "0016",
+        "0015",
+        "0014",
+    ]
     # Back to 0014, which keeps the evidence table (0014 made it) for the record.
 
     asked = runner.invoke(cli, ["release", "rollback", "--to", "0014"], env=_env(settings),
@@ -118,6 +126,7 @@ def test_a_rollback_downgrades_through_expand_migrations_and_is_recorded(
     done = runner.invoke(cli, ["release", "rollback", "--to", "0014", "--yes"],
                          env=_env(settings))  # fmt: skip
     assert done.exit_code == 0, done.output
+    assert "0020 (expand)" in done.output
     assert "0019 (expand)" in done.output
     assert "0017 (expand)" in done.output
     assert "0016 (expand)" in done.output

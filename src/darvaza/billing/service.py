@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from darvaza.billing.callbacks import receive_callback
 from darvaza.billing.checkout import send_payer_to_gateway, start_checkout
+from darvaza.billing.exports import PAYMENT_HEADER, SUBSCRIBER_HEADER, payment_rows, subscriber_rows
 from darvaza.billing.gateways import GatewayRegistry
 from darvaza.billing.gateways.mock import find_mock_payment, settle_mock_payment
 from darvaza.billing.payments import (
@@ -32,6 +33,8 @@ from darvaza.billing.subscriptions import (
 )
 
 __all__ = [
+    "PAYMENT_HEADER",
+    "SUBSCRIBER_HEADER",
     "GatewayRegistry",
     "PaymentFilter",
     "active_plan_ids",
@@ -43,6 +46,7 @@ __all__ = [
     "get_plan",
     "list_payments",
     "list_plans",
+    "payment_rows",
     "payment_state",
     "payment_states_between",
     "payment_timeline",
@@ -56,6 +60,7 @@ __all__ = [
     "settle_mock_payment",
     "start_checkout",
     "stuck_after",
+    "subscriber_rows",
     "subscribers_of_tenant",
     "subscriptions_of_user",
     "update_plan",

@@ -300,6 +300,13 @@ class Settings(BaseSettings):
     incident_mail_owners: bool = True
     status_page_days: int = Field(default=7, ge=1, le=90)
 
+    # CSV exports: where their files are kept (private: served only through a link), how
+    # long a finished export is kept, and how long and how often a download link works.
+    export_dir: str = "./var/exports"
+    export_keep_hours: int = Field(default=24, ge=1, le=24 * 30)
+    export_link_ttl_seconds: int = Field(default=300, ge=10, le=24 * 3600)
+    export_link_uses: int = Field(default=3, ge=1, le=100)
+
     # Readiness: the longest a platform admin may exempt a proof for; and where staging
     # answers (its URL, and an auditor's token there), for reports on other instances,
     # whose staging proofs read staging's own evidence.

@@ -117,6 +117,11 @@ LABELS = {
     "stale": N_("Stale"),
     "missing": N_("Missing"),
     "exempt": N_("Exempt"),
+    # Exports (also queued, running, failed, expired) and their datasets (also payments,
+    # downloads).
+    "ready": N_("Ready"),
+    "subscribers": N_("Subscribers"),
+    "audit": N_("Audit log"),
 }
 
 

@@ -17,6 +17,7 @@ from darvaza.content.downloads import (
     revoke_item_tokens,
 )
 from darvaza.content.errors import RangeRefused
+from darvaza.content.exports import DOWNLOAD_HEADER, download_rows
 from darvaza.content.http_delivery import content_disposition
 from darvaza.content.items import (
     change_item,
@@ -33,6 +34,7 @@ from darvaza.content.storage import LocalStorage, Storage, StorageError
 from darvaza.content.uploads import UploadForm, receive_form
 
 __all__ = [
+    "DOWNLOAD_HEADER",
     "FileRecord",
     "LocalStorage",
     "RangeRefused",
@@ -49,6 +51,7 @@ __all__ = [
     "deliver",
     "download_log",
     "download_outcomes_between",
+    "download_rows",
     "file_records",
     "find_item",
     "issue_download_token",

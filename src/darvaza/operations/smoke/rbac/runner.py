@@ -10,6 +10,7 @@ import httpx
 
 from darvaza.operations.smoke.client import Report, SmokeClient, SmokeFailed, run_smoke
 from darvaza.operations.smoke.rbac.examples import API_EXAMPLES
+from darvaza.operations.smoke.rbac.export_examples import EXPORT_EXAMPLES, EXPORT_PAGE_EXAMPLES
 from darvaza.operations.smoke.rbac.incident_examples import (
     INCIDENT_EXAMPLES,
     INCIDENT_PAGE_EXAMPLES,
@@ -35,8 +36,9 @@ from darvaza.security.grants import DATA_CLASSES, READ, WRITE, GrantScope, cover
 
 EXAMPLES = {
     **API_EXAMPLES, **SUPPORT_EXAMPLES, **INCIDENT_EXAMPLES, **READINESS_EXAMPLES,
+    **EXPORT_EXAMPLES,
     **PAGE_EXAMPLES, **SUPPORT_PAGE_EXAMPLES, **INCIDENT_PAGE_EXAMPLES,
-    **READINESS_PAGE_EXAMPLES,
+    **READINESS_PAGE_EXAMPLES, **EXPORT_PAGE_EXAMPLES,
 }  # fmt: skip
 GRANT_REQUIRED = "support_grant_required"
 
