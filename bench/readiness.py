@@ -84,7 +84,7 @@ def _report_times(url: str, runs: int) -> tuple[list[float], list[float]]:
     from darvaza.readiness.proofs import PROOFS
     from darvaza.readiness.service import readiness_report
 
-    settings = load_settings(instance_name="bench-1", profile="local")
+    settings = load_settings(instance_name="bench-1", profile="production")
     db = Database(url)
     routes = load_alert_routes(settings)
     reports = []
@@ -102,7 +102,8 @@ def _report_times(url: str, runs: int) -> tuple[list[float], list[float]]:
             for kind, name in lookups:
                 connection.execute(text(
                     "SELECT * FROM evidence WHERE kind = :k AND name = :n AND instance_name = "
-                    "'bench-1' AND instance_profile = 'local' ORDER BY recorded_at DESC LIMIT 1"
+                    "'bench-1' AND instance_profile = 'production' "
+                    "ORDER BY recorded_at DESC LIMIT 1"
                 ), {"k": kind, "n": name}).all()  # fmt: skip
             plain.append(time.perf_counter() - started)
     db.dispose()

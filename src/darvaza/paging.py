@@ -96,9 +96,15 @@ def keyset_batches(
     after: tuple[Any, ...] | None = None
     ordered = query.order_by(*keys).limit(batch)
     while True:
-        page = ordered if after is None else ordered.where(tuple_(*keys) > after)
+        # The first key's bound besides the row comparison: an index on it (or ending in
+        # it) is then a range scan from there, not a scan from the start every batch.
+        page = (
+            ordered if after is None
+            else ordered.where(keys[0] >= after[0], tuple_(*keys) > after)
+        )  # fmt: skip
         with db.read() as session:
-            rows = session.execute(page).all()
+            # Core rows through the session's connection: no ORM loading for plain columns.
+            rows = session.connection().execute(page).all()
         if rows:
             yield rows
         if len(rows) < batch:

@@ -109,6 +109,9 @@ PAGES = (
     ("incidents", "admin", "/console/admin/incidents"),
     ("incident", "admin", "/console/admin/incidents/{incident}"),
     ("status", None, "/status"),
+    ("readiness", "admin", "/console/admin/readiness"),
+    ("my-exports", "owner", "/console/exports"),
+    ("tenant-exports", "owner", "/console/t/{slug}/manage/exports"),
 )
 
 

@@ -128,7 +128,7 @@ def test_an_owner_exports_payments_and_downloads_them_once_audited(
 def test_every_formula_start_is_neutralised(value: str) -> None:
     assert safe_cell(value) == "'" + value
     assert safe_cell("plain") == "plain"
-    assert safe_cell(-5) == "-5"  # a number is a number
+    assert safe_cell(-5) == -5  # a number is written as a number, never quoted
     assert safe_cell(None) == ""
 
 

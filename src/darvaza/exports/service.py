@@ -16,9 +16,10 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import select, tuple_
@@ -44,6 +45,7 @@ from darvaza.support.service import active_grant_for
 from darvaza.tenants import service as tenants
 
 LINK_PREFIX = "dze_"
+WRITE_CHUNK = 2000
 # The data class a support grant must cover to export each tenant dataset.
 DATA_CLASS = {"payments": "payments", "subscribers": "subscriptions", "downloads": "downloads"}
 AUDIT_ROLES = frozenset({PlatformRole.PLATFORM_ADMIN, PlatformRole.AUDITOR})
@@ -51,16 +53,14 @@ AUDIT_ROLES = frozenset({PlatformRole.PLATFORM_ADMIN, PlatformRole.AUDITOR})
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def safe_cell(value: object) -> str:
-    """One CSV cell: text a spreadsheet would take for a formula starts with a quote."""
-    if value is None:
-        return ""
+def safe_cell(value: object) -> object:
+    """One CSV cell: text a spreadsheet would take for a formula starts with a quote;
+    times are UTC; what is not text (a number, an id) is written as it is."""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
-    text = str(value)
-    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return "" if value is None else value
 
 
 def _rows(db: Database, export: Export) -> tuple[tuple[str, ...], Iterator[tuple[object, ...]]]:
@@ -146,25 +146,25 @@ def _write_csv(db: Database, export: Export, partial: Path) -> tuple[int, int, s
     partial.parent.mkdir(parents=True, exist_ok=True)
     header, rows = _rows(db, export)
     digest, count, size = hashlib.sha256(), 0, 0
-    line = io.StringIO()
-    writer = csv.writer(line, lineterminator="\r\n")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as out:
-
-        def emit(cells: Iterable[object]) -> None:
-            nonlocal size
-            writer.writerow([safe_cell(cell) for cell in cells])
-            data = line.getvalue().encode("utf-8")
-            line.seek(0)
-            line.truncate()
+        writer.writerow(header)
+        # Written a chunk of rows at a time: one encode and one write per chunk.
+        while chunk := list(islice(rows, WRITE_CHUNK)):
+            writer.writerows([safe_cell(cell) for cell in row] for row in chunk)
+            data = buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
             out.write(data)
             digest.update(data)
             size += len(data)
-
-        emit(header)
-        for row in rows:
-            emit(row)
-            count += 1
+            count += len(chunk)
+        data = buffer.getvalue().encode("utf-8")  # the header of an export with no rows
+        out.write(data)
+        digest.update(data)
+        size += len(data)
         out.flush()
         os.fsync(out.fileno())
     return count, size, digest.hexdigest()

@@ -53,6 +53,16 @@ class Evidence(AppendOnly, Base):
         # newest first.
         Index("ix_evidence_kind_name_recorded_at", "kind", "name", "recorded_at"),
         Index("ix_evidence_recorded_at_id", "recorded_at", "id"),
+        # Readiness: the newest record of a kind and name from one instance, found at once
+        # however many other instances share the table.
+        Index(
+            "ix_evidence_instance_kind_name_recorded_at",
+            "instance_name",
+            "instance_profile",
+            "kind",
+            "name",
+            "recorded_at",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -1,5 +1,5 @@
-"""Readiness: exemptions of a proof, and the evidence kind `audit_export` (an auditor's
-bundle written and verified).
+"""Readiness: exemptions of a proof, the evidence kind `audit_export` (an auditor's
+bundle written and verified), and an index for an instance's newest evidence.
 
 Revision ID: 0019
 Revises: 0018
@@ -76,9 +76,15 @@ def upgrade() -> None:
         ["proof", "granted_at"],
     )
     _kinds_are(AFTER)
+    op.create_index(
+        "ix_evidence_instance_kind_name_recorded_at",
+        "evidence",
+        ["instance_name", "instance_profile", "kind", "name", "recorded_at"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_evidence_instance_kind_name_recorded_at", table_name="evidence")
     exports = op.get_bind().execute(
         sa.text("SELECT count(*) FROM evidence WHERE kind = 'audit_export'")
     )
