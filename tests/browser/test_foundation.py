@@ -87,8 +87,10 @@ def test_navigation_shows_each_role_its_own_pages(site: Site, page: Page) -> Non
     owner, manager, customer = site.person(), site.person(), site.person()
     tenant = site.tenant(owner)
     add_member(site.db, SYSTEM, tenant_id=tenant.id, email=manager.email, role=TenantRole.MANAGER)
-    mine = {"My subscriptions", "My payments", "My tickets", "Sessions", "Password"}
-    tenant_pages = {"Plans", "Payments", "Subscribers", "Content", "Download log", "Tickets"}
+    mine = {"My subscriptions", "My payments", "My tickets", "My exports", "Sessions", "Password"}
+    tenant_pages = {
+        "Plans", "Payments", "Subscribers", "Content", "Download log", "Tickets", "Exports",
+    }  # fmt: skip
     seen = {}
     for role, who in (
         ("customer", customer),
@@ -109,13 +111,14 @@ def test_navigation_shows_each_role_its_own_pages(site: Site, page: Page) -> Non
     platform = {
         "Users", "API tokens", "Tenants", "Payments", "Jobs", "Workers", "Audit log",
         "Ops summary", "Evidence", "Backups", "Support queue", "Access grants", "Incidents",
+        "Readiness",
     }  # fmt: skip
     assert seen["platform_admin"] == mine | platform
     support_desk = {"Tenants", "Ops summary", "Support queue", "Access grants", "Incidents"}
     assert seen["support_admin"] == mine | support_desk
     assert seen["auditor"] == mine | {
         "Payments", "Jobs", "Workers", "Audit log", "Ops summary", "Evidence", "Backups",
-        "Incidents",
+        "Incidents", "Readiness",
     }  # fmt: skip
     # What the navigation leaves out, the page refuses too.
     page.goto(site.url + "/console/admin/users")

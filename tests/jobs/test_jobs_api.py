@@ -210,6 +210,7 @@ def test_enqueue_ops_over_http(api: Api) -> None:
         "support.end_grants",
         "support.close_tickets",
         "incidents.catch_up",
+        "exports.expire",
     }
     assert all(isinstance(v, int) for v in first.json().values())
     second = api.call("POST", "/api/v1/admin/jobs/enqueue-ops", token).json()

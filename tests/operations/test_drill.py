@@ -105,3 +105,30 @@ def test_the_rpo_is_the_age_of_the_restore_points_newest_change(
 
     assert drill.rpo_seconds is not None
     assert 3 * 3600 <= drill.rpo_seconds < 3 * 3600 + 60
+
+
+def test_the_scratch_server_starts_on_a_staging_or_production_host(
+    tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host's environment says staging (or production), which refuses plain http; the
+    drill's copy serves on loopback over http all the same, as `local`."""
+    import shutil
+
+    import httpx
+
+    from darvaza.operations.drill import ScratchCopy, _served
+    from tests.support.live_server import free_port
+    from tests.support.settings import make_settings
+
+    for name, value in {"DARVAZA_PROFILE": "staging", "DARVAZA_SECRET_KEY": "k" * 32,
+                        "DARVAZA_AUDIT_KEY": "a" * 40,
+                        "DARVAZA_PUBLIC_URL": "https://members.example.com"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(sqlite_template, copy)
+    work = tmp_path / "work"
+    work.mkdir()
+    scratch = ScratchCopy(f"sqlite:///{copy}", work, make_settings(), free_port())
+    assert scratch.env["DARVAZA_PROFILE"] == "local"
+    with _served(scratch.env, work, scratch.port) as base:
+        assert httpx.get(base + "/health", timeout=5).status_code == 200
