@@ -39,12 +39,13 @@ def readiness(
     if context.invoked_subcommand is not None:
         return
     from darvaza.assembly import CHECKS
+    from darvaza.config.settings import Profile
     from darvaza.ops.alert_routes import AlertRoutesError, load_alert_routes
     from darvaza.readiness.markdown import render_markdown
     from darvaza.readiness.schemas import ReadinessOut
     from darvaza.readiness.service import READY, readiness_report
 
-    if for_profile not in (None, "local", "staging", "production"):
+    if for_profile is not None and for_profile not in {p.value for p in Profile}:
         _fail(f"--for is local, staging or production, not {for_profile}.", code=2)
     with _database() as (settings, db):
         try:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from darvaza.audit.exports import AUDIT_HEADER, audit_rows
@@ -36,7 +36,7 @@ from darvaza.errors import Conflict, Forbidden, Gone, NotFound
 from darvaza.exports.models import DATASETS, EXPORT, Export, ExportLink, describe
 from darvaza.identity import service as identity
 from darvaza.jobs.queue import enqueue
-from darvaza.paging import Page, check_range, page_of, read_time_cursor, time_cursor
+from darvaza.paging import Page, check_range, newest_first, page_of, time_cursor
 from darvaza.security.caller import Actor
 from darvaza.security.grants import GrantScope
 from darvaza.security.roles import PlatformRole
@@ -207,12 +207,10 @@ def list_exports(
     db: Database, user_id: uuid.UUID, *, limit: int, cursor: str | None = None
 ) -> Page[Export]:
     """Someone's own exports, newest first."""
-    query = (
-        select(Export).where(Export.requested_by == user_id)
-        .order_by(Export.created_at.desc(), Export.id.desc()).limit(limit + 1)
+    query = newest_first(
+        select(Export).where(Export.requested_by == user_id), Export.created_at, Export.id,
+        cursor=cursor, limit=limit,
     )  # fmt: skip
-    if cursor is not None:
-        query = query.where(tuple_(Export.created_at, Export.id) < read_time_cursor(cursor))
     with db.read() as session:
         rows = session.scalars(query).all()
     return page_of(rows, limit, lambda row: time_cursor(row.created_at, row.id))

@@ -9,11 +9,14 @@ from datetime import timedelta
 from darvaza.checks import Check, CheckContext, CheckSet, Observation, Subject
 from darvaza.errors import N_
 from darvaza.ops.alert_routes import AlertRoutes
-from darvaza.readiness.service import readiness_report
+from darvaza.readiness.service import any_exemption_lapsed, readiness_report
 
 
 def exemption_lapsed(context: CheckContext) -> list[Observation]:
     parts = context.parts
+    # The whole report (staging's API included) only when an exemption did run out.
+    if not any_exemption_lapsed(parts.db, parts.settings, context.now):
+        return []
     report = readiness_report(
         parts.db, parts.settings, parts.get(CheckSet), parts.get(AlertRoutes), now=context.now
     )

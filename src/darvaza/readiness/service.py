@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from darvaza.audit.service import append_event
@@ -33,7 +33,7 @@ from darvaza.jobs.service import list_workers
 from darvaza.operations.models import Evidence
 from darvaza.ops.alert_routes import AlertRoutes
 from darvaza.ops.service import ops_summary
-from darvaza.paging import Page, page_of, read_time_cursor, time_cursor
+from darvaza.paging import Page, newest_first, page_of, time_cursor
 from darvaza.readiness.models import ReadinessExemption
 from darvaza.readiness.proofs import PROOF_KEYS, PROOFS, EvidenceRule, Facts, proof_named
 from darvaza.readiness.report import (
@@ -58,13 +58,13 @@ __all__ = [
     "Exemption",
     "ProofResult",
     "Report",
+    "any_exemption_lapsed",
     "exempt_proof",
     "list_exemptions",
     "readiness_report",
     "withdraw_exemption",
 ]
 STAGING_TIMEOUT_SECONDS = 5.0
-PROFILES = ("local", "staging", "production")
 
 
 def _use(row: Evidence, source: str = "local") -> EvidenceUse:
@@ -184,6 +184,13 @@ def _newest_exemptions(db: Database, profile: str) -> dict[str, Exemption]:
     return {row.proof: Exemption.of(row) for row in rows}
 
 
+def any_exemption_lapsed(db: Database, settings: Settings, now: datetime) -> bool:
+    """Whether some proof's newest exemption here ran out without being withdrawn (only
+    then can an exemption fail a proof)."""
+    newest = _newest_exemptions(db, settings.profile.value)
+    return any(exemption.state(now) == "expired" for exemption in newest.values())
+
+
 def readiness_report(
     db: Database, settings: Settings, checks: CheckSet, routes: AlertRoutes | str,
     *, for_profile: str | None = None, now: datetime | None = None,
@@ -280,15 +287,13 @@ def withdraw_exemption(
 
 def list_exemptions(db: Database, *, limit: int, cursor: str | None = None) -> Page[Exemption]:
     """Every exemption ever granted, newest first."""
-    query = (
-        select(ReadinessExemption)
-        .order_by(ReadinessExemption.granted_at.desc(), ReadinessExemption.id.desc())
-        .limit(limit + 1)
+    query = newest_first(
+        select(ReadinessExemption),
+        ReadinessExemption.granted_at,
+        ReadinessExemption.id,
+        cursor=cursor,
+        limit=limit,
     )
-    if cursor is not None:
-        query = query.where(
-            tuple_(ReadinessExemption.granted_at, ReadinessExemption.id) < read_time_cursor(cursor)
-        )
     with db.read() as session:
         rows: Sequence[ReadinessExemption] = session.scalars(query).all()
     page = page_of(rows, limit, lambda row: time_cursor(row.granted_at, row.id))
