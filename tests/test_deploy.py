@@ -6,7 +6,6 @@ with every other document's by tests/test_cli.py.)"""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import shutil
 import subprocess
@@ -14,63 +13,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from darvaza.config.safety import problems
+from tests.support.nginx import check, configure
 from tests.support.settings import make_settings
 
 DEPLOY = Path(__file__).resolve().parent.parent / "docs" / "deploy"
 VENV_DARVAZA = str(Path(sys.executable).with_name("darvaza"))
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "members.example.com")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    cert_path, key_path = folder / "fullchain.pem", folder / "privkey.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))  # fmt: skip
-    return cert_path, key_path
-
-
 def _nginx_test(site: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(binary).exists():
-        pytest.fail("nginx is not installed (make test installs Debian's nginx-light)")
-    cert, key = _self_signed(tmp_path)
     storage = tmp_path / "storage"
     storage.mkdir()
-    site = (
-        site.replace("/etc/letsencrypt/live/members.example.com/fullchain.pem", str(cert))
-        .replace("/etc/letsencrypt/live/members.example.com/privkey.pem", str(key))
-        .replace("/srv/darvaza/var/storage/", f"{storage}/")
-    )
-    (tmp_path / "darvaza.conf").write_text(site, encoding="utf-8")
-    conf = tmp_path / "nginx.conf"
-    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in
-                    ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
-    conf.write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        f"events {{ worker_connections 64; }}\n"
-        f"http {{ access_log off; {temp} include {tmp_path}/darvaza.conf; }}\n",
-        encoding="utf-8",
-    )
-    return subprocess.run(
-        [binary, "-t", "-p", str(tmp_path), "-c", str(conf)],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
+    main, _ = configure(tmp_path, storage, site=site)
+    return check(main)
 
 
 def test_nginx_accepts_the_shipped_site(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from darvaza.operations.backups import Progress
 from darvaza.operations.models import Evidence
 from darvaza.operations.service import create_backup, find_backup, run_restore_drill
 from darvaza.tenants.models import Tenant
+from tests.conftest import BACKENDS
 from tests.support.backups import backup_settings, scratch_databases_of, seed_backup_data
 
 runner = CliRunner()
@@ -29,8 +30,10 @@ def _checkpoint_files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-# A real server, ~40 sign-ins and a 10 s link expiry: about a minute.
+# A real server, ~40 sign-ins and a 10 s link expiry: about a minute. On PostgreSQL only:
+# SQLite's drill runs from the command line in tests/e2e/test_go_live.py.
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", [BACKENDS[1]], indirect=True)
 def test_a_drill_restores_serves_and_smoke_checks_a_copy_and_leaves_the_live_alone(
     db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,8 +113,9 @@ def test_the_rpo_is_the_age_of_the_restore_points_newest_change(
 def test_the_scratch_server_starts_on_a_staging_or_production_host(
     tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A host's environment says staging (or production), which refuses plain http; the
-    drill's copy serves on loopback over http all the same, as `local`."""
+    """A host's environment says staging (or production), which refuses plain http, and
+    has nginx send files; the drill's copy serves on loopback over http all the same, as
+    `local`, sending its files itself."""
     import shutil
 
     import httpx
@@ -122,7 +126,8 @@ def test_the_scratch_server_starts_on_a_staging_or_production_host(
 
     for name, value in {"DARVAZA_PROFILE": "staging", "DARVAZA_SECRET_KEY": "k" * 32,
                         "DARVAZA_AUDIT_KEY": "a" * 40,
-                        "DARVAZA_PUBLIC_URL": "https://members.example.com"}.items():  # fmt: skip
+                        "DARVAZA_PUBLIC_URL": "https://members.example.com",
+                        "DARVAZA_DOWNLOAD_OFFLOAD": "x-accel"}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     copy = tmp_path / "copy.db"
     shutil.copyfile(sqlite_template, copy)
@@ -130,5 +135,6 @@ def test_the_scratch_server_starts_on_a_staging_or_production_host(
     work.mkdir()
     scratch = ScratchCopy(f"sqlite:///{copy}", work, make_settings(), free_port())
     assert scratch.env["DARVAZA_PROFILE"] == "local"
+    assert scratch.env["DARVAZA_DOWNLOAD_OFFLOAD"] == "none"
     with _served(scratch.env, work, scratch.port) as base:
         assert httpx.get(base + "/health", timeout=5).status_code == 200

@@ -131,7 +131,8 @@ def _server_env(url: str, work: Path, port: int, settings: Settings) -> dict[str
     # No shared rate-limit store, no alert routes: nothing of the drill reaches out. The
     # scratch copy serves on loopback over plain http, which a staging or production
     # profile refuses to start with: it serves as `local` (its instance name says whose
-    # copy it is), so a drill runs on every profile.
+    # copy it is), so a drill runs on every profile. No nginx stands in front of it: it
+    # sends its files itself.
     dropped = {"DARVAZA_REDIS_URL", "DARVAZA_ALERT_ROUTES_FILE"}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
@@ -139,7 +140,7 @@ def _server_env(url: str, work: Path, port: int, settings: Settings) -> dict[str
         DARVAZA_AUDIT_CHECKPOINT_DIR=str(work / "checkpoints"),
         DARVAZA_BACKUP_DIR=str(work / "backups"), DARVAZA_HOST="127.0.0.1",
         DARVAZA_PORT=str(port), DARVAZA_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        DARVAZA_PROFILE="local",
+        DARVAZA_PROFILE="local", DARVAZA_DOWNLOAD_OFFLOAD="none",
         DARVAZA_SERVE_WORKERS="1", DARVAZA_WORKER_IN_PROCESS="false",
         DARVAZA_MAIL_BACKEND="files", DARVAZA_MAIL_DIR=str(work / "mail"),
         DARVAZA_RATE_LIMIT_LOGIN_PER_IP="10000/minute",
