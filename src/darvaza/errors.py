@@ -9,6 +9,8 @@ HTTP beyond the status each one maps to.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,6 +21,28 @@ def N_(message: str) -> str:
     """Marks a message people read (a refusal, a label) for the console's catalogs
     (`make messages`); it is translated where it is shown, and stays English in the API."""
     return message
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A sentence people read, kept as its catalog message (`N_`) and the values that fill
+    its `%(name)s`: in English where it is written out (the API, the CLI, Markdown), and in
+    the reader's language where the console shows it (`console.render.say`, which also
+    writes numbers and times the reader's way). A value may be a phrase itself."""
+
+    message: str
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        if not self.values:
+            return self.message
+        return self.message % {name: _plain(value) for name, value in self.values.items()}
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, datetime):
+        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return str(value)
 
 
 # The code clients see for a bare HTTP status (a Starlette 404 or 405, for example).

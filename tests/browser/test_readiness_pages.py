@@ -1,6 +1,7 @@
 """Readiness and exports in a real browser. A platform admin (in English) reads the
 verdict and every proof, is refused an exemption past the longest, exempts a proof and
-withdraws it; an auditor (in Persian) reads the same page without the form. An owner (in
+withdraws it; an auditor (in Persian) reads the same page, blockers in Persian, without
+the form. An owner (in
 English) asks for an export of the tenant's payments, sees it ready once the worker's job
 ran, and downloads the CSV; an auditor (in Arabic) asks for the audit log's."""
 
@@ -32,6 +33,7 @@ def test_read_the_verdict_exempt_a_proof_and_withdraw_it(
     drill = page.locator("#proof-restore_drill")
     expect(drill).to_contain_text("Missing")
     expect(drill).to_contain_text("darvaza drill restore")
+    expect(drill).to_contain_text("No restore_drill/restore evidence on record.")
 
     form = page.locator("#exempt-form")
     form.locator("#field-proof").select_option("staging_smoke")
@@ -67,6 +69,12 @@ def test_read_the_verdict_exempt_a_proof_and_withdraw_it(
         reader.goto(site.url + "/console/admin/readiness")
         expect(reader.locator("h1")).to_have_text("آمادگی")
         expect(reader.locator("#readiness-verdict")).to_contain_text("آماده نیست")
+        # What blocks each proof is said in Persian too; only commands and names stay.
+        expect(reader.locator("#proof-restore_drill")).to_contain_text(
+            "هیچ شاهدی از restore_drill/restore ثبت نشده است."
+        )
+        expect(reader.locator("#proof-production_claim")).to_contain_text("پشتیبان ناموجود است.")
+        expect(reader.locator("#proofs")).not_to_contain_text("evidence on record")
         expect(reader.locator("#exempt-form")).to_have_count(0)
         expect(reader.locator("#exemptions button")).to_have_count(0)
     finally:

@@ -15,6 +15,8 @@ from darvaza.config import AmountUnit, Language
 from darvaza.console import catalogs
 from darvaza.console.formats import Formats
 from darvaza.console.i18n import from_accept_language, locale_for, parse_language
+from darvaza.console.render import say
+from darvaza.errors import Phrase
 from tests.support.world import Api
 
 
@@ -52,6 +54,24 @@ def test_arabic_writes_arabic_indic_digits_and_english_western_ones() -> None:
     en = _formats(Language.ENGLISH, AmountUnit.TOMAN)
     assert en.amount(1_500_005) == "150,000.5 Tomans"
     assert en.datetime(moment) == "2 Dec 2026, 18:30"
+
+
+def test_a_phrase_is_english_in_the_api_and_the_readers_own_on_a_page() -> None:
+    moment = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+    lapsed = Phrase(
+        "The exemption by %(who)s expired at %(when)s.", {"who": "ops@x", "when": moment}
+    )
+    count = Phrase("Major incidents (SEV1 or SEV2) still open: %(count)s.", {"count": 1200})
+    nested = Phrase("%(proof)s %(answer)s.", {"proof": Phrase("Backup"), "answer": Phrase("fails")})
+    # Written out (API, CLI, Markdown): English, times in UTC.
+    assert str(lapsed) == "The exemption by ops@x expired at 2026-12-02 15:00 UTC."
+    assert str(nested) == "Backup fails."
+    # Shown: the catalog's words, its digits and calendar, and a phrase within a phrase.
+    fa = _formats(Language.PERSIAN)
+    assert say(fa, lapsed) == "معافیتی که ops@x داده بود در ۱۱ آذر ۱۴۰۵، ۱۸:۳۰ به پایان رسید."
+    assert say(fa, count) == "حادثه‌های بزرگ (SEV1 یا SEV2) که هنوز باز هستند: ۱٬۲۰۰."
+    assert say(fa, nested) == "پشتیبان رد است."
+    assert say(_formats(Language.ARABIC), nested) == "النسخ الاحتياطي فاشل."
 
 
 def test_a_page_answers_in_the_default_the_browser_the_cookie_or_the_person(

@@ -141,7 +141,7 @@ def test_a_lapsed_exemption_fails_its_proof_and_opens_a_finding_until_withdrawn(
     assert drill(now + timedelta(hours=1)).status == "exempt"  # type: ignore[attr-defined]
     lapsed = drill(now + timedelta(days=2))
     assert lapsed.status == "fail"  # type: ignore[attr-defined]
-    assert lapsed.blockers[0].startswith("The exemption by ops@example.com expired at")  # type: ignore[attr-defined]
+    assert str(lapsed.blockers[0]).startswith("The exemption by ops@example.com expired at")  # type: ignore[attr-defined]
     check = CHECKS.get("readiness.exemption_expired")
     assert check is not None
     run_check(parts, check, now=now + timedelta(days=2))

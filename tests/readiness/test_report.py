@@ -104,6 +104,11 @@ def report(db: Database, settings: Settings, now: datetime, **more: Any) -> dict
     return {"verdict": judged.verdict, **{p.key: p for p in judged.proofs}}
 
 
+def said(proof: Any) -> list[str]:
+    """A proof's blockers as the API and the CLI write them (in English)."""
+    return [str(blocker) for blocker in proof.blockers]
+
+
 def statuses(db: Database, settings: Settings, now: datetime, **more: Any) -> dict[str, str]:
     found = report(db, settings, now, **more)
     return {key: proof.status for key, proof in found.items() if key != "verdict"}
@@ -203,8 +208,8 @@ def test_old_evidence_goes_stale_by_each_proofs_window(db: Database, tmp_path: P
     assert statuses(db, settings, then + timedelta(days=31))["incident_rollback"] == "pass"
     assert statuses(db, settings, then + timedelta(days=91))["incident_rollback"] == "stale"
     stale = report(db, settings, then + timedelta(hours=27))["backup"]
-    assert stale.blockers[0].startswith(
-        "The newest backup restore_point evidence is older than 26 hours"
+    assert said(stale)[0].startswith(
+        "The newest backup/restore_point evidence is older than 26 hours"
     )
 
 
@@ -219,8 +224,8 @@ def test_the_newest_record_decides_a_failure_after_a_pass_fails(
     found = report(db, settings, now)
     assert found["restore_drill"].status == "fail"
     assert found["backup"].status == "fail"
-    assert "inconclusive" in found["backup"].blockers[0]
-    assert found["production_claim"].blockers[:2] == ["Backup: fail", "Restore drill: fail"]
+    assert "did not pass: inconclusive" in said(found["backup"])[0]
+    assert said(found["production_claim"])[:2] == ["Backup fails.", "Restore drill fails."]
     seed(db, settings, now - timedelta(minutes=1), only={"restore_drill"})
     assert statuses(db, settings, now)["restore_drill"] == "pass"
 
@@ -251,11 +256,11 @@ def test_live_state_fails_its_proof(db: Database, tmp_path: Path) -> None:
         session.execute(delete(OpsCheckRun))
     found = report(db, unsafe, now, for_profile="production")
     assert found["environment"].status == "fail"
-    assert found["environment"].blockers == ["DARVAZA_DEBUG is on"]
-    assert "DARVAZA_METRICS_TOKEN" in " ".join(found["monitoring"].blockers)
-    assert any("have not run within their window" in b for b in found["monitoring"].blockers)
+    assert said(found["environment"]) == ["Unsafe setting: DARVAZA_DEBUG is on"]
+    assert "DARVAZA_METRICS_TOKEN" in " ".join(said(found["monitoring"]))
+    assert any("have not run within their window" in b for b in said(found["monitoring"]))
     assert found["deployment"].status == "fail"
-    assert "uncommitted changes" in found["deployment"].blockers[0]
+    assert "uncommitted changes" in said(found["deployment"])[0]
 
 
 def test_staging_evidence_is_read_from_staging_and_of_this_build_for_production(
@@ -298,9 +303,9 @@ def test_staging_evidence_is_read_from_staging_and_of_this_build_for_production(
         wrong = make_settings(readiness_staging_url=url, readiness_staging_token="dzt_nope")
         refused = report(db, wrong, now)["staging_smoke"]
         assert refused.status == "missing"
-        assert "staging answered 401" in refused.blockers[0]
+        assert "from staging: staging answered 401" in said(refused)[0]
         unset = report(db, make_settings(), now)["staging_smoke"]
-        assert "DARVAZA_READINESS_STAGING_URL" in unset.blockers[0]
+        assert "DARVAZA_READINESS_STAGING_URL" in said(unset)[0]
     finally:
         staging_db.dispose()
 
@@ -339,4 +344,4 @@ def test_an_open_major_incident_blocks(db: Database, tmp_path: Path) -> None:
     )  # fmt: skip
     found = report(db, settings, now)
     assert found["incident_rollback"].status == "fail"
-    assert found["incident_rollback"].blockers == ["1 major incident(s) (SEV1 or SEV2) still open."]
+    assert said(found["incident_rollback"]) == ["Major incidents (SEV1 or SEV2) still open: 1."]

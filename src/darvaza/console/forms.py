@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from darvaza.clock import utcnow
 from darvaza.console.models import FormUse
 from darvaza.db import Database
-from darvaza.errors import N_, DarvazaError, InvalidInput
+from darvaza.errors import N_, DarvazaError, InvalidInput, Phrase
 from darvaza.security.caller import Caller
 
 M = TypeVar("M", bound=BaseModel)
@@ -63,12 +63,8 @@ _DIGITS = str.maketrans(
 )
 
 
-@dataclass(frozen=True)
-class FieldError:
+class FieldError(Phrase):
     """One problem with one field: a catalog message and what fills it."""
-
-    message: str
-    values: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
     def refused(cls, message: str, status_code: int) -> FieldError:

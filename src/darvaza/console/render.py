@@ -15,6 +15,7 @@ import functools
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from darvaza.console.i18n import NATIVE_NAMES, Locale, locale_for, negotiate
 from darvaza.console.labels import label
 from darvaza.console.nav import Navigation, NavSection
 from darvaza.db import Database
-from darvaza.errors import HTML_PAGE, N_, DarvazaError, refuses
+from darvaza.errors import HTML_PAGE, N_, DarvazaError, Phrase, refuses
 from darvaza.http import get_parts
 from darvaza.security.caller import Caller
 from darvaza.security.policy import Access, csrf_token_for
@@ -114,12 +115,26 @@ def translated(locale: Locale, message: str, status_code: int) -> str:
     return locale.gettext(_BY_STATUS.get(status_code, _SOMETHING_WRONG))
 
 
-def say(locale: Locale, error: FieldError) -> str:
-    """A form's problem in the person's language (a service's refusal, or a field's)."""
-    status = error.values.get("_status")
-    if isinstance(status, int):
-        return translated(locale, error.message, status)
-    return locale.gettext(error.message, **error.values)
+def say(fmt: Formats, phrase: Phrase) -> str:
+    """A phrase in the person's language: a form's problem (a service's refusal, or a
+    field's), or a sentence a service put together (a readiness blocker). Its values are
+    written the person's way too: numbers in their digits, times in their calendar."""
+    status = phrase.values.get("_status")
+    if isinstance(phrase, FieldError) and isinstance(status, int):
+        return translated(fmt.locale, phrase.message, status)
+    return fmt.locale.gettext(
+        phrase.message, **{name: _value(fmt, v) for name, v in phrase.values.items()}
+    )
+
+
+def _value(fmt: Formats, value: object) -> object:
+    if isinstance(value, Phrase):
+        return say(fmt, value)
+    if isinstance(value, datetime):
+        return fmt.datetime(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return fmt.number(value)
+    return value
 
 
 class Pages:
@@ -176,7 +191,7 @@ class Pages:
                 "_": locale.gettext,
                 "ngettext": ngettext,
                 "fmt": fmt,
-                "say": functools.partial(say, locale),
+                "say": functools.partial(say, fmt),
                 "label": lambda value: locale.gettext(label(value)),
                 "view": view,
             }

@@ -19,7 +19,7 @@ from darvaza.build import Instance
 from darvaza.checks import CheckSet
 from darvaza.config import Settings
 from darvaza.config.safety import problems as settings_problems
-from darvaza.errors import N_
+from darvaza.errors import N_, Phrase
 from darvaza.jobs.service import WorkerView
 from darvaza.operations.smoke.all import CHECK_NAMES as SMOKE_CHECKS
 from darvaza.ops.alert_routes import AlertRoutes, unrouted_checks
@@ -50,7 +50,7 @@ class Facts:
 
 
 # A live rule reads the facts and says what blocks the proof (nothing: it holds).
-LiveRule = Callable[[Facts], list[str]]
+LiveRule = Callable[[Facts], list[Phrase]]
 
 
 @dataclass(frozen=True)
@@ -106,82 +106,119 @@ def _drill_window(settings: Settings) -> timedelta:
     return timedelta(days=settings.restore_drill_max_age_days)
 
 
-def _build_known(facts: Facts) -> list[str]:
+def _build_known(facts: Facts) -> list[Phrase]:
     revision = facts.instance.revision
     if revision is None:
-        return [N_("The running build's revision is unknown: set DARVAZA_REVISION.")]
+        return [Phrase(N_("The running build's revision is unknown: set DARVAZA_REVISION."))]
     if facts.for_profile == "production" and revision.endswith("-dirty"):
-        return [N_("The running build has uncommitted changes (its revision ends in -dirty).")]
+        return [
+            Phrase(N_("The running build has uncommitted changes (its revision ends in -dirty)."))
+        ]
     return []
 
 
-def _settings_safe(facts: Facts) -> list[str]:
-    return settings_problems(facts.settings)
+def _settings_safe(facts: Facts) -> list[Phrase]:
+    # The problem itself stays as `config check` words it: it names settings.
+    return [
+        Phrase(N_("Unsafe setting: %(problem)s"), {"problem": problem})
+        for problem in settings_problems(facts.settings)
+    ]
 
 
-def _no_pending_migration(facts: Facts) -> list[str]:
+def _no_pending_migration(facts: Facts) -> list[Phrase]:
     status = facts.migrations
-    return [f"Not current: {status.describe()}."] if status.pending else []
+    if not status.pending:
+        return []
+    return [Phrase(N_("The schema is not current: %(status)s."), {"status": status.describe()})]
 
 
-def _checks_fresh(facts: Facts) -> list[str]:
+def _checks_fresh(facts: Facts) -> list[Phrase]:
     stale = [s.check.code for s in facts.summary.checks if s.stale]
     if not stale:
         return []
-    return [f"{len(stale)} ops checks have not run within their window: {', '.join(stale[:8])}"]
+    return [
+        Phrase(
+            N_("Ops checks that have not run within their window (%(count)s): %(checks)s"),
+            {"count": len(stale), "checks": ", ".join(stale[:8])},
+        )
+    ]
 
 
-def _worker_alive(facts: Facts) -> list[str]:
+def _worker_alive(facts: Facts) -> list[Phrase]:
     if any(not view.gone for view in facts.workers):
         return []
-    return [N_("No worker is alive: nothing runs the checks, the backups or the upkeep.")]
+    return [Phrase(N_("No worker is alive: nothing runs the checks, the backups or the upkeep."))]
 
 
-def _no_open_critical(facts: Facts) -> list[str]:
+def _no_open_critical(facts: Facts) -> list[Phrase]:
     return [
-        f"Open critical finding: {view.finding.code} ({view.finding.subject_id})"
+        Phrase(
+            N_("Open critical finding: %(code)s (%(subject)s)"),
+            {"code": view.finding.code, "subject": view.finding.subject_id},
+        )
         for view in facts.summary.findings
         if view.state == "open" and view.finding.severity == "critical"
     ]
 
 
-def _metrics_guarded(facts: Facts) -> list[str]:
+def _metrics_guarded(facts: Facts) -> list[Phrase]:
     if facts.instance.profile == "local" or facts.settings.metrics_token is not None:
         return []
-    return [N_("GET /metrics is open to anyone: set DARVAZA_METRICS_TOKEN.")]
+    return [Phrase(N_("GET /metrics is open to anyone: set DARVAZA_METRICS_TOKEN."))]
 
 
-def _routes_owned(facts: Facts) -> list[str]:
+def _routes_owned(facts: Facts) -> list[Phrase]:
     if facts.alert_routes is None:
-        return [f"The alert routes cannot be used: {facts.alert_routes_problem}"]
-    found = [f"Route {r.name} has no owner." for r in facts.alert_routes.routes if not r.owner]
+        return [
+            Phrase(
+                N_("The alert routes cannot be used: %(problem)s"),
+                {"problem": facts.alert_routes_problem},
+            )
+        ]
+    found = [
+        Phrase(N_("Alert route %(route)s has no owner."), {"route": r.name})
+        for r in facts.alert_routes.routes
+        if not r.owner
+    ]
     unrouted = unrouted_checks(facts.alert_routes, facts.checks)
     if unrouted:
-        found.append(f"Checks routed nowhere: {', '.join(unrouted[:8])}")
+        found.append(
+            Phrase(N_("Checks routed nowhere: %(checks)s"), {"checks": ", ".join(unrouted[:8])})
+        )
     if not facts.alert_routes.routes:
-        found.append(N_("No alert route is defined: findings reach nobody."))
+        found.append(Phrase(N_("No alert route is defined: findings reach nobody.")))
     return found
 
 
-def _no_major_incident(facts: Facts) -> list[str]:
+def _no_major_incident(facts: Facts) -> list[Phrase]:
     count = facts.major_incidents_active
-    return [f"{count} major incident(s) (SEV1 or SEV2) still open."] if count else []
+    if not count:
+        return []
+    return [Phrase(N_("Major incidents (SEV1 or SEV2) still open: %(count)s."), {"count": count})]
 
 
-def _audit_holds(facts: Facts) -> list[str]:
-    found = []
-    for status in facts.summary.checks:
-        if status.check.code.startswith("audit.") and status.stale:
-            found.append(f"The audit check {status.check.code} has not run within its window.")
-    for view in facts.summary.findings:
-        if view.finding.code.startswith("audit."):
-            found.append(f"Unresolved audit finding: {view.finding.code}")
+def _audit_holds(facts: Facts) -> list[Phrase]:
+    found = [
+        Phrase(
+            N_("The audit check %(check)s has not run within its window."),
+            {"check": status.check.code},
+        )
+        for status in facts.summary.checks
+        if status.check.code.startswith("audit.") and status.stale
+    ]
+    found += [
+        Phrase(N_("Unresolved audit finding: %(code)s"), {"code": view.finding.code})
+        for view in facts.summary.findings
+        if view.finding.code.startswith("audit.")
+    ]
     return found
 
 
-def _break_glass_reviewed(facts: Facts) -> list[str]:
+def _break_glass_reviewed(facts: Facts) -> list[Phrase]:
     count = facts.break_glass_unreviewed
-    return [f"{count} break-glass support grant(s) not yet reviewed."] if count else []
+    if not count:
+        return []
+    return [Phrase(N_("Break-glass support grants not yet reviewed: %(count)s."), {"count": count})]
 
 
 SMOKE = "darvaza smoke {name} --base-url {staging} --admin-token <staging token>"

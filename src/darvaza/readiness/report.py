@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
+from darvaza.errors import N_, Phrase
 from darvaza.readiness.models import ReadinessExemption
 from darvaza.readiness.proofs import PROOFS, EvidenceRule, Facts, Proof
 
@@ -77,7 +78,7 @@ class ProofResult:
     description: str
     status: Status
     evidence: list[EvidenceUse] = field(default_factory=list)
-    blockers: list[str] = field(default_factory=list)
+    blockers: list[Phrase] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     exemption: Exemption | None = None
 
@@ -105,22 +106,49 @@ class Report:
         return [proof for proof in self.proofs if not proof.holds]
 
 
+# Why a rule's evidence does not count, by what was found and whether it was staging's.
+_UNREADABLE = {
+    False: N_("No %(evidence)s evidence could be read: %(problem)s"),
+    True: N_("No %(evidence)s evidence could be read from staging: %(problem)s"),
+}
+_NONE = {
+    False: N_("No %(evidence)s evidence on record."),
+    True: N_("No %(evidence)s evidence from staging on record."),
+}
+_NOT_PASSED = {
+    False: N_("The newest %(evidence)s evidence did not pass: %(result)s (%(id)s)."),
+    True: N_("The newest %(evidence)s evidence from staging did not pass: %(result)s (%(id)s)."),
+}
+_TOO_OLD = {
+    False: N_("The newest %(evidence)s evidence is older than %(window)s (%(id)s)."),
+    True: N_("The newest %(evidence)s evidence from staging is older than %(window)s (%(id)s)."),
+}
+# A proof's answer as the stop names it.
+_ANSWERS = {"fail": N_("fails"), "missing": N_("is missing"), "stale": N_("is stale")}
+
+
+def _window(window: timedelta) -> Phrase:
+    hours = int(window.total_seconds() // 3600)
+    if hours % 24 == 0 and hours > 24:
+        return Phrase(N_("%(days)s days"), {"days": hours // 24})
+    return Phrase(N_("%(hours)s hours"), {"hours": hours})
+
+
 def _judge_rule(
     rule: EvidenceRule, name: str, found: EvidenceUse | str | None, facts: Facts
-) -> tuple[Status, str | None]:
+) -> tuple[Status, Phrase | None]:
     """One name of an evidence rule: its answer and, unless it passes, why."""
-    what = f"{rule.kind} {name}" + (" on staging" if rule.staging else "")
+    evidence = {"evidence": f"{rule.kind}/{name}"}
     if isinstance(found, str):
-        return "missing", f"No {what} evidence could be read: {found}"
+        return "missing", Phrase(_UNREADABLE[rule.staging], {**evidence, "problem": found})
     if found is None:
-        return "missing", f"No {what} evidence on record."
+        return "missing", Phrase(_NONE[rule.staging], evidence)
+    which = {**evidence, "id": str(found.id)}
     if found.result != "passed":
-        return "fail", f"The newest {what} evidence {found.result} ({found.id})."
+        return "fail", Phrase(_NOT_PASSED[rule.staging], {**which, "result": found.result})
     window = rule.max_age(facts.settings)
     if facts.now - found.recorded_at > window:
-        hours = window.total_seconds() / 3600
-        limit = f"{hours / 24:g} days" if hours % 24 == 0 else f"{hours:g} hours"
-        return "stale", f"The newest {what} evidence is older than {limit} ({found.id})."
+        return "stale", Phrase(_TOO_OLD[rule.staging], {**which, "window": _window(window)})
     return "pass", None
 
 
@@ -134,13 +162,15 @@ def judge_proof(
 ) -> ProofResult:
     statuses: list[Status] = []
     used: list[EvidenceUse] = []
-    blockers: list[str] = []
+    blockers: list[Phrase] = []
     commands: list[str] = []
     for rule in proof.evidence:
         names = rule.names(facts)
         if not names:
             statuses.append("missing")
-            blockers.append(f"Nothing to test for {rule.kind}: none is defined.")
+            blockers.append(
+                Phrase(N_("Nothing to test for %(kind)s: none is defined."), {"kind": rule.kind})
+            )
         for name in names:
             found = lookup(rule, name)
             if isinstance(found, EvidenceUse):
@@ -174,9 +204,9 @@ def _with_exemption(result: ProofResult, exemption: Exemption | None, now: datet
     if state == "active":
         return replace(result, status="exempt", exemption=exemption)
     if state == "expired":
-        lapsed = (
-            f"The exemption by {exemption.granted_by} expired at "
-            f"{exemption.expires_at:%Y-%m-%d %H:%M} UTC."
+        lapsed = Phrase(
+            N_("The exemption by %(who)s expired at %(when)s."),
+            {"who": exemption.granted_by, "when": exemption.expires_at},
         )
         return replace(result, status="fail", exemption=exemption,
                         blockers=[lapsed, *result.blockers])  # fmt: skip
@@ -186,7 +216,13 @@ def _with_exemption(result: ProofResult, exemption: Exemption | None, now: datet
 def judge_stop(proof: Proof, others: list[ProofResult]) -> ProofResult:
     """The production-claim stop: it holds only when every other proof does."""
     short = [other for other in others if not other.holds]
-    blockers = [f"{other.title}: {other.status}" for other in short]
+    blockers = [
+        Phrase(
+            N_("%(proof)s %(answer)s."),
+            {"proof": Phrase(other.title), "answer": Phrase(_ANSWERS[other.status])},
+        )
+        for other in short
+    ]
     return ProofResult(
         proof.key, proof.title, proof.description, "fail" if short else "pass",
         blockers=blockers,

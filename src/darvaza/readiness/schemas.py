@@ -81,7 +81,7 @@ class ProofOut(BaseModel):
             key=proof.key,
             title=proof.title, description=proof.description, status=proof.status,
             evidence=[EvidenceUseOut.of(use, now) for use in proof.evidence],
-            blockers=proof.blockers, commands=proof.commands,
+            blockers=[str(blocker) for blocker in proof.blockers], commands=proof.commands,
             exemption=ExemptionOut.of(proof.exemption, now) if proof.exemption else None,
         )  # fmt: skip
 
