@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
+from typer.testing import CliRunner
 
 from darvaza.assembly import WORK
 from darvaza.audit.models import AuditEvent
 from darvaza.billing.models import Payment, Plan
+from darvaza.cli import app as cli
 from darvaza.clock import shift_clock, utcnow
 from darvaza.db import Database
 from darvaza.exports.service import expire_exports, safe_cell
@@ -215,3 +217,61 @@ def test_a_job_that_runs_out_of_room_leaves_no_file(desk: Desk, small_disk: Path
     assert refused.status_code == 409
     with desk.api.db.read() as session:
         assert session.scalar(select(func.count()).select_from(Payment)) == 6000
+
+
+def _cli(database_url: str, *args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), env={"DARVAZA_DATABASE_URL": database_url})
+
+
+def test_the_operators_commands_list_write_and_expire(
+    desk: Desk, database_url: str, exports_dir: Path, tmp_path: Path
+) -> None:
+    seed_payments(desk, 3)
+    asked = desk.ok("owner", "POST", f"{ACME}/payments", 202, json={})
+    run_jobs(desk, export_dir=str(exports_dir))
+    listed = _cli(database_url, "exports", "list", "--tenant", "acme")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.startswith(f"{asked['id']}  payments    ready")
+    assert "3 rows" in listed.output
+    assert _cli(database_url, "exports", "list", "--state", "failed").output == "No exports.\n"
+
+    # Written straight to a file: the same columns and neutralised cells, 0600, audited.
+    target = tmp_path / "acme-payments.csv"
+    wrote = _cli(database_url, "exports", "write", "payments", "--tenant", "acme",
+                 "--to", str(target))  # fmt: skip
+    assert wrote.exit_code == 0, wrote.output
+    assert wrote.output.startswith(f"{target}: 3 rows")
+    table = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8"))))
+    assert table[0][:2] == ["payment_id", "order_id"]
+    assert len(table) == 4
+    assert "'@SUM(A1)" in {cell for row in table for cell in row}
+    assert target.stat().st_mode & 0o777 == 0o600
+    with desk.api.db.read() as session:
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "export.written")
+        ).one()
+    assert (event.actor_id, event.data["rows"], event.data["file"]) == ("cli", 3, str(target))
+    # Never over a file that is there; the audit log takes no tenant, the rest need one.
+    again = _cli(database_url, "exports", "write", "payments", "--tenant", "acme",
+                 "--to", str(target))  # fmt: skip
+    assert again.exit_code == 1
+    assert "exists already" in again.output
+    assert _cli(database_url, "exports", "write", "audit", "--tenant", "acme",
+                "--to", str(tmp_path / "a.csv")).exit_code == 2  # fmt: skip
+    assert _cli(database_url, "exports", "write", "payments",
+                "--to", str(tmp_path / "b.csv")).exit_code == 2  # fmt: skip
+    nowhere = _cli(database_url, "exports", "write", "payments", "--tenant", "nobody",
+                   "--to", str(tmp_path / "c.csv"))  # fmt: skip
+    assert nowhere.exit_code == 1
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["acme-payments.csv"]
+
+    # Past its keeping time (a day, by default) the command deletes the job's file.
+    env = {"DARVAZA_DATABASE_URL": database_url, "DARVAZA_EXPORT_DIR": str(exports_dir)}
+    assert CliRunner().invoke(cli, ["exports", "expire"], env=env).output == "0 exports expired.\n"
+    shift_clock(timedelta(hours=25))
+    try:
+        expired = CliRunner().invoke(cli, ["exports", "expire"], env=env)
+    finally:
+        shift_clock(None)
+    assert expired.output == "1 exports expired.\n"
+    assert list(exports_dir.iterdir()) == []

@@ -13,6 +13,7 @@ from darvaza.cli import (
     audit,
     backup,
     evidence,
+    exports,
     incidents,
     jobs,
     ops,
@@ -52,6 +53,7 @@ GROUPS = (
     (support.support_app, "support"),
     (incidents.incidents_app, "incidents"),
     (readiness.readiness_app, "readiness"),
+    (exports.exports_app, "exports"),
 )
 for group, name in GROUPS:
     app.add_typer(group, name=name)

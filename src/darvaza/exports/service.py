@@ -32,7 +32,7 @@ from darvaza.clock import utcnow
 from darvaza.config import Settings
 from darvaza.content import service as content
 from darvaza.db import Database
-from darvaza.errors import Conflict, Forbidden, Gone, NotFound
+from darvaza.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from darvaza.exports.models import DATASETS, EXPORT, Export, ExportLink, describe
 from darvaza.identity import service as identity
 from darvaza.jobs.queue import enqueue
@@ -63,21 +63,23 @@ def safe_cell(value: object) -> object:
     return "" if value is None else value
 
 
-def _rows(db: Database, export: Export) -> tuple[tuple[str, ...], Iterator[tuple[object, ...]]]:
-    tenant_id = export.tenant_id
-    if export.dataset == "audit":
-        return AUDIT_HEADER, audit_rows(db, export.since, export.until)
+Rows = tuple[tuple[str, ...], Iterator[tuple[object, ...]]]
+
+
+def _rows(
+    db: Database, dataset: str, tenant_id: uuid.UUID | None,
+    since: datetime | None, until: datetime | None,
+) -> Rows:  # fmt: skip
+    """A dataset's header and its rows, streamed (a tenant's, but for the audit log)."""
+    if dataset == "audit":
+        return AUDIT_HEADER, audit_rows(db, since, until)
     if tenant_id is None:
-        raise ValueError(f"a {export.dataset} export names its tenant")
-    if export.dataset == "payments":
-        return billing.PAYMENT_HEADER, billing.payment_rows(
-            db, tenant_id, export.since, export.until
-        )
-    if export.dataset == "subscribers":
-        return billing.SUBSCRIBER_HEADER, billing.subscriber_rows(
-            db, tenant_id, export.since, export.until
-        )
-    return content.DOWNLOAD_HEADER, content.download_rows(db, tenant_id, export.since, export.until)
+        raise ValueError(f"a {dataset} export names its tenant")
+    if dataset == "payments":
+        return billing.PAYMENT_HEADER, billing.payment_rows(db, tenant_id, since, until)
+    if dataset == "subscribers":
+        return billing.SUBSCRIBER_HEADER, billing.subscriber_rows(db, tenant_id, since, until)
+    return content.DOWNLOAD_HEADER, content.download_rows(db, tenant_id, since, until)
 
 
 def request_export(
@@ -128,23 +130,41 @@ def produce_export(db: Database, settings: Settings, export_id: uuid.UUID) -> st
         export.started_at = utcnow()
         session.flush()
         session.expunge(export)  # read on, outside the transaction, while the file is written
-    target = file_of(settings, export)
-    partial = target.with_name(target.name + ".partial")
+    source = _rows(db, export.dataset, export.tenant_id, export.since, export.until)
     try:
-        rows, size, digest = _write_csv(db, export, partial)
-        os.replace(partial, target)
+        written = _write_whole(source, file_of(settings, export))
     except Exception as exc:  # noqa: BLE001 (any failure ends the export, with its reason)
-        partial.unlink(missing_ok=True)
         _finish(db, export_id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
         return "failed"
     keep = timedelta(hours=settings.export_keep_hours)
-    _finish(db, export_id, "ready", rows=rows, size=size, sha256=digest, keep=keep)
+    _finish(db, export_id, "ready", rows=written.rows, size=written.size,
+            sha256=written.sha256, keep=keep)  # fmt: skip
     return "ready"
 
 
-def _write_csv(db: Database, export: Export, partial: Path) -> tuple[int, int, str]:
+@dataclass(frozen=True)
+class Written:
+    rows: int
+    size: int
+    sha256: str
+
+
+def _write_whole(source: Rows, target: Path) -> Written:
+    """The CSV streamed to `<target>.partial` and renamed to `target` only when whole: a
+    failure half-way (a full disk, a lost database) leaves no file behind."""
+    partial = target.with_name(target.name + ".partial")
+    try:
+        written = _write_csv(source, partial)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return written
+
+
+def _write_csv(source: Rows, partial: Path) -> Written:
     partial.parent.mkdir(parents=True, exist_ok=True)
-    header, rows = _rows(db, export)
+    header, rows = source
     digest, count, size = hashlib.sha256(), 0, 0
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -167,7 +187,7 @@ def _write_csv(db: Database, export: Export, partial: Path) -> tuple[int, int, s
         size += len(data)
         out.flush()
         os.fsync(out.fileno())
-    return count, size, digest.hexdigest()
+    return Written(count, size, digest.hexdigest())
 
 
 def _finish(
@@ -287,6 +307,48 @@ def open_download(db: Database, settings: Settings, token: str, ip: str | None) 
         stamp = export.created_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
         return Delivery(file_of(settings, export), f"{export.dataset}-{stamp}.csv",
                         export.size_bytes or 0)  # fmt: skip
+
+
+def write_export(
+    db: Database, actor: Actor, *, dataset: str, tenant_id: uuid.UUID | None,
+    target: Path, since: datetime | None = None, until: datetime | None = None,
+) -> Written:  # fmt: skip
+    """An operator's export straight to a file on the host (`darvaza exports write`): the
+    same rows and neutralised cells as a job's, never over an existing file, audited
+    once the file is whole."""
+    if dataset not in DATASETS:
+        raise NotFound(f"No dataset {dataset}.")
+    if (dataset == "audit") != (tenant_id is None):
+        raise InvalidInput("The audit log is the platform's; every other dataset is a tenant's.")
+    check_range(since, until)
+    if target.exists() or target.with_name(target.name + ".partial").exists():
+        raise Conflict(f"{target} exists already: choose a new file.", code="export_file_exists")
+    written = _write_whole(_rows(db, dataset, tenant_id, since, until), target)
+    with db.transaction() as session:
+        append_event(
+            session, action="export.written", actor=actor, target_type="export_file",
+            target_id=written.sha256, tenant_id=tenant_id,
+            data={"file": str(target.resolve()), "dataset": dataset,
+                  "tenant_id": str(tenant_id or ""),
+                  "since": since.isoformat() if since else None,
+                  "until": until.isoformat() if until else None,
+                  "rows": written.rows, "size": written.size, "sha256": written.sha256},
+        )  # fmt: skip
+    return written
+
+
+def all_exports(
+    db: Database, *, state: str | None = None, tenant_id: uuid.UUID | None = None,
+    limit: int = 50,
+) -> list[Export]:  # fmt: skip
+    """Every export on the instance, newest first (the operator's view)."""
+    query = select(Export).order_by(Export.created_at.desc(), Export.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(Export.state == state)
+    if tenant_id is not None:
+        query = query.where(Export.tenant_id == tenant_id)
+    with db.read() as session:
+        return list(session.scalars(query).all())
 
 
 def expire_exports(db: Database, settings: Settings, *, limit: int = 500) -> int:
