@@ -5,13 +5,9 @@ the content security policy, `Content-Disposition: attachment`) still reach the 
 from __future__ import annotations
 
 import hashlib
-import os
-import pwd
 import re
-import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +17,7 @@ from starlette.types import ASGIApp
 
 from darvaza.db import Database
 from tests.content.test_content_api import Shop
+from tests.support import nginx as nginx_site
 from tests.support.world import Api, make_app
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -41,57 +38,15 @@ def _free_port() -> int:
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[Callable[[str, Path], str]]:
     """`nginx(upstream, storage)`: nginx in front of the app, with the README's snippet."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(binary).exists():
-        pytest.fail("nginx is not installed (make test installs Debian's nginx-light)")
     started: list[subprocess.Popen[bytes]] = []
 
     def start(upstream: str, storage: Path) -> str:
         port = _free_port()
-        snippet = (
-            _readme_snippet()
-            .replace("http://127.0.0.1:4000", upstream)
-            .replace("/srv/darvaza/var/storage/", f"{storage.resolve()}/")
-        )
-        # Workers run as this test's user, so they read its files and temp folders.
-        user_line = f"user {pwd.getpwuid(os.getuid()).pw_name};" if os.getuid() == 0 else ""
-        conf = tmp_path / "nginx.conf"
-        conf.write_text(
-            f"""
-daemon off;
-{user_line}
-worker_processes 1;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp_path}/body;
-    proxy_temp_path {tmp_path}/proxy;
-    fastcgi_temp_path {tmp_path}/fastcgi;
-    uwsgi_temp_path {tmp_path}/uwsgi;
-    scgi_temp_path {tmp_path}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-{snippet}
-    }}
-}}
-""",
-            encoding="utf-8",
-        )
-        process = subprocess.Popen([binary, "-p", str(tmp_path), "-c", str(conf)])
-        started.append(process)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), 0.2):
-                    return f"http://127.0.0.1:{port}"
-            except OSError:
-                if process.poll() is not None:
-                    log = (tmp_path / "error.log").read_text(encoding="utf-8", errors="replace")
-                    pytest.fail(f"nginx did not start: {log}")
-                time.sleep(0.05)
-        pytest.fail("nginx did not start listening")
+        snippet = _readme_snippet().replace("http://127.0.0.1:4000", upstream)
+        site = f"server {{\n    listen 127.0.0.1:{port};\n{snippet}}}\n"
+        main, _ = nginx_site.configure(tmp_path, storage, site=site)
+        started.append(nginx_site.start(main, port))
+        return f"http://127.0.0.1:{port}"
 
     yield start
     for process in started:
