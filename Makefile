@@ -74,7 +74,7 @@ catalogs: install
 	.venv/bin/python -m darvaza.console.catalogs check
 
 pytest: install browser-deps
-	.venv/bin/pytest -n 2
+	.venv/bin/pytest -n 2 --maxschedchunk 1
 
 # docs/screenshots/: one picture of each main console page, in Persian and in English.
 screenshots: install system-packages browser-deps

@@ -92,6 +92,18 @@ def _skipped_where_it_answers() -> list[str]:
     ]
 
 
+def _allowed_seconds(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout")
+    return float(marker.args[0]) if marker and marker.args else 0.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests allowed the longest (their own `timeout` mark) run first, so that none of
+    them starts last and keeps one worker busy after the other has finished (`make test`
+    hands each worker one test at a time, `--maxschedchunk 1`, so the slow ones spread)."""
+    items.sort(key=_allowed_seconds, reverse=True)  # stable: the rest keep their order
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Where PostgreSQL or Redis answers, a skipped test on it fails the whole run."""
     if getattr(session.config, "workerinput", None) is None and _skipped_where_it_answers():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
+import pytest
 from fastapi import FastAPI, Response
 from sqlalchemy import func, select
 from starlette.types import ASGIApp
@@ -19,6 +20,7 @@ from darvaza.operations.models import Evidence
 from darvaza.operations.smoke.auth_session import run_auth_session
 from darvaza.operations.smoke.rbac.world import SPARES
 from darvaza.tenants.models import Tenant, TenantMembership
+from tests.conftest import BACKENDS
 from tests.support.world import Api, admin_token, make_app
 
 runner = CliRunner()
@@ -77,6 +79,9 @@ def test_smoke_against_nothing_fails_and_says_why() -> None:
     assert "could not talk to" in result.output
 
 
+# The whole matrix twice: on PostgreSQL only (tests/security/test_rbac_matrix.py runs the
+# matrix on both engines; the fixture's reuse is what this adds).
+@pytest.mark.parametrize("backend", [BACKENDS[1]], indirect=True)
 def test_rbac_admin_from_the_command_line_reuses_the_fixtures_accounts(api: Api) -> None:
     """Run twice: the second run adds no account and no tenant (its plan, payment and
     item it makes in the smoke tenant), and no spare account keeps a role it was given."""

@@ -50,6 +50,8 @@ def test_the_matrix_catches_a_call_under_a_grant_missing_from_its_log(
     assert len(unlogged) == 16, report.deviations
 
 
+# The probe routes touch no data: one engine shows the matrix reports them.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_matrix_catches_a_route_that_breaks_its_policy(
     db: Database, database_url: str, serve: Callable[[ASGIApp], str]
 ) -> None:
