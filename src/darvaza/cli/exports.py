@@ -5,31 +5,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from darvaza.cli.common import CLI_ACTOR, _database, _fail
+from darvaza.exports.schemas import Dataset, ExportState
 
 if TYPE_CHECKING:
     from darvaza.db import Database
-
-
-class Dataset(StrEnum):
-    PAYMENTS = "payments"
-    SUBSCRIBERS = "subscribers"
-    DOWNLOADS = "downloads"
-    AUDIT = "audit"
-
-
-class ExportState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    READY = "ready"
-    FAILED = "failed"
-    EXPIRED = "expired"
 
 
 exports_app = typer.Typer(
@@ -61,9 +46,7 @@ def exports_list(
     from darvaza.exports.service import all_exports
 
     with _database() as (_, db):
-        found = all_exports(
-            db, state=state.value if state else None, tenant_id=_tenant_id(db, tenant), limit=limit
-        )
+        found = all_exports(db, state=state, tenant_id=_tenant_id(db, tenant), limit=limit)
     for export in found:
         size = f"{export.rows} rows, {export.size_bytes} bytes" if export.rows is not None else ""
         until = f"kept until {export.expires_at:%Y-%m-%d %H:%M}" if export.expires_at else ""
@@ -93,11 +76,11 @@ def exports_write(
     from darvaza.exports.service import write_export
     from darvaza.security.caller import Actor
 
-    if (dataset is Dataset.AUDIT) == (tenant is not None):
+    if (dataset == "audit") == (tenant is not None):
         _fail("The audit log takes no --tenant; every other dataset needs one.", code=2)
     with _database() as (_, db):
         written = write_export(
-            db, Actor.system(CLI_ACTOR), dataset=dataset.value, tenant_id=_tenant_id(db, tenant),
+            db, Actor.system(CLI_ACTOR), dataset=dataset, tenant_id=_tenant_id(db, tenant),
             target=to, since=_utc(since), until=_utc(until),
         )  # fmt: skip
     typer.echo(f"{to}: {written.rows} rows, {written.size} bytes, sha256 {written.sha256}")
