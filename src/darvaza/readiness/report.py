@@ -106,22 +106,22 @@ class Report:
         return [proof for proof in self.proofs if not proof.holds]
 
 
-# Why a rule's evidence does not count, by what was found and whether it was staging's.
-_UNREADABLE = {
-    False: N_("No %(evidence)s evidence could be read: %(problem)s"),
-    True: N_("No %(evidence)s evidence could be read from staging: %(problem)s"),
-}
-_NONE = {
-    False: N_("No %(evidence)s evidence on record."),
-    True: N_("No %(evidence)s evidence from staging on record."),
-}
-_NOT_PASSED = {
-    False: N_("The newest %(evidence)s evidence did not pass: %(result)s (%(id)s)."),
-    True: N_("The newest %(evidence)s evidence from staging did not pass: %(result)s (%(id)s)."),
-}
-_TOO_OLD = {
-    False: N_("The newest %(evidence)s evidence is older than %(window)s (%(id)s)."),
-    True: N_("The newest %(evidence)s evidence from staging is older than %(window)s (%(id)s)."),
+# Why a rule's evidence does not count: by what was found, and whether it was staging's.
+_WHY: dict[tuple[str, bool], str] = {
+    ("unreadable", False): N_("No %(evidence)s evidence could be read: %(problem)s"),
+    ("unreadable", True): N_("No %(evidence)s evidence could be read from staging: %(problem)s"),
+    ("none", False): N_("No %(evidence)s evidence on record."),
+    ("none", True): N_("No %(evidence)s evidence from staging on record."),
+    ("not passed", False): N_(
+        "The newest %(evidence)s evidence did not pass: %(result)s (%(id)s)."
+    ),
+    ("not passed", True): N_(
+        "The newest %(evidence)s evidence from staging did not pass: %(result)s (%(id)s)."
+    ),
+    ("too old", False): N_("The newest %(evidence)s evidence is older than %(window)s (%(id)s)."),
+    ("too old", True): N_(
+        "The newest %(evidence)s evidence from staging is older than %(window)s (%(id)s)."
+    ),
 }
 # A proof's answer as the stop names it.
 _ANSWERS = {"fail": N_("fails"), "missing": N_("is missing"), "stale": N_("is stale")}
@@ -138,17 +138,19 @@ def _judge_rule(
     rule: EvidenceRule, name: str, found: EvidenceUse | str | None, facts: Facts
 ) -> tuple[Status, Phrase | None]:
     """One name of an evidence rule: its answer and, unless it passes, why."""
-    evidence = {"evidence": f"{rule.kind}/{name}"}
+
+    def why(what: str, **values: object) -> Phrase:
+        return Phrase(_WHY[what, rule.staging], {"evidence": f"{rule.kind}/{name}", **values})
+
     if isinstance(found, str):
-        return "missing", Phrase(_UNREADABLE[rule.staging], {**evidence, "problem": found})
+        return "missing", why("unreadable", problem=found)
     if found is None:
-        return "missing", Phrase(_NONE[rule.staging], evidence)
-    which = {**evidence, "id": str(found.id)}
+        return "missing", why("none")
     if found.result != "passed":
-        return "fail", Phrase(_NOT_PASSED[rule.staging], {**which, "result": found.result})
+        return "fail", why("not passed", result=found.result, id=str(found.id))
     window = rule.max_age(facts.settings)
     if facts.now - found.recorded_at > window:
-        return "stale", Phrase(_TOO_OLD[rule.staging], {**which, "window": _window(window)})
+        return "stale", why("too old", window=_window(window), id=str(found.id))
     return "pass", None
 
 
