@@ -194,39 +194,19 @@ def test_a_rollback_across_an_irreversible_migration_names_the_restore_point_to_
     assert (evidence.result, evidence.details["restore_point"]) == ("failed", before_release.id)
 
 
-# Three real servers (one of them the earlier build) and three smoke runs: about three
-# minutes.
-@pytest.mark.timeout(600)
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_a_dry_run_goes_up_down_and_up_on_a_served_copy_and_leaves_the_live_alone(
-    db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+# The whole rehearsal, with the earlier build serving the downgraded copy, runs in
+# tests/e2e/test_go_live.py (the go-live runbook's `darvaza release dry-run`), which checks
+# its steps; here, what it refuses before it copies anything.
+def test_a_dry_run_across_an_irreversible_migration_is_refused_before_any_copy(
+    db: Database, database_url: str, tmp_path: Path
 ) -> None:
     settings = backup_settings(database_url, tmp_path)
-    seed_backup_data(db, settings, files=1)
-    for name, value in _env(settings, DARVAZA_DOWNLOAD_TOKEN_TTL_SECONDS="10").items():
-        monkeypatch.setenv(name, value)
-
-    earlier = earlier_build(tmp_path / "earlier")  # the build before the newest migration
-
-    rehearsal = rehearse_release(db, settings, smoke_wait_seconds=15, earlier_build=earlier)
-
-    assert (rehearsal.problems, rehearsal.result) == ([], "passed"), rehearsal.steps
-    before_head = next(m.down_revision for m in migrations() if m.revision == HEAD)
-    assert rehearsal.down_to == before_head  # at the head: the one before it
-    assert [s["step"] for s in rehearsal.steps] == [
-        "backup", "restore and deep checks", f"upgrade to {HEAD}", "start the server",
-        "smoke all", "restore and deep checks", f"upgrade to {HEAD}",
-        f"downgrade to {before_head}", "start the earlier build",
-        "smoke all on the earlier build", f"upgrade to {HEAD} again", "start the server",
-        "smoke all",
-    ]  # fmt: skip
-    assert rehearsal.run(started_at=utcnow()).details["earlier_build"] == " ".join(earlier)
-    assert migration_status(db).current == head_revisions()
-    assert scratch_databases_of(db) == []
-
     refused = rehearse_release(db, settings, down_to="0011", smoke_wait_seconds=15)
     assert refused.result == "failed"
     assert "crosses 0012 (irreversible)" in refused.problems[0]
+    assert [step["step"] for step in refused.steps] == ["backup"]
+    assert migration_status(db).current == head_revisions()
+    assert scratch_databases_of(db) == []
 
 
 @pytest.mark.timeout(200)

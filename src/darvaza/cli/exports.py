@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from darvaza.cli.common import CLI_ACTOR, _database, _fail
-from darvaza.exports.schemas import Dataset, ExportState
+from darvaza.exports.models import Dataset, ExportState
 
 if TYPE_CHECKING:
     from darvaza.db import Database

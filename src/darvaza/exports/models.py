@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
@@ -19,7 +19,9 @@ from darvaza.identity.models import User  # noqa: F401 (the users table, for for
 from darvaza.states import table
 
 EXPORT = table("export", queued="running failed", running="ready failed queued", ready="expired")
-DATASETS = ("payments", "subscribers", "downloads", "audit")
+Dataset = Literal["payments", "subscribers", "downloads", "audit"]
+ExportState = Literal["queued", "running", "ready", "failed", "expired"]
+DATASETS: tuple[str, ...] = get_args(Dataset)
 
 
 class Export(Base):

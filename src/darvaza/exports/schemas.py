@@ -8,11 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from darvaza.exports.models import Export
+from darvaza.exports.models import Dataset, Export, ExportState
 from darvaza.params import IsoTime
-
-Dataset = Literal["payments", "subscribers", "downloads", "audit"]
-ExportState = Literal["queued", "running", "ready", "failed", "expired"]
 
 
 class ExportIn(BaseModel):
