@@ -16,6 +16,7 @@ from darvaza.cli.common import (
     _database,
     _fail,
     _settings,
+    _utc,
 )
 
 audit_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
@@ -106,8 +107,8 @@ def audit_export(
 
     started = utcnow()
     # A time without a zone is UTC; no --since is the log's beginning.
-    start = since.replace(tzinfo=since.tzinfo or UTC) if since else datetime(2000, 1, 1, tzinfo=UTC)
-    end = until.replace(tzinfo=until.tzinfo or UTC) if until else started
+    start = _utc(since) or datetime(2000, 1, 1, tzinfo=UTC)
+    end = _utc(until) or started
     with _database() as (settings, db):
         keys = AuditKeys.from_secret(settings.effective_audit_key)
         try:

@@ -7,6 +7,7 @@ import platform
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -28,6 +29,11 @@ app = typer.Typer(
 
 CLI_ACTOR = "cli"
 PASSWORD_VARIABLE = "DARVAZA_PASSWORD"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time typed without a zone is UTC."""
+    return moment.replace(tzinfo=moment.tzinfo or UTC) if moment else None
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:

@@ -4,13 +4,13 @@ the operator, and expiring the kept ones now (the hourly job's work)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from darvaza.cli.common import CLI_ACTOR, _database, _fail
+from darvaza.cli.common import CLI_ACTOR, _database, _fail, _utc
 from darvaza.exports.models import Dataset, ExportState
 
 if TYPE_CHECKING:
@@ -22,11 +22,6 @@ exports_app = typer.Typer(
     no_args_is_help=True,
 )
 TenantOption = Annotated[str | None, typer.Option(help="The tenant's slug.")]
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """A time typed without a zone is UTC."""
-    return moment.replace(tzinfo=moment.tzinfo or UTC) if moment else None
 
 
 def _tenant_id(db: Database, slug: str | None) -> uuid.UUID | None:

@@ -73,6 +73,13 @@ class ExportLink(Base):
 
 def describe(export: Export) -> dict[str, Any]:
     """What the audit log keeps of an export."""
-    return {"dataset": export.dataset, "tenant_id": str(export.tenant_id or ""),
-            "since": export.since.isoformat() if export.since else None,
-            "until": export.until.isoformat() if export.until else None}  # fmt: skip
+    return describe_period(export.dataset, export.tenant_id, export.since, export.until)
+
+
+def describe_period(
+    dataset: str, tenant_id: uuid.UUID | None, since: datetime | None, until: datetime | None
+) -> dict[str, Any]:
+    """What the audit log keeps of any export: what, whose and for when."""
+    return {"dataset": dataset, "tenant_id": str(tenant_id or ""),
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None}  # fmt: skip

@@ -33,7 +33,14 @@ from darvaza.config import Settings
 from darvaza.content import service as content
 from darvaza.db import Database
 from darvaza.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
-from darvaza.exports.models import DATASETS, EXPORT, Export, ExportLink, describe
+from darvaza.exports.models import (
+    DATASETS,
+    EXPORT,
+    Export,
+    ExportLink,
+    describe,
+    describe_period,
+)
 from darvaza.identity import service as identity
 from darvaza.jobs.queue import enqueue
 from darvaza.paging import Page, check_range, newest_first, page_of, time_cursor
@@ -149,10 +156,14 @@ class Written:
     sha256: str
 
 
+def _partial(target: Path) -> Path:
+    return target.with_name(target.name + ".partial")
+
+
 def _write_whole(source: Rows, target: Path) -> Written:
     """The CSV streamed to `<target>.partial` and renamed to `target` only when whole: a
     failure half-way (a full disk, a lost database) leaves no file behind."""
-    partial = target.with_name(target.name + ".partial")
+    partial = _partial(target)
     try:
         written = _write_csv(source, partial)
         os.replace(partial, target)
@@ -321,17 +332,15 @@ def write_export(
     if (dataset == "audit") != (tenant_id is None):
         raise InvalidInput("The audit log is the platform's; every other dataset is a tenant's.")
     check_range(since, until)
-    if target.exists() or target.with_name(target.name + ".partial").exists():
+    if target.exists() or _partial(target).exists():
         raise Conflict(f"{target} exists already: choose a new file.", code="export_file_exists")
     written = _write_whole(_rows(db, dataset, tenant_id, since, until), target)
     with db.transaction() as session:
         append_event(
             session, action="export.written", actor=actor, target_type="export_file",
             target_id=written.sha256, tenant_id=tenant_id,
-            data={"file": str(target.resolve()), "dataset": dataset,
-                  "tenant_id": str(tenant_id or ""),
-                  "since": since.isoformat() if since else None,
-                  "until": until.isoformat() if until else None,
+            data={"file": str(target.resolve()),
+                  **describe_period(dataset, tenant_id, since, until),
                   "rows": written.rows, "size": written.size, "sha256": written.sha256},
         )  # fmt: skip
     return written
